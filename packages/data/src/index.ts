@@ -1,0 +1,2 @@
+import { hello } from '@aim/webdataset';
+export const hi = (): string => hello() + '!';
