@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseBlocks, parseFeaturesArgs, parseProbeArgs } from '../src/cli-args.js';
+
+describe('parseProbeArgs', () => {
+  it('fills defaults and parses flags', () => {
+    const a = parseProbeArgs(['--checkpoint', 'runs/x', '--probe', 'knn', '--blocks', '1,3-4', '--no-sweep', '--lr', '3e-4']);
+    expect(a.checkpoint).toBe('runs/x');
+    expect(a.probe).toBe('knn');
+    expect(a.blocks).toEqual({ kind: 'list', blocks: [1, 3, 4] });
+    expect(a.sweep).toBe(false);
+    expect(a.baselines).toBe(true);
+    expect(a.lr).toBe(3e-4);
+    expect(a.train).toBe('mnist:train');
+    expect(a.knnK).toBe(20);
+    expect(a.knnTemperature).toBe(0.07);
+  });
+
+  it('accepts --random-init with --preset', () => {
+    const a = parseProbeArgs(['--random-init', '--preset', 'aim-tiny']);
+    expect(a.randomInit).toBe(true);
+    expect(a.preset).toBe('aim-tiny');
+  });
+
+  it('names the flag and the valid choices on bad input', () => {
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--probe', 'svm'])).toThrow(/--probe: 'svm' is not one of attentive, linear, knn/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--backend', 'cuda'])).toThrow(/--backend: 'cuda' is not one of cpu, wasm, webgpu, tensorflow/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--epochs', '2.5'])).toThrow(/--epochs: '2.5' is not an integer/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--lr=-1'])).toThrow(/--lr: '-1' is not a positive number/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--bogus'])).toThrow(/bogus/);
+    expect(() => parseProbeArgs([])).toThrow(/--checkpoint <run dir or file> or --random-init --preset/);
+    expect(() => parseProbeArgs(['--random-init'])).toThrow(/--random-init needs --preset/);
+    expect(() => parseProbeArgs(['--random-init', '--preset', 'a', '--checkpoint', 'x'])).toThrow(/exclude each other/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--epochs', '2', '--warmup-epochs', '2'])).toThrow(/warmup-epochs/);
+  });
+});
+
+describe('parseBlocks', () => {
+  it('parses keywords, lists and ranges and rejects junk', () => {
+    expect(parseBlocks('last')).toEqual({ kind: 'last' });
+    expect(parseBlocks('best')).toEqual({ kind: 'best' });
+    expect(parseBlocks('5,2')).toEqual({ kind: 'list', blocks: [2, 5] });
+    expect(() => parseBlocks('2,2')).toThrow(/twice/);
+    expect(() => parseBlocks('4-2')).toThrow(/backwards/);
+    expect(() => parseBlocks('first')).toThrow(/not 'last', 'best' or a list/);
+  });
+});
+
+describe('parseFeaturesArgs', () => {
+  it('requires checkpoint, input and out', () => {
+    expect(parseFeaturesArgs(['--checkpoint', 'a', '--input', 'b', '--out', 'c'])).toEqual({
+      checkpoint: 'a', input: 'b', out: 'c', backend: undefined,
+    });
+    expect(() => parseFeaturesArgs(['--checkpoint', 'a', '--out', 'c'])).toThrow(/--input is required/);
+  });
+});
