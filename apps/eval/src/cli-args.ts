@@ -102,7 +102,9 @@ export function parseBlocks(value: string): BlockSelection {
   return { kind: 'list', blocks: unique };
 }
 
-function parseStrict(argv: readonly string[], options: Parameters<typeof parseArgs>[0]['options'], usage: string) {
+type OptionSpecs = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+function parseStrict(argv: readonly string[], options: OptionSpecs, usage: string) {
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, allowNegative: true }).values;
   } catch (err) {
