@@ -1,1 +1,38 @@
-export {};
+// @aim/train: the AIM pretraining loop as a library (optimiser, schedule, clipping, config, checkpoints, metrics, plots).
+export { AdamW, ADAMW_DEFAULTS, momentName, type AdamWOptions, type TrainableParameter } from './adamw.js';
+export { learningRateAt, warmupSteps, type WarmupCosineSchedule } from './schedule.js';
+export { clipByGlobalNorm, type ClippedGradients } from './clip.js';
+export { deriveSeed, trainPrefixSeed, validationPrefixSeed, SEED_STREAM } from './seed.js';
+export { lineChartSvg, niceTicks, type ChartSeries, type LineChartOptions } from './svg-chart.js';
+export { MetricsLog, readMetrics, lossCurveSvg, type MetricsRecord, type TrainRecord, type ValidationRecord, type EventRecord } from './metrics.js';
+export {
+  saveCheckpointDir,
+  latestCheckpoint,
+  listCheckpoints,
+  checkpointDirName,
+  writeFileAtomic,
+  CHECKPOINT_MARKER,
+  type SaveCheckpointOptions,
+} from './checkpoint-dir.js';
+export {
+  BACKENDS,
+  AUGMENTATIONS,
+  CONFIG_FIELDS,
+  DEFAULT_CONFIG,
+  ConfigError,
+  resolveConfig,
+  readConfigFile,
+  checkValues,
+  flagsToValues,
+  fieldForFlag,
+  presetByName,
+  formatConfig,
+  configHelp,
+  suggestion,
+  type TrainConfig,
+  type BackendChoice,
+  type ConfigField,
+  type ConfigValues,
+  type ResolveInputs,
+} from './config.js';
+export { PRESETS, type Preset } from './presets.js';

@@ -1,0 +1,111 @@
+// A small dependency-free SVG line chart (loss curves, probe accuracies): pure function from series to markup.
+
+export interface ChartSeries {
+  readonly name: string;
+  /** [x, y] points; non-finite values are skipped. */
+  readonly points: ReadonlyArray<readonly [number, number]>;
+  /** CSS colour; a palette colour when absent. */
+  readonly color?: string;
+  /** Draw a marker on every point (useful for sparse series such as validation). */
+  readonly markers?: boolean;
+}
+
+export interface LineChartOptions {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly ChartSeries[];
+  readonly width?: number;
+  readonly height?: number;
+  /** Logarithmic y axis (all y must be > 0; others are skipped). */
+  readonly logY?: boolean;
+}
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Round "nice" tick values covering [lo, hi] (1, 2, 5 x 10^k steps). */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
+
+const formatTick = (v: number): string => {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(1);
+  return String(Number(v.toPrecision(4)));
+};
+
+/** Renders the series as a standalone SVG document (axes, ticks, grid, legend). */
+export function lineChartSvg(options: LineChartOptions): string {
+  const width = options.width ?? 720;
+  const height = options.height ?? 420;
+  const margin = { left: 70, right: 20, top: 40, bottom: 55 };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const ty = (y: number): number => (options.logY ? Math.log10(y) : y);
+  const usable = (x: number, y: number): boolean => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0);
+
+  const all = options.series.flatMap((s) => s.points.filter(([x, y]) => usable(x, y)));
+  let [xMin, xMax] = all.length ? [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))] : [0, 1];
+  let [yMin, yMax] = all.length ? [Math.min(...all.map((p) => ty(p[1]))), Math.max(...all.map((p) => ty(p[1])))] : [0, 1];
+  if (xMax === xMin) [xMin, xMax] = [xMin - 1, xMax + 1];
+  if (yMax === yMin) [yMin, yMax] = [yMin - 0.5, yMax + 0.5];
+  const pad = (yMax - yMin) * 0.05;
+  [yMin, yMax] = [yMin - pad, yMax + pad];
+  const px = (x: number): number => margin.left + ((x - xMin) / (xMax - xMin)) * plotW;
+  const py = (y: number): number => margin.top + plotH - ((ty(y) - yMin) / (yMax - yMin)) * plotH;
+  const f = (n: number): string => n.toFixed(2);
+
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${f(width / 2)}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+  );
+  for (const t of niceTicks(xMin, xMax)) {
+    const x = px(t);
+    parts.push(
+      `<line x1="${f(x)}" y1="${margin.top}" x2="${f(x)}" y2="${margin.top + plotH}" stroke="#eee"/>`,
+      `<text x="${f(x)}" y="${margin.top + plotH + 16}" text-anchor="middle">${formatTick(t)}</text>`,
+    );
+  }
+  for (const t of niceTicks(yMin, yMax)) {
+    const y = margin.top + plotH - ((t - yMin) / (yMax - yMin)) * plotH;
+    const label = options.logY ? formatTick(10 ** t) : formatTick(t);
+    parts.push(
+      `<line x1="${margin.left}" y1="${f(y)}" x2="${margin.left + plotW}" y2="${f(y)}" stroke="#eee"/>`,
+      `<text x="${margin.left - 6}" y="${f(y + 4)}" text-anchor="end">${label}</text>`,
+    );
+  }
+  parts.push(
+    `<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`,
+    `<text x="${f(margin.left + plotW / 2)}" y="${height - 12}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    `<text transform="translate(16 ${f(margin.top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}${options.logY ? ' (log)' : ''}</text>`,
+  );
+  options.series.forEach((s, i) => {
+    const color = s.color ?? PALETTE[i % PALETTE.length];
+    const pts = s.points.filter(([x, y]) => usable(x, y));
+    if (pts.length > 0) {
+      const d = pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${f(px(x))} ${f(py(y))}`).join(' ');
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"><title>${escapeXml(s.name)}</title></path>`);
+      if (s.markers) for (const [x, y] of pts) parts.push(`<circle cx="${f(px(x))}" cy="${f(py(y))}" r="3" fill="${color}"/>`);
+    }
+    const ly = margin.top + 14 + i * 16;
+    const lx = margin.left + plotW - 150;
+    parts.push(
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,
+      `<text x="${lx + 26}" y="${ly}">${escapeXml(s.name)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
