@@ -1,2 +1,42 @@
-import { hello } from '@aim/webdataset';
-export const hi = (): string => hello() + '!';
+// @aim/data: the AIM image pipeline (pure transforms, the sharp worker, and the Piscina loader).
+export type { ImageData } from './image.js';
+export { assertImageShape } from './image.js';
+export { Rng, rngFor } from './random.js';
+export {
+  AIM_CROP_SCALE,
+  DEFAULT_CROP_RATIO,
+  EVAL_CROP_FRACTION,
+  cropResizePlan,
+  evalResizePlan,
+  randomResizedCropBox,
+  roundHalfEven,
+  type CropBox,
+  type RandomResizedCropOptions,
+  type ResizePlan,
+} from './crop.js';
+export {
+  AIM_COLOR_JITTER,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  applyColorJitter,
+  denormalize,
+  horizontalFlip,
+  normalize,
+  sampleColorJitter,
+  toUnitFloat,
+  type ColorJitterOptions,
+  type ColorJitterParams,
+} from './pixels.js';
+export { patchGrid, patchify, unpatchify, type PatchGrid } from './patches.js';
+export {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_PIXELS,
+  decodeWithPlan,
+  defaultTransformOptions,
+  processSample,
+  type ImageLimits,
+  type ImageRejectReason,
+  type SampleResult,
+  type SampleTask,
+  type TransformOptions,
+} from './process.js';

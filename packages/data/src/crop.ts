@@ -1,0 +1,121 @@
+// Crop geometry: torchvision's RandomResizedCrop box sampling and the eval resize + centre crop, as pure functions
+// that return boxes and resize plans (no pixels), so the box can be chosen from the image header before decoding.
+// References: torchvision.transforms.RandomResizedCrop.get_params, torchvision.transforms.functional.resize /
+// center_crop (v0.17+); timm's eval transform (crop_pct 0.875).
+
+import type { Rng } from './random.js';
+
+/** A crop rectangle in pixel coordinates of the (EXIF-oriented) source image. */
+export interface CropBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  /** True when all 10 random attempts failed and torchvision's centre-crop fallback was used. */
+  fallback: boolean;
+}
+
+/** Resize the whole image to resizeWidth x resizeHeight, then extract the size x size window at (left, top). */
+export interface ResizePlan {
+  resizeWidth: number;
+  resizeHeight: number;
+  left: number;
+  top: number;
+  size: number;
+}
+
+export interface RandomResizedCropOptions {
+  /** Range of the crop's area as a fraction of the image area; AIM uses (0.4, 1.0). */
+  scale?: readonly [number, number];
+  /** Range of the crop's aspect ratio (width / height), sampled log-uniformly. */
+  ratio?: readonly [number, number];
+}
+
+export const AIM_CROP_SCALE: readonly [number, number] = [0.4, 1.0];
+export const DEFAULT_CROP_RATIO: readonly [number, number] = [3 / 4, 4 / 3];
+/** The eval transform resizes the shorter side to floor(size / 0.875) (256 for 224), then centre-crops. */
+export const EVAL_CROP_FRACTION = 0.875;
+
+/** Python's round(): halves go to the even neighbour (torchvision's box arithmetic relies on it). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Samples a RandomResizedCrop box exactly as torchvision does: up to 10 attempts drawing an area fraction uniformly
+ * from `scale` and an aspect ratio log-uniformly from `ratio`; the first box that fits is placed uniformly at random.
+ * If none fits, the centre crop of the largest box whose ratio is clamped into `ratio`.
+ */
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  rng: Rng,
+  options: RandomResizedCropOptions = {},
+): CropBox {
+  const [scaleLow, scaleHigh] = options.scale ?? AIM_CROP_SCALE;
+  const [ratioLow, ratioHigh] = options.ratio ?? DEFAULT_CROP_RATIO;
+  if (!(width > 0 && height > 0)) throw new RangeError(`randomResizedCropBox: image is ${width}x${height}`);
+  if (!(0 < scaleLow && scaleLow <= scaleHigh)) throw new RangeError(`randomResizedCropBox: bad scale [${scaleLow}, ${scaleHigh}]`);
+  if (!(0 < ratioLow && ratioLow <= ratioHigh)) throw new RangeError(`randomResizedCropBox: bad ratio [${ratioLow}, ${ratioHigh}]`);
+  const area = width * height;
+  const logRatioLow = Math.log(ratioLow);
+  const logRatioHigh = Math.log(ratioHigh);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const targetArea = area * rng.uniform(scaleLow, scaleHigh);
+    const aspect = Math.exp(rng.uniform(logRatioLow, logRatioHigh));
+    const w = roundHalfEven(Math.sqrt(targetArea * aspect));
+    const h = roundHalfEven(Math.sqrt(targetArea / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const top = rng.int(0, height - h + 1);
+      const left = rng.int(0, width - w + 1);
+      return { left, top, width: w, height: h, fallback: false };
+    }
+  }
+  const inRatio = width / height;
+  let w = width;
+  let h = height;
+  if (inRatio < ratioLow) {
+    h = roundHalfEven(w / ratioLow);
+  } else if (inRatio > ratioHigh) {
+    w = roundHalfEven(h * ratioHigh);
+  }
+  return { left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h, fallback: true };
+}
+
+/**
+ * The plan that maps `box` onto a size x size output: scale the whole image by (size / box.width, size / box.height)
+ * and cut the window where the box lands. Resizing the whole image first lets libjpeg decode at 1/2, 1/4 or 1/8
+ * scale (shrink-on-load), which a crop-first pipeline forbids; the window is at most half an output pixel off the
+ * exact crop-then-resize because resized dimensions and offsets are whole pixels.
+ */
+export function cropResizePlan(imageWidth: number, imageHeight: number, box: CropBox, size: number): ResizePlan {
+  const sx = size / box.width;
+  const sy = size / box.height;
+  const resizeWidth = Math.max(size, Math.round(imageWidth * sx));
+  const resizeHeight = Math.max(size, Math.round(imageHeight * sy));
+  const left = Math.min(Math.max(0, Math.round(box.left * sx)), resizeWidth - size);
+  const top = Math.min(Math.max(0, Math.round(box.top * sy)), resizeHeight - size);
+  return { resizeWidth, resizeHeight, left, top, size };
+}
+
+/**
+ * The eval transform as a plan, with torchvision's arithmetic: the shorter side becomes floor(size / cropFraction)
+ * and the longer side int(short * long / shorter), then a centre crop whose offsets use Python's round.
+ */
+export function evalResizePlan(imageWidth: number, imageHeight: number, size: number, cropFraction = EVAL_CROP_FRACTION): ResizePlan {
+  const shortSide = Math.floor(size / cropFraction);
+  const wide = imageWidth >= imageHeight;
+  const short = wide ? imageHeight : imageWidth;
+  const long = wide ? imageWidth : imageHeight;
+  const newLong = Math.max(shortSide, Math.floor((shortSide * long) / short));
+  const resizeWidth = wide ? newLong : shortSide;
+  const resizeHeight = wide ? shortSide : newLong;
+  return {
+    resizeWidth,
+    resizeHeight,
+    left: roundHalfEven((resizeWidth - size) / 2),
+    top: roundHalfEven((resizeHeight - size) / 2),
+    size,
+  };
+}

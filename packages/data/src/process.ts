@@ -1,0 +1,147 @@
+// One sample's image work, as the worker runs it: read the header, apply the size filters, choose the crop from the
+// header, decode + resize + crop in one sharp pipeline, then flip, jitter, normalise and patchify.
+// References: torchvision RandomResizedCrop / Resize+CenterCrop semantics (see crop.ts); sharp's shrink-on-load.
+
+import sharp from 'sharp';
+import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION, cropResizePlan, evalResizePlan, randomResizedCropBox, type ResizePlan } from './crop.js';
+import type { ImageData } from './image.js';
+import { patchify } from './patches.js';
+import { applyColorJitter, horizontalFlip, normalize, sampleColorJitter, toUnitFloat, type ColorJitterOptions } from './pixels.js';
+import { rngFor } from './random.js';
+
+/** Why the worker refused an image (the loader adds missing_image, filter:<name> and worker_error). */
+export type ImageRejectReason = 'decode_error' | 'too_small' | 'aspect' | 'too_many_pixels';
+
+/** DFN-style size filters, checked from the image header before any pixel is decoded. */
+export interface ImageLimits {
+  /** Reject images whose shorter side is below this (pixels, after EXIF orientation). */
+  minSide: number;
+  /** Reject images whose longer / shorter side exceeds this. */
+  maxAspect: number;
+  /** Reject images with more pixels than this; also passed to sharp as its decompression-bomb guard. */
+  maxPixels: number;
+}
+
+/** PIL's default Image.MAX_IMAGE_PIXELS: the usual decompression-bomb threshold in Python loaders. */
+export const DEFAULT_MAX_PIXELS = 89_478_485;
+
+export const DEFAULT_LIMITS: Readonly<ImageLimits> = Object.freeze({ minSide: 1, maxAspect: Infinity, maxPixels: DEFAULT_MAX_PIXELS });
+
+export interface TransformOptions {
+  mode: 'train' | 'eval';
+  imageSize: number;
+  patchSize: number;
+  /** RandomResizedCrop area range (train). */
+  scale: readonly [number, number];
+  /** RandomResizedCrop aspect-ratio range (train). */
+  ratio: readonly [number, number];
+  /** Probability of a horizontal flip (train). */
+  flipProbability: number;
+  /** ColorJitter (train), or null for none, as in the paper. */
+  colorJitter: ColorJitterOptions | null;
+  /** Eval: the shorter side is resized to floor(imageSize / cropFraction) before the centre crop. */
+  cropFraction: number;
+}
+
+export function defaultTransformOptions(overrides: Partial<TransformOptions> = {}): TransformOptions {
+  return {
+    mode: 'train',
+    imageSize: 224,
+    patchSize: 14,
+    scale: AIM_CROP_SCALE,
+    ratio: DEFAULT_CROP_RATIO,
+    flipProbability: 0.5,
+    colorJitter: null,
+    cropFraction: EVAL_CROP_FRACTION,
+    ...overrides,
+  };
+}
+
+/** Everything a worker needs for one sample; plain data so it crosses the thread boundary. */
+export interface SampleTask {
+  /** The sample key; with seed and epoch it seeds every random choice. */
+  key: string;
+  /** The encoded image (JPEG, PNG or WebP). */
+  bytes: Uint8Array;
+  seed: number;
+  epoch: number;
+  transform: TransformOptions;
+  limits: ImageLimits;
+}
+
+export type SampleResult =
+  | { ok: true; key: string; patches: Float32Array /* [K, p*p*3] */; sourceWidth: number; sourceHeight: number }
+  | { ok: false; key: string; reason: ImageRejectReason; message: string };
+
+const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp']);
+
+/** Decodes, filters, augments, normalises and patchifies one image. Never throws for bad image data: it rejects. */
+export async function processSample(task: SampleTask): Promise<SampleResult> {
+  const { key, bytes, transform, limits } = task;
+  const reject = (reason: ImageRejectReason, message: string): SampleResult => ({ ok: false, key, reason, message });
+  if (bytes.length === 0) return reject('decode_error', 'image is empty (0 bytes)');
+
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    return reject('decode_error', `cannot read image header: ${(err as Error).message}`);
+  }
+  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
+    return reject('decode_error', `unsupported image format '${meta.format}' (JPEG, PNG and WebP are decoded)`);
+  }
+  if (!meta.width || !meta.height) return reject('decode_error', 'image header has no dimensions');
+  const swap = (meta.orientation ?? 1) >= 5; // EXIF orientations 5-8 transpose the image
+  const width = swap ? meta.height : meta.width;
+  const height = swap ? meta.width : meta.height;
+  const pixels = width * height;
+  if (pixels > limits.maxPixels) return reject('too_many_pixels', `${width}x${height} = ${pixels} pixels exceeds ${limits.maxPixels}`);
+  const short = Math.min(width, height);
+  if (short < limits.minSide) return reject('too_small', `${width}x${height}: shorter side ${short} < ${limits.minSide}`);
+  const aspect = Math.max(width, height) / short;
+  if (aspect > limits.maxAspect) return reject('aspect', `${width}x${height}: aspect ratio ${aspect.toFixed(2)} > ${limits.maxAspect}`);
+
+  const size = transform.imageSize;
+  const rng = rngFor(task.seed, task.epoch, key);
+  let plan: ResizePlan;
+  let flip = false;
+  if (transform.mode === 'train') {
+    const box = randomResizedCropBox(width, height, rng, { scale: transform.scale, ratio: transform.ratio });
+    plan = cropResizePlan(width, height, box, size);
+    flip = rng.next() < transform.flipProbability;
+  } else {
+    plan = evalResizePlan(width, height, size, transform.cropFraction);
+  }
+  const jitter = transform.mode === 'train' && transform.colorJitter ? sampleColorJitter(rng, transform.colorJitter) : null;
+
+  let rgb: ImageData<Uint8Array>;
+  try {
+    rgb = await decodeWithPlan(bytes, plan, limits.maxPixels);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) return reject('too_many_pixels', message);
+    return reject('decode_error', message);
+  }
+  if (flip) rgb = horizontalFlip(rgb);
+  const normalised = jitter ? normalize(applyColorJitter(toUnitFloat(rgb), jitter)) : normalize(rgb);
+  return { ok: true, key, patches: patchify(normalised, transform.patchSize), sourceWidth: width, sourceHeight: height };
+}
+
+/**
+ * One sharp pipeline: EXIF auto-orient, resize the whole image (bicubic; JPEG shrink-on-load when the shrink is large
+ * enough), cut the output window, convert to 8-bit sRGB and drop alpha (as PIL's convert('RGB') does).
+ */
+export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
+  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true })
+    .autoOrient()
+    .resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' })
+    .extract({ left: plan.left, top: plan.top, width: plan.size, height: plan.size })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== plan.size || info.height !== plan.size) {
+    throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${plan.size}x${plan.size}x3`);
+  }
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
+}

@@ -1,0 +1,24 @@
+// The Piscina worker module: one exported function from a serialisable SampleTask to a SampleResult, with the patch
+// buffer transferred (not copied) back to the main thread.
+
+import { Piscina } from 'piscina';
+import sharp from 'sharp';
+import { processSample, type SampleResult, type SampleTask } from './process.js';
+
+// Parallelism comes from the pool's threads; libvips' own threads and its operation cache would only contend.
+sharp.concurrency(1);
+sharp.cache(false);
+
+export default async function runTask(task: SampleTask): Promise<SampleResult> {
+  const result = await processSample(task);
+  if (!result.ok) return result;
+  // A Transferable wrapper: Piscina posts `result` and moves the patch buffer in the transfer list.
+  return Piscina.move({
+    get [Piscina.transferableSymbol]() {
+      return result.patches.buffer;
+    },
+    get [Piscina.valueSymbol]() {
+      return result;
+    },
+  }) as unknown as SampleResult;
+}
