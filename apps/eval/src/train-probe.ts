@@ -86,7 +86,13 @@ export interface TrainProbeResult {
  * Trains `head` on `train` for `epochs` passes of shuffled mini-batches (the last partial batch is dropped so
  * BatchNorm never sees a batch of one). LR: linear warm-up from 1e-6 over `warmupEpochs`, cosine to 0.
  */
-export function trainProbe(head: ProbeHead, train: ProbeData, numClasses: number, r: ProbeRecipeOptions, onEpoch?: (epoch: number, loss: number) => void): TrainProbeResult {
+export async function trainProbe(
+  head: ProbeHead,
+  train: ProbeData,
+  numClasses: number,
+  r: ProbeRecipeOptions,
+  onEpoch?: (epoch: number, loss: number) => void,
+): Promise<TrainProbeResult> {
   const n = sampleCount('train', train);
   for (const y of train.labels) if (y < 0 || y >= numClasses) throw new Error(`train label ${y} is outside the classes 0..${numClasses - 1}`);
   const batch = Math.min(r.batchSize, n);
@@ -115,15 +121,18 @@ export function trainProbe(head: ProbeHead, train: ProbeData, numClasses: number
       let lossSum = 0;
       for (let b = 0; b < stepsPerEpoch; b++) {
         const { x, y } = gatherBatch(train, order.subarray(b * batch, (b + 1) * batch));
-        const lossValue = tf.tidy(() => {
+        const lossTensor = tf.tidy(() => {
           const xt = tf.tensor(x, [batch, ...train.sampleShape]);
           const yt = tf.tensor1d(y, 'int32');
           const { value, grads } = tf.variableGrads(() => crossEntropy(head.forward(xt, true), yt), vars);
           const byName = new Map<string, tf.Tensor>();
           for (const p of params) byName.set(p.name, grads[p.variable.name]);
           optimiser.apply(byName, learningRateAt(step, schedule));
-          return value.dataSync()[0];
+          return value;
         });
+        // Async read: the webgpu backend cannot read synchronously in Node.
+        const lossValue = (await lossTensor.data())[0];
+        lossTensor.dispose();
         if (!Number.isFinite(lossValue)) throw new Error(`probe training diverged: loss ${lossValue} at epoch ${epoch}, step ${step}`);
         lossSum += lossValue;
         step++;
@@ -138,7 +147,7 @@ export function trainProbe(head: ProbeHead, train: ProbeData, numClasses: number
 }
 
 /** Logits [N, C] of `head` in eval mode, computed in batches. */
-export function predictScores(head: ProbeHead, data: ProbeData, batchSize = 256): { scores: Float32Array; numClasses: number } {
+export async function predictScores(head: ProbeHead, data: ProbeData, batchSize = 256): Promise<{ scores: Float32Array; numClasses: number }> {
   const n = sampleCount('test', data);
   const per = data.sampleShape.reduce((a, b) => a * b, 1);
   const chunks: Float32Array[] = [];
@@ -147,7 +156,7 @@ export function predictScores(head: ProbeHead, data: ProbeData, batchSize = 256)
     const m = Math.min(batchSize, n - i);
     const out = tf.tidy(() => head.forward(tf.tensor(data.x.subarray(i * per, (i + m) * per), [m, ...data.sampleShape]), false));
     C = out.shape[1];
-    chunks.push(out.dataSync() as Float32Array);
+    chunks.push((await out.data()) as Float32Array);
     out.dispose();
   }
   const scores = new Float32Array(n * C);

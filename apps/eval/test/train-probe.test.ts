@@ -36,29 +36,29 @@ function blobs(n: number, seed: number) {
 }
 
 describe('trainProbe', () => {
-  it('learns separable classes, lowers the loss, and does not leak tensors', () => {
+  it('learns separable classes, lowers the loss, and does not leak tensors', async () => {
     tf.setBackend('cpu');
     const head = softmaxRegression(4, 3);
     const before = tf.memory().numTensors;
-    const { epochLosses, steps } = trainProbe(head, blobs(120, 1), 3, {
+    const { epochLosses, steps } = await trainProbe(head, blobs(120, 1), 3, {
       epochs: 8, batchSize: 32, lr: 0.1, weightDecay: 0, warmupEpochs: 1, seed: 0,
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(steps).toBe(8 * 3);
     expect(epochLosses.at(-1)!).toBeLessThan(epochLosses[0] * 0.7);
     const test = blobs(60, 2);
-    const { scores, numClasses } = predictScores(head, test, 16);
+    const { scores, numClasses } = await predictScores(head, test, 16);
     expect(tf.memory().numTensors).toBe(before);
     expect(classificationMetrics({ scores, numClasses }, test.labels).top1).toBeGreaterThan(0.9);
     head.dispose();
   });
 
-  it('rejects labels outside the classes and too few samples', () => {
+  it('rejects labels outside the classes and too few samples', async () => {
     const head = softmaxRegression(4, 3);
     const bad = { ...blobs(10, 1), labels: Int32Array.from({ length: 10 }, () => 5) };
     const recipe = { epochs: 1, batchSize: 4, lr: 0.1, weightDecay: 0, warmupEpochs: 0, seed: 0 };
-    expect(() => trainProbe(head, bad, 3, recipe)).toThrow(/label 5 is outside/);
-    expect(() => trainProbe(head, blobs(1, 1), 3, recipe)).toThrow(/at least 2 samples/);
+    await expect(trainProbe(head, bad, 3, recipe)).rejects.toThrow(/label 5 is outside/);
+    await expect(trainProbe(head, blobs(1, 1), 3, recipe)).rejects.toThrow(/at least 2 samples/);
     head.dispose();
   });
 });

@@ -1,0 +1,94 @@
+// Finds the checkpoints to probe: one safetensors file, one checkpoint folder, or every checkpoint of a run folder,
+// each with its step and the pretraining validation loss recorded for it.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { CHECKPOINT_MARKER, listCheckpoints, readMetrics } from '@aim/train';
+
+export interface CheckpointRef {
+  /** The safetensors file holding the model state dict. */
+  readonly file: string;
+  /** Display name: the checkpoint folder or file as given. */
+  readonly label: string;
+  readonly step: number | null;
+  readonly valLoss: number | null;
+}
+
+/** The model safetensors inside a checkpoint folder: `model.safetensors`, else the only *.safetensors there. */
+function modelFileIn(dir: string): string {
+  const preferred = join(dir, 'model.safetensors');
+  if (existsSync(preferred)) return preferred;
+  const candidates = readdirSync(dir).filter((f) => f.endsWith('.safetensors') && !/optim/i.test(f));
+  if (candidates.length === 1) return join(dir, candidates[0]);
+  throw new Error(
+    `checkpoint folder ${dir}: expected model.safetensors or exactly one model *.safetensors, found ${candidates.length ? candidates.join(', ') : 'none'}`,
+  );
+}
+
+function numberOrNull(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Step and validation loss from a checkpoint folder's state.json (fields `step` and `valLoss` / `metrics.valLoss`). */
+function stateOf(dir: string): { step: number | null; valLoss: number | null } {
+  try {
+    const s = JSON.parse(readFileSync(join(dir, CHECKPOINT_MARKER), 'utf8')) as Record<string, unknown>;
+    const metrics = (s.metrics ?? {}) as Record<string, unknown>;
+    return {
+      step: numberOrNull(s.step),
+      valLoss: numberOrNull(s.valLoss) ?? numberOrNull(metrics.valLoss) ?? numberOrNull(metrics.val_loss),
+    };
+  } catch {
+    return { step: null, valLoss: null };
+  }
+}
+
+function stepFromName(dir: string): number | null {
+  const m = /step-(\d+)$/.exec(basename(dir));
+  return m ? Number(m[1]) : null;
+}
+
+/** Validation losses of a run by step, from its metrics.jsonl (latest record per step wins). */
+function runValLosses(runDir: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of readMetrics(join(runDir, 'metrics.jsonl'))) if (r.kind === 'val') out.set(r.step, r.loss);
+  return out;
+}
+
+function fromFolder(dir: string, runVal: Map<number, number>): CheckpointRef {
+  const state = stateOf(dir);
+  const step = state.step ?? stepFromName(dir);
+  return {
+    file: modelFileIn(dir),
+    label: dir,
+    step,
+    valLoss: state.valLoss ?? (step === null ? null : (runVal.get(step) ?? null)),
+  };
+}
+
+/**
+ * Resolves `--checkpoint`: a .safetensors file -> that file; a checkpoint folder (holding state.json) -> its model
+ * file; a run folder (holding checkpoints/) -> all its complete checkpoints, oldest first.
+ */
+export function resolveCheckpoints(path: string): CheckpointRef[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new Error(`--checkpoint ${path}: no such file or folder`);
+  }
+  if (st.isFile()) {
+    if (!path.endsWith('.safetensors')) throw new Error(`--checkpoint ${path}: a checkpoint file must be a .safetensors file`);
+    return [{ file: path, label: path, step: null, valLoss: null }];
+  }
+  if (existsSync(join(path, CHECKPOINT_MARKER))) {
+    const runDir = join(path, '..', '..');
+    return [fromFolder(path, runValLosses(runDir))];
+  }
+  const root = join(path, 'checkpoints');
+  const found = listCheckpoints(root);
+  if (found.length === 0) {
+    throw new Error(`--checkpoint ${path}: neither a .safetensors file, a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with complete checkpoints under checkpoints/`);
+  }
+  const runVal = runValLosses(path);
+  return found.map(({ dir }) => fromFolder(dir, runVal));
+}
