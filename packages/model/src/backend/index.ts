@@ -1,0 +1,13 @@
+// Public surface of backend selection: which tfjs backend runs the model, and why.
+export {
+  AUTO_ORDER,
+  BACKEND_CHOICES,
+  BackendUnavailableError,
+  selectBackend,
+  type BackendChoice,
+  type BackendName,
+  type BackendSelection,
+  type SelectBackendOptions,
+} from './select.js';
+export { ensureGradientsRegistered, gradientsRegistered } from './gradients.js';
+export { SWIFTSHADER_ICD, type WebGpuAdapterSummary } from './webgpu.js';

@@ -1,0 +1,157 @@
+// WebGPU in Node: Dawn's binding (npm `webgpu`) provides navigator.gpu; tfjs-backend-webgpu runs on the adapter we vet.
+//
+// References: https://github.com/dawn-gpu/node-webgpu (create/globals), tfjs-backend-webgpu src/base.ts (device setup).
+/// <reference types="@webgpu/types" />
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+
+/** Debian's chromium ships SwiftShader, a CPU Vulkan driver that Dawn accepts as a (fallback) adapter. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+export interface WebGpuAdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for software adapters (SwiftShader, or anything the driver calls a fallback adapter). */
+  software: boolean;
+}
+
+export interface WebGpuProbe {
+  adapter?: WebGpuAdapterSummary;
+  /** Why there is no usable adapter, when there is none. */
+  why?: string;
+  /** True when this probe set VK_DRIVER_FILES to SwiftShader because nothing else answered. */
+  usedSoftwareDefault: boolean;
+}
+
+interface DawnModule {
+  create: (flags: string[]) => GPU;
+  globals: Record<string, unknown>;
+}
+
+let dawn: DawnModule | undefined;
+let vettedAdapter: GPUAdapter | undefined;
+let registered: WebGpuAdapterSummary | undefined;
+
+/** The adapter the registered 'webgpu' backend runs on, once registerWebGpuBackend has run. */
+export function registeredWebGpuAdapter(): WebGpuAdapterSummary | undefined {
+  return registered;
+}
+
+async function loadDawn(): Promise<DawnModule> {
+  if (dawn) return dawn;
+  const mod = (await import('webgpu')) as unknown as DawnModule;
+  // GPUBufferUsage, GPUMapMode, ... are globals in browsers; tfjs-backend-webgpu uses them as such.
+  Object.assign(globalThis, mod.globals);
+  dawn = mod;
+  return mod;
+}
+
+/**
+ * Node 20 has no `navigator`; Node 21+ has a getter-only one. Put `gpu` on it either way, because
+ * tfjs-backend-webgpu checks `navigator.gpu` when it is imported.
+ */
+function installNavigatorGpu(gpu: GPU): void {
+  const g = globalThis as { navigator?: object };
+  if (g.navigator == null) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  } else {
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+  }
+}
+
+function summarise(adapter: GPUAdapter): WebGpuAdapterSummary {
+  const info = (adapter as { info?: GPUAdapterInfo }).info;
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  const fallbackFlag =
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true ||
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const text = `${vendor} ${architecture} ${info?.device ?? ''} ${info?.description ?? ''}`.toLowerCase();
+  // Older Dawn builds do not set isFallbackAdapter for SwiftShader; its name is the reliable tell.
+  const software = fallbackFlag || /swiftshader|llvmpipe|lavapipe|software/.test(text);
+  return { vendor, architecture, device: info?.device ?? '', description: info?.description ?? '', software };
+}
+
+export function describeAdapter(a: WebGpuAdapterSummary): string {
+  const name = [a.vendor, a.architecture, a.description].filter((s) => s !== '').join(' / ') || 'unnamed adapter';
+  return `${name}${a.software ? ' (software fallback adapter)' : ''}`;
+}
+
+async function requestAdapter(): Promise<{ gpu: GPU; adapter: GPUAdapter | null; why?: string }> {
+  const { create } = await loadDawn();
+  // A new instance per probe: Dawn reads VK_DRIVER_FILES when it creates the Vulkan instance.
+  const gpu = create([]);
+  try {
+    return { gpu, adapter: await gpu.requestAdapter({ powerPreference: 'high-performance' }) };
+  } catch (err) {
+    return { gpu, adapter: null, why: `requestAdapter threw: ${String(err)}` };
+  }
+}
+
+/**
+ * Finds a WebGPU adapter and keeps it for `registerWebGpuBackend`. With `softwareFallback`, when VK_DRIVER_FILES is
+ * unset and no adapter answers, points Vulkan at SwiftShader (if chromium's ICD file exists) and asks again.
+ */
+export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Promise<WebGpuProbe> {
+  let dawnError: unknown;
+  const first = await requestAdapter().catch((err: unknown) => {
+    dawnError = err;
+    return undefined;
+  });
+  if (!first) {
+    return { why: `the Dawn binding (npm 'webgpu') failed to load: ${String(dawnError)}`, usedSoftwareDefault: false };
+  }
+  let { gpu, adapter, why } = first;
+  let usedSoftwareDefault = false;
+  if (!adapter && opts.softwareFallback && process.env.VK_DRIVER_FILES === undefined && existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_DRIVER_FILES = SWIFTSHADER_ICD;
+    usedSoftwareDefault = true;
+    ({ gpu, adapter, why } = await requestAdapter());
+  }
+  if (!adapter) {
+    const vk = process.env.VK_DRIVER_FILES;
+    const hint = vk
+      ? `VK_DRIVER_FILES=${vk} gave none`
+      : `no Vulkan driver answered; without a GPU set VK_DRIVER_FILES=${SWIFTSHADER_ICD} (Debian package chromium)`;
+    return { why: why ?? `no WebGPU adapter: ${hint}`, usedSoftwareDefault };
+  }
+  vettedAdapter = adapter;
+  installNavigatorGpu(gpu);
+  return { adapter: summarise(adapter), usedSoftwareDefault };
+}
+
+/**
+ * Imports tfjs-backend-webgpu (after navigator.gpu exists) and registers the 'webgpu' backend on the adapter the last
+ * successful probe found, replacing the package's own factory, which would pick an adapter by itself.
+ */
+export async function registerWebGpuBackend(): Promise<void> {
+  const adapter = vettedAdapter;
+  if (!adapter) throw new Error('registerWebGpuBackend: no vetted adapter; call probeWebGpu() first');
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  registered = summarise(adapter);
+  if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      // The same device request as the package's factory (src/base.ts): the adapter's full compute limits.
+      const limits = adapter.limits;
+      const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+      const device = await adapter.requestDevice({
+        requiredFeatures,
+        requiredLimits: {
+          maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+          maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+          maxBufferSize: limits.maxBufferSize,
+          maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+          maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        },
+      });
+      const info = (adapter as { info?: GPUAdapterInfo }).info;
+      return new WebGPUBackend(device, info);
+    },
+    3,
+  );
+}
