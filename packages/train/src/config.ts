@@ -122,7 +122,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   variant: 'aim-tiny',
   data: 'mnist',
   valData: 'mnist',
-  cacheDir: '.cache/aim',
+  cacheDir: 'cache',
   steps: 1000,
   batchSize: 32,
   accum: 1,

@@ -1,0 +1,144 @@
+// One optimiser step of AIM pretraining: fresh prefix lengths per sample, exact gradient accumulation over
+// micro-batches, global-norm clipping, AdamW at the scheduled LR; and the fixed-prefix validation loss.
+// References: El-Nouby et al. 2024 (AIM), sections 3-4 (prefix attention, normalised-pixel loss, recipe).
+import * as tf from '@tensorflow/tfjs-core';
+import type { AdamW, TrainableParameter } from './adamw.js';
+import { clipByGlobalNorm } from './clip.js';
+import { trainPrefixSeed, validationPrefixSeed } from './seed.js';
+
+/** What the loop needs from a model (structurally @aim/model's AIM model). */
+export interface PretrainableModel {
+  parameters(): readonly TrainableParameter[];
+  /** Scalar loss for patches [B, K, p*p*3] with per-sample prefix lengths in 1..K-1. */
+  pretrainLoss(patches: tf.Tensor3D, prefixLengths: Int32Array): tf.Scalar;
+}
+
+/** The batch fields the step reads (structurally @aim/data's PatchBatch). */
+export interface PatchBatchLike {
+  /** [batchSize, numPatches, patchDim] row-major. */
+  readonly patches: Float32Array;
+  readonly batchSize: number;
+  readonly numPatches: number;
+  readonly patchDim: number;
+}
+
+/** Prefix lengths S in 1..K-1, one per sample, from a seed (so a resumed run draws the same ones). */
+export type PrefixSampler = (batch: number, numPatches: number, seed: number) => Int32Array;
+
+export class NonFiniteLossError extends Error {
+  override readonly name = 'NonFiniteLossError';
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+  ) {
+    super(`loss is ${loss} at step ${step}; stopping without applying this update (the last checkpoint is intact)`);
+  }
+}
+
+/** Target positions the loss averages over for one sample: positions 1..K-1 that are >= S, i.e. K - S. */
+const weightedPositions = (prefixLengths: Int32Array, numPatches: number): number =>
+  prefixLengths.reduce((sum, s) => sum + (numPatches - s), 0);
+
+function toTensor(batch: PatchBatchLike): tf.Tensor3D {
+  const { batchSize, numPatches, patchDim, patches } = batch;
+  if (patches.length !== batchSize * numPatches * patchDim) {
+    throw new Error(`batch: ${patches.length} values for [${batchSize}, ${numPatches}, ${patchDim}]`);
+  }
+  return tf.tensor3d(patches, [batchSize, numPatches, patchDim]); // [B, K, P]
+}
+
+export interface StepOptions {
+  readonly model: PretrainableModel;
+  readonly optimizer: AdamW;
+  readonly samplePrefixLengths: PrefixSampler;
+  readonly runSeed: number;
+  readonly clipNorm: number;
+}
+
+export interface StepResult {
+  /** 1-based: the number of optimiser steps completed after this one. */
+  readonly step: number;
+  /** Loss of the whole (accumulated) batch: every weighted target position counts once. */
+  readonly loss: number;
+  readonly lr: number;
+  /** Global gradient norm before clipping. */
+  readonly gradNorm: number;
+  readonly images: number;
+}
+
+/**
+ * Optimiser step number `stepIndex` (0-based) over `microBatches` at learning rate `lr`.
+ * Each micro-batch gradient is weighted by its share of weighted target positions, so the accumulated gradient
+ * equals the gradient of the loss over the whole global batch, exactly as one big batch would give it.
+ */
+export function trainStep(options: StepOptions, stepIndex: number, microBatches: readonly PatchBatchLike[], lr: number): StepResult {
+  const { model, optimizer, samplePrefixLengths, runSeed, clipNorm } = options;
+  if (microBatches.length === 0) throw new Error('trainStep: no micro-batches');
+  const params = model.parameters();
+  const varList = params.map((p) => p.variable);
+  const paramByVariable = new Map(params.map((p) => [p.variable.name, p.name]));
+
+  const prefixes = microBatches.map((b, micro) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, stepIndex, micro)));
+  const counts = microBatches.map((b, i) => weightedPositions(prefixes[i], b.numPatches));
+  const total = counts.reduce((a, b) => a + b, 0);
+
+  const summed = new Map<string, tf.Tensor>();
+  let loss = 0;
+  try {
+    microBatches.forEach((batch, i) => {
+      const share = counts[i] / total;
+      const x = toTensor(batch);
+      const { value, grads } = tf.variableGrads(() => model.pretrainLoss(x, prefixes[i]), varList);
+      x.dispose();
+      loss += value.dataSync()[0] * share;
+      value.dispose();
+      for (const [varName, g] of Object.entries(grads)) {
+        const name = paramByVariable.get(varName)!;
+        const prev = summed.get(name);
+        summed.set(name, tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, share)) : tf.mul(g, share))));
+        prev?.dispose();
+        g.dispose();
+      }
+    });
+    if (!Number.isFinite(loss)) throw new NonFiniteLossError(stepIndex + 1, loss);
+    const clipped = clipByGlobalNorm(summed, clipNorm);
+    try {
+      optimizer.apply(clipped.grads, lr);
+    } finally {
+      clipped.grads.forEach((t) => t.dispose());
+    }
+    const images = microBatches.reduce((n, b) => n + b.batchSize, 0);
+    return { step: stepIndex + 1, loss, lr, gradNorm: clipped.norm, images };
+  } finally {
+    summed.forEach((t) => t.dispose());
+  }
+}
+
+/**
+ * Validation loss over `batches` with fixed prefix lengths (seeded by batch index only), averaged over all weighted
+ * target positions, so values compare between checkpoints and runs that read the same validation data.
+ */
+export async function validationLoss(
+  model: PretrainableModel,
+  samplePrefixLengths: PrefixSampler,
+  batches: AsyncIterable<PatchBatchLike>,
+  maxBatches: number,
+): Promise<{ loss: number; images: number }> {
+  let weighted = 0;
+  let positions = 0;
+  let images = 0;
+  let index = 0;
+  for await (const batch of batches) {
+    if (index >= maxBatches) break;
+    const prefix = samplePrefixLengths(batch.batchSize, batch.numPatches, validationPrefixSeed(index));
+    const count = weightedPositions(prefix, batch.numPatches);
+    const value = tf.tidy(() => model.pretrainLoss(toTensor(batch), prefix));
+    weighted += value.dataSync()[0] * count;
+    value.dispose();
+    positions += count;
+    images += batch.batchSize;
+    index += 1;
+  }
+  if (index === 0) throw new Error('validation: the validation data gave no batches');
+  return { loss: weighted / positions, images };
+}
