@@ -1,1 +1,47 @@
-export const hello = (): string => 'wds';
+// @aim/webdataset: WebDataset for TypeScript — read, shuffle, split and write POSIX tar shards.
+export { expandUrls, braceExpand, locateShard, type ShardLocation } from './urls.js';
+export { readSamples, type ReadSamplesOptions } from './read.js';
+export { readTarSamples, tarSamples, type TarSamplesOptions } from './group.js';
+export { openShard, HttpStatusError, type HttpOptions, type OpenShardOptions } from './open.js';
+export {
+  readTarEntries,
+  TarFormatError,
+  DEFAULT_MAX_MEMBER_SIZE,
+  type ReadTarOptions,
+  type TarFile,
+  type TarItem,
+  type TarSkipped,
+} from './tar/reader.js';
+export {
+  type Sample,
+  sampleText,
+  sampleJson,
+  sampleCls,
+  splitMemberPath,
+  isMetaMember,
+} from './sample.js';
+export {
+  ShardWriter,
+  formatShardName,
+  type ShardWriterOptions,
+  type WritableSample,
+  type MemberValue,
+} from './writer.js';
+export {
+  type Stage,
+  type SeedOptions,
+  type ResampleOptions,
+  type ShuffleOptions,
+  type NodeSplit,
+  type WorkerSplit,
+  shuffleShards,
+  resampleShards,
+  splitByNode,
+  splitByWorker,
+  shuffleSamples,
+  limit,
+  requireNonEmpty,
+  fromArray,
+} from './stages.js';
+export { createRng, deriveSeed, shuffleInPlace, type Rng } from './rng.js';
+export { WebDatasetError, type ErrorPolicy, type ErrorHandling, type WdsErrorInfo } from './errors.js';

@@ -1,0 +1,114 @@
+// Open a shard URL as a stream of byte chunks: local files, and http(s) with bounded retries and resume.
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { locateShard } from './urls.js';
+
+export interface HttpOptions {
+  /** Retries after the first attempt for network errors, 5xx, 408 and 429. Default 5. */
+  retries?: number;
+  /** First backoff delay in ms, doubled per retry (with jitter). Default 200. */
+  backoffMs?: number;
+  /** Upper bound on one backoff delay in ms. Default 5000. */
+  maxBackoffMs?: number;
+  /** Extra request headers (e.g. authorization). */
+  headers?: Record<string, string>;
+}
+
+export interface OpenShardOptions {
+  http?: HttpOptions;
+  /** Read size for local files. Default 1 MiB. */
+  fileChunkSize?: number;
+}
+
+/** A 4xx answer (other than 408/429): retrying will not help. */
+export class HttpStatusError extends Error {
+  readonly status: number;
+  readonly url: string;
+  constructor(url: string, status: number, statusText: string) {
+    super(`HTTP ${status}${statusText ? ` ${statusText}` : ''} for ${url}`);
+    this.name = 'HttpStatusError';
+    this.status = status;
+    this.url = url;
+  }
+}
+
+/** Open a shard for streaming. The file or request is opened when iteration starts and closed when it stops. */
+export function openShard(url: string, options: OpenShardOptions = {}): AsyncIterable<Uint8Array> {
+  const location = locateShard(url);
+  return location.kind === 'file'
+    ? fileChunks(location.path, options.fileChunkSize ?? 1024 * 1024)
+    : httpChunks(location.url, options.http ?? {});
+}
+
+async function* fileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new Error(`cannot open shard ${path}: ${why}`, { cause: error });
+  }
+  // The stream owns the handle and closes it when iteration ends, early or not.
+  yield* handle.createReadStream({ highWaterMark: chunkSize }) as AsyncIterable<Uint8Array>;
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Uint8Array> {
+  const retries = options.retries ?? 5;
+  const backoffMs = options.backoffMs ?? 200;
+  const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  let attempt = 0;
+  let received = 0;
+  const retryOrThrow = async (what: string, cause?: unknown): Promise<void> => {
+    if (attempt >= retries) {
+      throw new Error(`${url}: ${what}; gave up after ${attempt + 1} attempts`, { cause });
+    }
+    const delay = Math.min(maxBackoffMs, backoffMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+    attempt++;
+    await sleep(delay);
+  };
+
+  for (;;) {
+    const headers: Record<string, string> = { ...options.headers };
+    // After a broken transfer, ask only for the rest; a server that ignores Range answers 200 and we skip ahead.
+    if (received > 0) headers.range = `bytes=${received}-`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers });
+    } catch (error) {
+      await retryOrThrow(`network error (${(error as Error).message})`, error);
+      continue;
+    }
+    if (isRetryableStatus(response.status)) {
+      await response.body?.cancel();
+      await retryOrThrow(`HTTP ${response.status} ${response.statusText}`);
+      continue;
+    }
+    if (response.status >= 400) {
+      await response.body?.cancel();
+      throw new HttpStatusError(url, response.status, response.statusText);
+    }
+    if (!response.body) throw new Error(`${url}: HTTP ${response.status} response has no body`);
+    let skip = received > 0 && response.status !== 206 ? received : 0;
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        let bytes = chunk;
+        if (skip > 0) {
+          const n = Math.min(skip, bytes.length);
+          skip -= n;
+          bytes = bytes.subarray(n);
+          if (bytes.length === 0) continue;
+        }
+        received += bytes.length;
+        yield bytes;
+      }
+      return;
+    } catch (error) {
+      await retryOrThrow(`transfer broke after ${received} bytes (${(error as Error).message})`, error);
+    }
+  }
+}

@@ -1,0 +1,224 @@
+// ShardWriter: write samples into numbered POSIX tar shards, each moved into place atomically when complete.
+// References: webdataset (Python) writer.ShardWriter / TarWriter; POSIX.1-2001 ustar + pax.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { isMetaMember } from './sample.js';
+import { BLOCK, encodeFileHeader, paddingFor } from './tar/format.js';
+
+/** A value a sample member may hold: bytes as they are; strings as UTF-8; numbers as decimal text; objects as JSON. */
+export type MemberValue = Uint8Array | string | number | object;
+
+/**
+ * A sample to write. Fields starting with `__` (like `__url__` of a read sample) are metadata and are not written,
+ * so samples read with readSamples can be written back unchanged. `undefined` fields are skipped.
+ */
+export type WritableSample = { __key__: string; [ext: string]: MemberValue | undefined };
+
+export interface ShardWriterOptions {
+  /** Output path with one printf-style integer directive for the shard number, e.g. `out/train-%06d.tar`. */
+  pattern: string;
+  /** Most samples per shard. Default 100000. */
+  maxCount?: number;
+  /** Most bytes per shard (tar bytes: headers, data, padding). A single bigger sample still gets its own shard. Default 3e9. */
+  maxSize?: number;
+  /** First shard number. Default 0. */
+  start?: number;
+  /** Modification time written into headers, in seconds since the epoch. Default: when the writer was made. */
+  mtime?: number;
+  /** Called after each shard has been moved into place. */
+  onShard?: (shard: { path: string; samples: number; bytes: number }) => void;
+}
+
+const utf8 = new TextEncoder();
+const END_OF_ARCHIVE = new Uint8Array(2 * BLOCK);
+
+/** Expand the single `%d`/`%0Nd` directive of a shard pattern; `%%` is a literal percent sign. */
+export function formatShardName(pattern: string, index: number): string {
+  let directives = 0;
+  const out = pattern.replace(/%(%|0?\d*d)/g, (match, spec: string) => {
+    if (spec === '%') return '%';
+    directives++;
+    const width = Number(spec.slice(0, -1) || '0');
+    return String(index).padStart(width, spec.startsWith('0') ? '0' : ' ');
+  });
+  if (directives !== 1) {
+    throw new Error(
+      `shard pattern ${JSON.stringify(pattern)} must contain exactly one integer directive like %06d (found ${directives})`,
+    );
+  }
+  return out;
+}
+
+function encodeMember(key: string, ext: string, value: MemberValue): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return utf8.encode(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`sample ${JSON.stringify(key)}: "${ext}" is ${value}, not a finite number`);
+    return utf8.encode(String(value));
+  }
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) return utf8.encode(JSON.stringify(value));
+  throw new Error(
+    `sample ${JSON.stringify(key)}: "${ext}" has unsupported type ${value === null ? 'null' : ArrayBuffer.isView(value) ? value.constructor.name : typeof value} (use Uint8Array, string, number or a JSON object)`,
+  );
+}
+
+/** Check that a key and extension read back as themselves (Python webdataset grouping rules). */
+function checkMemberName(key: string, ext: string): void {
+  const name = JSON.stringify(key);
+  if (typeof key !== 'string' || key === '') throw new Error(`sample __key__ must be a non-empty string, got ${name}`);
+  if (key.includes('\0') || ext.includes('\0')) throw new Error(`sample ${name}: names may not contain NUL`);
+  if (key.startsWith('/')) throw new Error(`sample ${name}: key must be a relative path`);
+  const base = key.slice(key.lastIndexOf('/') + 1);
+  if (base === '') throw new Error(`sample ${name}: key must not end with "/"`);
+  if (base.includes('.')) {
+    throw new Error(`sample ${name}: the last path segment of a key may not contain "." (readers split the key at the first dot)`);
+  }
+  if (ext === '' || ext.includes('/')) throw new Error(`sample ${name}: extension ${JSON.stringify(ext)} must be non-empty and without "/"`);
+  if (ext !== ext.toLowerCase()) {
+    throw new Error(`sample ${name}: extension ${JSON.stringify(ext)} must be lower-case (readers lower-case extensions)`);
+  }
+  if (isMetaMember(`${key}.${ext}`)) throw new Error(`sample ${name}: keys like __name__ at the root are reserved for metadata`);
+}
+
+interface OpenShard {
+  index: number;
+  path: string;
+  tempPath: string;
+  handle: FileHandle;
+  samples: number;
+  bytes: number;
+  lastKey: string | undefined;
+}
+
+/** Writes samples into a numbered series of tar shards. `write` and `close` are serialised; await them for backpressure. */
+export class ShardWriter {
+  private readonly options: Required<Omit<ShardWriterOptions, 'onShard'>> & Pick<ShardWriterOptions, 'onShard'>;
+  private current: OpenShard | undefined;
+  private nextIndex: number;
+  private readonly written: string[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private failure: unknown;
+
+  constructor(options: ShardWriterOptions) {
+    const maxCount = options.maxCount ?? 100_000;
+    const maxSize = options.maxSize ?? 3e9;
+    if (!Number.isInteger(maxCount) || maxCount < 1) throw new RangeError(`maxCount must be an integer >= 1, got ${maxCount}`);
+    if (!(maxSize > 0)) throw new RangeError(`maxSize must be > 0, got ${maxSize}`);
+    formatShardName(options.pattern, 0); // validate the pattern now
+    this.options = {
+      pattern: options.pattern,
+      maxCount,
+      maxSize,
+      start: options.start ?? 0,
+      mtime: Math.floor(options.mtime ?? Date.now() / 1000),
+      onShard: options.onShard,
+    };
+    this.nextIndex = this.options.start;
+  }
+
+  /** Append one sample. Resolves once its bytes are handed to the OS. Do not mutate the sample's bytes before then. */
+  write(sample: WritableSample): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('ShardWriter: write after close'));
+    return this.enqueue(() => this.writeNow(sample));
+  }
+
+  /** Finish the last shard and return the paths of every shard written, in order. */
+  close(): Promise<string[]> {
+    if (this.closed) return this.enqueue(async () => [...this.written]);
+    this.closed = true;
+    return this.enqueue(async () => {
+      await this.finishShard();
+      return [...this.written];
+    });
+  }
+
+  /** Give up: delete the unfinished shard's temporary file; shards already finished stay. */
+  abort(): Promise<void> {
+    this.closed = true;
+    const shard = this.current;
+    this.current = undefined;
+    return this.queue.then(
+      () => undefined,
+      () => undefined,
+    ).then(async () => {
+      if (!shard) return;
+      await shard.handle.close().catch(() => undefined);
+      await rm(shard.tempPath, { force: true });
+    });
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.failure !== undefined) throw new Error('ShardWriter: an earlier write failed', { cause: this.failure });
+      return task();
+    });
+    this.queue = run.catch((error) => {
+      this.failure ??= error;
+    });
+    return run;
+  }
+
+  private async writeNow(sample: WritableSample): Promise<void> {
+    if (typeof sample !== 'object' || sample === null) throw new TypeError('ShardWriter.write: sample must be an object');
+    const key = sample.__key__;
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    for (const [ext, value] of Object.entries(sample)) {
+      if (ext.startsWith('__') || value === undefined) continue;
+      checkMemberName(key, ext);
+      const data = encodeMember(key, ext, value);
+      for (const header of encodeFileHeader(`${key}.${ext}`, data.length, this.options.mtime)) {
+        parts.push(header);
+        bytes += header.length;
+      }
+      parts.push(data, new Uint8Array(paddingFor(data.length)));
+      bytes += data.length + paddingFor(data.length);
+    }
+    if (parts.length === 0) throw new Error(`sample ${JSON.stringify(key)} has no members to write`);
+
+    let shard = this.current;
+    if (shard && (shard.samples >= this.options.maxCount || shard.bytes + bytes > this.options.maxSize)) {
+      await this.finishShard();
+      shard = undefined;
+    }
+    shard ??= await this.openShard();
+    if (shard.lastKey === key) {
+      throw new Error(`sample ${JSON.stringify(key)} written twice in a row: readers would merge the two into one sample`);
+    }
+    await shard.handle.writev(parts.filter((p) => p.length > 0));
+    shard.samples++;
+    shard.bytes += bytes;
+    shard.lastKey = key;
+  }
+
+  private async openShard(): Promise<OpenShard> {
+    const index = this.nextIndex++;
+    const path = formatShardName(this.options.pattern, index);
+    await mkdir(dirname(path) || '.', { recursive: true });
+    // Same directory, so the final rename is atomic; a crash leaves only this hidden temporary name behind.
+    const tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const handle = await open(tempPath, 'wx');
+    this.current = { index, path, tempPath, handle, samples: 0, bytes: 0, lastKey: undefined };
+    return this.current;
+  }
+
+  private async finishShard(): Promise<void> {
+    const shard = this.current;
+    if (!shard) return;
+    this.current = undefined;
+    try {
+      await shard.handle.write(END_OF_ARCHIVE);
+      await shard.handle.sync();
+      await shard.handle.close();
+      await rename(shard.tempPath, shard.path);
+    } catch (error) {
+      await shard.handle.close().catch(() => undefined);
+      await rm(shard.tempPath, { force: true });
+      throw error;
+    }
+    this.written.push(shard.path);
+    this.options.onShard?.({ path: shard.path, samples: shard.samples, bytes: shard.bytes + END_OF_ARCHIVE.length });
+  }
+}
