@@ -1,2 +1,77 @@
-export {};
+// Public surface of @aim/model: AIM variants, model, loss, probes, safetensors checkpoints.
+export {
+  AIM_VARIANTS,
+  AIM_VARIANT_NAMES,
+  LAYER_NORM_EPS,
+  type AimConfig,
+  type AimConfigOverrides,
+  type ProbeBlocks,
+  attentiveProbeParamCount,
+  defaultProbeBlocks,
+  headDim,
+  numPatches,
+  patchDim,
+  pretrainHeadParamCount,
+  resolveAimConfig,
+  trunkParamCount,
+  validateAimConfig,
+} from './config.js';
+export {
+  AimModel,
+  PRETRAIN_HEAD_PREFIX,
+  type CreateAimOptions,
+  type FeatureOptions,
+  type StateSpec,
+  aimStateSpecs,
+  createAim,
+} from './model.js';
+export { type NamedParameter } from './parameters.js';
+export {
+  TARGET_NORM_EPS,
+  normalizePatchTargets,
+  normalizedPixelLoss,
+  patchify,
+  prefixLengthsFromMask,
+  targetWeights,
+  unpatchify,
+} from './loss.js';
+export { MASKED_SCORE, gelu, layerNorm, linear, prefixCausalMask, selfAttention } from './ops.js';
+export { sinCosPositionEmbedding2d } from './positions.js';
+export { Rng, samplePrefixLengths } from './random.js';
+export {
+  AttentiveProbe,
+  LinearProbe,
+  PROBE_BN_EPS,
+  PROBE_BN_MOMENTUM,
+  type AttentiveProbeOptions,
+  type LinearProbeOptions,
+  type ProbeMode,
+  type ProbeStateSpec,
+} from './probe.js';
+export {
+  FLOAT_DTYPES,
+  SafetensorsFile,
+  bfloat16ToFloat32,
+  halfToFloat32,
+  readSafetensors,
+  tensorEntry,
+  writeSafetensors,
+  type SafetensorsData,
+  type SafetensorsDtype,
+  type SafetensorsTensorInfo,
+  type SafetensorsWriteEntry,
+} from './safetensors.js';
+export {
+  CONFIG_METADATA_KEY,
+  attentiveProbeStateSpecs,
+  checkCheckpoint,
+  configFromMetadata,
+  configMetadata,
+  loadAimCheckpoint,
+  saveAimCheckpoint,
+  type CheckpointContents,
+  type LoadAimOptions,
+  type LoadedAim,
+  type SaveAimOptions,
+} from './checkpoint.js';
 export * from './backend/index.js';

@@ -1,0 +1,375 @@
+// The AIM model: preprocessor -> pre-norm ViT trunk (prefix-causal or bidirectional) -> pretraining MLP head.
+// References: AIM paper (arXiv 2401.08541) Sec. 3; apple/ml-aim aim-v1 torch/models.py and layers.py;
+// apple/ml-l3m configs/aimv1 and model/heads/simple_decoder.py (pretraining head).
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  type AimConfig,
+  type AimConfigOverrides,
+  LAYER_NORM_EPS,
+  numPatches,
+  patchDim,
+  resolveAimConfig,
+} from './config.js';
+import { normalizedPixelLoss, patchify } from './loss.js';
+import { gelu, layerNorm, linear, prefixCausalMask, selfAttention } from './ops.js';
+import { type NamedParameter, ParameterSet } from './parameters.js';
+import { sinCosPositionEmbedding2d } from './positions.js';
+import { Rng, xavierUniform } from './random.js';
+
+export interface CreateAimOptions {
+  /** Initialisation seed (default 0): equal seeds give identical weights. */
+  seed?: number;
+  /** Build the pretraining head (default true). Feature extraction from released trunks does not need it. */
+  pretrainHead?: boolean;
+}
+
+export interface FeatureOptions {
+  /** 0-based block indices whose raw outputs (before the post-trunk norm) to return, in this order. */
+  blocks: readonly number[];
+  /** Per-sample prefix lengths for prefix-causal attention; omitted = full bidirectional attention. */
+  prefixLengths?: Int32Array;
+}
+
+const TRUNK_PREFIXES = ['preprocessor.', 'trunk.'];
+export const PRETRAIN_HEAD_PREFIX = 'pretrain_head.';
+
+/** Receives the model's parameters in order; one walk serves allocation and shape-only descriptions. */
+interface ParameterSink {
+  linear(name: string, inDim: number, outDim: number, bias: boolean): void;
+  norm(name: string, dim: number): void;
+  patchEmbed(name: string, patchDim: number, width: number): void;
+}
+
+/** Walks every parameter of an AIM model in state-dict order (trunk with apple/ml-aim names, then our head). */
+function describeAim(c: AimConfig, pretrainHead: boolean, sink: ParameterSink): void {
+  const d = c.width;
+  sink.patchEmbed('preprocessor.patchifier.proj', patchDim(c), d);
+  sink.norm('preprocessor.patchifier.norm', d);
+  for (let i = 0; i < c.depth; i++) {
+    const p = `trunk.blocks.${i}`;
+    sink.norm(`${p}.norm_1`, d);
+    sink.linear(`${p}.attn.qkv`, d, 3 * d, false);
+    sink.linear(`${p}.attn.proj`, d, d, false);
+    sink.norm(`${p}.norm_2`, d);
+    sink.linear(`${p}.mlp.fc1`, d, c.mlpDim, false);
+    sink.linear(`${p}.mlp.fc2`, c.mlpDim, d, false);
+  }
+  sink.norm('trunk.post_trunk_norm', d);
+  if (!pretrainHead) return;
+  const w = c.headWidth;
+  const h = PRETRAIN_HEAD_PREFIX;
+  sink.linear(`${h}decoder_projection`, d, w, true);
+  for (let i = 0; i < c.headDepth; i++) {
+    const p = `${h}decoder_blocks.${i}`;
+    sink.norm(`${p}.norm_1`, w);
+    sink.norm(`${p}.norm_2`, w);
+    sink.linear(`${p}.mlp.fc1`, w, c.headMlpDim, false);
+    sink.linear(`${p}.mlp.fc2`, c.headMlpDim, w, false);
+  }
+  sink.norm(`${h}decoder_norm`, w);
+  sink.linear(`${h}decoder_pred`, w, patchDim(c), true);
+}
+
+/** A state-dict tensor's name and reference (PyTorch-layout) shape. */
+export interface StateSpec {
+  name: string;
+  shape: readonly number[];
+}
+
+/** The state-dict names and reference shapes of an AIM model, without allocating anything. */
+export function aimStateSpecs(config: AimConfig, options: { pretrainHead: boolean }): StateSpec[] {
+  const out: StateSpec[] = [];
+  describeAim(config, options.pretrainHead, {
+    linear: (name, inDim, outDim, bias) => {
+      out.push({ name: `${name}.weight`, shape: [outDim, inDim] });
+      if (bias) out.push({ name: `${name}.bias`, shape: [outDim] });
+    },
+    norm: (name, dim) => {
+      out.push({ name: `${name}.weight`, shape: [dim] }, { name: `${name}.bias`, shape: [dim] });
+    },
+    patchEmbed: (name, pd, width) => {
+      const p = Math.round(Math.sqrt(pd / 3));
+      out.push({ name: `${name}.weight`, shape: [width, 3, p, p] }, { name: `${name}.bias`, shape: [width] });
+    },
+  });
+  return out;
+}
+
+/** An AIM model whose weights are tf.Variables; every method is tidy (returns only the tensors it documents). */
+export class AimModel {
+  readonly config: AimConfig;
+  readonly hasPretrainHead: boolean;
+  private readonly params = new ParameterSet();
+  private readonly trunkPositions: tf.Tensor2D; // [K, D]
+  private readonly headPositions: tf.Tensor2D | null; // [K, headWidth]
+  private disposed = false;
+
+  constructor(config: AimConfig, options: CreateAimOptions = {}) {
+    this.config = config;
+    this.hasPretrainHead = options.pretrainHead ?? true;
+    const rng = new Rng(options.seed ?? 0);
+    const grid = config.imageSize / config.patchSize;
+    this.trunkPositions = tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.width), [grid * grid, config.width]);
+    this.headPositions = this.hasPretrainHead
+      ? tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.headWidth), [grid * grid, config.headWidth])
+      : null;
+    describeAim(config, this.hasPretrainHead, this.allocate(rng));
+  }
+
+  private allocate(rng: Rng): ParameterSink {
+    return {
+      linear: (name, inDim, outDim, bias) => {
+        this.params.add(`${name}.weight`, xavierUniform(rng, inDim * outDim, inDim, outDim), [inDim, outDim], {
+          decay: true,
+          layout: 'linear',
+        });
+        if (bias) this.params.add(`${name}.bias`, new Float32Array(outDim), [outDim], { decay: false });
+      },
+      norm: (name, dim) => {
+        this.params.add(`${name}.weight`, new Float32Array(dim).fill(1), [dim], { decay: false });
+        this.params.add(`${name}.bias`, new Float32Array(dim), [dim], { decay: false });
+      },
+      patchEmbed: (name, pd, d) => {
+        // The conv kernel is initialised like a Linear over the flattened patch (MAE / ml-aim): fans (3p^2, D).
+        this.params.add(`${name}.weight`, xavierUniform(rng, pd * d, pd, d), [pd, d], {
+          decay: true,
+          layout: 'patchEmbed',
+        });
+        this.params.add(`${name}.bias`, new Float32Array(d), [d], { decay: false });
+      },
+    };
+  }
+
+  private v1(name: string): tf.Tensor1D {
+    return this.params.get(name) as tf.Variable<tf.Rank.R1>;
+  }
+
+  private v2(name: string): tf.Tensor2D {
+    return this.params.get(name) as tf.Variable<tf.Rank.R2>;
+  }
+
+  private norm(x: tf.Tensor, name: string): tf.Tensor {
+    return layerNorm(x, this.v1(`${name}.weight`), this.v1(`${name}.bias`), LAYER_NORM_EPS);
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('AimModel has been disposed');
+  }
+
+  private checkPatches(patches: tf.Tensor): asserts patches is tf.Tensor3D {
+    const k = numPatches(this.config);
+    const pd = patchDim(this.config);
+    if (patches.rank !== 3 || patches.shape[1] !== k || patches.shape[2] !== pd) {
+      throw new Error(`patches must be [B, ${k}, ${pd}] for ${this.config.name}, got [${patches.shape}]`);
+    }
+    if (patches.dtype !== 'float32') throw new Error(`patches must be float32, got ${patches.dtype}`);
+  }
+
+  private checkPrefixLengths(prefixLengths: Int32Array, batch: number): void {
+    if (!(prefixLengths instanceof Int32Array) || prefixLengths.length !== batch) {
+      throw new Error(`prefixLengths must be an Int32Array of length ${batch} (the batch size)`);
+    }
+  }
+
+  /** Images [B, 3, H, W] (already pixel-normalised) -> patches [B, K, p*p*3] in MAE layout. */
+  patchify(images: tf.Tensor4D): tf.Tensor3D {
+    const { imageSize } = this.config;
+    if (images.rank !== 4 || images.shape[2] !== imageSize || images.shape[3] !== imageSize) {
+      throw new Error(`images must be [B, 3, ${imageSize}, ${imageSize}] for ${this.config.name}, got [${images.shape}]`);
+    }
+    return patchify(images, this.config.patchSize);
+  }
+
+  /** Patch embedding + LayerNorm + sin-cos positions: patches [B, K, P] -> tokens [B, K, D]. */
+  embed(patches: tf.Tensor3D): tf.Tensor3D {
+    this.checkAlive();
+    this.checkPatches(patches);
+    return tf.tidy(() => {
+      const pre = 'preprocessor.patchifier';
+      const x = linear(patches, this.v2(`${pre}.proj.weight`), this.v1(`${pre}.proj.bias`)); // [B, K, D]
+      return tf.add(this.norm(x, `${pre}.norm`), this.trunkPositions) as tf.Tensor3D;
+    });
+  }
+
+  /** Runs blocks 0..lastBlock; returns the final tokens and the raw outputs of `collect` blocks (by index). */
+  private runTrunk(
+    tokens: tf.Tensor3D,
+    mask: tf.Tensor4D | null,
+    lastBlock: number,
+    collect: ReadonlySet<number>,
+  ): { x: tf.Tensor3D; outputs: Map<number, tf.Tensor3D> } {
+    const heads = this.config.heads;
+    const outputs = new Map<number, tf.Tensor3D>();
+    let x = tokens;
+    for (let i = 0; i <= lastBlock; i++) {
+      const p = `trunk.blocks.${i}`;
+      const attn = selfAttention(
+        this.norm(x, `${p}.norm_1`) as tf.Tensor3D,
+        { qkv: this.v2(`${p}.attn.qkv.weight`), proj: this.v2(`${p}.attn.proj.weight`) },
+        heads,
+        mask,
+      );
+      x = tf.add(x, attn);
+      const hidden = gelu(linear(this.norm(x, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
+      x = tf.add(x, linear(hidden, this.v2(`${p}.mlp.fc2.weight`))) as tf.Tensor3D;
+      if (collect.has(i)) outputs.set(i, x);
+    }
+    return { x, outputs };
+  }
+
+  private maskFor(patches: tf.Tensor3D, prefixLengths: Int32Array | undefined): tf.Tensor4D | null {
+    if (prefixLengths === undefined) return null;
+    this.checkPrefixLengths(prefixLengths, patches.shape[0]);
+    return prefixCausalMask(prefixLengths, numPatches(this.config));
+  }
+
+  /**
+   * Raw outputs (before the post-trunk norm) of the chosen blocks, in the order given: each [B, K, D].
+   * Bidirectional attention unless `prefixLengths` is given. Blocks after the largest index are not run.
+   */
+  extractFeatures(patches: tf.Tensor3D, options: FeatureOptions): tf.Tensor3D[] {
+    this.checkAlive();
+    this.checkPatches(patches);
+    const { blocks } = options;
+    if (blocks.length === 0) throw new Error('extractFeatures: blocks must not be empty');
+    for (const b of blocks) {
+      if (!Number.isInteger(b) || b < 0 || b >= this.config.depth) {
+        throw new Error(`extractFeatures: block ${b} is outside 0..${this.config.depth - 1}`);
+      }
+    }
+    return tf.tidy(() => {
+      const mask = this.maskFor(patches, options.prefixLengths);
+      const { outputs } = this.runTrunk(this.embed(patches), mask, Math.max(...blocks), new Set(blocks));
+      return blocks.map((b) => outputs.get(b)!);
+    });
+  }
+
+  /** The mean of the chosen blocks' raw outputs (the attentive probe's input), bidirectional: [B, K, D]. */
+  probeFeatures(patches: tf.Tensor3D, blocks: readonly number[]): tf.Tensor3D {
+    return tf.tidy(() => {
+      const feats = this.extractFeatures(patches, { blocks });
+      return (feats.length === 1 ? feats[0] : tf.div(tf.addN(feats), feats.length)) as tf.Tensor3D;
+    });
+  }
+
+  /** The trunk's output after the post-trunk LayerNorm: [B, K, D]. Prefix-causal when `prefixLengths` is given. */
+  encode(patches: tf.Tensor3D, options: { prefixLengths?: Int32Array } = {}): tf.Tensor3D {
+    this.checkAlive();
+    this.checkPatches(patches);
+    return tf.tidy(() => {
+      const mask = this.maskFor(patches, options.prefixLengths);
+      const { x } = this.runTrunk(this.embed(patches), mask, this.config.depth - 1, new Set());
+      return this.norm(x, 'trunk.post_trunk_norm') as tf.Tensor3D;
+    });
+  }
+
+  /** Pretraining head on post-norm trunk tokens: [B, K, D] -> [B, K, p*p*3]. */
+  private pretrainHead(tokens: tf.Tensor3D): tf.Tensor3D {
+    if (!this.hasPretrainHead || this.headPositions === null) {
+      throw new Error(`${this.config.name} was created without a pretraining head (pretrainHead: false)`);
+    }
+    const h = PRETRAIN_HEAD_PREFIX;
+    let x = tf.add(
+      linear(tokens, this.v2(`${h}decoder_projection.weight`), this.v1(`${h}decoder_projection.bias`)),
+      this.headPositions,
+    ); // [B, K, W]
+    for (let i = 0; i < this.config.headDepth; i++) {
+      const p = `${h}decoder_blocks.${i}`;
+      // Apple's released head blocks are transformer blocks with an identity "attention": x + LN1(x).
+      x = tf.add(x, this.norm(x, `${p}.norm_1`));
+      const hidden = gelu(linear(this.norm(x, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
+      x = tf.add(x, linear(hidden, this.v2(`${p}.mlp.fc2.weight`)));
+    }
+    const out = this.norm(x, `${h}decoder_norm`);
+    return linear(out, this.v2(`${h}decoder_pred.weight`), this.v1(`${h}decoder_pred.bias`)) as tf.Tensor3D;
+  }
+
+  /**
+   * Pretraining forward pass with prefix-causal attention: patches [B, K, P], prefix lengths S (1..K-1 per sample)
+   * -> predictions [B, K, P]; the prediction at position i is for patch i+1.
+   */
+  forwardPretrain(patches: tf.Tensor3D, prefixLengths: Int32Array): tf.Tensor3D {
+    this.checkAlive();
+    this.checkPatches(patches);
+    this.checkPrefixLengths(prefixLengths, patches.shape[0]);
+    return tf.tidy(() => this.pretrainHead(this.encode(patches, { prefixLengths })));
+  }
+
+  /** The pretraining objective (normalised-pixel MSE, next-patch shift, non-prefix targets) as a scalar. */
+  pretrainLoss(patches: tf.Tensor3D, prefixLengths: Int32Array): tf.Scalar {
+    return tf.tidy(() => normalizedPixelLoss(this.forwardPretrain(patches, prefixLengths), patches, prefixLengths));
+  }
+
+  /** Trainable parameters in a fixed order (state-dict names; linear weights are held [in, out]). */
+  parameters(): NamedParameter[] {
+    this.checkAlive();
+    return this.params.list();
+  }
+
+  /** Total trainable values (trunk + pretraining head when present). */
+  parameterCount(): number {
+    return this.params.list().reduce((n, p) => n + p.variable.size, 0);
+  }
+
+  /** Names and reference shapes of every state-dict tensor, in order. */
+  stateSpecs(): { name: string; shape: readonly number[] }[] {
+    return this.params.stateSpecs();
+  }
+
+  /** One state-dict tensor in the reference layout (a new tensor the caller disposes). */
+  stateTensor(name: string): tf.Tensor {
+    this.checkAlive();
+    return this.params.stateTensor(name);
+  }
+
+  /** Every parameter in apple/ml-aim names and layouts (pretraining head under `pretrain_head.`); caller disposes. */
+  stateDict(): tf.NamedTensorMap {
+    this.checkAlive();
+    const out: tf.NamedTensorMap = {};
+    for (const { name } of this.params.stateSpecs()) out[name] = this.params.stateTensor(name);
+    return out;
+  }
+
+  /**
+   * Assigns parameters from reference-layout tensors (the caller keeps ownership). Unknown names, wrong shapes and
+   * wrong dtypes are errors naming the tensor. Unless `partial`, every trunk parameter must be present, and every
+   * pretraining-head parameter too when any is given.
+   */
+  loadStateDict(tensors: tf.NamedTensorMap, options: { partial?: boolean } = {}): void {
+    this.checkAlive();
+    const names = Object.keys(tensors);
+    for (const name of names) {
+      if (!this.params.has(name)) throw new Error(`unexpected tensor '${name}': ${this.config.name} has no such parameter`);
+    }
+    if (!options.partial) {
+      const givesHead = names.some((n) => n.startsWith(PRETRAIN_HEAD_PREFIX));
+      for (const { name } of this.params.stateSpecs()) {
+        const required = TRUNK_PREFIXES.some((p) => name.startsWith(p)) || givesHead;
+        if (required && !(name in tensors)) throw new Error(`missing tensor '${name}'`);
+      }
+    }
+    for (const name of names) this.params.assignState(name, tensors[name]);
+  }
+
+  /** Releases every variable and constant; the model cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.params.dispose();
+    this.trunkPositions.dispose();
+    this.headPositions?.dispose();
+    this.disposed = true;
+  }
+}
+
+/**
+ * Builds an AIM model from a registry name or a config, with optional overrides (validated; unknown keys are
+ * errors naming the valid ones) and a seed for reproducible initialisation.
+ */
+export function createAim(
+  nameOrConfig: string | AimConfig,
+  overrides: AimConfigOverrides = {},
+  options: CreateAimOptions = {},
+): AimModel {
+  return new AimModel(resolveAimConfig(nameOrConfig, overrides), options);
+}
+

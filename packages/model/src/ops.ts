@@ -1,0 +1,135 @@
+// Functional building blocks on tfjs-core ops: linear, LayerNorm, exact GELU, multi-head attention, prefix masks.
+// References: apple/ml-aim aim-v1 torch/layers.py (Attention, PrefixCausalAttention, MLP, Block).
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * x @ w for 2-D x [N, in] and w [in, out], with a backward pass written as plain (non-transposed) matMuls over
+ * explicitly transposed operands. The wasm backend runs matMul with transposeA/transposeB flags through a slow
+ * generic loop (about 10x slower than its XNNPACK path), and tfjs' built-in MatMul gradient uses those flags;
+ * an explicit transpose is a cheap memory copy by comparison.
+ */
+const matMulPlainGrad = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, w: tf.Tensor | tf.GradSaveFunc, save) => {
+  const x2 = x as tf.Tensor2D;
+  const w2 = w as tf.Tensor2D;
+  (save as tf.GradSaveFunc)([x2, w2]);
+  return {
+    value: tf.matMul(x2, w2), // [N, out]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const dy2 = dy as tf.Tensor2D;
+      const dx = tf.matMul(dy2, tf.transpose(ws)); // [N, out] @ [out, in] -> [N, in]
+      const dw = tf.matMul(tf.transpose(xs), dy2); // [in, N] @ [N, out] -> [in, out]
+      return [dx, dw];
+    },
+  };
+});
+
+/** Linear map on the last axis: x [..., in] @ w [in, out] (+ b [out]) -> [..., out]. */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  const inDim = w.shape[0];
+  const outDim = w.shape[1];
+  if (x.shape[x.rank - 1] !== inDim) {
+    throw new Error(`linear: input last dim ${x.shape[x.rank - 1]} does not match weight [${w.shape}]`);
+  }
+  const lead = x.shape.slice(0, -1);
+  const rows = lead.reduce((a, b) => a * b, 1);
+  let y = matMulPlainGrad(tf.reshape(x, [rows, inDim]), w); // [N, out]
+  if (b !== undefined) y = tf.add(y, b);
+  return tf.reshape(y, [...lead, outDim]);
+}
+
+/** LayerNorm over the last axis with weight and bias (biased variance, like torch). x [..., D] -> [..., D]. */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
+  const axis = x.rank - 1;
+  const mean = tf.mean(x, axis, true); // [..., 1]
+  const centered = tf.sub(x, mean); // [..., D]
+  const variance = tf.mean(tf.square(centered), axis, true); // [..., 1]
+  const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, weight), bias);
+}
+
+const INV_SQRT2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * Exact (erf) GELU, x * Phi(x), as torch.nn.GELU(). A custom gradient keeps backward to a handful of elementwise
+ * kernels: d/dx = Phi(x) + x * phi(x).
+ */
+export const gelu = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, save) => {
+  const xt = x as tf.Tensor;
+  (save as tf.GradSaveFunc)([xt]);
+  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xt, INV_SQRT2))));
+  return {
+    value: tf.mul(xt, cdf),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs] = saved as [tf.Tensor];
+      const phi = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(xs))));
+      const cdfs = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, INV_SQRT2))));
+      return tf.mul(dy, tf.add(cdfs, tf.mul(xs, phi)));
+    },
+  };
+});
+
+/** Value added to blocked attention scores; exp() of it underflows to exactly 0 in float32. */
+export const MASKED_SCORE = -1e9;
+
+/**
+ * Additive prefix-causal attention mask [B, 1, K, K]: 0 where query q may attend key k (k < S or k <= q),
+ * MASKED_SCORE elsewhere. S is per sample.
+ */
+export function prefixCausalMask(prefixLengths: Int32Array, numPatches: number): tf.Tensor4D {
+  const b = prefixLengths.length;
+  const k = numPatches;
+  const values = new Float32Array(b * k * k);
+  for (let s = 0; s < b; s++) {
+    const prefix = prefixLengths[s];
+    if (!Number.isInteger(prefix) || prefix < 1 || prefix > k) {
+      throw new Error(`prefixLengths[${s}] = ${prefix} is outside 1..${k}`);
+    }
+    const base = s * k * k;
+    for (let q = 0; q < k; q++) {
+      for (let key = 0; key < k; key++) {
+        if (!(key < prefix || key <= q)) values[base + q * k + key] = MASKED_SCORE;
+      }
+    }
+  }
+  return tf.tensor4d(values, [b, 1, k, k]);
+}
+
+/** Parameters of one multi-head self-attention layer (weights [in, out]). */
+export interface AttentionWeights {
+  qkv: tf.Tensor2D; // [D, 3D], output columns ordered (3, heads, headDim)
+  proj: tf.Tensor2D; // [D, D]
+}
+
+/**
+ * Multi-head self-attention without biases. x [B, K, D] -> [B, K, D]. `mask` is additive, [B, 1, K, K], or null
+ * for full bidirectional attention. Heads are folded into the batch ([B*H, K, hd]) so each product is one
+ * batched matMul.
+ */
+export function selfAttention(x: tf.Tensor3D, w: AttentionWeights, heads: number, mask: tf.Tensor4D | null): tf.Tensor3D {
+  const [b, k, d] = x.shape;
+  const hd = d / heads;
+  const qkv = linear(x, w.qkv); // [B, K, 3D]
+  const qkvHeads = tf.transpose(tf.reshape(qkv, [b, k, 3, heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, K, hd]
+  const [q, key, v] = tf.split(tf.reshape(qkvHeads, [3, b * heads, k, hd]), 3, 0).map((t) =>
+    tf.reshape(t, [b * heads, k, hd]),
+  ) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  let scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), key, false, true); // [B*H, K, K]
+  if (mask !== null) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, k, k]), mask), [b * heads, k, k]);
+  const probs = tf.softmax(scores); // [B*H, K, K]
+  const context = tf.matMul(probs, v); // [B*H, K, hd]
+  const merged = tf.reshape(tf.transpose(tf.reshape(context, [b, heads, k, hd]), [0, 2, 1, 3]), [b, k, d]); // [B, K, D]
+  return linear(merged, w.proj) as tf.Tensor3D;
+}
+
+/** Parameters of a two-layer MLP without biases (weights [in, out]). */
+export interface MlpWeights {
+  fc1: tf.Tensor2D; // [D, M]
+  fc2: tf.Tensor2D; // [M, D]
+}
+
+/** fc2(GELU(fc1(x))), no biases. x [..., D] -> [..., D]. */
+export function mlp(x: tf.Tensor, w: MlpWeights): tf.Tensor {
+  return linear(gelu(linear(x, w.fc1)), w.fc2);
+}
