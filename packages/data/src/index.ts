@@ -40,3 +40,17 @@ export {
   type SampleTask,
   type TransformOptions,
 } from './process.js';
+export {
+  createLoader,
+  type LoaderFilters,
+  type LoaderOptions,
+  type LoaderPosition,
+  type LoaderSource,
+  type LoaderStats,
+  type PatchBatch,
+  type PatchLoader,
+  type RejectReason,
+  type Rejection,
+  type SampleInfo,
+} from './loader.js';
+export { createPool, workerLocation, type PoolOptions } from './pool.js';

@@ -2,7 +2,7 @@
 // header, decode + resize + crop in one sharp pipeline, then flip, jitter, normalise and patchify.
 // References: torchvision RandomResizedCrop / Resize+CenterCrop semantics (see crop.ts); sharp's shrink-on-load.
 
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION, cropResizePlan, evalResizePlan, randomResizedCropBox, type ResizePlan } from './crop.js';
 import type { ImageData } from './image.js';
 import { patchify } from './patches.js';
@@ -81,7 +81,7 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   const reject = (reason: ImageRejectReason, message: string): SampleResult => ({ ok: false, key, reason, message });
   if (bytes.length === 0) return reject('decode_error', 'image is empty (0 bytes)');
 
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {

@@ -13,12 +13,9 @@ export default async function runTask(task: SampleTask): Promise<SampleResult> {
   const result = await processSample(task);
   if (!result.ok) return result;
   // A Transferable wrapper: Piscina posts `result` and moves the patch buffer in the transfer list.
-  return Piscina.move({
-    get [Piscina.transferableSymbol]() {
-      return result.patches.buffer;
-    },
-    get [Piscina.valueSymbol]() {
-      return result;
-    },
-  }) as unknown as SampleResult;
+  const movable = {
+    [Piscina.transferableSymbol]: result.patches.buffer,
+    [Piscina.valueSymbol]: result,
+  } as unknown as Parameters<typeof Piscina.move>[0];
+  return Piscina.move(movable) as unknown as SampleResult;
 }

@@ -1,0 +1,547 @@
+// createLoader: WebDataset shards in, PatchBatch out. The main thread reads and mixes shards, runs the cheap
+// filters, and hands encoded images to a Piscina pool (worker.ts) with a bounded window of tasks; results are
+// reassembled in stream order (or as they finish) into batches, and every sample is accounted for.
+// References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; AIM-SPEC.md (DFN-2B+ mixing).
+
+import { availableParallelism } from 'node:os';
+import { readSamples, sampleCls, sampleJson, sampleText, type Sample } from '@aim/webdataset';
+import type { Piscina } from 'piscina';
+import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION } from './crop.js';
+import { patchGrid } from './patches.js';
+import { AIM_COLOR_JITTER, type ColorJitterOptions } from './pixels.js';
+import { createPool } from './pool.js';
+import { DEFAULT_LIMITS, type ImageLimits, type ImageRejectReason, type SampleResult, type SampleTask, type TransformOptions } from './process.js';
+import { rngFor } from './random.js';
+
+/** Why a sample is not in any batch. */
+export type RejectReason = ImageRejectReason | 'missing_image' | 'worker_error' | `filter:${string}`;
+
+/** Reasons that mean broken data (errorPolicy 'raise' throws on these); the rest are deliberate filters. */
+const DATA_ERRORS: ReadonlySet<string> = new Set(['decode_error', 'missing_image', 'worker_error']);
+
+/** What a user predicate sees: the sample's key and url, and its json/txt members decoded on first access. */
+export interface SampleInfo {
+  readonly key: string;
+  readonly url: string;
+  /** The parsed `json` member (undefined when absent); throws if it is not valid JSON. */
+  readonly json: unknown;
+  /** The `txt` member as text (undefined when absent). */
+  readonly txt: string | undefined;
+  readonly sample: Sample;
+}
+
+export interface LoaderFilters {
+  /** Minimum shorter side in pixels (from the image header). */
+  minSide?: number;
+  /** Maximum longer/shorter side ratio. */
+  maxAspect?: number;
+  /** Maximum pixel count; also the decoder's decompression-bomb limit. Default 89,478,485 (PIL's). */
+  maxPixels?: number;
+  /** Named predicates run on the main thread before any decode; a false (or a throw) rejects as `filter:<name>`. */
+  predicates?: Record<string, (sample: SampleInfo) => boolean>;
+}
+
+/** One data source of a weighted mixture (the paper's DFN-2B+: DFN-2B with weight 0.8, ImageNet-1k with 0.2). */
+export interface LoaderSource {
+  shards: string | readonly string[];
+  /** Relative sampling weight; default 1. */
+  weight?: number;
+  /** Label member for this source (overrides the loader's labelKey). */
+  labelKey?: string;
+}
+
+export interface LoaderOptions {
+  /** Shard spec (brace patterns, lists, files or http(s)); or give `sources` to mix several. */
+  shards?: string | readonly string[];
+  sources?: readonly LoaderSource[];
+  batchSize: number;
+  /** Default 224. */
+  imageSize?: number;
+  /** Default 14. */
+  patchSize?: number;
+  /** 'train': RandomResizedCrop + flip (+ ColorJitter if asked); 'eval': resize + centre crop. Default 'train'. */
+  transform?: 'train' | 'eval';
+  /** RandomResizedCrop area range; default AIM's (0.4, 1.0). */
+  scale?: readonly [number, number];
+  /** ColorJitter: true for the released config's (0.4, 0.4, 0.2, 0.1) p=0.8; off by default as in the paper. */
+  colorJitter?: boolean | ColorJitterOptions;
+  /** Worker threads; default the number of cores. */
+  workers?: number;
+  /** Base seed of every random choice (shard order, shuffle, mixing, augmentation). Default 0. */
+  seed?: number;
+  /** Passes over the data; default 1. With `resampled`, each epoch is `samplesPerEpoch` draws (or endless). */
+  epochs?: number;
+  /** Draw shards with replacement instead of passing over them (as for DFN-scale data). */
+  resampled?: boolean;
+  /** Stop each epoch after this many samples read (required to have several epochs with `resampled`). */
+  samplesPerEpoch?: number;
+  /** Shuffle the shard order each epoch; default true for train, false for eval. */
+  shuffleShards?: boolean;
+  /** Sample shuffle buffer size; default 0 (off). */
+  shuffleBuffer?: number;
+  /** This process's place among data-parallel processes (shards are split rank::worldSize). */
+  rank?: number;
+  worldSize?: number;
+  /** Member holding an integer class label (e.g. 'cls'); batches then carry `labels` (-1 where a sample has none). */
+  labelKey?: string;
+  /** Members tried, in order, for the image; default jpg, jpeg, png, webp. */
+  imageKeys?: readonly string[];
+  filters?: LoaderFilters;
+  /**
+   * 'skip' (default): count rejections and read errors in stats() and go on; 'warn': also console.warn each;
+   * 'raise': throw on broken data (decode_error, missing_image, worker_error, unreadable shards). Filters never throw.
+   */
+  errorPolicy?: 'raise' | 'warn' | 'skip';
+  /** Called for every rejected sample, whatever the policy. */
+  onReject?: (rejection: Rejection) => void;
+  /** true (default): batches depend only on the options, not on scheduling; false: results in completion order. */
+  ordered?: boolean;
+  /** Drop the partial batch at the end of each epoch (counted as `dropped`); default false. */
+  dropLast?: boolean;
+  /** Samples dispatched to workers and not yet consumed, at most; default 4 x workers. */
+  prefetch?: number;
+  /** Start from a saved position (see PatchLoader.position()); exact when `ordered`. */
+  resume?: LoaderPosition;
+  /** Worker module to run instead of the built-in one (it must export the same default function). */
+  workerFile?: string | URL;
+}
+
+/** A batch of patchified images. */
+export interface PatchBatch {
+  patches: Float32Array; // [B, K, p*p*3]
+  /** Class labels (-1 for none) when a labelKey is set. */
+  labels?: Int32Array; // [B]
+  keys: string[];
+  batchSize: number; // B (smaller for the last batch of an epoch unless dropLast)
+  numPatches: number; // K
+  patchDim: number; // p*p*3
+  epoch: number;
+}
+
+export interface Rejection {
+  key: string;
+  url: string;
+  reason: RejectReason;
+  message: string;
+}
+
+export interface LoaderStats {
+  /** Samples read whose fate is known: seen == yielded + rejectedTotal + buffered + dropped. */
+  seen: number;
+  yielded: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  rejectedTotal: number;
+  /** Accepted samples waiting in the batch being filled. */
+  buffered: number;
+  /** Samples in partial batches dropped by dropLast. */
+  dropped: number;
+  /** Shard/tar problems reported by the reader (not samples). */
+  readErrors: number;
+  /** Encoded bytes of the samples seen. */
+  bytes: number;
+  batches: number;
+  epoch: number;
+  elapsedSeconds: number;
+  imagesPerSecond: number;
+}
+
+/** Where the loader is: batches yielded so far cover the first `samplesInEpoch` samples of `epoch`. */
+export interface LoaderPosition {
+  epoch: number;
+  samplesInEpoch: number;
+}
+
+export interface PatchLoader extends AsyncIterable<PatchBatch> {
+  stats(): LoaderStats;
+  /** The position to save with a checkpoint; pass it back as `resume` to continue after the last yielded batch. */
+  position(): LoaderPosition;
+  /** Stops reading and terminates the worker pool; iteration ends. */
+  close(): Promise<void>;
+}
+
+type Outcome =
+  | { ok: true; key: string; label: number; patches: Float32Array }
+  | { ok: false; key: string; url: string; reason: RejectReason; message: string };
+
+interface Pending {
+  outcome: Promise<Outcome>;
+  settled: Outcome | undefined;
+  usesWorker: boolean;
+}
+
+const DEFAULT_IMAGE_KEYS = ['jpg', 'jpeg', 'png', 'webp'] as const;
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`createLoader: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Builds the loader; nothing is read and no thread starts until iteration begins. */
+export function createLoader(options: LoaderOptions): PatchLoader {
+  const batchSize = positiveInteger(options.batchSize, 'batchSize');
+  const imageSize = positiveInteger(options.imageSize ?? 224, 'imageSize');
+  const patchSize = positiveInteger(options.patchSize ?? 14, 'patchSize');
+  const { numPatches, patchDim } = patchGrid(imageSize, imageSize, 3, patchSize);
+  const workers = positiveInteger(options.workers ?? availableParallelism(), 'workers');
+  const prefetch = positiveInteger(options.prefetch ?? 4 * workers, 'prefetch');
+  const mode = options.transform ?? 'train';
+  if (mode !== 'train' && mode !== 'eval') throw new TypeError(`createLoader: transform must be 'train' or 'eval', got ${JSON.stringify(mode)}`);
+  const seed = options.seed ?? 0;
+  const epochs = options.epochs ?? 1;
+  if (epochs !== Infinity) positiveInteger(epochs, 'epochs');
+  const ordered = options.ordered ?? true;
+  const policy = options.errorPolicy ?? 'skip';
+  if (!['raise', 'warn', 'skip'].includes(policy)) throw new TypeError(`createLoader: errorPolicy must be 'raise', 'warn' or 'skip', got ${JSON.stringify(policy)}`);
+  const rank = options.rank ?? 0;
+  const worldSize = options.worldSize ?? 1;
+  if (!(Number.isInteger(rank) && Number.isInteger(worldSize) && worldSize >= 1 && rank >= 0 && rank < worldSize)) {
+    throw new RangeError(`createLoader: need 0 <= rank < worldSize, got rank ${rank}, worldSize ${worldSize}`);
+  }
+  if (options.samplesPerEpoch !== undefined) positiveInteger(options.samplesPerEpoch, 'samplesPerEpoch');
+
+  const sources: LoaderSource[] = options.sources ? [...options.sources] : options.shards !== undefined ? [{ shards: options.shards }] : [];
+  if (sources.length === 0) throw new TypeError('createLoader: give `shards` or a non-empty `sources` list');
+  if (options.sources && options.shards !== undefined) throw new TypeError('createLoader: give either `shards` or `sources`, not both');
+  const weights = sources.map((s, i) => {
+    const w = s.weight ?? 1;
+    if (!(w > 0 && Number.isFinite(w))) throw new RangeError(`createLoader: sources[${i}].weight must be a positive number, got ${w}`);
+    return w;
+  });
+
+  const jitter = options.colorJitter === true ? AIM_COLOR_JITTER : options.colorJitter ? options.colorJitter : null;
+  const transform: TransformOptions = {
+    mode,
+    imageSize,
+    patchSize,
+    scale: options.scale ?? AIM_CROP_SCALE,
+    ratio: DEFAULT_CROP_RATIO,
+    flipProbability: 0.5,
+    colorJitter: jitter,
+    cropFraction: EVAL_CROP_FRACTION,
+  };
+  const filters = options.filters ?? {};
+  const limits: ImageLimits = {
+    minSide: filters.minSide ?? DEFAULT_LIMITS.minSide,
+    maxAspect: filters.maxAspect ?? DEFAULT_LIMITS.maxAspect,
+    maxPixels: filters.maxPixels ?? DEFAULT_LIMITS.maxPixels,
+  };
+  const predicates = Object.entries(filters.predicates ?? {});
+  const imageKeys = options.imageKeys ?? DEFAULT_IMAGE_KEYS;
+
+  const stats: LoaderStats = {
+    seen: 0,
+    yielded: 0,
+    rejected: {},
+    rejectedTotal: 0,
+    buffered: 0,
+    dropped: 0,
+    readErrors: 0,
+    bytes: 0,
+    batches: 0,
+    epoch: options.resume?.epoch ?? 0,
+    elapsedSeconds: 0,
+    imagesPerSecond: 0,
+  };
+  const position: LoaderPosition = { epoch: options.resume?.epoch ?? 0, samplesInEpoch: options.resume?.samplesInEpoch ?? 0 };
+  let startTime: number | undefined;
+  let pool: Piscina | undefined;
+  let closed = false;
+  let started = false;
+  let generator: AsyncGenerator<PatchBatch> | undefined;
+
+  const onReadError = (info: { url: string; key?: string; reason: string }): void => {
+    stats.readErrors++;
+    if (policy === 'warn') console.warn(`[@aim/data] read error in ${info.url}${info.key ? ` (${info.key})` : ''}: ${info.reason}`);
+  };
+
+  /** The samples of one epoch, mixed across sources by weight with a seeded draw per sample. */
+  async function* epochSamples(epoch: number): AsyncGenerator<{ sample: Sample; source: number }> {
+    const iterators = sources.map((s) =>
+      readSamples(s.shards, {
+        seed,
+        epoch,
+        shuffleShards: options.shuffleShards ?? mode === 'train',
+        ...(options.shuffleBuffer ? { shuffle: options.shuffleBuffer } : {}),
+        ...(worldSize > 1 ? { node: { rank, worldSize } } : {}),
+        ...(options.resampled ? { resampled: true } : {}),
+        errorPolicy: policy === 'raise' ? 'raise' : 'skip',
+        onError: onReadError,
+      })[Symbol.asyncIterator](),
+    );
+    const active = sources.map((_, i) => i);
+    const mixRng = rngFor(seed, epoch, 'mix-sources');
+    let count = 0;
+    try {
+      while (active.length > 0 && (options.samplesPerEpoch === undefined || count < options.samplesPerEpoch)) {
+        let slot = 0;
+        if (active.length > 1) {
+          const total = active.reduce((sum, i) => sum + weights[i], 0);
+          let u = mixRng.next() * total;
+          while (slot < active.length - 1 && u >= weights[active[slot]]) u -= weights[active[slot++]];
+        }
+        const source = active[slot];
+        const next = await iterators[source].next();
+        if (next.done) {
+          active.splice(slot, 1); // an exhausted source leaves the mixture; the others keep their relative weights
+          continue;
+        }
+        count++;
+        yield { sample: next.value, source };
+      }
+    } finally {
+      await Promise.all(iterators.map((it) => it.return?.()));
+    }
+  }
+
+  function sampleInfo(sample: Sample): SampleInfo {
+    let json: unknown;
+    let jsonDone = false;
+    return {
+      key: sample.__key__,
+      url: sample.__url__,
+      get json() {
+        if (!jsonDone) {
+          json = sample.json === undefined ? undefined : sampleJson(sample);
+          jsonDone = true;
+        }
+        return json;
+      },
+      get txt() {
+        return sample.txt === undefined ? undefined : sampleText(sample);
+      },
+      sample,
+    };
+  }
+
+  /** Main-thread checks, then the worker task (retried once when the worker throws or dies). */
+  function dispatch(sample: Sample, source: number, epoch: number, index: number): Pending {
+    const key = sample.__key__;
+    const url = sample.__url__;
+    const settle = (outcome: Outcome): Pending => ({ outcome: Promise.resolve(outcome), settled: outcome, usesWorker: false });
+    for (const [ext, value] of Object.entries(sample)) if (!ext.startsWith('__')) stats.bytes += value.length;
+
+    const imageExt = imageKeys.find((ext) => sample[ext] !== undefined && typeof sample[ext] !== 'string');
+    if (imageExt === undefined) {
+      const has = Object.keys(sample).filter((k) => !k.startsWith('__'));
+      return settle({ ok: false, key, url, reason: 'missing_image', message: `no ${imageKeys.join('/')} member (has: ${has.join(', ') || 'none'})` });
+    }
+    if (predicates.length > 0) {
+      const info = sampleInfo(sample);
+      for (const [name, predicate] of predicates) {
+        let pass: boolean;
+        let why = 'predicate returned false';
+        try {
+          pass = predicate(info) === true;
+        } catch (err) {
+          pass = false;
+          why = `predicate threw: ${(err as Error).message}`;
+        }
+        if (!pass) return settle({ ok: false, key, url, reason: `filter:${name}`, message: why });
+      }
+    }
+    let label = -1;
+    const labelKey = sources[source].labelKey ?? options.labelKey;
+    if (labelKey !== undefined && sample[labelKey] !== undefined) {
+      try {
+        label = sampleCls(sample, labelKey);
+      } catch (err) {
+        return settle({ ok: false, key, url, reason: 'filter:label', message: (err as Error).message });
+      }
+    }
+
+    const bytes = sample[imageExt] as Uint8Array;
+    // Keys can repeat across sources and, when resampling, within one: make the augmentation seed unique per draw.
+    const rngKey = `${sources.length > 1 ? `${source}/` : ''}${key}${options.resampled ? `#${index}` : ''}`;
+    const run = async (): Promise<Outcome> => {
+      let lastError = '';
+      for (let attempt = 0; attempt < 2; attempt++) {
+        // A private copy is transferred (the reader's buffer may be shared, and a retry needs the bytes again).
+        const copy = bytes.slice();
+        const task: SampleTask = { key: rngKey, bytes: copy, seed, epoch, transform, limits };
+        try {
+          const result = (await pool!.run(task, { transferList: [copy.buffer] })) as SampleResult;
+          if (result.ok) return { ok: true, key, label, patches: result.patches };
+          return { ok: false, key, url, reason: result.reason, message: result.message };
+        } catch (err) {
+          if (closed) throw err;
+          lastError = (err as Error).message;
+        }
+      }
+      return { ok: false, key, url, reason: 'worker_error', message: `worker failed twice: ${lastError}` };
+    };
+    const pending: Pending = { outcome: run(), settled: undefined, usesWorker: true };
+    pending.outcome.then(
+      (o) => (pending.settled = o),
+      () => undefined, // only after close(); nobody waits for it then
+    );
+    return pending;
+  }
+
+  function reject(outcome: Extract<Outcome, { ok: false }>): void {
+    stats.rejected[outcome.reason] = (stats.rejected[outcome.reason] ?? 0) + 1;
+    stats.rejectedTotal++;
+    const rejection: Rejection = { key: outcome.key, url: outcome.url, reason: outcome.reason, message: outcome.message };
+    options.onReject?.(rejection);
+    if (policy === 'warn') console.warn(`[@aim/data] rejected ${outcome.url} ${outcome.key}: ${outcome.reason}: ${outcome.message}`);
+    if (policy === 'raise' && DATA_ERRORS.has(outcome.reason)) {
+      throw new Error(`@aim/data: sample ${JSON.stringify(outcome.key)} from ${outcome.url}: ${outcome.reason}: ${outcome.message}`);
+    }
+  }
+
+  async function* run(): AsyncGenerator<PatchBatch> {
+    startTime = performance.now();
+    pool = createPool({ workers, ...(options.workerFile ? { workerFile: options.workerFile } : {}) });
+    try {
+      yield* batches();
+    } catch (err) {
+      if (!closed) throw err; // after close(), in-flight tasks fail with the pool; that is not an error
+    } finally {
+      closed = true;
+      await destroyPool();
+    }
+  }
+
+  let destroying: Promise<void> | undefined;
+  function destroyPool(): Promise<void> {
+    destroying ??= pool ? pool.destroy() : Promise.resolve();
+    return destroying;
+  }
+
+  async function* batches(): AsyncGenerator<PatchBatch> {
+    {
+      for (let epoch = position.epoch; epoch < epochs && !closed; epoch++) {
+        const skip = epoch === position.epoch ? position.samplesInEpoch : 0;
+        position.epoch = epoch;
+        position.samplesInEpoch = skip;
+        stats.epoch = epoch;
+        const stream = epochSamples(epoch);
+        let index = 0;
+        let exhausted = false;
+        const window: Pending[] = [];
+        let workerTasks = 0;
+        let consumedInEpoch = skip;
+        let batch = newBatch(epoch);
+        let seenBefore = stats.seen;
+        try {
+          while (!closed) {
+            while (!exhausted && workerTasks < prefetch && window.length < 4 * prefetch) {
+              const next = await stream.next();
+              if (next.done) {
+                exhausted = true;
+                break;
+              }
+              if (index < skip) {
+                index++; // resuming: these samples were consumed before the checkpoint
+                continue;
+              }
+              const pending = dispatch(next.value.sample, next.value.source, epoch, index++);
+              if (pending.usesWorker) workerTasks++;
+              window.push(pending);
+            }
+            if (window.length === 0 || closed) break;
+            let pending: Pending;
+            if (ordered) {
+              pending = window.shift()!;
+            } else {
+              const done = window.findIndex((p) => p.settled !== undefined);
+              const at = done >= 0 ? done : await Promise.race(window.map((p, i) => p.outcome.then(() => i)));
+              pending = window.splice(at, 1)[0];
+            }
+            const outcome = await pending.outcome;
+            if (pending.usesWorker) workerTasks--;
+            stats.seen++;
+            consumedInEpoch++;
+            if (outcome.ok) {
+              batch.add(outcome);
+              stats.buffered++;
+            } else {
+              reject(outcome);
+            }
+            if (batch.count === batchSize) {
+              const full = batch.finish();
+              batch = newBatch(epoch);
+              yield emit(full, consumedInEpoch);
+            }
+          }
+        } finally {
+          await stream.return(undefined);
+        }
+        if (closed) break;
+        if (stats.seen === seenBefore && skip === 0 && stats.readErrors > 0) {
+          throw new Error(`@aim/data: epoch ${epoch} read no samples (${stats.readErrors} read errors); check the shard spec`);
+        }
+        seenBefore = stats.seen;
+        if (batch.count > 0) {
+          if (options.dropLast) {
+            stats.dropped += batch.count;
+            stats.buffered -= batch.count;
+          } else {
+            yield emit(batch.finish(), consumedInEpoch);
+          }
+        }
+        position.epoch = epoch + 1;
+        position.samplesInEpoch = 0;
+      }
+    }
+  }
+
+  function emit(b: PatchBatch, consumedInEpoch: number): PatchBatch {
+    stats.yielded += b.batchSize;
+    stats.buffered -= b.batchSize;
+    stats.batches++;
+    position.samplesInEpoch = consumedInEpoch;
+    return b;
+  }
+
+  function newBatch(epoch: number) {
+    let patches: Float32Array | undefined;
+    const labels = options.labelKey !== undefined || sources.some((s) => s.labelKey !== undefined) ? new Int32Array(batchSize) : undefined;
+    const keys: string[] = [];
+    const per = numPatches * patchDim;
+    return {
+      get count() {
+        return keys.length;
+      },
+      add(o: Extract<Outcome, { ok: true }>) {
+        patches ??= new Float32Array(batchSize * per); // [B, K, p*p*3]
+        patches.set(o.patches, keys.length * per);
+        if (labels) labels[keys.length] = o.label;
+        keys.push(o.key);
+      },
+      finish(): PatchBatch {
+        const n = keys.length;
+        return {
+          patches: n === batchSize ? patches! : patches!.slice(0, n * per),
+          ...(labels ? { labels: n === batchSize ? labels : labels.slice(0, n) } : {}),
+          keys,
+          batchSize: n,
+          numPatches,
+          patchDim,
+          epoch,
+        };
+      },
+    };
+  }
+
+  return {
+    [Symbol.asyncIterator]() {
+      if (started) throw new Error('createLoader: a loader can be iterated once; create another for a second pass');
+      started = true;
+      generator = run();
+      return generator;
+    },
+    stats() {
+      const elapsed = startTime === undefined ? 0 : (performance.now() - startTime) / 1000;
+      return { ...stats, rejected: { ...stats.rejected }, elapsedSeconds: elapsed, imagesPerSecond: elapsed > 0 ? stats.yielded / elapsed : 0 };
+    },
+    position() {
+      return { ...position };
+    },
+    async close() {
+      closed = true;
+      // Destroying the pool first fails any task the generator is waiting on, so it cannot hang.
+      await destroyPool();
+      if (generator) await generator.return(undefined);
+    },
+  };
+}
