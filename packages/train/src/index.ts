@@ -36,3 +36,30 @@ export {
   type ResolveInputs,
 } from './config.js';
 export { PRESETS, type Preset } from './presets.js';
+export { Prefetcher } from './prefetch.js';
+export {
+  trainStep,
+  validationLoss,
+  NonFiniteLossError,
+  type PretrainableModel,
+  type PatchBatchLike,
+  type PrefixSampler,
+  type StepOptions,
+  type StepResult,
+} from './train-step.js';
+export {
+  runPretraining,
+  resolveCheckpoint,
+  readCheckpointState,
+  type RunOptions,
+  type RunParts,
+  type RunHooks,
+  type RunSummary,
+  type StepReport,
+  type StopReason,
+  type TrainData,
+  type DataPosition,
+  type PositionedBatch,
+  type CheckpointState,
+} from './run.js';
+export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
