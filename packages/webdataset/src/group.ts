@@ -4,7 +4,7 @@ import { errorMessage, reportProblem, type ErrorHandling } from './errors.js';
 import { openShard, type OpenShardOptions } from './open.js';
 import { isMetaMember, splitMemberPath, type Sample } from './sample.js';
 import type { Stage } from './stages.js';
-import { readTarEntries, type ReadTarOptions, type TarItem } from './tar/reader.js';
+import { readTarEntries, TarFormatError, type ReadTarOptions, type TarItem } from './tar/reader.js';
 
 export interface TarSamplesOptions extends ErrorHandling, OpenShardOptions, ReadTarOptions {}
 
@@ -12,8 +12,9 @@ export interface TarSamplesOptions extends ErrorHandling, OpenShardOptions, Read
  * Read the samples of one tar stream. Members are grouped while consecutive members share a key; a member path
  * without an extension or a root `__meta__` member belongs to no sample. Problems go to the error policy:
  * - a duplicate extension or an over-size member makes its whole sample bad (dropped, reported once);
- * - damage (truncation, corruption, an open/HTTP failure) ends the shard: every sample completed before it has
- *   been yielded, and the sample in progress is dropped and named in the report, because it may be incomplete.
+ * - damage (truncation, corruption, an open/HTTP failure) ends the shard: every sample known to be complete
+ *   (the next member's header, with another key, was read intact) is yielded, and a sample in progress whose
+ *   completeness cannot be known is dropped and named in the report.
  */
 export async function* readTarSamples(
   url: string,
@@ -31,6 +32,13 @@ export async function* readTarSamples(
       try {
         next = await entries.next();
       } catch (error) {
+        // When the damaged member's name is known and starts a new key, the sample before it is complete.
+        const damagedKey = error instanceof TarFormatError && error.path !== undefined ? splitMemberPath(error.path)?.key : undefined;
+        if (current !== null && !currentBad && damagedKey !== undefined && damagedKey !== current.__key__) {
+          const complete: Sample = current;
+          current = null;
+          yield complete;
+        }
         const inProgress = current !== null && !currentBad ? current.__key__ : undefined;
         current = null;
         const dropped = inProgress !== undefined ? `; sample ${JSON.stringify(inProgress)} in progress was dropped` : '';

@@ -43,5 +43,5 @@ export {
   requireNonEmpty,
   fromArray,
 } from './stages.js';
-export { createRng, deriveSeed, shuffleInPlace, type Rng } from './rng.js';
+export { createRng, deriveSeed, murmur3, shuffleInPlace, type Rng } from './rng.js';
 export { WebDatasetError, type ErrorPolicy, type ErrorHandling, type WdsErrorInfo } from './errors.js';

@@ -83,8 +83,8 @@ function fmix32(h: number): number {
 
 const utf8 = new TextEncoder();
 
-/** MurmurHash3 (x86, 32-bit) of bytes with a seed. */
-function murmur3(bytes: Uint8Array, seed: number): number {
+/** MurmurHash3 (x86_32) of bytes with a seed; an unsigned 32-bit integer. */
+export function murmur3(bytes: Uint8Array, seed: number): number {
   let h = seed >>> 0;
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;

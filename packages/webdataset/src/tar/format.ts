@@ -66,7 +66,12 @@ export function isZeroBlock(block: Uint8Array): boolean {
 
 /** Parse and verify one header block (checksum checked as unsigned or signed sum, as tarfile does). */
 export function parseHeader(block: Uint8Array): RawHeader {
-  const stored = numeric(block, 148, 8, 'checksum');
+  let stored: number;
+  try {
+    stored = numeric(block, 148, 8, 'checksum');
+  } catch {
+    throw new Error('bad tar header checksum field: not a tar file or corrupt data');
+  }
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {

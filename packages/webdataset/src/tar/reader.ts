@@ -128,7 +128,8 @@ const utf8 = new TextDecoder('utf-8');
 /**
  * Iterate the regular-file members of a tar stream in order. Directories, links, devices and other non-file
  * entries are skipped; GNU long names ('L') and PAX `path`/`size` records are applied. The archive ends at the
- * first zero block or at the end of the stream on a block boundary (as Python's tarfile accepts).
+ * first zero block; a stream that ends without one is reported as truncated (Python's tarfile would accept it
+ * silently when it ends on a block boundary, hiding a cut-short shard).
  * Throws {@link TarFormatError} on truncation or corruption, after yielding every intact member before it.
  * Breaking out of the loop closes the source.
  */
@@ -153,7 +154,11 @@ export async function* readTarEntries(
     for (;;) {
       const headerAt = reader.position;
       const block = await reader.readBlock();
-      if (block === null) return;
+      if (block === null) {
+        // GNU tar, Python and ShardWriter all end archives with zero blocks; without them the archive was cut
+        // short on a block boundary, and the last member read may not be the last one written.
+        throw new TarFormatError(`archive is truncated: it ends at byte ${headerAt} without the end-of-archive marker`);
+      }
       if (block.length < BLOCK) {
         throw new TarFormatError(`archive is truncated: it ends inside the header at byte ${headerAt}`);
       }

@@ -1,0 +1,137 @@
+// Reading shards over HTTP from a server on 127.0.0.1 started by the test: streaming, transient failures,
+// broken transfers resumed with Range, and 4xx errors.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpStatusError, readSamples, ShardWriter, WebDatasetError, type WdsErrorInfo } from '../src/index.js';
+import { collect, comparable, withTempDir } from './helpers.js';
+
+let shard: Uint8Array; // 6 samples of 40 KB each
+let expected: Record<string, unknown>[];
+let server: Server;
+let base: string;
+const hits = new Map<string, number>();
+const rangeHeaders: string[] = [];
+let releaseSlow: () => void = () => undefined;
+let slowReleased = new Promise<void>((resolve) => (releaseSlow = resolve));
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const path = req.url ?? '';
+  const hit = (hits.get(path) ?? 0) + 1;
+  hits.set(path, hit);
+  if (req.headers.range) rangeHeaders.push(`${path} ${req.headers.range}`);
+  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  const start = range ? Number(range[1]) : 0;
+  const send = () => {
+    res.writeHead(range ? 206 : 200, {
+      'content-length': shard.length - start,
+      'accept-ranges': 'bytes',
+      ...(range ? { 'content-range': `bytes ${start}-${shard.length - 1}/${shard.length}` } : {}),
+    });
+    res.end(shard.subarray(start));
+  };
+  if (path === '/ok.tar') return send();
+  if (path === '/missing.tar') {
+    res.writeHead(404).end('no such shard');
+    return;
+  }
+  if (path === '/flaky.tar') {
+    // Two transient failures, then success.
+    if (hit <= 2) {
+      res.writeHead(503).end('busy');
+      return;
+    }
+    return send();
+  }
+  if (path === '/always-500.tar') {
+    res.writeHead(500).end('broken');
+    return;
+  }
+  if (path === '/breaks.tar') {
+    // First transfer dies after 100 KB; the retry asks for the rest with Range.
+    if (hit === 1) {
+      res.writeHead(200, { 'content-length': shard.length, 'accept-ranges': 'bytes' });
+      res.write(shard.subarray(0, 100_000), () => res.destroy());
+      return;
+    }
+    return send();
+  }
+  if (path === '/slow.tar') {
+    // Send the first half, then wait until the client has read a sample: proves samples stream before the shard ends.
+    res.writeHead(200, { 'content-length': shard.length });
+    res.write(shard.subarray(0, shard.length / 2));
+    void slowReleased.then(() => res.end(shard.subarray(shard.length / 2)));
+    return;
+  }
+  res.writeHead(404).end();
+}
+
+beforeAll(async () => {
+  await withTempDir(async (dir) => {
+    const writer = new ShardWriter({ pattern: join(dir, 'h-%d.tar') });
+    const samples = Array.from({ length: 6 }, (_, i) => ({ __key__: `img${i}`, bin: new Uint8Array(40_000).fill(i + 1), cls: i }));
+    for (const s of samples) await writer.write(s);
+    const [path] = await writer.close();
+    shard = new Uint8Array(await readFile(path));
+    expected = samples.map((s) => comparable({ __key__: s.__key__, bin: s.bin, cls: new TextEncoder().encode(String(s.cls)) }));
+  });
+  server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  releaseSlow();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const fast = { http: { backoffMs: 5, maxBackoffMs: 20 } };
+
+describe('http(s) shards', () => {
+  it('streams samples: the first sample arrives while the server still holds back half the shard', async () => {
+    const keys: string[] = [];
+    for await (const s of readSamples(`${base}/slow.tar`)) {
+      keys.push(s.__key__);
+      if (keys.length === 1) releaseSlow();
+    }
+    expect(keys).toEqual(expected.map((s) => s.__key__));
+  });
+
+  it('retries transient 5xx answers and gets every sample', async () => {
+    const got = await collect(readSamples(`${base}/flaky.tar`, fast));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(hits.get('/flaky.tar')).toBe(3);
+  });
+
+  it('resumes a broken transfer with a Range request, without duplicating or losing bytes', async () => {
+    const got = await collect(readSamples(`${base}/breaks.tar`, fast));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(hits.get('/breaks.tar')).toBe(2);
+    expect(rangeHeaders).toHaveLength(1);
+    expect(rangeHeaders[0]).toMatch(/^\/breaks\.tar bytes=[1-9]\d*-$/);
+  });
+
+  it('404 is a clear error naming the URL, not retried; warn reports it and reads the next shard', async () => {
+    const url = `${base}/missing.tar`;
+    const error = await collect(readSamples(url, fast)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WebDatasetError);
+    expect((error as WebDatasetError).message).toContain(`HTTP 404 Not Found for ${url}`);
+    expect((error as WebDatasetError).cause).toBeInstanceOf(HttpStatusError);
+    expect(hits.get('/missing.tar')).toBe(1);
+    const errors: WdsErrorInfo[] = [];
+    const got = await collect(readSamples([url, `${base}/ok.tar`], { ...fast, errorPolicy: 'warn', onError: (e) => errors.push(e) }));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(errors).toEqual([{ url, reason: expect.stringContaining('HTTP 404') }]);
+  });
+
+  it('gives up after the bounded number of retries, naming the URL and the attempts', async () => {
+    const url = `${base}/always-500.tar`;
+    await expect(collect(readSamples(url, { http: { retries: 2, backoffMs: 5 } }))).rejects.toThrow(
+      new RegExp(`${url}.*HTTP 500.*gave up after 3 attempts`),
+    );
+    expect(hits.get('/always-500.tar')).toBe(3);
+  });
+});
