@@ -358,8 +358,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
         // A private copy is transferred (the reader's buffer may be shared, and a retry needs the bytes again).
         const copy = bytes.slice();
         const task: SampleTask = { key: rngKey, bytes: copy, seed, epoch, transform, limits };
+        // A dying thread fails every task it holds; the retry runs alone in a one-thread pool, so an innocent
+        // sample is not failed twice by a neighbour that kills its thread again.
+        const target = attempt === 0 ? pool! : retryPool();
         try {
-          const result = (await pool!.run(task, { transferList: [copy.buffer] })) as SampleResult;
+          const result = (await target.run(task, { transferList: [copy.buffer] })) as SampleResult;
           if (result.ok) return { ok: true, key, label, patches: result.patches };
           return { ok: false, key, url, reason: result.reason, message: result.message };
         } catch (err) {
@@ -401,9 +404,15 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     }
   }
 
+  let retries: Piscina | undefined;
+  function retryPool(): Piscina {
+    retries ??= createPool({ workers: 1, tasksPerWorker: 1, ...(options.workerFile ? { workerFile: options.workerFile } : {}) });
+    return retries;
+  }
+
   let destroying: Promise<void> | undefined;
   function destroyPool(): Promise<void> {
-    destroying ??= pool ? pool.destroy() : Promise.resolve();
+    destroying ??= Promise.all([pool?.destroy(), retries?.destroy()]).then(() => undefined);
     return destroying;
   }
 
