@@ -22,6 +22,7 @@ export {
 } from './sample.js';
 export {
   ShardWriter,
+  InvalidSampleError,
   formatShardName,
   type ShardWriterOptions,
   type WritableSample,

@@ -30,6 +30,14 @@ export interface ShardWriterOptions {
   onShard?: (shard: { path: string; samples: number; bytes: number }) => void;
 }
 
+/** A sample that cannot be written as given; the writer stays usable (nothing of it was written). */
+export class InvalidSampleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidSampleError';
+  }
+}
+
 const utf8 = new TextEncoder();
 const END_OF_ARCHIVE = new Uint8Array(2 * BLOCK);
 
@@ -54,11 +62,11 @@ function encodeMember(key: string, ext: string, value: MemberValue): Uint8Array 
   if (value instanceof Uint8Array) return value;
   if (typeof value === 'string') return utf8.encode(value);
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`sample ${JSON.stringify(key)}: "${ext}" is ${value}, not a finite number`);
+    if (!Number.isFinite(value)) throw new InvalidSampleError(`sample ${JSON.stringify(key)}: "${ext}" is ${value}, not a finite number`);
     return utf8.encode(String(value));
   }
   if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value)) return utf8.encode(JSON.stringify(value));
-  throw new Error(
+  throw new InvalidSampleError(
     `sample ${JSON.stringify(key)}: "${ext}" has unsupported type ${value === null ? 'null' : ArrayBuffer.isView(value) ? value.constructor.name : typeof value} (use Uint8Array, string, number or a JSON object)`,
   );
 }
@@ -66,19 +74,19 @@ function encodeMember(key: string, ext: string, value: MemberValue): Uint8Array 
 /** Check that a key and extension read back as themselves (Python webdataset grouping rules). */
 function checkMemberName(key: string, ext: string): void {
   const name = JSON.stringify(key);
-  if (typeof key !== 'string' || key === '') throw new Error(`sample __key__ must be a non-empty string, got ${name}`);
-  if (key.includes('\0') || ext.includes('\0')) throw new Error(`sample ${name}: names may not contain NUL`);
-  if (key.startsWith('/')) throw new Error(`sample ${name}: key must be a relative path`);
+  if (typeof key !== 'string' || key === '') throw new InvalidSampleError(`sample __key__ must be a non-empty string, got ${name}`);
+  if (key.includes('\0') || ext.includes('\0')) throw new InvalidSampleError(`sample ${name}: names may not contain NUL`);
+  if (key.startsWith('/')) throw new InvalidSampleError(`sample ${name}: key must be a relative path`);
   const base = key.slice(key.lastIndexOf('/') + 1);
-  if (base === '') throw new Error(`sample ${name}: key must not end with "/"`);
+  if (base === '') throw new InvalidSampleError(`sample ${name}: key must not end with "/"`);
   if (base.includes('.')) {
-    throw new Error(`sample ${name}: the last path segment of a key may not contain "." (readers split the key at the first dot)`);
+    throw new InvalidSampleError(`sample ${name}: the last path segment of a key may not contain "." (readers split the key at the first dot)`);
   }
-  if (ext === '' || ext.includes('/')) throw new Error(`sample ${name}: extension ${JSON.stringify(ext)} must be non-empty and without "/"`);
+  if (ext === '' || ext.includes('/')) throw new InvalidSampleError(`sample ${name}: extension ${JSON.stringify(ext)} must be non-empty and without "/"`);
   if (ext !== ext.toLowerCase()) {
-    throw new Error(`sample ${name}: extension ${JSON.stringify(ext)} must be lower-case (readers lower-case extensions)`);
+    throw new InvalidSampleError(`sample ${name}: extension ${JSON.stringify(ext)} must be lower-case (readers lower-case extensions)`);
   }
-  if (isMetaMember(`${key}.${ext}`)) throw new Error(`sample ${name}: keys like __name__ at the root are reserved for metadata`);
+  if (isMetaMember(`${key}.${ext}`)) throw new InvalidSampleError(`sample ${name}: keys like __name__ at the root are reserved for metadata`);
 }
 
 interface OpenShard {
@@ -88,7 +96,6 @@ interface OpenShard {
   handle: FileHandle;
   samples: number;
   bytes: number;
-  lastKey: string | undefined;
 }
 
 /** Writes samples into a numbered series of tar shards. `write` and `close` are serialised; await them for backpressure. */
@@ -100,6 +107,7 @@ export class ShardWriter {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private failure: unknown;
+  private lastKey: string | undefined;
 
   constructor(options: ShardWriterOptions) {
     const maxCount = options.maxCount ?? 100_000;
@@ -118,7 +126,11 @@ export class ShardWriter {
     this.nextIndex = this.options.start;
   }
 
-  /** Append one sample. Resolves once its bytes are handed to the OS. Do not mutate the sample's bytes before then. */
+  /**
+   * Append one sample. Resolves once its bytes are handed to the OS (do not mutate them before then). A sample
+   * that cannot be written rejects with {@link InvalidSampleError} and the writer stays usable; an I/O error makes
+   * every later call fail (call {@link abort} to remove the unfinished shard).
+   */
   write(sample: WritableSample): Promise<void> {
     if (this.closed) return Promise.reject(new Error('ShardWriter: write after close'));
     return this.enqueue(() => this.writeNow(sample));
@@ -155,13 +167,14 @@ export class ShardWriter {
       return task();
     });
     this.queue = run.catch((error) => {
-      this.failure ??= error;
+      // A rejected sample leaves the shard intact; an I/O failure leaves it unusable.
+      if (!(error instanceof InvalidSampleError)) this.failure ??= error;
     });
     return run;
   }
 
   private async writeNow(sample: WritableSample): Promise<void> {
-    if (typeof sample !== 'object' || sample === null) throw new TypeError('ShardWriter.write: sample must be an object');
+    if (typeof sample !== 'object' || sample === null) throw new InvalidSampleError('ShardWriter.write: sample must be an object');
     const key = sample.__key__;
     const parts: Uint8Array[] = [];
     let bytes = 0;
@@ -176,7 +189,10 @@ export class ShardWriter {
       parts.push(data, new Uint8Array(paddingFor(data.length)));
       bytes += data.length + paddingFor(data.length);
     }
-    if (parts.length === 0) throw new Error(`sample ${JSON.stringify(key)} has no members to write`);
+    if (parts.length === 0) throw new InvalidSampleError(`sample ${JSON.stringify(key)} has no members to write`);
+    if (key === this.lastKey) {
+      throw new InvalidSampleError(`sample ${JSON.stringify(key)} written twice in a row: readers would merge the two into one sample`);
+    }
 
     let shard = this.current;
     if (shard && (shard.samples >= this.options.maxCount || shard.bytes + bytes > this.options.maxSize)) {
@@ -184,13 +200,10 @@ export class ShardWriter {
       shard = undefined;
     }
     shard ??= await this.openShard();
-    if (shard.lastKey === key) {
-      throw new Error(`sample ${JSON.stringify(key)} written twice in a row: readers would merge the two into one sample`);
-    }
     await shard.handle.writev(parts.filter((p) => p.length > 0));
     shard.samples++;
     shard.bytes += bytes;
-    shard.lastKey = key;
+    this.lastKey = key;
   }
 
   private async openShard(): Promise<OpenShard> {
@@ -200,7 +213,7 @@ export class ShardWriter {
     // Same directory, so the final rename is atomic; a crash leaves only this hidden temporary name behind.
     const tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     const handle = await open(tempPath, 'wx');
-    this.current = { index, path, tempPath, handle, samples: 0, bytes: 0, lastKey: undefined };
+    this.current = { index, path, tempPath, handle, samples: 0, bytes: 0 };
     return this.current;
   }
 
