@@ -1,6 +1,5 @@
 // Command-line parsing for `nx run trainer:train`: argv -> resolved TrainConfig, with errors naming valid choices.
 import {
-  CONFIG_FIELDS,
   ConfigError,
   PRESETS,
   configHelp,
@@ -8,10 +7,18 @@ import {
   flagsToValues,
   readConfigFile,
   resolveConfig,
+  type ConfigValues,
   type TrainConfig,
 } from '@aim/train';
 
-export type CliCommand = { readonly kind: 'help'; readonly text: string } | { readonly kind: 'train'; readonly config: TrainConfig };
+export type CliCommand =
+  | { readonly kind: 'help'; readonly text: string }
+  | {
+      readonly kind: 'train';
+      readonly config: TrainConfig;
+      /** Values given as flags (a resumed run applies only these over the checkpoint's config). */
+      readonly flags: ConfigValues;
+    };
 
 /** Flags that take no value from the next argument when it is absent or another flag. */
 const OPTIONAL_VALUE: Readonly<Record<string, string>> = { '--resume': 'latest' };
@@ -67,9 +74,7 @@ export function parseArgs(argv: readonly string[]): CliCommand {
     if (flags.has(flag)) throw new ConfigError(`flag ${flag} given twice`);
     flags.set(flag, value);
   }
-  const config = resolveConfig({ file: configFile ? readConfigFile(configFile) : undefined, flags: flagsToValues(flags) });
-  return { kind: 'train', config };
+  const values = flagsToValues(flags);
+  const config = resolveConfig({ file: configFile ? readConfigFile(configFile) : undefined, flags: values });
+  return { kind: 'train', config, flags: values };
 }
-
-/** The flags that reproduce a config relative to its preset (for the printed resume command). */
-export const KNOWN_FLAGS: readonly string[] = CONFIG_FIELDS.map((f) => f.flag);

@@ -36,7 +36,7 @@ export class ProgressLine {
   private live = false;
   constructor(
     private readonly stream: NodeJS.WriteStream,
-    private readonly every: number,
+    public every: number,
   ) {}
 
   get isTty(): boolean {

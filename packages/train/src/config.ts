@@ -119,7 +119,7 @@ const FIELD_BY_FLAG = new Map(CONFIG_FIELDS.map((f) => [f.flag, f]));
 /** Values every preset starts from: the paper's optimiser settings and a small local run. */
 export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   preset: 'demo',
-  variant: 'aim-tiny',
+  variant: 'aim-dev-tiny',
   data: 'mnist',
   valData: 'mnist',
   cacheDir: 'cache',

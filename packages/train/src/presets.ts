@@ -55,13 +55,13 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
       'MNIST shard preparation progress (first run only), the resolved config, "backend: wasm", a progress line ' +
       '(step, loss, lr, img/s, ETA) with the loss falling from ~1.0 towards ~0.4, validation losses every 100 steps, ' +
       'and a summary naming runs/demo-<time>/ with metrics.jsonl, loss-curve.svg and checkpoints/',
-    values: { variant: 'aim-tiny', data: 'mnist', valData: 'mnist', steps: 600, batchSize: 32, saveEvery: 200, valEvery: 100 },
+    values: { variant: 'aim-dev-tiny', data: 'mnist', valData: 'mnist', steps: 600, batchSize: 32, saveEvery: 200, valEvery: 100 },
   }),
   smoke: preset({
     name: 'smoke',
     command: 'npx nx run trainer:train -- --preset smoke',
     prints: 'the resolved config, 20 steps of the tiny variant on MNIST in well under a minute, one validation loss and a summary',
-    values: { variant: 'aim-tiny', data: 'mnist', valData: 'mnist', steps: 20, batchSize: 8, saveEvery: 10, valEvery: 0, valBatches: 2, logEvery: 5 },
+    values: { variant: 'aim-dev-tiny', data: 'mnist', valData: 'mnist', steps: 20, batchSize: 8, saveEvery: 10, valEvery: 0, valBatches: 2, logEvery: 5 },
   }),
   'aim-600M': paper('aim-600M', 500_000, 64),
   'aim-1B': paper('aim-1B', 1_200_000, 32),
