@@ -10,8 +10,8 @@ import type { TokenFeatures } from './features.js';
 export interface CacheKey {
   /** `sha256:<hex>` of a checkpoint file, or a description of a random-init trunk (config and seed). */
   readonly trunk: string;
-  /** 0-based block index, or 'pixels' for the normalised input patches themselves. */
-  readonly block: number | 'pixels';
+  /** 0-based block index. */
+  readonly block: number;
   readonly data: { readonly spec: string; readonly limit: number };
   readonly transform: { readonly name: string; readonly imageSize: number; readonly patchSize: number };
 }
