@@ -246,7 +246,7 @@ export async function loadAimCheckpoint(path: string, options: LoadAimOptions = 
           for (const spec of attentiveProbeStateSpecs(config, contents.probeClasses)) {
             tensors[spec.name] = await file.readTensor(spec.name);
           }
-          probe.loadStateDict(tensors);
+          await probe.loadStateDict(tensors);
         } finally {
           for (const t of Object.values(tensors)) t.dispose();
         }

@@ -96,8 +96,11 @@ abstract class ProbeBase {
     return out;
   }
 
-  /** Loads every probe tensor (all are required); errors name the offending tensor. The caller keeps `tensors`. */
-  loadStateDict(tensors: tf.NamedTensorMap): void {
+  /**
+   * Loads every probe tensor (all are required); errors name the offending tensor and nothing is assigned then.
+   * The caller keeps `tensors`. Async because the batch counter is read back (WebGPU has no synchronous reads).
+   */
+  async loadStateDict(tensors: tf.NamedTensorMap): Promise<void> {
     const specs = this.stateSpecs();
     for (const name of Object.keys(tensors)) {
       if (!specs.some((s) => s.name === name)) throw new Error(`unexpected tensor '${name}' for this probe`);
@@ -111,11 +114,13 @@ abstract class ProbeBase {
     }
     for (const spec of specs) {
       const t = tensors[spec.name];
+      const wantDtype = spec.dtype === 'int64' ? 'int32' : 'float32';
+      if (t.dtype !== wantDtype) throw new Error(`tensor '${spec.name}' has dtype ${t.dtype}, expected ${wantDtype}`);
+    }
+    for (const spec of specs) {
+      const t = tensors[spec.name];
       if (spec.dtype === 'int64') {
-        if (t.dtype !== 'int32' && t.dtype !== 'float32') {
-          throw new Error(`tensor '${spec.name}' has dtype ${t.dtype}, expected an integer count`);
-        }
-        this.bn.batchesTracked = Number(t.dataSync()[0]);
+        this.bn.batchesTracked = Number((await t.data())[0]);
       } else {
         this.params.assignState(spec.name, t);
       }
