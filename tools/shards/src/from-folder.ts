@@ -1,6 +1,6 @@
 // Convert a folder of images in class subfolders (ImageNet layout) into WebDataset shards:
 // `KEY.<jpg|png|webp>` (original bytes), `KEY.cls` (class index), `KEY.json` (source, class, width, height).
-import { createRng, deriveSeed, shuffleInPlace, ShardWriter } from '@aim/webdataset';
+import { createRng, deriveSeed, formatShardName, shuffleInPlace, ShardWriter } from '@aim/webdataset';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import sharp from 'sharp';
@@ -66,6 +66,7 @@ function keyFor(root: string, path: string): string {
 }
 
 export async function folderToShards(options: FolderToShardsOptions): Promise<FolderShardsResult> {
+  formatShardName(options.outPattern, 0); // a bad pattern fails before any work
   let entries;
   try {
     entries = await readdir(options.dir, { withFileTypes: true });

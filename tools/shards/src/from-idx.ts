@@ -1,5 +1,5 @@
 // Convert MNIST-style IDX image/label files into WebDataset shards of `KEY.png` + `KEY.cls`.
-import { ShardWriter } from '@aim/webdataset';
+import { formatShardName, ShardWriter } from '@aim/webdataset';
 import sharp from 'sharp';
 import { readIdx } from './idx.js';
 import { mapOrdered } from './ordered.js';
@@ -28,14 +28,16 @@ export interface ShardsResult {
   samples: number;
 }
 
-/** Encode one grayscale image as PNG. */
+/** Encode one 8-bit grayscale image ([height, width] bytes) as a grayscale PNG. */
 export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
   const input = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  return sharp(input, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  // Without toColourspace('b-w') sharp writes an RGB PNG, three times the pixels for the same image.
+  return sharp(input, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
 /** Convert IDX images + labels into shards; each sample is `{__key__, png, cls}`. */
 export async function idxToShards(options: IdxToShardsOptions): Promise<ShardsResult> {
+  formatShardName(options.outPattern, 0); // a bad pattern fails before any work
   const [images, labels] = await Promise.all([readIdx(options.images), readIdx(options.labels)]);
   if (images.type !== 'ubyte' || images.dims.length !== 3) {
     throw new Error(`${options.images}: expected an images IDX file of ubyte [N, rows, cols], got ${images.type} [${images.dims.join(', ')}]`);
