@@ -1,7 +1,7 @@
 // Group consecutive tar members into samples, with the injected error policy; one shard at a time.
 // References: webdataset (Python) tariterators.tar_file_expander and group_by_keys.
 import { errorMessage, reportProblem, type ErrorHandling } from './errors.js';
-import { openShard, type OpenShardOptions } from './open.js';
+import { openShardChunks, type OpenShardOptions } from './open.js';
 import { isMetaMember, splitMemberPath, type Sample } from './sample.js';
 import type { Stage } from './stages.js';
 import { readTarEntries, TarFormatError, type ReadTarOptions, type TarItem } from './tar/reader.js';
@@ -79,7 +79,7 @@ export function tarSamples(options: TarSamplesOptions = {}): Stage<string, Sampl
     for await (const url of urls) {
       let chunks: AsyncIterable<Uint8Array>;
       try {
-        chunks = openShard(url, options);
+        chunks = openShardChunks(url, options, true);
       } catch (error) {
         reportProblem(options, { url, reason: errorMessage(error) }, error);
         continue;

@@ -1,5 +1,5 @@
 // Open a shard URL as a stream of byte chunks: local files, and http(s) with bounded retries and resume.
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { locateShard } from './urls.js';
 
@@ -34,23 +34,58 @@ export class HttpStatusError extends Error {
 
 /** Open a shard for streaming. The file or request is opened when iteration starts and closed when it stops. */
 export function openShard(url: string, options: OpenShardOptions = {}): AsyncIterable<Uint8Array> {
-  const location = locateShard(url);
-  return location.kind === 'file'
-    ? fileChunks(location.path, options.fileChunkSize ?? 1024 * 1024)
-    : httpChunks(location.url, options.http ?? {});
+  return openShardChunks(url, options, false);
 }
 
-async function* fileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
-  let handle;
+/**
+ * Like {@link openShard}; with `reuseBuffers`, file chunks come from two recycled buffers, so each chunk is valid
+ * only until the next one is requested. The tar reader copies what it keeps, so it can use this: it saves one
+ * allocation per chunk, and reads the next chunk while the current one is parsed.
+ */
+export function openShardChunks(url: string, options: OpenShardOptions, reuseBuffers: boolean): AsyncIterable<Uint8Array> {
+  const location = locateShard(url);
+  const chunkSize = options.fileChunkSize ?? 1024 * 1024;
+  if (location.kind === 'http') return httpChunks(location.url, options.http ?? {});
+  return reuseBuffers ? recycledFileChunks(location.path, chunkSize) : fileChunks(location.path, chunkSize);
+}
+
+async function openFile(path: string): Promise<FileHandle> {
   try {
-    handle = await open(path, 'r');
+    return await open(path, 'r');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new Error(`cannot open shard ${path}: ${why}`, { cause: error });
   }
+}
+
+async function* fileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
+  const handle = await openFile(path);
   // The stream owns the handle and closes it when iteration ends, early or not.
   yield* handle.createReadStream({ highWaterMark: chunkSize }) as AsyncIterable<Uint8Array>;
+}
+
+async function* recycledFileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
+  const handle = await openFile(path);
+  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+  let position = 0;
+  let current = 0;
+  let pending = handle.read(buffers[0], 0, chunkSize, position);
+  try {
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      const chunk = buffers[current];
+      current ^= 1;
+      // Read ahead into the other buffer while the consumer parses this one.
+      pending = handle.read(buffers[current], 0, chunkSize, position);
+      yield bytesRead === chunkSize ? chunk : chunk.subarray(0, bytesRead);
+    }
+  } finally {
+    await pending.catch(() => undefined); // never close the handle under an in-flight read
+    await handle.close();
+  }
 }
 
 function isRetryableStatus(status: number): boolean {

@@ -17,14 +17,21 @@ const latin1 = new TextDecoder('latin1');
 const utf8Decoder = new TextDecoder('utf-8');
 const utf8 = new TextEncoder();
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Decode a NUL-terminated header field. Names are UTF-8 in practice (GNU tar, Python) with a latin-1 fallback. */
 function field(block: Uint8Array, start: number, length: number): string {
   let end = start;
   const limit = start + length;
-  while (end < limit && block[end] !== 0) end++;
+  let ascii = true;
+  while (end < limit && block[end] !== 0) {
+    if (block[end] > 0x7f) ascii = false;
+    end++;
+  }
+  if (ascii) return String.fromCharCode.apply(null, block.subarray(start, end) as unknown as number[]);
   const bytes = block.subarray(start, end);
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     return latin1.decode(bytes);
   }
@@ -82,8 +89,8 @@ export function parseHeader(block: Uint8Array): RawHeader {
   if (stored !== unsigned && stored !== signed) {
     throw new Error(`bad tar header checksum (stored ${stored}, computed ${unsigned}): not a tar file or corrupt data`);
   }
-  const magic = latin1.decode(block.subarray(257, 263));
-  const posix = magic === 'ustar\0';
+  // "ustar\0" is POSIX (its prefix field extends the name); GNU writes "ustar  \0" and uses that space otherwise.
+  const posix = block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72 && block[262] === 0;
   let name = field(block, 0, 100);
   if (posix) {
     const prefix = field(block, 345, 155);
