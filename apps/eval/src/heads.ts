@@ -13,6 +13,12 @@ function adapt(probe: AttentiveProbe | LinearProbe, reshape: (x: tf.Tensor) => t
   };
 }
 
+/** The @aim/model attentive probe inside a head built by `modelHeads`, or null for any other head. */
+export function attentiveProbeOf(head: ProbeHead): AttentiveProbe | null {
+  const probe = (head as { probe?: unknown }).probe;
+  return probe instanceof AttentiveProbe ? probe : null;
+}
+
 /**
  * Heads for a trunk with `heads` attention heads. The attentive probe reads token features [B, K, D]; the linear
  * probe reads already mean-pooled vectors [B, D], fed as one token [B, 1, D] (its own token mean is then a no-op).

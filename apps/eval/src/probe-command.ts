@@ -1,10 +1,12 @@
 // eval:probe: frozen features of one or more checkpoints (or a random-init trunk) -> probe -> report with baselines,
 // a block sweep and, for a run folder, pretraining validation loss against probe accuracy.
 // References: El-Nouby et al. 2024 (AIM) Sec. 5 (attentive probe, block choice, loss vs downstream accuracy).
+import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   configFromMetadata,
   createAim,
+  saveAimCheckpoint,
   loadAimCheckpoint,
   readSafetensors,
   resolveAimConfig,
@@ -18,8 +20,10 @@ import { resolveCheckpoints } from './checkpoints.js';
 import { loadSplit, type LabeledPatches } from './data-source.js';
 import { extractBlocks } from './extract.js';
 import { averageBlocks } from './features.js';
-import { modelHeads } from './heads.js';
+import { attentiveProbeOf, modelHeads } from './heads.js';
+import { PROBE_BLOCKS_METADATA_KEY } from './features-command.js';
 import { recipeOf, runProbe, type HeadFactories, type LabeledFeatures, type ProbeOutcome, type ProbeSettings } from './probes.js';
+import type { ProbeHead } from './train-probe.js';
 import { reportFromMetrics, writeReport, type BaselineResult, type CheckpointPoint, type EvalReport, type SweepPoint } from './report.js';
 
 export type Split = 'train' | 'test';
@@ -148,6 +152,24 @@ function pixelFeatures(d: LabeledPatches): LabeledFeatures {
   return { features: { data: d.patches, n: d.n, tokens: 1, dim: d.tokens * d.patchDim }, labels: d.labels };
 }
 
+/**
+ * Saves the trunk with its trained attentive probe (apple/ml-aim `head.*` names, probe blocks in the metadata), so
+ * `eval:features` on it also writes logits. Nothing is saved for other probes.
+ */
+async function saveTrunkWithProbe(trunk: TrunkSource, head: ProbeHead, blocks: readonly number[], outDir: string): Promise<string | null> {
+  const probe = attentiveProbeOf(head);
+  if (!probe) return null;
+  const model = await trunk.load();
+  try {
+    await mkdir(outDir, { recursive: true });
+    const path = join(outDir, 'probe.safetensors');
+    await saveAimCheckpoint(path, { model, probe, metadata: { [PROBE_BLOCKS_METADATA_KEY]: JSON.stringify(blocks), trunk: trunk.label } });
+    return path;
+  } finally {
+    model.dispose();
+  }
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 function defaultOutDir(args: ProbeArgs): string {
@@ -221,28 +243,34 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
 
   let numClasses = 0;
   let trainSamples = 0;
-  const probeOn = async (kind: ProbeKind, train: LabeledFeatures, test: LabeledFeatures, what: string): Promise<ProbeOutcome> => {
+  const probeOn = async (kind: ProbeKind, train: LabeledFeatures, test: LabeledFeatures, what: string, keepHead = false): Promise<ProbeOutcome> => {
     for (const labels of [train.labels, test.labels]) for (const y of labels) numClasses = Math.max(numClasses, y + 1);
     trainSamples = train.labels.length;
     const t0 = Date.now();
-    const outcome = await runProbe(kind, train, test, numClasses, settings, heads);
+    const outcome = await runProbe(kind, train, test, numClasses, settings, heads, { keepHead });
     log(`  ${what}: top-1 ${pct(outcome.metrics.top1)}, top-5 ${pct(outcome.metrics.top5)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return outcome;
   };
-  const probeTrunk = async (tf: TrunkFeatures, what: string, sel: readonly number[]) =>
-    probeOn(args.probe, await tf.averaged('train', sel), await tf.averaged('test', sel), what);
+  const probeTrunk = async (tf: TrunkFeatures, what: string, sel: readonly number[], keepHead = false) =>
+    probeOn(args.probe, await tf.averaged('train', sel), await tf.averaged('test', sel), what, keepHead);
 
   // 1. Every checkpoint with the chosen blocks (the loss-vs-accuracy series); the newest is the headline.
   const checkpointPoints: CheckpointPoint[] = [];
+  let probeFile: string | null = null;
   let main: ProbeOutcome | null = null;
   let sweep: SweepPoint[] | null = null;
   for (let i = 0; i < trunks.length; i++) {
     const trunk = trunks[i];
     const tfeat = new TrunkFeatures(trunk, ctx);
     try {
-      const outcome = await probeTrunk(tfeat, `${trunk.label} blocks ${blocks.join(',')}`, blocks);
+      const headline = i === trunks.length - 1;
+      const outcome = await probeTrunk(tfeat, `${trunk.label} blocks ${blocks.join(',')}`, blocks, headline);
+      if (outcome.head) {
+        probeFile = await saveTrunkWithProbe(trunk, outcome.head, blocks, outDir);
+        outcome.head.dispose();
+      }
       checkpointPoints.push({ checkpoint: trunk.label, step: trunk.step, valLoss: trunk.valLoss, top1: outcome.metrics.top1, top5: outcome.metrics.top5 });
-      if (i === trunks.length - 1) {
+      if (headline) {
         main = outcome;
         // 2. Block sweep of the headline trunk: the same probe on each single block.
         if (args.sweep) {
@@ -296,6 +324,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
     checkpoints: trunks.length > 1 ? checkpointPoints : [],
   });
   const files = await writeReport(outDir, report);
+  if (probeFile) files.push(probeFile);
   log(`wrote ${files.join(', ')}`);
   return { report, outDir, files };
 }

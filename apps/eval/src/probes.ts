@@ -26,6 +26,8 @@ export interface ProbeOutcome {
   readonly metrics: ClassificationMetrics;
   /** Mean training loss per epoch (empty for kNN). */
   readonly epochLosses: number[];
+  /** The trained head when asked to keep it (the caller disposes it); never for kNN. */
+  readonly head?: ProbeHead;
 }
 
 /** The recipe as written into report.json: what a reader needs to rerun the probe. */
@@ -55,6 +57,7 @@ export async function runProbe(
   numClasses: number,
   settings: ProbeSettings,
   heads: HeadFactories,
+  options: { keepHead?: boolean } = {},
 ): Promise<ProbeOutcome> {
   const { features: ft } = train;
   if (ft.dim !== test.features.dim || ft.tokens !== test.features.tokens) {
@@ -77,11 +80,14 @@ export async function runProbe(
     labels: f.labels,
   });
   const head = attentive ? heads.attentive(ft.dim, numClasses, settings.seed) : heads.linear(ft.dim, numClasses, settings.seed);
+  let keep = false;
   try {
     const { epochLosses } = await trainProbe(head, asData(train), numClasses, settings);
     const { scores } = await predictScores(head, asData(test), settings.batchSize);
-    return { metrics: classificationMetrics({ scores, numClasses }, test.labels), epochLosses };
+    const metrics = classificationMetrics({ scores, numClasses }, test.labels);
+    keep = options.keepHead === true;
+    return keep ? { metrics, epochLosses, head } : { metrics, epochLosses };
   } finally {
-    head.dispose();
+    if (!keep) head.dispose();
   }
 }

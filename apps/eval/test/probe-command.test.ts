@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAim, saveAimCheckpoint, selectBackend } from '@aim/model';
+import { createAim, saveAimCheckpoint, selectBackend, writeSafetensors } from '@aim/model';
+import { featuresCommand } from '../src/features-command.js';
 import { parseProbeArgs } from '../src/cli-args.js';
 import { probeCommand } from '../src/probe-command.js';
 import { SYNTHETIC_CLASSES, writeSyntheticShards } from './synthetic-shards.js';
@@ -71,7 +72,14 @@ describe('probeCommand', () => {
     expect(report.baselines.map((b) => b.name)).toEqual(['random-init trunk (same shape, untrained)', 'raw pixels (normalised input)']);
     expect(report.recipe).toMatchObject({ optimizer: 'AdamW', epochs: 4, batchSize: 16 });
     expect(report.top1).toBeGreaterThan(1 / SYNTHETIC_CLASSES);
-    expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(['block-sweep.svg', 'confusion.svg', 'loss-vs-accuracy.svg', 'report.json', 'report.md']);
+    expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(
+      ['block-sweep.svg', 'confusion.svg', 'loss-vs-accuracy.svg', 'probe.safetensors', 'report.json', 'report.md'],
+    );
+    // The saved trunk + attentive probe gives logits through eval:features.
+    const input = join(dir, 'input.safetensors');
+    await writeSafetensors(input, [{ name: 'input', dtype: 'F32', shape: [2, 3, 16, 16], data: new Float32Array(2 * 3 * 16 * 16).fill(0.5) }]);
+    const written = await featuresCommand({ checkpoint: join(out, 'probe.safetensors'), input, out: join(dir, 'f.safetensors') });
+    expect(written).toEqual(['features.0', 'features.1', 'logits']);
     expect(lines.some((l) => l.includes('extracting'))).toBe(true);
 
     // Same run again with kNN: every feature comes from the cache, no trunk runs.
