@@ -72,8 +72,10 @@ export interface RunSummary {
   readonly wallSeconds: number;
   /** Images per second over the training steps (validation and checkpoint time excluded). */
   readonly imagesPerSecond: number;
-  /** Seconds the step loop waited for data (0 means the loader always had a batch ready). */
+  /** Seconds the steps after the first waited for data (0: the loader always had a batch ready). */
   readonly dataWaitSeconds: number;
+  /** Seconds until the first batch arrived (worker start-up, shard opening). */
+  readonly firstBatchSeconds: number;
   readonly trainSeconds: number;
   readonly dataStats?: Readonly<Record<string, unknown>>;
   readonly metricsPath: string;
@@ -207,6 +209,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   let lastValStep = -1;
   let lastCheckpoint: string | undefined;
   let trainSeconds = 0;
+  let firstBatchSeconds = 0;
   let trainImages = 0;
   let stopReason: StopReason = 'completed';
   const recent: Array<{ seconds: number; images: number }> = [];
@@ -250,7 +253,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   try {
     while (step < lastStep) {
       const t0 = performance.now();
-      const waitBefore = stream.waitSeconds;
+      let waitBefore = stream.waitSeconds;
       const micro: PositionedBatch[] = [];
       for (let i = 0; i < config.accum; i++) {
         const next = await stream.next();
@@ -258,6 +261,13 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
         micro.push(next.value);
       }
       const stepEndPosition = micro.at(-1)!.dataPosition;
+      if (step === startStep) {
+        // Start-up (workers, first shard) is not starvation: keep it out of the step time and the wait total.
+        firstBatchSeconds = stream.waitSeconds;
+        stream.waitSeconds = 0;
+        waitBefore = 0;
+      }
+      const tCompute = step === startStep ? performance.now() : t0;
       const lr = learningRateAt(step, schedule);
       let result: StepResult;
       try {
@@ -272,7 +282,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       microBatchesConsumed += micro.length;
       loaderPosition = stepEndPosition ?? loaderPosition;
       step = result.step;
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - tCompute) / 1000;
       trainSeconds += seconds;
       trainImages += result.images;
       recent.push({ seconds, images: result.images });
@@ -283,7 +293,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       firstLoss ??= result.loss;
       lastLoss = result.loss;
       metrics.append({ kind: 'train', step, loss: result.loss, lr, gradNorm: result.gradNorm, imagesPerSecond, elapsedSeconds: (performance.now() - started) / 1000 });
-      hooks.onStep?.({ ...result, totalSteps: lastStep, imagesPerSecond, etaSeconds, dataWaitSeconds: stream.waitSeconds - waitBefore });
+      hooks.onStep?.({ ...result, totalSteps: config.steps, imagesPerSecond, etaSeconds, dataWaitSeconds: stream.waitSeconds - waitBefore });
 
       const stopping = options.shouldStop?.() === true;
       const atEnd = step === lastStep;
@@ -322,6 +332,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     wallSeconds: (performance.now() - started) / 1000,
     imagesPerSecond: trainSeconds > 0 ? trainImages / trainSeconds : 0,
     dataWaitSeconds: stream.waitSeconds,
+    firstBatchSeconds,
     trainSeconds,
     dataStats,
     metricsPath,

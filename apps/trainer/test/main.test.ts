@@ -1,0 +1,100 @@
+// The CLI as a user runs it (a child process on the cpu backend with small MNIST shards): stop-at then resume,
+// SIGINT, a diverging run, and bad flags.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { prepareMnist } from '../src/mnist.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// Runs from this package's folder (decode workers resolve tsx from the working directory); outputs go to a temp dir.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const CWD = fileURLToPath(new URL('..', import.meta.url));
+let dir: string;
+let common: string[];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function trainer(args: string[], onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=@aim/source', '--import', TSX, MAIN, ...args], { cwd: CWD });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aim-trainer-'));
+  const shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
+  common = [
+    '--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--data', shards.train, '--val-data', shards.val,
+    '--batch-size', '4', '--workers', '1', '--val-batches', '2', '--log-every', '1',
+  ];
+});
+
+// Child processes share two cores with everything else: allow minutes, not the default 60 s.
+describe('trainer CLI', { timeout: 240_000 }, () => {
+  it('--stop-at saves and prints the resume command; --resume finishes the schedule', async () => {
+    const first = await trainer([...common, '--steps', '6', '--stop-at', '3', '--out', join(dir, 'runs/a')]);
+    expect(first.stderr).not.toMatch(/error/);
+    expect(first.code, first.stderr.slice(-1500)).toBe(0);
+    expect(first.stdout).toContain('"stopAt": 3');
+    expect(first.stdout).toMatch(/step 3\/6 \| loss \d\.\d{4} \|.* lr \S+ \| [\d.]+ img\/s \| ETA \S+/);
+    expect(first.stdout).toContain('stopped (--stop-at): step 3/6');
+    expect(first.stdout).toContain(`resume with: npx nx run trainer:train -- --resume ${join(dir, 'runs/a')}`);
+
+    const second = await trainer(['--resume', join(dir, 'runs/a')]);
+    expect(second.code, second.stderr.slice(-1500)).toBe(0);
+    expect(second.stdout).toContain(`resumed from ${join(dir, 'runs/a/checkpoints/step-00000003')} at step 3`);
+    expect(second.stdout).toContain('done: step 6/6 (this session 3 -> 6)');
+    const steps = readFileSync(join(dir, 'runs/a/metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.kind === 'train')
+      .map((r) => r.step);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(existsSync(join(dir, 'runs/a/loss-curve.svg'))).toBe(true);
+  });
+
+  it('SIGINT finishes the step, saves, prints how to resume and exits 0', async () => {
+    let sent = false;
+    const r = await trainer([...common, '--steps', '400', '--out', join(dir, 'runs/sig')], (text, child) => {
+      if (!sent && /step +2\/400/.test(text)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(r.code, r.stderr.slice(-1500)).toBe(0);
+    expect(r.stdout).toContain('SIGINT: finishing the current step');
+    expect(r.stdout).toMatch(/stopped \(signal\): step \d+\/400/);
+    expect(r.stdout).toContain(`resume with: npx nx run trainer:train -- --resume ${join(dir, 'runs/sig')}`);
+    expect(existsSync(join(dir, 'runs/sig/checkpoints/latest'))).toBe(true);
+  });
+
+  it('a diverging run stops with an error naming the step', async () => {
+    const r = await trainer([...common, '--steps', '10', '--lr', '1e30', '--warmup-start-lr', '1e29', '--clip-norm', '0', '--out', join(dir, 'runs/nan')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: loss is (NaN|Infinity|-Infinity) at step \d+; stopping without applying this update/);
+  });
+
+  it('bad flags exit 2 with a message naming the valid choices', async () => {
+    const r = await trainer(['--backend', 'tpu']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: flag --backend: 'backend' must be one of 'auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'");
+  });
+});
