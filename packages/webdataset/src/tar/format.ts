@@ -71,6 +71,16 @@ export function isZeroBlock(block: Uint8Array): boolean {
   return true;
 }
 
+/** The checksum some old tars wrote: bytes summed as signed chars. */
+function signedChecksum(block: Uint8Array): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) {
+    if (i >= 148 && i < 156) continue;
+    sum += block[i] > 127 ? block[i] - 256 : block[i];
+  }
+  return sum;
+}
+
 /** Parse and verify one header block (checksum checked as unsigned or signed sum, as tarfile does). */
 export function parseHeader(block: Uint8Array): RawHeader {
   let stored: number;
@@ -79,14 +89,11 @@ export function parseHeader(block: Uint8Array): RawHeader {
   } catch {
     throw new Error('bad tar header checksum field: not a tar file or corrupt data');
   }
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i];
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  if (stored !== unsigned && stored !== signed) {
+  // The checksum counts its own 8-byte field as spaces.
+  let unsigned = 8 * 0x20;
+  for (let i = 0; i < 148; i++) unsigned += block[i];
+  for (let i = 156; i < BLOCK; i++) unsigned += block[i];
+  if (stored !== unsigned && stored !== signedChecksum(block)) {
     throw new Error(`bad tar header checksum (stored ${stored}, computed ${unsigned}): not a tar file or corrupt data`);
   }
   // "ustar\0" is POSIX (its prefix field extends the name); GNU writes "ustar  \0" and uses that space otherwise.
