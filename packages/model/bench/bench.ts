@@ -216,7 +216,8 @@ async function benchVariant(backend: BackendName, variant: string, opts: BenchOp
   return row;
 }
 
-const g = (x: number | undefined, digits = 1): string => (x === undefined ? '-' : (x / 1e9).toFixed(digits));
+/** GFLOP with three significant digits (SwiftShader rows are tiny, H100 rows large). */
+const g = (x: number | undefined): string => (x === undefined ? '-' : Number((x / 1e9).toPrecision(3)).toString());
 const mb = (x: number | undefined): string => (x === undefined ? '-' : (x / 2 ** 20).toFixed(0));
 
 export function formatTable(rows: BenchRow[]): string {
@@ -260,6 +261,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   for (const backend of backends) {
     const selection = await selectBackend(backend, { softwareWebGpuFallback: opts.webgpuSoftware });
     console.log(`# ${selection.reason}`);
+    if (selection.adapter?.software && !opts.webgpuSoftware) {
+      throw new Error('bench: webgpu runs on a software adapter here (far slower than wasm); pass --webgpu-software to bench it anyway');
+    }
     const n = opts.matmulN ?? defaultMatmulN(backend);
     const mm = await measureMatmulRate(n, backend === 'cpu' ? 1 : 2);
     console.log(`# ${backend}: ${n}^3 matmul ${(mm.flopsPerSecond / 1e9).toFixed(1)} GFLOP/s`);

@@ -3,7 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradientsRegistered } from './gradients.js';
 import { loadTensorflowBackend } from './tensorflow.js';
 import { configureWasmBackend } from './wasm.js';
-import { describeAdapter, probeWebGpu, registeredWebGpuAdapter, registerWebGpuBackend } from './webgpu.js';
+import {
+  describeAdapter,
+  probeWebGpu,
+  registeredWebGpuAdapter,
+  registerWebGpuBackend,
+  type WebGpuAdapterSummary,
+} from './webgpu.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -27,6 +33,8 @@ export interface BackendSelection {
   reason: string;
   /** Backends tried before it, each with the reason it was not used. */
   skipped: { name: BackendName; why: string }[];
+  /** For webgpu: the adapter it runs on (`software` true for SwiftShader and other fallback adapters). */
+  adapter?: WebGpuAdapterSummary;
 }
 
 export class BackendUnavailableError extends Error {
@@ -39,7 +47,7 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-type Attempt = { ok: true; reason: string } | { ok: false; why: string };
+type Attempt = { ok: true; reason: string; adapter?: WebGpuAdapterSummary } | { ok: false; why: string };
 
 function isBackendChoice(value: unknown): value is BackendChoice {
   return typeof value === 'string' && (BACKEND_CHOICES as readonly string[]).includes(value);
@@ -93,7 +101,7 @@ async function tryWebGpu(acceptSoftware: boolean, softwareFallback: boolean): Pr
   const current = registeredWebGpuAdapter();
   if (current && (acceptSoftware || !current.software)) {
     const failed = await activate('webgpu');
-    return failed ? { ok: false, why: failed } : { ok: true, reason: `Dawn adapter ${describeAdapter(current)}` };
+    return failed ? { ok: false, why: failed } : { ok: true, reason: `Dawn adapter ${describeAdapter(current)}`, adapter: current };
   }
   const probe = await probeWebGpu({ softwareFallback: acceptSoftware && softwareFallback });
   if (!probe.adapter) return { ok: false, why: probe.why ?? 'no WebGPU adapter' };
@@ -112,7 +120,7 @@ async function tryWebGpu(acceptSoftware: boolean, softwareFallback: boolean): Pr
   const failed = await activate('webgpu');
   if (failed) return { ok: false, why: `adapter ${described}: ${failed}` };
   const viaDefault = probe.usedSoftwareDefault ? ', VK_DRIVER_FILES defaulted to SwiftShader' : '';
-  return { ok: true, reason: `Dawn adapter ${described}${viaDefault}` };
+  return { ok: true, reason: `Dawn adapter ${described}${viaDefault}`, adapter: probe.adapter };
 }
 
 async function tryWasm(): Promise<Attempt> {
@@ -164,14 +172,14 @@ export async function selectBackend(
   if (choice !== 'auto') {
     const result = await attempt(choice, true, opts);
     if (!result.ok) throw new BackendUnavailableError(choice, result.why);
-    return { name: choice, reason: `${choice} asked for by name: ${result.reason}`, skipped: [] };
+    return { name: choice, reason: `${choice} asked for by name: ${result.reason}`, skipped: [], adapter: result.adapter };
   }
   const skipped: { name: BackendName; why: string }[] = [];
   for (const name of AUTO_ORDER) {
     const result = await attempt(name, false, opts);
     if (result.ok) {
       const first = skipped.length === 0 ? 'the first choice' : `the first available after ${skipped.map((s) => s.name).join(', ')}`;
-      return { name, reason: `auto: ${name} is ${first}: ${result.reason}`, skipped };
+      return { name, reason: `auto: ${name} is ${first}: ${result.reason}`, skipped, adapter: result.adapter };
     }
     skipped.push({ name, why: result.why });
   }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine from the repo root, with .device/ (from prepare.sh) carried: WebGPU golden parity and the
+# model bench on the NVIDIA GPU through Dawn's Vulkan backend. Prints compact tables; copies them into $OUT if set.
+# Whole run: under ~6 minutes. Env: VK_DRIVER_FILES (default NVIDIA's ICD), AIM_DEVICE_ALLOW_SOFTWARE=1 (local
+# SwiftShader rehearsal: accept a software adapter), AIM_DEVICE_BUDGET_S (bench time budget, default 210),
+# AIM_DEVICE_VARIANTS, AIM_DEVICE_BATCH, AIM_DEVICE_MATMUL_N, AIM_DEVICE_BATCH_FOR, AIM_DEVICE_SYSROOT (where the .debs unpack, default /).
+set -uo pipefail
+start=$(date +%s)
+dev="$PWD/.device"
+[ -f "$dev/node.xz" ] || { echo "run.sh: $dev/node.xz missing: run prepare.sh here and carry .device" >&2; exit 1; }
+results="${OUT:-/tmp/aim-device-out}"
+mkdir -p "$results"
+log() { echo "[$(( $(date +%s) - start ))s] $*"; }
+
+unxz_to() { # unxz_to <src.xz> <dest>: xz where installed, else Python's lzma
+  if command -v xz >/dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
+
+# The device README's loader recipe: these four unpack into / safely; the X11 client libraries go elsewhere and only
+# where absent. AIM_DEVICE_SYSROOT redirects both (a rehearsal on a shared machine must not touch its /).
+sysroot="${AIM_DEVICE_SYSROOT:-/}"
+mkdir -p "$sysroot"
+for f in "$dev"/debs/*.deb; do dpkg -x "$f" "$sysroot"; done
+if ! ldconfig -p | grep -q 'libX11.so.6 '; then
+  mkdir -p "$sysroot/opt/aim-x11" && for f in "$dev"/debs/x11/*.deb; do dpkg -x "$f" "$sysroot/opt/aim-x11"; done
+  export LD_LIBRARY_PATH="$sysroot/opt/aim-x11/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+if [ "$sysroot" = / ]; then ldconfig; else export LD_LIBRARY_PATH="$sysroot/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+if [ -z "${VK_DRIVER_FILES:-}" ]; then
+  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    [ -f "$icd" ] && { export VK_DRIVER_FILES="$icd"; break; }
+  done
+  [ -n "${VK_DRIVER_FILES:-}" ] || echo "run.sh: no nvidia_icd.json found; Vulkan will search its default folders" >&2
+fi
+export __EGL_VENDOR_LIBRARY_FILENAMES="${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}"
+export AIM_WASM_DIR="$dev/wasm"
+
+node_bin=/tmp/aim-node/node
+mkdir -p /tmp/aim-node "$dev/dist/linux-x64"
+unxz_to "$dev/node.xz" "$node_bin" && chmod +x "$node_bin"
+unxz_to "$dev/dawn.node.xz" "$dev/dist/linux-x64/dawn.node"
+log "node $("$node_bin" --version); VK_DRIVER_FILES=$VK_DRIVER_FILES"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+
+sw=()
+[ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" = 1 ] && sw=(--webgpu-software)
+status=0
+
+log "golden parity (webgpu, wasm)"
+timeout 120 "$node_bin" "$dev/parity.mjs" --golden "$dev/golden" --backends webgpu,wasm ${sw[@]+"${sw[@]}"} 2>&1 \
+  | grep -v 'Hi, looks like\|tfjs-node\|^=*$\|^$' | tee "$results/parity.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+
+budget="${AIM_DEVICE_BUDGET_S:-210}"
+variants="${AIM_DEVICE_VARIANTS:-aim-dev-tiny,aim-dev-5M,aim-dev-25M,aim-600M}"
+batch_for="${AIM_DEVICE_BATCH_FOR:-aim-600M=8}"
+log "bench: webgpu step, $variants (budget ${budget}s)"
+timeout $((budget + 60)) "$node_bin" "$dev/bench.mjs" --backends webgpu --variants "$variants" --batch "${AIM_DEVICE_BATCH:-32}" --matmul-n "${AIM_DEVICE_MATMUL_N:-4096}" \
+  --batch-for "$batch_for" --steps 3 --budget-s "$budget" --json "$results/bench-webgpu.json" ${sw[@]+"${sw[@]}"} 2>&1 \
+  | grep -v 'Hi, looks like\|tfjs-node\|^=*$\|^$\|synchronously reading' | tee "$results/bench-webgpu.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+
+# Forward-only rows for the larger paper variants, if the time is there (each creates ~1-2B parameters).
+fwd_variants="${AIM_DEVICE_FORWARD_VARIANTS:-aim-1B}"
+if [ -n "$fwd_variants" ] && [ $(( $(date +%s) - start )) -lt 240 ]; then
+  log "bench: webgpu forward, $fwd_variants at batch 8 (budget 60s)"
+  timeout 120 "$node_bin" "$dev/bench.mjs" --backends webgpu --variants "$fwd_variants" --batch 8 --mode forward \
+    --matmul-n "${AIM_DEVICE_MATMUL_N:-4096}" --steps 3 --budget-s 60 --json "$results/bench-webgpu-forward.json" ${sw[@]+"${sw[@]}"} 2>&1 \
+    | grep -v 'Hi, looks like\|tfjs-node\|^=*$\|^$\|synchronously reading' | tee "$results/bench-webgpu-forward.txt"
+fi
+
+log "done (exit $status)"
+exit $status
