@@ -15,13 +15,22 @@ export interface CropBox {
   fallback: boolean;
 }
 
-/** Resize the whole image to resizeWidth x resizeHeight, then extract the size x size window at (left, top). */
+/**
+ * How to get the size x size output: cut `crop` from the source (when not null), resize that to
+ * resizeWidth x resizeHeight (bicubic), then cut the size x size window at (left, top).
+ */
 export interface ResizePlan {
+  crop: { left: number; top: number; width: number; height: number } | null;
   resizeWidth: number;
   resizeHeight: number;
   left: number;
   top: number;
   size: number;
+}
+
+/** torchvision's order for RandomResizedCrop: crop the box, resize it to size x size. */
+export function cropFirstPlan(box: CropBox, size: number): ResizePlan {
+  return { crop: { left: box.left, top: box.top, width: box.width, height: box.height }, resizeWidth: size, resizeHeight: size, left: 0, top: 0, size };
 }
 
 export interface RandomResizedCropOptions {
@@ -84,19 +93,28 @@ export function randomResizedCropBox(
 }
 
 /**
- * The plan that maps `box` onto a size x size output: scale the whole image by (size / box.width, size / box.height)
- * and cut the window where the box lands. Resizing the whole image first lets libjpeg decode at 1/2, 1/4 or 1/8
- * scale (shrink-on-load), which a crop-first pipeline forbids; the window is at most half an output pixel off the
- * exact crop-then-resize because resized dimensions and offsets are whole pixels.
+ * The same box as a resize-first plan: scale the whole image by (size / box.width, size / box.height) and cut the
+ * window where the box lands. Resizing first lets libjpeg decode at 1/2, 1/4 or 1/8 scale (shrink-on-load), which a
+ * crop-first pipeline forbids; the window is within one output pixel of the exact crop-then-resize because resized
+ * dimensions and offsets are whole pixels.
  */
-export function cropResizePlan(imageWidth: number, imageHeight: number, box: CropBox, size: number): ResizePlan {
+export function resizeFirstPlan(imageWidth: number, imageHeight: number, box: CropBox, size: number): ResizePlan {
   const sx = size / box.width;
   const sy = size / box.height;
   const resizeWidth = Math.max(size, Math.round(imageWidth * sx));
   const resizeHeight = Math.max(size, Math.round(imageHeight * sy));
   const left = Math.min(Math.max(0, Math.round(box.left * sx)), resizeWidth - size);
   const top = Math.min(Math.max(0, Math.round(box.top * sy)), resizeHeight - size);
-  return { resizeWidth, resizeHeight, left, top, size };
+  return { crop: null, resizeWidth, resizeHeight, left, top, size };
+}
+
+/**
+ * sharp shrinks a JPEG on load only when the resize shrinks by 3 or more (below that it halves its factor), so the
+ * resize-first form pays off only then; otherwise crop first, which is torchvision's exact order and cheaper.
+ */
+export function trainPlan(imageWidth: number, imageHeight: number, box: CropBox, size: number, jpeg: boolean): ResizePlan {
+  const shrink = Math.min(box.width, box.height) / size;
+  return jpeg && shrink >= 3 ? resizeFirstPlan(imageWidth, imageHeight, box, size) : cropFirstPlan(box, size);
 }
 
 /**
@@ -112,6 +130,7 @@ export function evalResizePlan(imageWidth: number, imageHeight: number, size: nu
   const resizeWidth = wide ? newLong : shortSide;
   const resizeHeight = wide ? shortSide : newLong;
   return {
+    crop: null,
     resizeWidth,
     resizeHeight,
     left: roundHalfEven((resizeWidth - size) / 2),

@@ -2,11 +2,14 @@
 export type { ImageData } from './image.js';
 export { assertImageShape } from './image.js';
 export { Rng, rngFor } from './random.js';
+export { readImageHeader, type ImageHeader } from './header.js';
 export {
   AIM_CROP_SCALE,
   DEFAULT_CROP_RATIO,
   EVAL_CROP_FRACTION,
-  cropResizePlan,
+  cropFirstPlan,
+  resizeFirstPlan,
+  trainPlan,
   evalResizePlan,
   randomResizedCropBox,
   roundHalfEven,
@@ -27,7 +30,7 @@ export {
   type ColorJitterOptions,
   type ColorJitterParams,
 } from './pixels.js';
-export { patchGrid, patchify, unpatchify, type PatchGrid } from './patches.js';
+export { normalizedPatches, patchGrid, patchify, unpatchify, type PatchGrid } from './patches.js';
 export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_PIXELS,

@@ -155,21 +155,57 @@ export interface PatchLoader extends AsyncIterable<PatchBatch> {
   stats(): LoaderStats;
   /** The position to save with a checkpoint; pass it back as `resume` to continue after the last yielded batch. */
   position(): LoaderPosition;
+  /**
+   * Hands a batch's patch buffer back for reuse by a later batch (optional; saves the main thread a fresh allocation
+   * per batch). Call it only once nothing reads `batch.patches` any more, e.g. after copying it into a tensor.
+   */
+  recycle(batch: PatchBatch): void;
   /** Stops reading and terminates the worker pool; iteration ends. */
   close(): Promise<void>;
 }
 
 type Outcome =
-  | { ok: true; key: string; label: number; patches: Float32Array }
+  | { ok: true; key: string; label: number; slot: number }
   | { ok: false; key: string; url: string; reason: RejectReason; message: string };
 
 interface Pending {
   outcome: Promise<Outcome>;
   settled: Outcome | undefined;
   usesWorker: boolean;
+  /** The ring slot the worker writes into (released when the outcome is consumed). */
+  slot?: number;
+}
+
+/**
+ * Fixed slots of shared memory, one per task in flight: workers write patches straight into a slot, the main thread
+ * copies the slot into its batch. Nothing is allocated or transferred per image, which keeps the main thread's
+ * garbage collector (driven by external memory) quiet.
+ */
+class SlotRing {
+  readonly buffer: SharedArrayBuffer;
+  private readonly free: number[];
+  constructor(
+    readonly slots: number,
+    private readonly slotFloats: number,
+  ) {
+    this.buffer = new SharedArrayBuffer(slots * slotFloats * 4);
+    this.free = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+  }
+  take(): number {
+    const slot = this.free.pop();
+    if (slot === undefined) throw new Error('SlotRing: no free slot (more tasks in flight than prefetch allows)');
+    return slot;
+  }
+  release(slot: number): void {
+    this.free.push(slot);
+  }
+  view(slot: number): Float32Array {
+    return new Float32Array(this.buffer, slot * this.slotFloats * 4, this.slotFloats); // [K, p*p*3]
+  }
 }
 
 const DEFAULT_IMAGE_KEYS = ['jpg', 'jpeg', 'png', 'webp'] as const;
+const MAX_SPARE_BATCHES = 2;
 
 function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`createLoader: ${name} must be a positive integer, got ${value}`);
@@ -248,6 +284,12 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   let closed = false;
   let started = false;
   let generator: AsyncGenerator<PatchBatch> | undefined;
+  const per = numPatches * patchDim;
+  const ring = new SlotRing(prefetch, per);
+  // Batch buffers handed back by recycle(): reusing them spares the main thread the page faults and garbage
+  // collections of a fresh [B, K, p*p*3] allocation per batch.
+  const spare: Float32Array[] = [];
+  const lent = new WeakSet<Float32Array>();
 
   const onReadError = (info: { url: string; key?: string; reason: string }): void => {
     stats.readErrors++;
@@ -355,15 +397,16 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     const run = async (): Promise<Outcome> => {
       let lastError = '';
       for (let attempt = 0; attempt < 2; attempt++) {
-        // A private copy is transferred (the reader's buffer may be shared, and a retry needs the bytes again).
-        const copy = bytes.slice();
-        const task: SampleTask = { key: rngKey, bytes: copy, seed, epoch, transform, limits };
+        // Posting clones the bytes into the worker (a memcpy; the reader's copy stays here for a retry). A view into a
+        // larger buffer is cut out first, as a clone would carry the whole buffer.
+        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+        const task: SampleTask = { key: rngKey, bytes: own, seed, epoch, transform, limits, out: { buffer: ring.buffer, offset: slot * per } };
         // A dying thread fails every task it holds; the retry runs alone in a one-thread pool, so an innocent
         // sample is not failed twice by a neighbour that kills its thread again.
         const target = attempt === 0 ? pool! : retryPool();
         try {
-          const result = (await target.run(task, { transferList: [copy.buffer] })) as SampleResult;
-          if (result.ok) return { ok: true, key, label, patches: result.patches };
+          const result = (await target.run(task)) as SampleResult;
+          if (result.ok) return { ok: true, key, label, slot };
           return { ok: false, key, url, reason: result.reason, message: result.message };
         } catch (err) {
           if (closed) throw err;
@@ -372,7 +415,8 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       }
       return { ok: false, key, url, reason: 'worker_error', message: `worker failed twice: ${lastError}` };
     };
-    const pending: Pending = { outcome: run(), settled: undefined, usesWorker: true };
+    const slot = ring.take();
+    const pending: Pending = { outcome: run(), settled: undefined, usesWorker: true, slot };
     pending.outcome.then(
       (o) => (pending.settled = o),
       () => undefined, // only after close(); nobody waits for it then
@@ -458,10 +502,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
             }
             const outcome = await pending.outcome;
             if (pending.usesWorker) workerTasks--;
+            if (outcome.ok) batch.add(outcome.key, outcome.label, ring.view(outcome.slot));
+            if (pending.slot !== undefined) ring.release(pending.slot);
             stats.seen++;
             consumedInEpoch++;
             if (outcome.ok) {
-              batch.add(outcome);
               stats.buffered++;
             } else {
               reject(outcome);
@@ -506,21 +551,27 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     let patches: Float32Array | undefined;
     const labels = options.labelKey !== undefined || sources.some((s) => s.labelKey !== undefined) ? new Int32Array(batchSize) : undefined;
     const keys: string[] = [];
-    const per = numPatches * patchDim;
     return {
       get count() {
         return keys.length;
       },
-      add(o: Extract<Outcome, { ok: true }>) {
-        patches ??= new Float32Array(batchSize * per); // [B, K, p*p*3]
-        patches.set(o.patches, keys.length * per);
-        if (labels) labels[keys.length] = o.label;
-        keys.push(o.key);
+      add(key: string, label: number, imagePatches: Float32Array) {
+        patches ??= spare.pop() ?? new Float32Array(batchSize * per); // [B, K, p*p*3]
+        patches.set(imagePatches, keys.length * per);
+        if (labels) labels[keys.length] = label;
+        keys.push(key);
       },
       finish(): PatchBatch {
         const n = keys.length;
+        let out = patches!;
+        if (n === batchSize) {
+          lent.add(out);
+        } else {
+          out = patches!.slice(0, n * per);
+          if (spare.length < MAX_SPARE_BATCHES) spare.push(patches!);
+        }
         return {
-          patches: n === batchSize ? patches! : patches!.slice(0, n * per),
+          patches: out,
           ...(labels ? { labels: n === batchSize ? labels : labels.slice(0, n) } : {}),
           keys,
           batchSize: n,
@@ -545,6 +596,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     },
     position() {
       return { ...position };
+    },
+    recycle(batch: PatchBatch) {
+      if (!lent.has(batch.patches)) return; // not ours, a partial batch, or already recycled
+      lent.delete(batch.patches);
+      if (spare.length < MAX_SPARE_BATCHES) spare.push(batch.patches);
     },
     async close() {
       closed = true;

@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 export interface PoolOptions {
   /** Worker threads; default: the number of cores. */
   workers?: number;
-  /** Tasks each thread holds at once: 2 lets one task's JS (normalise, patchify) overlap another's decode. */
+  /** Tasks each thread holds at once; default 1, so W workers use about W cores (sharp decodes on libuv threads). */
   tasksPerWorker?: number;
   /** A worker module exporting the same default function as worker.ts (for instrumentation); default worker.ts/js. */
   workerFile?: string | URL;
@@ -33,7 +33,7 @@ export function createPool(options: PoolOptions = {}): Piscina {
     ...(execArgv ? { execArgv } : {}),
     minThreads: workers,
     maxThreads: workers,
-    concurrentTasksPerWorker: options.tasksPerWorker ?? 2,
+    concurrentTasksPerWorker: options.tasksPerWorker ?? 1,
     idleTimeout: 60_000,
   });
 }

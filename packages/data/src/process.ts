@@ -2,11 +2,12 @@
 // header, decode + resize + crop in one sharp pipeline, then flip, jitter, normalise and patchify.
 // References: torchvision RandomResizedCrop / Resize+CenterCrop semantics (see crop.ts); sharp's shrink-on-load.
 
-import sharp, { type Metadata } from 'sharp';
-import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION, cropResizePlan, evalResizePlan, randomResizedCropBox, type ResizePlan } from './crop.js';
+import sharp from 'sharp';
+import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION, evalResizePlan, randomResizedCropBox, trainPlan, type ResizePlan } from './crop.js';
+import { readImageHeader } from './header.js';
 import type { ImageData } from './image.js';
-import { patchify } from './patches.js';
-import { applyColorJitter, horizontalFlip, normalize, sampleColorJitter, toUnitFloat, type ColorJitterOptions } from './pixels.js';
+import { normalizedPatches, patchify } from './patches.js';
+import { IMAGENET_MEAN, IMAGENET_STD, applyColorJitter, horizontalFlip, normalize, sampleColorJitter, toUnitFloat, type ColorJitterOptions } from './pixels.js';
 import { rngFor } from './random.js';
 
 /** Why the worker refused an image (the loader adds missing_image, filter:<name> and worker_error). */
@@ -67,6 +68,11 @@ export interface SampleTask {
   epoch: number;
   transform: TransformOptions;
   limits: ImageLimits;
+  /**
+   * Where to write the patches: `offset` floats into a SharedArrayBuffer that the caller reuses (the loader's slot
+   * ring), so no buffer is allocated or transferred per image. Without it the patches get their own buffer.
+   */
+  out?: { buffer: SharedArrayBuffer; offset: number };
 }
 
 export type SampleResult =
@@ -81,19 +87,22 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   const reject = (reason: ImageRejectReason, message: string): SampleResult => ({ ok: false, key, reason, message });
   if (bytes.length === 0) return reject('decode_error', 'image is empty (0 bytes)');
 
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    return reject('decode_error', `cannot read image header: ${(err as Error).message}`);
+  // Plain JPEG/PNG headers are parsed here; anything else (WebP, unusual files, garbage) goes to sharp.
+  let header: { format?: string; width?: number; height?: number; orientation?: number } | null = readImageHeader(bytes);
+  if (header === null) {
+    try {
+      header = await sharp(bytes, { limitInputPixels: false }).metadata();
+    } catch (err) {
+      return reject('decode_error', `cannot read image header: ${(err as Error).message}`);
+    }
   }
-  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
-    return reject('decode_error', `unsupported image format '${meta.format}' (JPEG, PNG and WebP are decoded)`);
+  if (!header.format || !SUPPORTED_FORMATS.has(header.format)) {
+    return reject('decode_error', `unsupported image format '${header.format}' (JPEG, PNG and WebP are decoded)`);
   }
-  if (!meta.width || !meta.height) return reject('decode_error', 'image header has no dimensions');
-  const swap = (meta.orientation ?? 1) >= 5; // EXIF orientations 5-8 transpose the image
-  const width = swap ? meta.height : meta.width;
-  const height = swap ? meta.width : meta.height;
+  if (!header.width || !header.height) return reject('decode_error', 'image header has no dimensions');
+  const swap = (header.orientation ?? 1) >= 5; // EXIF orientations 5-8 transpose the image
+  const width = swap ? header.height : header.width;
+  const height = swap ? header.width : header.height;
   const pixels = width * height;
   if (pixels > limits.maxPixels) return reject('too_many_pixels', `${width}x${height} = ${pixels} pixels exceeds ${limits.maxPixels}`);
   const short = Math.min(width, height);
@@ -107,7 +116,7 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   let flip = false;
   if (transform.mode === 'train') {
     const box = randomResizedCropBox(width, height, rng, { scale: transform.scale, ratio: transform.ratio });
-    plan = cropResizePlan(width, height, box, size);
+    plan = trainPlan(width, height, box, size, header.format === 'jpeg');
     flip = rng.next() < transform.flipProbability;
   } else {
     plan = evalResizePlan(width, height, size, transform.cropFraction);
@@ -122,20 +131,31 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
     if (/pixel limit/i.test(message)) return reject('too_many_pixels', message);
     return reject('decode_error', message);
   }
-  if (flip) rgb = horizontalFlip(rgb);
-  const normalised = jitter ? normalize(applyColorJitter(toUnitFloat(rgb), jitter)) : normalize(rgb);
-  return { ok: true, key, patches: patchify(normalised, transform.patchSize), sourceWidth: width, sourceHeight: height };
+  const k = (size / transform.patchSize) ** 2;
+  const dim = transform.patchSize * transform.patchSize * 3;
+  const out = task.out ? new Float32Array(task.out.buffer, task.out.offset * 4, k * dim) : undefined; // [K, p*p*3]
+  let patches: Float32Array; // [K, p*p*3]
+  if (jitter) {
+    const jittered = applyColorJitter(toUnitFloat(flip ? horizontalFlip(rgb) : rgb), jitter);
+    patches = patchify(normalize(jittered), transform.patchSize, out);
+  } else {
+    patches = normalizedPatches(rgb, transform.patchSize, IMAGENET_MEAN, IMAGENET_STD, flip, out);
+  }
+  return { ok: true, key, patches, sourceWidth: width, sourceHeight: height };
 }
 
 /**
- * One sharp pipeline: EXIF auto-orient, resize the whole image (bicubic; JPEG shrink-on-load when the shrink is large
- * enough), cut the output window, convert to 8-bit sRGB and drop alpha (as PIL's convert('RGB') does).
+ * One sharp pipeline: EXIF auto-orient, the plan's crop, bicubic resize (JPEG shrink-on-load when the plan resizes
+ * the whole image by 3x or more), the plan's window, then 8-bit sRGB with alpha dropped (as PIL's convert('RGB')).
  */
 export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
-  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true })
-    .autoOrient()
-    .resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' })
-    .extract({ left: plan.left, top: plan.top, width: plan.size, height: plan.size })
+  let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true }).autoOrient();
+  if (plan.crop) pipeline = pipeline.extract(plan.crop);
+  pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' });
+  if (plan.resizeWidth !== plan.size || plan.resizeHeight !== plan.size) {
+    pipeline = pipeline.extract({ left: plan.left, top: plan.top, width: plan.size, height: plan.size });
+  }
+  const { data, info } = await pipeline
     .removeAlpha()
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })

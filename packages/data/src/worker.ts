@@ -1,5 +1,5 @@
-// The Piscina worker module: one exported function from a serialisable SampleTask to a SampleResult, with the patch
-// buffer transferred (not copied) back to the main thread.
+// The Piscina worker module: one exported function from a serialisable SampleTask to a SampleResult. Patches come
+// back without a copy: written into the caller's SharedArrayBuffer slot, or in their own buffer moved (transferred).
 
 import { Piscina } from 'piscina';
 import sharp from 'sharp';
@@ -11,7 +11,8 @@ sharp.cache(false);
 
 export default async function runTask(task: SampleTask): Promise<SampleResult> {
   const result = await processSample(task);
-  if (!result.ok) return result;
+  // Patches written into the caller's shared slot travel back as a view on shared memory: nothing to move.
+  if (!result.ok || task.out) return result;
   // A Transferable wrapper: Piscina posts `result` and moves the patch buffer in the transfer list.
   const movable = {
     [Piscina.transferableSymbol]: result.patches.buffer,

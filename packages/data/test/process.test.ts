@@ -5,7 +5,10 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_LIMITS,
-  cropResizePlan,
+  cropFirstPlan,
+  decodeWithPlan,
+  resizeFirstPlan,
+  trainPlan,
   defaultTransformOptions,
   denormalize,
   processSample,
@@ -114,25 +117,31 @@ describe('processSample', () => {
     expect(c.patches).not.toEqual(a.patches);
   });
 
-  it('resize-then-window matches crop-then-resize (the torchvision order) up to resampling noise', async () => {
+  it('crops first (torchvision order) and the resize-first form for big JPEGs agrees up to resampling noise', async () => {
     const bytes = photoBytes[2];
     const size = transform.imageSize;
+    const meta = await sharp(bytes).metadata();
     for (const key of ['a', 'b', 'c', 'd']) {
+      const box = randomResizedCropBox(meta.width!, meta.height!, rngFor(7, 0, key));
+      // A small photo: the worker's output is exactly crop-then-resize, normalised (no flip here).
       const r = await processSample(task(bytes, key, { transform: { ...transform, flipProbability: 0 } }));
       if (!r.ok) throw new Error('rejected');
-      const meta = await sharp(bytes).metadata();
-      const box = randomResizedCropBox(meta.width!, meta.height!, rngFor(7, 0, key));
-      expect(cropResizePlan(meta.width!, meta.height!, box, size).size).toBe(size);
-      const direct = await sharp(bytes)
-        .extract({ left: box.left, top: box.top, width: box.width, height: box.height })
-        .resize(size, size, { fit: 'fill', kernel: 'cubic' })
-        .raw()
-        .toBuffer();
+      const cropFirst = await decodeWithPlan(bytes, cropFirstPlan(box, size), 1e8);
       const ours = denormalize(unpatchify(r.patches, size, size, 3, 14)).data;
+      for (let i = 0; i < ours.length; i += 97) expect(ours[i]).toBeCloseTo(cropFirst.data[i] / 255, 4);
+      // The resize-first plan (used when libjpeg can shrink on load) lands on the same pixels, give or take a pixel.
+      const resizeFirst = await decodeWithPlan(bytes, resizeFirstPlan(meta.width!, meta.height!, box, size), 1e8);
       let diff = 0;
-      for (let i = 0; i < ours.length; i++) diff += Math.abs(ours[i] - direct[i] / 255);
-      expect(diff / ours.length).toBeLessThan(0.04);
+      for (let i = 0; i < resizeFirst.data.length; i++) diff += Math.abs(resizeFirst.data[i] - cropFirst.data[i]) / 255;
+      expect(diff / resizeFirst.data.length).toBeLessThan(0.04);
     }
+  });
+
+  it('chooses resize-first only for JPEGs that shrink by 3 or more', () => {
+    const box = { left: 10, top: 20, width: 900, height: 700, fallback: false };
+    expect(trainPlan(1000, 800, box, 224, true).crop).toBeNull();
+    expect(trainPlan(1000, 800, box, 224, false).crop).toEqual({ left: 10, top: 20, width: 900, height: 700 });
+    expect(trainPlan(1000, 800, { ...box, width: 600, height: 600 }, 224, true).crop).not.toBeNull();
   });
 
   it('always yields the configured shape and finite values for random images and settings', async () => {

@@ -3,11 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   applyColorJitter,
-  cropResizePlan,
+  resizeFirstPlan,
   denormalize,
   evalResizePlan,
   horizontalFlip,
   normalize,
+  normalizedPatches,
   patchify,
   randomResizedCropBox,
   rngFor,
@@ -55,6 +56,19 @@ describe('patchify / unpatchify', () => {
     expect(patches[1 * 12 + (1 * 2 + 0) * 3 + 2]).toBe(1 * 100 + 2 * 10 + 2);
     // Patch 2 is bottom-left (gy 1, gx 0); element (r=0, c=1, ch=0) is pixel (y=2, x=1).
     expect(patches[2 * 12 + (0 * 2 + 1) * 3 + 0]).toBe(2 * 100 + 1 * 10 + 0);
+  });
+
+  it('normalizedPatches equals flip + normalise + patchify composed', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.boolean(), fc.integer(), (p, gw, gh, flip, seed) => {
+        const rng = rngFor(seed, 0, 'bytes');
+        const img = { data: Uint8Array.from({ length: gw * p * gh * p * 3 }, () => rng.int(0, 256)), width: gw * p, height: gh * p, channels: 3 };
+        const expected = patchify(normalize(flip ? horizontalFlip(img) : img), p);
+        const fused = normalizedPatches(img, p, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], flip);
+        expect(fused.length).toBe(expected.length);
+        for (let i = 0; i < fused.length; i++) expect(fused[i]).toBeCloseTo(expected[i], 5);
+      }),
+    );
   });
 
   it('rejects sizes not divisible by the patch with a clear message', () => {
@@ -115,7 +129,7 @@ describe('RandomResizedCrop boxes', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), fc.integer(), fc.integer({ min: 8, max: 300 }), (w, h, seed, size) => {
         const box = randomResizedCropBox(w, h, rngFor(seed, 0, 'p'));
-        const plan = cropResizePlan(w, h, box, size);
+        const plan = resizeFirstPlan(w, h, box, size);
         expect(plan.left + size).toBeLessThanOrEqual(plan.resizeWidth);
         expect(plan.top + size).toBeLessThanOrEqual(plan.resizeHeight);
         // The window lands within one output pixel of where the box maps.
@@ -129,7 +143,7 @@ describe('RandomResizedCrop boxes', () => {
   });
 
   it('eval plan matches torchvision for 640x480 at 224: resize to 341x256, crop at (58, 16)', () => {
-    expect(evalResizePlan(640, 480, 224)).toEqual({ resizeWidth: 341, resizeHeight: 256, left: 58, top: 16, size: 224 });
+    expect(evalResizePlan(640, 480, 224)).toEqual({ crop: null, resizeWidth: 341, resizeHeight: 256, left: 58, top: 16, size: 224 });
   });
 });
 

@@ -1,0 +1,67 @@
+// `npx nx run data:bench`: the loader's throughput against sharp alone, on about-500-px real photos, image 224,
+// patch 14, train transform. Prints the single-thread sharp-only rate, then the loader at 1..N workers.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { DEFAULT_LIMITS, defaultTransformOptions, processSample } from '../src/index.js';
+import { photoVariants, writePhotoShards } from './photos.js';
+
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 300);
+const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 4);
+const BATCH = 64;
+const cores = availableParallelism();
+const maxWorkers = Number(process.env.BENCH_MAX_WORKERS ?? cores);
+
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+console.log(`@aim/data benchmark: ${cores} cores, load average at start ${load()}`);
+const images = await photoVariants(IMAGES);
+const sizes = await Promise.all(images.slice(0, 50).map((b) => sharp(b).metadata()));
+const meanSide = sizes.reduce((s, m) => s + Math.max(m.width!, m.height!), 0) / sizes.length;
+console.log(`${IMAGES} JPEG photo variants, longer side ~${meanSide.toFixed(0)} px, ${(images.reduce((s, b) => s + b.length, 0) / IMAGES / 1024).toFixed(0)} KiB each`);
+
+// Single-thread sharp only: decode + resize to 224x224 (bicubic) of the same files, one at a time, no pool.
+sharp.concurrency(1);
+sharp.cache(false);
+async function rate(label: string, work: (b: Buffer, i: number) => Promise<unknown>, passes = 2): Promise<number> {
+  for (let i = 0; i < 20; i++) await work(images[i], i); // warm-up
+  const t = performance.now();
+  let n = 0;
+  for (let p = 0; p < passes; p++) for (const [i, b] of images.entries()) (await work(b, i), n++);
+  const perSecond = n / ((performance.now() - t) / 1000);
+  console.log(`${label.padEnd(58)} ${perSecond.toFixed(1)} images/s`);
+  return perSecond;
+}
+const sharpRate = await rate('sharp only, 1 thread (decode + resize 224, bicubic)', (b) =>
+  sharp(b).resize(224, 224, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(),
+);
+const transform = defaultTransformOptions({ imageSize: 224, patchSize: 14, mode: 'train' });
+await rate('worker function in-process, 1 thread (full train transform)', (b, i) =>
+  processSample({ key: `photo${i}`, bytes: b, seed: 1, epoch: 0, transform, limits: DEFAULT_LIMITS }),
+);
+
+const dir = mkdtempSync(join(tmpdir(), 'aim-data-bench-'));
+try {
+  const shards = await writePhotoShards(dir, images, 100);
+  const list = join(dir, 'shards.txt');
+  writeFileSync(list, shards.join('\n'));
+  console.log(`\n${shards.length} shards, ${EPOCHS} epochs of ${IMAGES} images, batch ${BATCH}, 224 px, patch 14, train transform`);
+  const rows: string[] = ['| workers | images/s | target 0.85 x W x sharp-only | ratio | main-thread CPU | peak RSS |', '|---|---|---|---|---|---|'];
+  for (let w = 1; w <= maxWorkers; w++) {
+    const out = execFileSync(
+      process.execPath,
+      ['--conditions=@aim/source', '--import', 'tsx', new URL('./run-loader.ts', import.meta.url).pathname, list, String(w), String(EPOCHS), String(BATCH)],
+      { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, 2 * w)) } },
+    );
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    const target = 0.85 * w * sharpRate;
+    rows.push(
+      `| ${w} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} x W x sharp | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
+    );
+    console.log(rows[rows.length - 1]);
+  }
+  console.log(`\n${rows.join('\n')}\n\nload average at end ${load()}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,49 @@
+// One benchmark run in a fresh process (so peak RSS and CPU belong to this configuration only): iterate the loader
+// over the given shards and print one JSON line with images/s, main-thread CPU and peak RSS.
+import { readFileSync } from 'node:fs';
+import { createLoader } from '../src/index.js';
+
+const [shardList, workersText, epochsText, batchText, recycleText] = process.argv.slice(2);
+const recycle = recycleText === 'recycle';
+const shards = readFileSync(shardList, 'utf8').trim().split('\n');
+const workers = Number(workersText);
+
+/** CPU seconds used by the main thread alone (Linux: /proc/self/task/<pid>/stat, fields utime + stime). */
+function mainThreadCpuSeconds(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks at USER_HZ = 100
+}
+
+const loader = createLoader({
+  shards,
+  batchSize: Number(batchText),
+  imageSize: 224,
+  patchSize: 14,
+  transform: 'train',
+  workers,
+  epochs: Number(epochsText),
+  seed: 1,
+});
+let images = 0;
+let first: { t: number; cpu: number; images: number } | undefined;
+for await (const batch of loader) {
+  images += batch.batchSize;
+  if (recycle) loader.recycle(batch); // as a trainer does once the batch is copied into a tensor
+  // Steady state: measure from the first batch on (pool start-up and worker compilation excluded).
+  first ??= { t: performance.now(), cpu: mainThreadCpuSeconds(), images };
+}
+const seconds = (performance.now() - first!.t) / 1000;
+const cpu = mainThreadCpuSeconds() - first!.cpu;
+const stats = loader.stats();
+console.log(
+  JSON.stringify({
+    workers,
+    recycle,
+    images,
+    imagesPerSecond: (images - first!.images) / seconds,
+    mainThreadCpuPercent: (100 * cpu) / seconds,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    rejected: stats.rejectedTotal,
+  }),
+);
