@@ -55,7 +55,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = Object.freeze({
       'MNIST shard preparation progress (first run only), the resolved config, "backend: wasm", a progress line ' +
       '(step, loss, lr, img/s, ETA) with the loss falling from ~1.0 towards ~0.4, validation losses every 100 steps, ' +
       'and a summary naming runs/demo-<time>/ with metrics.jsonl, loss-curve.svg and checkpoints/',
-    values: { variant: 'aim-dev-tiny', data: 'mnist', valData: 'mnist', steps: 600, batchSize: 32, saveEvery: 200, valEvery: 100 },
+    values: { variant: 'aim-dev-tiny', data: 'mnist', valData: 'mnist', steps: 300, batchSize: 32, saveEvery: 100, valEvery: 50, logEvery: 10 },
   }),
   smoke: preset({
     name: 'smoke',

@@ -245,7 +245,8 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
         writeFileAtomic(join(dir, CHECKPOINT_MARKER), JSON.stringify(state, null, 2) + '\n');
       },
     });
-    metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint });
+    const stats = data.stats?.();
+    metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...(stats ? { dataStats: stats } : {}) });
     hooks.onCheckpoint?.(lastCheckpoint, step);
   };
   const plot = (): void => writeFileAtomic(plotPath, lossCurveSvg(readMetrics(metricsPath)));

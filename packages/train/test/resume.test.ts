@@ -131,6 +131,16 @@ describe('runPretraining', () => {
     loaded.model.dispose();
   });
 
+  it('a corrupt image is counted and reported, and the run goes on', async () => {
+    const writer = new ShardWriter({ pattern: join(dir, 'bad-%04d.tar'), maxCount: 100, mtime: 0 });
+    await writer.write({ __key__: 'broken', png: new TextEncoder().encode('not a png at all') });
+    await writer.close();
+    const cfg = config({ '--data': `${join(dir, 'bad-0000.tar')}::${join(dir, 'train-{0000..0001}.tar')}`, '--steps': '2' });
+    const { summary } = await run(cfg, join(dir, 'run-bad'));
+    expect(summary.stopReason).toBe('completed');
+    expect(summary.dataStats).toMatchObject({ rejected: { decode_error: 1 } });
+  });
+
   it('a stop request (SIGINT) finishes the step, saves and returns', async () => {
     const runDir = join(dir, 'run-signal');
     let steps = 0;
