@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * x @ w for 2-D x [N, in] and w [in, out], with a backward pass written as plain (non-transposed) matMuls over
  * explicitly transposed operands. The wasm backend runs matMul with transposeA/transposeB flags through a slow
  * generic loop (about 10x slower than its XNNPACK path), and tfjs' built-in MatMul gradient uses those flags;
- * an explicit transpose is a cheap memory copy by comparison.
+ * an explicit transpose is a memory copy by comparison. For the weight gradient the narrower of x and dy is
+ * transposed: dW = x^T dy, or (dy^T x)^T when out < in.
  */
 const matMulPlainGrad = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, w: tf.Tensor | tf.GradSaveFunc, save) => {
   const x2 = x as tf.Tensor2D;
@@ -17,8 +18,12 @@ const matMulPlainGrad = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, w: tf.Ten
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       const dy2 = dy as tf.Tensor2D;
+      const [inDim, outDim] = ws.shape;
       const dx = tf.matMul(dy2, tf.transpose(ws)); // [N, out] @ [out, in] -> [N, in]
-      const dw = tf.matMul(tf.transpose(xs), dy2); // [in, N] @ [N, out] -> [in, out]
+      const dw =
+        outDim < inDim
+          ? tf.transpose(tf.matMul(tf.transpose(dy2), xs)) // ([out, N] @ [N, in])^T -> [in, out]
+          : tf.matMul(tf.transpose(xs), dy2); // [in, N] @ [N, out] -> [in, out]
       return [dx, dw];
     },
   };
@@ -38,33 +43,64 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
   return tf.reshape(y, [...lead, outDim]);
 }
 
-/** LayerNorm over the last axis with weight and bias (biased variance, like torch). x [..., D] -> [..., D]. */
+/**
+ * LayerNorm over the last axis with weight and bias (biased variance, like torch). x [..., D] -> [..., D].
+ * The gradient is written out (about half the kernels of the traced one):
+ * dx = rstd * (g*dy - mean(g*dy) - xhat * mean(g*dy * xhat)), dg = sum(dy * xhat), db = sum(dy).
+ */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
-  const axis = x.rank - 1;
-  const mean = tf.mean(x, axis, true); // [..., 1]
-  const centered = tf.sub(x, mean); // [..., D]
-  const variance = tf.mean(tf.square(centered), axis, true); // [..., 1]
-  const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, weight), bias);
+  return layerNormOp(eps)(x, weight, bias);
+}
+
+const layerNormOps = new Map<number, (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+
+function layerNormOp(eps: number): (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor {
+  let op = layerNormOps.get(eps);
+  if (op !== undefined) return op;
+  op = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, w: tf.Tensor | tf.GradSaveFunc, b: tf.Tensor | tf.GradSaveFunc, save) => {
+    const xt = x as tf.Tensor;
+    const axis = xt.rank - 1;
+    const mean = tf.mean(xt, axis, true); // [..., 1]
+    const centered = tf.sub(xt, mean); // [..., D]
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), axis, true), eps)); // [..., 1]
+    const xhat = tf.mul(centered, rstd); // [..., D]
+    (save as tf.GradSaveFunc)([xhat, rstd, w as tf.Tensor]);
+    return {
+      value: tf.add(tf.mul(xhat, w as tf.Tensor), b as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, rs, weight] = saved;
+        const d = weight.shape[0];
+        const ax = dy.rank - 1;
+        const g = tf.mul(dy, weight); // [..., D]
+        const inner = tf.sub(tf.sub(g, tf.mean(g, ax, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), ax, true)));
+        const dx = tf.mul(rs, inner);
+        const rows = tf.reshape(dy, [-1, d]); // [N, D]
+        const dw = tf.sum(tf.mul(rows, tf.reshape(xh, [-1, d])), 0); // [D]
+        const db = tf.sum(rows, 0); // [D]
+        return [dx, dw, db];
+      },
+    };
+  });
+  layerNormOps.set(eps, op);
+  return op;
 }
 
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /**
- * Exact (erf) GELU, x * Phi(x), as torch.nn.GELU(). A custom gradient keeps backward to a handful of elementwise
- * kernels: d/dx = Phi(x) + x * phi(x).
+ * Exact (erf) GELU, x * Phi(x), as torch.nn.GELU(). A custom gradient keeps backward to a few elementwise kernels
+ * and reuses the forward's Phi(x): d/dx = Phi(x) + x * phi(x).
  */
 export const gelu = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, save) => {
   const xt = x as tf.Tensor;
-  (save as tf.GradSaveFunc)([xt]);
   const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xt, INV_SQRT2))));
+  (save as tf.GradSaveFunc)([xt, cdf]);
   return {
     value: tf.mul(xt, cdf),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs] = saved as [tf.Tensor];
+      const [xs, cdfs] = saved as [tf.Tensor, tf.Tensor];
       const phi = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(xs))));
-      const cdfs = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, INV_SQRT2))));
       return tf.mul(dy, tf.add(cdfs, tf.mul(xs, phi)));
     },
   };
@@ -105,16 +141,19 @@ export interface AttentionWeights {
 /**
  * Multi-head self-attention without biases. x [B, K, D] -> [B, K, D]. `mask` is additive, [B, 1, K, K], or null
  * for full bidirectional attention. Heads are folded into the batch ([B*H, K, hd]) so each product is one
- * batched matMul.
+ * batched matMul. Only rank-4 (0, 2, 1, 3) transposes are used: tfjs-wasm runs them as block copies, while a
+ * rank-5 transpose takes its generic path (about 100x slower).
  */
 export function selfAttention(x: tf.Tensor3D, w: AttentionWeights, heads: number, mask: tf.Tensor4D | null): tf.Tensor3D {
   const [b, k, d] = x.shape;
   const hd = d / heads;
-  const qkv = linear(x, w.qkv); // [B, K, 3D]
-  const qkvHeads = tf.transpose(tf.reshape(qkv, [b, k, 3, heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, K, hd]
-  const [q, key, v] = tf.split(tf.reshape(qkvHeads, [3, b * heads, k, hd]), 3, 0).map((t) =>
-    tf.reshape(t, [b * heads, k, hd]),
-  ) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  const qkv = linear(x, w.qkv); // [B, K, 3D], columns (3, heads, hd)
+  const perHead = tf.transpose(tf.reshape(qkv, [b, k, 3 * heads, hd]), [0, 2, 1, 3]); // [B, 3H, K, hd]
+  const [q, key, v] = tf.split(perHead, 3, 1).map((t) => tf.reshape(t, [b * heads, k, hd])) as [
+    tf.Tensor3D,
+    tf.Tensor3D,
+    tf.Tensor3D,
+  ]; // each [B*H, K, hd]
   let scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), key, false, true); // [B*H, K, K]
   if (mask !== null) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, k, k]), mask), [b * heads, k, k]);
   const probs = tf.softmax(scores); // [B*H, K, K]
