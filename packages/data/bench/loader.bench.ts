@@ -24,22 +24,27 @@ console.log(`${IMAGES} JPEG photo variants, longer side ~${meanSide.toFixed(0)} 
 // Single-thread sharp only: decode + resize to 224x224 (bicubic) of the same files, one at a time, no pool.
 sharp.concurrency(1);
 sharp.cache(false);
-async function rate(label: string, work: (b: Buffer, i: number) => Promise<unknown>, passes = 2): Promise<number> {
+async function rate(label: string, work: (b: Buffer, i: number) => Promise<unknown>, passes = 2): Promise<{ perSecond: number; cpuMs: number }> {
   for (let i = 0; i < 20; i++) await work(images[i], i); // warm-up
   const t = performance.now();
+  const cpu = process.cpuUsage();
   let n = 0;
   for (let p = 0; p < passes; p++) for (const [i, b] of images.entries()) (await work(b, i), n++);
+  const used = process.cpuUsage(cpu);
   const perSecond = n / ((performance.now() - t) / 1000);
-  console.log(`${label.padEnd(58)} ${perSecond.toFixed(1)} images/s`);
-  return perSecond;
+  const cpuMs = (used.user + used.system) / 1000 / n;
+  console.log(`${label.padEnd(60)} ${perSecond.toFixed(1)} images/s, ${cpuMs.toFixed(2)} ms CPU/image`);
+  return { perSecond, cpuMs };
 }
-const sharpRate = await rate('sharp only, 1 thread (decode + resize 224, bicubic)', (b) =>
+const sharpOnly = await rate('sharp only, 1 thread (decode + resize 224, bicubic)', (b) =>
   sharp(b).resize(224, 224, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(),
 );
 const transform = defaultTransformOptions({ imageSize: 224, patchSize: 14, mode: 'train' });
+const slot = new SharedArrayBuffer(256 * 588 * 4);
 await rate('worker function in-process, 1 thread (full train transform)', (b, i) =>
-  processSample({ key: `photo${i}`, bytes: b, seed: 1, epoch: 0, transform, limits: DEFAULT_LIMITS }),
+  processSample({ key: `photo${i}`, bytes: b, seed: 1, epoch: 0, transform, limits: DEFAULT_LIMITS, out: { buffer: slot, offset: 0 } }),
 );
+const sharpRate = sharpOnly.perSecond;
 
 const dir = mkdtempSync(join(tmpdir(), 'aim-data-bench-'));
 try {
@@ -47,17 +52,25 @@ try {
   const list = join(dir, 'shards.txt');
   writeFileSync(list, shards.join('\n'));
   console.log(`\n${shards.length} shards, ${EPOCHS} epochs of ${IMAGES} images, batch ${BATCH}, 224 px, patch 14, train transform`);
-  const rows: string[] = ['| workers | images/s | target 0.85 x W x sharp-only | ratio | main-thread CPU | peak RSS |', '|---|---|---|---|---|---|'];
-  for (let w = 1; w <= maxWorkers; w++) {
+  const rows: string[] = [
+    '| workers | recycle() | images/s | target 0.85 x W x sharp-only | images/s / (W x sharp-only) | CPU ms/image, all threads (sharp-only: ' +
+      sharpOnly.cpuMs.toFixed(2) +
+      ') | main-thread CPU | peak RSS |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const runs: [number, boolean][] = [];
+  for (let w = 1; w <= maxWorkers; w++) runs.push([w, true]);
+  runs.push([maxWorkers, false]);
+  for (const [w, recycle] of runs) {
     const out = execFileSync(
       process.execPath,
-      ['--conditions=@aim/source', '--import', 'tsx', new URL('./run-loader.ts', import.meta.url).pathname, list, String(w), String(EPOCHS), String(BATCH)],
+      ['--conditions=@aim/source', '--import', 'tsx', new URL('./run-loader.ts', import.meta.url).pathname, list, String(w), String(EPOCHS), String(BATCH), recycle ? 'recycle' : 'fresh'],
       { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, 2 * w)) } },
     );
     const r = JSON.parse(out.trim().split('\n').pop()!);
     const target = 0.85 * w * sharpRate;
     rows.push(
-      `| ${w} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} x W x sharp | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
+      `| ${w} | ${recycle ? 'yes' : 'no'} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} | ${r.cpuMsPerImage.toFixed(2)} | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
     );
     console.log(rows[rows.length - 1]);
   }

@@ -26,15 +26,16 @@ const loader = createLoader({
   seed: 1,
 });
 let images = 0;
-let first: { t: number; cpu: number; images: number } | undefined;
+let first: { t: number; cpu: number; images: number; all: NodeJS.CpuUsage } | undefined;
 for await (const batch of loader) {
   images += batch.batchSize;
   if (recycle) loader.recycle(batch); // as a trainer does once the batch is copied into a tensor
   // Steady state: measure from the first batch on (pool start-up and worker compilation excluded).
-  first ??= { t: performance.now(), cpu: mainThreadCpuSeconds(), images };
+  first ??= { t: performance.now(), cpu: mainThreadCpuSeconds(), images, all: process.cpuUsage() };
 }
 const seconds = (performance.now() - first!.t) / 1000;
 const cpu = mainThreadCpuSeconds() - first!.cpu;
+const all = process.cpuUsage(first!.all);
 const stats = loader.stats();
 console.log(
   JSON.stringify({
@@ -43,6 +44,8 @@ console.log(
     images,
     imagesPerSecond: (images - first!.images) / seconds,
     mainThreadCpuPercent: (100 * cpu) / seconds,
+    // CPU time of every thread (main, workers, libuv/libvips) per image: the load-independent cost.
+    cpuMsPerImage: (all.user + all.system) / 1000 / (images - first!.images),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     rejected: stats.rejectedTotal,
   }),

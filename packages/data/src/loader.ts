@@ -285,7 +285,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   let started = false;
   let generator: AsyncGenerator<PatchBatch> | undefined;
   const per = numPatches * patchDim;
-  const ring = new SlotRing(prefetch, per);
+  let ring: SlotRing; // allocated when iteration starts
   // Batch buffers handed back by recycle(): reusing them spares the main thread the page faults and garbage
   // collections of a fresh [B, K, p*p*3] allocation per batch.
   const spare: Float32Array[] = [];
@@ -437,6 +437,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
 
   async function* run(): AsyncGenerator<PatchBatch> {
     startTime = performance.now();
+    ring = new SlotRing(prefetch, per);
     pool = createPool({ workers, ...(options.workerFile ? { workerFile: options.workerFile } : {}) });
     try {
       yield* batches();
@@ -461,81 +462,78 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   }
 
   async function* batches(): AsyncGenerator<PatchBatch> {
-    {
-      for (let epoch = position.epoch; epoch < epochs && !closed; epoch++) {
-        const skip = epoch === position.epoch ? position.samplesInEpoch : 0;
-        position.epoch = epoch;
-        position.samplesInEpoch = skip;
-        stats.epoch = epoch;
-        const stream = epochSamples(epoch);
-        let index = 0;
-        let exhausted = false;
-        const window: Pending[] = [];
-        let workerTasks = 0;
-        let consumedInEpoch = skip;
-        let batch = newBatch(epoch);
-        let seenBefore = stats.seen;
-        try {
-          while (!closed) {
-            while (!exhausted && workerTasks < prefetch && window.length < 4 * prefetch) {
-              const next = await stream.next();
-              if (next.done) {
-                exhausted = true;
-                break;
-              }
-              if (index < skip) {
-                index++; // resuming: these samples were consumed before the checkpoint
-                continue;
-              }
-              const pending = dispatch(next.value.sample, next.value.source, epoch, index++);
-              if (pending.usesWorker) workerTasks++;
-              window.push(pending);
+    for (let epoch = position.epoch; epoch < epochs && !closed; epoch++) {
+      const skip = epoch === position.epoch ? position.samplesInEpoch : 0;
+      position.epoch = epoch;
+      position.samplesInEpoch = skip;
+      stats.epoch = epoch;
+      const stream = epochSamples(epoch);
+      let index = 0;
+      let exhausted = false;
+      const window: Pending[] = [];
+      let workerTasks = 0;
+      let consumedInEpoch = skip;
+      let batch = newBatch(epoch);
+      const seenBefore = stats.seen;
+      try {
+        while (!closed) {
+          while (!exhausted && workerTasks < prefetch && window.length < 4 * prefetch) {
+            const next = await stream.next();
+            if (next.done) {
+              exhausted = true;
+              break;
             }
-            if (window.length === 0 || closed) break;
-            let pending: Pending;
-            if (ordered) {
-              pending = window.shift()!;
-            } else {
-              const done = window.findIndex((p) => p.settled !== undefined);
-              const at = done >= 0 ? done : await Promise.race(window.map((p, i) => p.outcome.then(() => i)));
-              pending = window.splice(at, 1)[0];
+            if (index < skip) {
+              index++; // resuming: these samples were consumed before the checkpoint
+              continue;
             }
-            const outcome = await pending.outcome;
-            if (pending.usesWorker) workerTasks--;
-            if (outcome.ok) batch.add(outcome.key, outcome.label, ring.view(outcome.slot));
-            if (pending.slot !== undefined) ring.release(pending.slot);
-            stats.seen++;
-            consumedInEpoch++;
-            if (outcome.ok) {
-              stats.buffered++;
-            } else {
-              reject(outcome);
-            }
-            if (batch.count === batchSize) {
-              const full = batch.finish();
-              batch = newBatch(epoch);
-              yield emit(full, consumedInEpoch);
-            }
+            const pending = dispatch(next.value.sample, next.value.source, epoch, index++);
+            if (pending.usesWorker) workerTasks++;
+            window.push(pending);
           }
-        } finally {
-          await stream.return(undefined);
-        }
-        if (closed) break;
-        if (stats.seen === seenBefore && skip === 0 && stats.readErrors > 0) {
-          throw new Error(`@aim/data: epoch ${epoch} read no samples (${stats.readErrors} read errors); check the shard spec`);
-        }
-        seenBefore = stats.seen;
-        if (batch.count > 0) {
-          if (options.dropLast) {
-            stats.dropped += batch.count;
-            stats.buffered -= batch.count;
+          if (window.length === 0 || closed) break;
+          let pending: Pending;
+          if (ordered) {
+            pending = window.shift()!;
           } else {
-            yield emit(batch.finish(), consumedInEpoch);
+            const done = window.findIndex((p) => p.settled !== undefined);
+            const at = done >= 0 ? done : await Promise.race(window.map((p, i) => p.outcome.then(() => i)));
+            pending = window.splice(at, 1)[0];
+          }
+          const outcome = await pending.outcome;
+          if (pending.usesWorker) workerTasks--;
+          if (outcome.ok) batch.add(outcome.key, outcome.label, ring.view(outcome.slot));
+          if (pending.slot !== undefined) ring.release(pending.slot);
+          stats.seen++;
+          consumedInEpoch++;
+          if (outcome.ok) {
+            stats.buffered++;
+          } else {
+            reject(outcome);
+          }
+          if (batch.count === batchSize) {
+            const full = batch.finish();
+            batch = newBatch(epoch);
+            yield emit(full, consumedInEpoch);
           }
         }
-        position.epoch = epoch + 1;
-        position.samplesInEpoch = 0;
+      } finally {
+        await stream.return(undefined);
       }
+      if (closed) break;
+      if (stats.seen === seenBefore && skip === 0 && stats.readErrors > 0) {
+        throw new Error(`@aim/data: epoch ${epoch} read no samples (${stats.readErrors} read errors); check the shard spec`);
+      }
+      if (batch.count > 0) {
+        if (options.dropLast) {
+          stats.dropped += batch.count;
+          stats.buffered -= batch.count;
+        } else {
+          yield emit(batch.finish(), consumedInEpoch);
+        }
+      }
+      position.epoch = epoch + 1;
+      position.samplesInEpoch = 0;
     }
   }
 

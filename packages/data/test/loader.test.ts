@@ -245,6 +245,25 @@ describe('createLoader', () => {
     expect(batches.flatMap((b) => b.keys).sort()).toEqual(['fine0', 'fine3', 'flaky1']);
   });
 
+  it('recycle() hands a full batch buffer to a later batch, once, and never a partial one', async () => {
+    const loader = createLoader({ shards: photoShards.paths, batchSize: 4, ...small, workers: 1, transform: 'eval' });
+    const seen: PatchBatch[] = [];
+    const copies: Float32Array[] = [];
+    for await (const batch of loader) {
+      copies.push(batch.patches.slice());
+      seen.push(batch);
+      loader.recycle(batch);
+      loader.recycle(batch); // a second call must not lend the buffer twice
+    }
+    expect(seen.map((b) => b.batchSize)).toEqual([4, 4, 4, 2]);
+    expect(seen[1].patches).toBe(seen[0].patches); // reused
+    expect(seen[2].patches).toBe(seen[0].patches);
+    expect(seen[3].patches).not.toBe(seen[0].patches); // the partial batch is its own copy
+    // Reuse does not change the data: every batch matched a fresh run when it was yielded.
+    const fresh = await collect({ shards: photoShards.paths, batchSize: 4, ...small, workers: 1, transform: 'eval' });
+    fresh.batches.forEach((b, i) => expect(copies[i]).toEqual(b.patches));
+  });
+
   it('close() and breaking out of the loop stop the pool and end iteration', async () => {
     // Worker threads show up as OS threads and as MessagePort handles; both must go back to where they were.
     const threads = () => readdirSync('/proc/self/task').length + process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
