@@ -53,10 +53,12 @@ export class AdamW {
 
   /**
    * One update with learning rate `lr`. `grads` maps parameter name -> gradient of the same shape; every parameter
-   * must have one. p <- p * (1 - lr * wd) [decay params only]; p <- p - lr * m_hat / (sqrt(v_hat) + eps).
+   * must have one; each is multiplied by `gradScale` first (how clipping is applied without another pass).
+   * p <- p * (1 - lr * wd) [decay params only]; p <- p - lr * m_hat / (sqrt(v_hat) + eps).
    */
-  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number, gradScale = 1): void {
     if (!Number.isFinite(lr) || lr < 0) throw new Error(`AdamW: learning rate must be finite and >= 0, got ${lr}`);
+    if (!Number.isFinite(gradScale) || gradScale < 0) throw new Error(`AdamW: gradScale must be finite and >= 0, got ${gradScale}`);
     for (const p of this.params) {
       const g = grads.get(p.name);
       if (!g) throw new Error(`AdamW: no gradient for parameter '${p.name}'`);
@@ -70,7 +72,7 @@ export class AdamW {
     const biasCorrection2 = 1 - beta2 ** this.updates;
     tf.tidy(() => {
       for (const p of this.params) {
-        const g = grads.get(p.name)!;
+        const g = gradScale === 1 ? grads.get(p.name)! : tf.mul(grads.get(p.name)!, gradScale);
         const m = this.m.get(p.name)!;
         const v = this.v.get(p.name)!;
         const mNext = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));

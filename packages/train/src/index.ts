@@ -1,7 +1,7 @@
 // @aim/train: the AIM pretraining loop as a library (optimiser, schedule, clipping, config, checkpoints, metrics, plots).
 export { AdamW, ADAMW_DEFAULTS, momentName, type AdamWOptions, type TrainableParameter } from './adamw.js';
 export { learningRateAt, warmupSteps, type WarmupCosineSchedule } from './schedule.js';
-export { clipByGlobalNorm, type ClippedGradients } from './clip.js';
+export { globalNorm, clipScale } from './clip.js';
 export { deriveSeed, trainPrefixSeed, validationPrefixSeed, SEED_STREAM } from './seed.js';
 export { lineChartSvg, niceTicks, type ChartSeries, type LineChartOptions } from './svg-chart.js';
 export { MetricsLog, readMetrics, lossCurveSvg, type MetricsRecord, type TrainRecord, type ValidationRecord, type EventRecord } from './metrics.js';

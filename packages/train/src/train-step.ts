@@ -3,7 +3,7 @@
 // References: El-Nouby et al. 2024 (AIM), sections 3-4 (prefix attention, normalised-pixel loss, recipe).
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdamW, TrainableParameter } from './adamw.js';
-import { clipByGlobalNorm } from './clip.js';
+import { clipScale, globalNorm } from './clip.js';
 import { trainPrefixSeed, validationPrefixSeed } from './seed.js';
 
 /** What the loop needs from a model (structurally @aim/model's AIM model). */
@@ -95,20 +95,20 @@ export function trainStep(options: StepOptions, stepIndex: number, microBatches:
       for (const [varName, g] of Object.entries(grads)) {
         const name = paramByVariable.get(varName)!;
         const prev = summed.get(name);
+        if (share === 1) {
+          summed.set(name, g); // a single micro-batch: its gradient is the step's gradient
+          continue;
+        }
         summed.set(name, tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, share)) : tf.mul(g, share))));
         prev?.dispose();
         g.dispose();
       }
     });
     if (!Number.isFinite(loss)) throw new NonFiniteLossError(stepIndex + 1, loss);
-    const clipped = clipByGlobalNorm(summed, clipNorm);
-    try {
-      optimizer.apply(clipped.grads, lr);
-    } finally {
-      clipped.grads.forEach((t) => t.dispose());
-    }
+    const gradNorm = globalNorm(summed.values());
+    optimizer.apply(summed, lr, clipScale(gradNorm, clipNorm));
     const images = microBatches.reduce((n, b) => n + b.batchSize, 0);
-    return { step: stepIndex + 1, loss, lr, gradNorm: clipped.norm, images };
+    return { step: stepIndex + 1, loss, lr, gradNorm, images };
   } finally {
     summed.forEach((t) => t.dispose());
   }

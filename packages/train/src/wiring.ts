@@ -50,6 +50,9 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
         patchSize,
         transform: config.augment,
         workers: config.workers,
+        // The step blocks the main thread (wasm/cpu compute synchronously), so only tasks already handed to the
+        // workers progress during it: keep `prefetch` batches' worth of samples in flight.
+        prefetch: config.batchSize * config.prefetch,
         seed: config.seed,
         epochs: Infinity,
         // Equal batch sizes keep every step's shapes and accumulation weights the same.

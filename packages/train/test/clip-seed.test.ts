@@ -2,35 +2,41 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { clipByGlobalNorm, deriveSeed, trainPrefixSeed, validationPrefixSeed } from '../src/index.js';
+import { AdamW, clipScale, deriveSeed, globalNorm, trainPrefixSeed, validationPrefixSeed } from '../src/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-describe('clipByGlobalNorm', () => {
-  it('scales all gradients together to the max norm when above it', () => {
-    const grads = new Map<string, tf.Tensor>([
-      ['a', tf.tensor1d([3, 0])],
-      ['b', tf.tensor2d([[0, 4]])],
-    ]);
-    const { grads: out, norm } = clipByGlobalNorm(grads, 1.0);
+describe('global-norm clipping', () => {
+  it('scales all gradients together to the max norm when above it (applied through AdamW gradScale)', () => {
+    const grads = [tf.tensor1d([3, 0]), tf.tensor2d([[0, 4]])];
+    const norm = globalNorm(grads);
     expect(norm).toBeCloseTo(5, 6);
-    const a = out.get('a')!.dataSync();
-    const b = out.get('b')!.dataSync();
-    expect(Math.hypot(...a, ...b)).toBeCloseTo(1, 5);
-    expect(a[0] / b[1]).toBeCloseTo(0.75, 6);
-    out.forEach((t) => t.dispose());
+    const scale = clipScale(norm, 1.0);
+    expect(scale * norm).toBeCloseTo(1, 5);
+    expect(clipScale(0.5, 1.0)).toBe(1);
+    expect(clipScale(5, 0)).toBe(1); // 0 = off
+    expect(clipScale(NaN, 1)).toBe(1);
     grads.forEach((t) => t.dispose());
   });
 
-  it('leaves gradients below the max norm unchanged', () => {
-    const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([0.3, 0.4])]]);
-    const { grads: out, norm } = clipByGlobalNorm(grads, 1.0);
-    expect(norm).toBeCloseTo(0.5, 6);
-    expect(Array.from(out.get('a')!.dataSync())).toEqual(Array.from(grads.get('a')!.dataSync()));
-    out.forEach((t) => t.dispose());
-    grads.forEach((t) => t.dispose());
+  it('AdamW with gradScale equals AdamW on pre-scaled gradients', () => {
+    const run = (scaleInside: boolean): number[] => {
+      const w = tf.variable(tf.tensor1d([0.5, -1, 2]), true);
+      const opt = new AdamW([{ name: 'w', variable: w, decay: true }]);
+      for (const g of [[1, 2, 3], [-3, 0.5, 1]]) {
+        const t = tf.tensor1d(scaleInside ? g : g.map((x) => x * 0.25));
+        opt.apply(new Map([['w', t]]), 1e-2, scaleInside ? 0.25 : 1);
+        t.dispose();
+      }
+      const out = Array.from(w.dataSync());
+      opt.dispose();
+      w.dispose();
+      return out;
+    };
+    const [a, b] = [run(true), run(false)];
+    a.forEach((x, i) => expect(x).toBeCloseTo(b[i], 7));
   });
 });
 
