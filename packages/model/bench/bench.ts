@@ -14,9 +14,10 @@ import { AIM_VARIANTS, numPatches, patchDim, resolveAimConfig } from '../src/con
 import { createAim } from '../src/model.js';
 import { samplePrefixLengths } from '../src/random.js';
 import { forwardFlops, matmulParams, stepFlops } from './flops.js';
-import { measureMatmulRate } from './matmul.js';
-import { topKernels } from './profile.js';
+import { type MatmulRate, measureMatmulRate } from './matmul.js';
+import { topKernelShapes, topKernels, useCpuTimeForKernels } from './profile.js';
 import { makeStep } from './step.js';
+import { stopwatch } from './timing.js';
 
 export interface BenchOptions {
   backends: BackendName[] | 'available';
@@ -40,6 +41,8 @@ export interface BenchRow {
   batch: number;
   matmulParams: number;
   stepSeconds?: number;
+  /** This process's CPU seconds per step (the wasm and cpu backends compute on this thread). */
+  stepCpuSeconds?: number;
   imagesPerSecond?: number;
   heldBytes?: number;
   peakBytes?: number;
@@ -48,6 +51,8 @@ export interface BenchRow {
   matmulFlopsPerSecond: number;
   matmulN: number;
   ratio?: number;
+  /** The same ratio on CPU time: robust on a loaded machine for backends that compute on this thread. */
+  ratioCpu?: number;
   skipped?: string;
 }
 
@@ -161,7 +166,10 @@ function defaultMatmulN(backend: BackendName): number {
   return 1024;
 }
 
-async function benchVariant(backend: BackendName, variant: string, opts: BenchOptions, matmul: { n: number; rate: number }): Promise<BenchRow> {
+/** Backends whose work runs on the calling thread, so CPU time measures it. */
+const ON_THIS_THREAD: readonly BackendName[] = ['wasm', 'cpu'];
+
+async function benchVariant(backend: BackendName, variant: string, opts: BenchOptions, matmul: MatmulRate): Promise<BenchRow> {
   const config = resolveAimConfig(variant);
   const batch = opts.batchFor[variant] ?? opts.batch;
   const flops = opts.mode === 'step' ? stepFlops(config, batch).total : forwardFlops(config, batch);
@@ -172,7 +180,7 @@ async function benchVariant(backend: BackendName, variant: string, opts: BenchOp
     batch,
     matmulParams: matmulParams(config),
     stepFlops: flops,
-    matmulFlopsPerSecond: matmul.rate,
+    matmulFlopsPerSecond: matmul.flopsPerSecond,
     matmulN: matmul.n,
   };
   if (backend === 'cpu' && opts.backends === 'available' && row.matmulParams > CPU_MAX_MATMUL_PARAMS) {
@@ -194,19 +202,28 @@ async function benchVariant(backend: BackendName, variant: string, opts: BenchOp
       loss.dispose();
     });
     row.peakBytes = info.peakBytes;
-    if (opts.profile) console.log(`\n${backend} ${variant} batch ${batch}: kernels by time (warm-up step)\n${await topKernels(info, 15)}`);
-    const start = performance.now();
+    if (opts.profile) {
+      const clock = ON_THIS_THREAD.includes(backend) ? 'CPU time' : 'wall time';
+      console.log(`\n${backend} ${variant} batch ${batch}: kernels by ${clock} (warm-up step)\n${await topKernels(info, 15)}`);
+      console.log(`by kernel and input shapes:\n${await topKernelShapes(info, 20)}\n`);
+    }
+    const elapsed = stopwatch();
     let losses = '';
     for (let i = 0; i < opts.steps; i++) {
       const loss = step.run();
       losses += `${(await loss.data())[0].toFixed(4)} `;
       loss.dispose();
     }
-    row.stepSeconds = (performance.now() - start) / 1000 / opts.steps;
+    const { wall, cpu } = elapsed();
+    row.stepSeconds = wall / opts.steps;
     row.heldBytes = tf.memory().numBytes;
     row.imagesPerSecond = batch / row.stepSeconds;
     row.stepFlopsPerSecond = flops / row.stepSeconds;
-    row.ratio = row.stepFlopsPerSecond / matmul.rate;
+    row.ratio = row.stepFlopsPerSecond / matmul.flopsPerSecond;
+    if (ON_THIS_THREAD.includes(backend)) {
+      row.stepCpuSeconds = cpu / opts.steps;
+      row.ratioCpu = flops / row.stepCpuSeconds / matmul.flopsPerCpuSecond;
+    }
     if (!/^(\d|\.|-| )+$/.test(losses) || losses.includes('NaN')) row.skipped = `non-finite loss: ${losses}`;
   } finally {
     step.dispose();
@@ -221,7 +238,7 @@ const g = (x: number | undefined): string => (x === undefined ? '-' : Number((x 
 const mb = (x: number | undefined): string => (x === undefined ? '-' : (x / 2 ** 20).toFixed(0));
 
 export function formatTable(rows: BenchRow[]): string {
-  const head = ['backend', 'variant', 'mode', 'batch', 'matmul params', 'step s', 'img/s', 'held MiB', 'peak MiB', 'GFLOP/step', 'step GFLOP/s', 'matmul GFLOP/s (n)', 'ratio'];
+  const head = ['backend', 'variant', 'mode', 'batch', 'matmul params', 'step s (cpu s)', 'img/s', 'held MiB', 'peak MiB', 'GFLOP/step', 'step GFLOP/s', 'matmul GFLOP/s (n)', 'ratio', 'ratio (cpu time)'];
   const body = rows.map((r) =>
     r.skipped && r.stepSeconds === undefined
       ? [r.backend, r.variant, r.mode, String(r.batch), `${(r.matmulParams / 1e6).toFixed(2)}M`, `skipped: ${r.skipped}`]
@@ -231,7 +248,7 @@ export function formatTable(rows: BenchRow[]): string {
           r.mode,
           String(r.batch),
           `${(r.matmulParams / 1e6).toFixed(2)}M`,
-          r.stepSeconds!.toFixed(3),
+          r.stepSeconds!.toFixed(3) + (r.stepCpuSeconds === undefined ? '' : ` (${r.stepCpuSeconds.toFixed(3)})`),
           r.imagesPerSecond!.toFixed(1),
           mb(r.heldBytes),
           mb(r.peakBytes),
@@ -239,6 +256,7 @@ export function formatTable(rows: BenchRow[]): string {
           g(r.stepFlopsPerSecond),
           `${g(r.matmulFlopsPerSecond)} (${r.matmulN})`,
           r.ratio!.toFixed(2) + (r.skipped ? ` ${r.skipped}` : ''),
+          r.ratioCpu === undefined ? '-' : r.ratioCpu.toFixed(2),
         ],
   );
   const lines = [head, ...body].map((cells) => `| ${cells.join(' | ')} |`);
@@ -260,13 +278,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const backend of backends) {
     const selection = await selectBackend(backend, { softwareWebGpuFallback: opts.webgpuSoftware });
+    if (opts.profile && ON_THIS_THREAD.includes(backend)) useCpuTimeForKernels();
     console.log(`# ${selection.reason}`);
     if (selection.adapter?.software && !opts.webgpuSoftware) {
       throw new Error('bench: webgpu runs on a software adapter here (far slower than wasm); pass --webgpu-software to bench it anyway');
     }
     const n = opts.matmulN ?? defaultMatmulN(backend);
     const mm = await measureMatmulRate(n, backend === 'cpu' ? 1 : 2);
-    console.log(`# ${backend}: ${n}^3 matmul ${(mm.flopsPerSecond / 1e9).toFixed(1)} GFLOP/s`);
+    const cpuRate = ON_THIS_THREAD.includes(backend) ? ` (${(mm.flopsPerCpuSecond / 1e9).toFixed(1)} per CPU second)` : '';
+    console.log(`# ${backend}: ${n}^3 matmul ${(mm.flopsPerSecond / 1e9).toFixed(1)} GFLOP/s${cpuRate}`);
     for (const variant of opts.variants) {
       const config = resolveAimConfig(variant);
       const batch = opts.batchFor[variant] ?? opts.batch;
@@ -285,7 +305,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
         continue;
       }
       try {
-        const row = await benchVariant(backend, variant, opts, { n, rate: mm.flopsPerSecond });
+        const row = await benchVariant(backend, variant, opts, mm);
         rows.push(row);
         console.log(formatTable([row]).split('\n')[2]);
       } catch (err) {
@@ -306,7 +326,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   }
   console.log(
     `\nstep FLOPs = 6 x matmul params x B x K + 12 x B x K^2 x D x depth (forward: 2 x params x B x K + 4 x B x K^2 x D x depth); ` +
-      `ratio = step FLOP rate / plain 2-D n^3 matmul FLOP rate on the same backend\n`,
+      `ratio = step FLOP rate / plain 2-D n^3 matmul FLOP rate on the same backend; ratio (cpu time) divides CPU-time ` +
+      `rates instead (wasm/cpu compute on this thread, so it holds on a loaded machine)\n`,
   );
   console.log(formatTable(rows));
   if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2));

@@ -31,14 +31,18 @@ export function makeStep(model: AimModel, patches: tf.Tensor3D, prefixLengths: I
           params.map((p) => p.variable),
         );
         params.forEach((p, i) => {
-          const g = grads[p.variable.name];
-          const mi = tf.add(tf.mul(m[i], BETA1), tf.mul(g, 1 - BETA1));
-          const vi = tf.add(tf.mul(v[i], BETA2), tf.mul(tf.square(g), 1 - BETA2));
-          m[i].assign(mi);
-          v[i].assign(vi);
-          let update = tf.div(tf.div(mi, c1), tf.add(tf.sqrt(tf.div(vi, c2)), EPS));
-          if (p.decay) update = tf.add(update, tf.mul(p.variable, WEIGHT_DECAY));
-          p.variable.assign(tf.sub(p.variable, tf.mul(update, lr)));
+          // One tidy per parameter: the update's temporaries die before the next parameter's are made.
+          tf.tidy(() => {
+            const g = grads[p.variable.name];
+            const mi = tf.add(tf.mul(m[i], BETA1), tf.mul(g, 1 - BETA1));
+            const vi = tf.add(tf.mul(v[i], BETA2), tf.mul(tf.square(g), 1 - BETA2));
+            m[i].assign(mi);
+            v[i].assign(vi);
+            let update = tf.div(tf.div(mi, c1), tf.add(tf.sqrt(tf.div(vi, c2)), EPS));
+            if (p.decay) update = tf.add(update, tf.mul(p.variable, WEIGHT_DECAY));
+            p.variable.assign(tf.sub(p.variable, tf.mul(update, lr)));
+          });
+          tf.dispose(grads[p.variable.name]);
         });
         return value;
       });

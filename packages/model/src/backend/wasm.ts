@@ -25,6 +25,25 @@ export function wasmDirectory(): string {
   return path.join(path.dirname(pkg), 'dist');
 }
 
+/**
+ * tfjs saves every tensor a gradient needs through an Identity kernel (engine.clone), and the wasm backend's Identity
+ * copies the buffer; the cpu backend's shares it by reference count. Tensors are immutable and the wasm backend
+ * counts references (its own Reshape shares buffers the same way), so sharing is safe. Measured on aim-dev-5M at
+ * batch 32: ~450 Identity calls per training step, ~9% of the step's CPU time, plus a copy of each saved activation.
+ */
+function shareIdentityBuffers(): void {
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original || (original as { aimShared?: boolean }).aimShared) return;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return original.kernelFunc(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({ ...original, kernelFunc, aimShared: true } as tf.KernelConfig);
+}
+
 export interface WasmSetup {
   simd: boolean;
   threads: number;
@@ -41,6 +60,7 @@ export async function configureWasmBackend(): Promise<WasmSetup> {
     wasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
     configured = true;
   }
+  shareIdentityBuffers();
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
   return { simd, threads: 1 };
 }
