@@ -3,6 +3,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
+ * Sum over rows of a 2-D tensor as ones[1, N] @ x: one XNNPACK product on wasm, where a reduction over axis 0
+ * walks memory with a stride (about 40x slower there). x [N, D] -> [D].
+ */
+export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+  const [n, d] = x.shape;
+  return tf.reshape(tf.matMul(tf.ones([1, n]), x), [d]);
+}
+
+/**
  * x @ w for 2-D x [N, in] and w [in, out], with a backward pass written as plain (non-transposed) matMuls over
  * explicitly transposed operands. The wasm backend runs matMul with transposeA/transposeB flags through a slow
  * generic loop (about 10x slower than its XNNPACK path), and tfjs' built-in MatMul gradient uses those flags;
@@ -29,6 +38,12 @@ const matMulPlainGrad = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, w: tf.Ten
   };
 });
 
+/** y [N, out] + b [out], whose bias gradient is a row sum done as a product (see `sumRows`). */
+const addBias = tf.customGrad((y: tf.Tensor | tf.GradSaveFunc, b: tf.Tensor | tf.GradSaveFunc) => ({
+  value: tf.add(y as tf.Tensor, b as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => [dy, sumRows(dy as tf.Tensor2D)],
+})) as (y: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
 /** Linear map on the last axis: x [..., in] @ w [in, out] (+ b [out]) -> [..., out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
   const inDim = w.shape[0];
@@ -38,8 +53,8 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor
   }
   const lead = x.shape.slice(0, -1);
   const rows = lead.reduce((a, b) => a * b, 1);
-  let y = matMulPlainGrad(tf.reshape(x, [rows, inDim]), w); // [N, out]
-  if (b !== undefined) y = tf.add(y, b);
+  let y = matMulPlainGrad(tf.reshape(x, [rows, inDim]), w) as tf.Tensor2D; // [N, out]
+  if (b !== undefined) y = addBias(y, b);
   return tf.reshape(y, [...lead, outDim]);
 }
 
@@ -74,9 +89,9 @@ function layerNormOp(eps: number): (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
         const g = tf.mul(dy, weight); // [..., D]
         const inner = tf.sub(tf.sub(g, tf.mean(g, ax, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), ax, true)));
         const dx = tf.mul(rs, inner);
-        const rows = tf.reshape(dy, [-1, d]); // [N, D]
-        const dw = tf.sum(tf.mul(rows, tf.reshape(xh, [-1, d])), 0); // [D]
-        const db = tf.sum(rows, 0); // [D]
+        const rows = tf.reshape(dy, [-1, d]) as tf.Tensor2D; // [N, D]
+        const dw = sumRows(tf.mul(rows, tf.reshape(xh, [-1, d]))); // [D]
+        const db = sumRows(rows); // [D]
         return [dx, dw, db];
       },
     };
@@ -147,13 +162,13 @@ export interface AttentionWeights {
 export function selfAttention(x: tf.Tensor3D, w: AttentionWeights, heads: number, mask: tf.Tensor4D | null): tf.Tensor3D {
   const [b, k, d] = x.shape;
   const hd = d / heads;
-  const qkv = linear(x, w.qkv); // [B, K, 3D], columns (3, heads, hd)
-  const perHead = tf.transpose(tf.reshape(qkv, [b, k, 3 * heads, hd]), [0, 2, 1, 3]); // [B, 3H, K, hd]
-  const [q, key, v] = tf.split(perHead, 3, 1).map((t) => tf.reshape(t, [b * heads, k, hd])) as [
-    tf.Tensor3D,
-    tf.Tensor3D,
-    tf.Tensor3D,
-  ]; // each [B*H, K, hd]
+  // q, k, v from column blocks of the [D, 3D] weight (columns ordered (3, heads, hd)): slicing the small weight
+  // is cheap, while splitting the [B*K, 3D] activation would copy it whole per piece on wasm.
+  const [q, key, v] = [0, 1, 2].map((i) => {
+    const proj = linear(x, tf.slice(w.qkv, [0, i * d], [d, d])); // [B, K, D]
+    const heads4 = tf.transpose(tf.reshape(proj, [b, k, heads, hd]), [0, 2, 1, 3]); // [B, H, K, hd]
+    return tf.reshape(heads4, [b * heads, k, hd]);
+  }) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]; // each [B*H, K, hd]
   let scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), key, false, true); // [B*H, K, K]
   if (mask !== null) scores = tf.reshape(tf.add(tf.reshape(scores, [b, heads, k, k]), mask), [b * heads, k, k]);
   const probs = tf.softmax(scores); // [B*H, K, K]
