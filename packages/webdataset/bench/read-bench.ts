@@ -1,5 +1,5 @@
 // Benchmark: readSamples over local shards vs. the raw sequential read rate of the same files (fs stream).
-// Run: npx nx run webdataset:bench   (options: --dir <cache dir> --mb <dataset size> --reps <n>)
+// Run: npx nx run webdataset:bench   (options: --dir <cache dir> --mb <dataset size> --reps <n> --chunk <read size, both readers>)
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     dir: { type: 'string', default: join(tmpdir(), 'aim-wds-bench') },
     mb: { type: 'string', default: '300' },
     reps: { type: 'string', default: '5' },
+    chunk: { type: 'string', default: String(1024 * 1024) },
   },
 });
 const targetBytes = Number(values.mb) * 1e6;
@@ -59,7 +60,7 @@ async function generate(dir: string): Promise<string[]> {
 async function rawRead(shards: string[]): Promise<number> {
   let bytes = 0;
   for (const shard of shards) {
-    for await (const chunk of createReadStream(shard, { highWaterMark: 1024 * 1024 })) bytes += (chunk as Buffer).length;
+    for await (const chunk of createReadStream(shard, { highWaterMark: Number(values.chunk) })) bytes += (chunk as Buffer).length;
   }
   return bytes;
 }
@@ -67,7 +68,7 @@ async function rawRead(shards: string[]): Promise<number> {
 async function wdsRead(shards: string[]): Promise<{ samples: number; payload: number }> {
   let samples = 0;
   let payload = 0;
-  for await (const sample of readSamples(shards)) {
+  for await (const sample of readSamples(shards, { fileChunkSize: Number(values.chunk) })) {
     samples++;
     payload += (sample.jpg as Uint8Array).length;
   }
@@ -85,7 +86,9 @@ let fileBytes = 0;
 for (const s of shards) fileBytes += (await stat(s)).size;
 const mb = fileBytes / 1e6;
 console.log(`dataset: ${shards.length} shards, ${mb.toFixed(1)} MB in ${values.dir} (page cache warm: both readers see the same storage state)`);
-await rawRead(shards); // warm the page cache so both readers see the same storage state
+// Untimed warm-up: fills the page cache (both readers then see the same storage state) and lets the JIT settle.
+await rawRead(shards);
+await wdsRead(shards);
 
 const raw: number[] = [];
 const ours: number[] = [];

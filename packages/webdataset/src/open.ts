@@ -38,9 +38,9 @@ export function openShard(url: string, options: OpenShardOptions = {}): AsyncIte
 }
 
 /**
- * Like {@link openShard}; with `reuseBuffers`, file chunks come from two recycled buffers, so each chunk is valid
- * only until the next one is requested. The tar reader copies what it keeps, so it can use this: it saves one
- * allocation per chunk, and reads the next chunk while the current one is parsed.
+ * Like {@link openShard}; with `reuseBuffers`, file chunks come from a small ring of recycled buffers, so each chunk
+ * is valid only until the next one is requested. The tar reader copies what it keeps, so it can use this: it saves
+ * one allocation per chunk, and keeps reads in flight ahead of the chunk being parsed.
  */
 export function openShardChunks(url: string, options: OpenShardOptions, reuseBuffers: boolean): AsyncIterable<Uint8Array> {
   const location = locateShard(url);
@@ -65,25 +65,37 @@ async function* fileChunks(path: string, chunkSize: number): AsyncGenerator<Uint
   yield* handle.createReadStream({ highWaterMark: chunkSize }) as AsyncIterable<Uint8Array>;
 }
 
+/** Read buffers per open shard: the one being parsed plus reads in flight ahead of it. */
+const READ_AHEAD_BUFFERS = 4;
+
 async function* recycledFileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
   const handle = await openFile(path);
-  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
-  let position = 0;
+  const size = (await handle.stat()).size;
+  // Positional reads of consecutive ranges run in parallel on the libuv pool while the consumer parses.
+  const ring = Array.from({ length: READ_AHEAD_BUFFERS }, () => new Uint8Array(chunkSize));
+  const inFlight: Promise<{ bytesRead: number }>[] = [];
+  let nextPosition = 0;
+  let nextBuffer = 0;
+  const issue = () => {
+    if (nextPosition >= size) return;
+    inFlight.push(handle.read(ring[nextBuffer], 0, chunkSize, nextPosition));
+    nextPosition += chunkSize;
+    nextBuffer = (nextBuffer + 1) % ring.length;
+  };
   let current = 0;
-  let pending = handle.read(buffers[0], 0, chunkSize, position);
   try {
-    for (;;) {
-      const { bytesRead } = await pending;
-      if (bytesRead === 0) return;
-      position += bytesRead;
-      const chunk = buffers[current];
-      current ^= 1;
-      // Read ahead into the other buffer while the consumer parses this one.
-      pending = handle.read(buffers[current], 0, chunkSize, position);
+    // All but one buffer are filled ahead; the last one is the chunk the consumer holds.
+    for (let i = 0; i < ring.length - 1; i++) issue();
+    while (inFlight.length > 0) {
+      const { bytesRead } = await inFlight.shift()!;
+      if (bytesRead === 0) return; // the file shrank while we read it
+      const chunk = ring[current];
+      current = (current + 1) % ring.length;
+      issue(); // reuses the buffer the consumer has just finished with
       yield bytesRead === chunkSize ? chunk : chunk.subarray(0, bytesRead);
     }
   } finally {
-    await pending.catch(() => undefined); // never close the handle under an in-flight read
+    await Promise.allSettled(inFlight); // never close the handle under an in-flight read
     await handle.close();
   }
 }
