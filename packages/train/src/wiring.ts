@@ -1,6 +1,7 @@
 // Builds a run's parts from a resolved config: the AIM model (@aim/model) and the training/validation loaders
 // (@aim/data), with loader positions captured per batch so checkpoints record what the step actually consumed.
-import { createLoader, type LoaderPosition, type PatchLoader } from '@aim/data';
+import { createLoader, type LoaderOptions, type LoaderPosition, type PatchLoader } from '@aim/data';
+import { openLoaderThread } from './loader-thread.js';
 import { createAim, samplePrefixLengths } from '@aim/model';
 import type { TrainConfig } from './config.js';
 import type { PositionedBatch, RunParts, TrainData } from './run.js';
@@ -27,6 +28,8 @@ export interface CreateRunPartsOptions {
   readonly data: DataSpecs;
   /** Name of the active tfjs backend (selectBackend has run), for logs and checkpoints. */
   readonly backend: string;
+  /** Run the training loader on its own thread (default true; false keeps it on the main thread). */
+  readonly loaderThread?: boolean;
 }
 
 /** The model with its pretraining head, initialised from the run seed, and loaders sized for it. */
@@ -43,7 +46,7 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
       if (from && from.microBatches > 0 && !isLoaderPosition(resume)) {
         throw new Error(`checkpoint data position ${JSON.stringify(from)} has no loader position {epoch, samplesInEpoch} to resume from`);
       }
-      const loader = createLoader({
+      const loaderOptions: LoaderOptions = {
         shards: data.train,
         batchSize: config.batchSize,
         imageSize,
@@ -59,8 +62,12 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
         dropLast: true,
         ordered: true,
         ...(isLoaderPosition(resume) ? { resume } : {}),
-      });
-      return { batches: withPositions(loader), stats: () => ({ ...loader.stats() }), close: () => loader.close() };
+      };
+      if (options.loaderThread === false) {
+        const loader = createLoader(loaderOptions);
+        return { batches: withPositions(loader), stats: () => ({ ...loader.stats() }), close: () => loader.close() };
+      }
+      return openLoaderThread(loaderOptions, config.prefetch);
     },
     ...(data.val !== undefined
       ? {
