@@ -1,7 +1,7 @@
 // `npx nx run data:bench`: the loader's throughput against sharp alone, on about-500-px real photos, image 224,
 // patch 14, train transform. Prints the single-thread sharp-only rate, then the loader at 1..N workers.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -9,14 +9,38 @@ import { DEFAULT_LIMITS, defaultTransformOptions, processSample } from '../src/i
 import { photoVariants, writePhotoShards } from './photos.js';
 
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 300);
-const EPOCHS = Number(process.env.BENCH_EPOCHS ?? 4);
+/** Each loader run lasts about this long (epochs are sized from the sharp-only rate). */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const BATCH = 64;
 const cores = availableParallelism();
 const maxWorkers = Number(process.env.BENCH_MAX_WORKERS ?? cores);
+/** Worker counts to run: BENCH_WORKERS="1,2,4" or every count from 1 to the number of cores. */
+const workerCounts = process.env.BENCH_WORKERS ? process.env.BENCH_WORKERS.split(',').map(Number) : Array.from({ length: maxWorkers }, (_, i) => i + 1);
+// From sources the runner needs tsx; from a bundle (run-loader.js beside this file) it does not.
+const fromSource = import.meta.url.endsWith('.ts');
+const script = (name: string): string[] => {
+  const path = new URL(`./${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url).pathname;
+  return fromSource ? ['--conditions=@aim/source', '--import', 'tsx', path] : [path];
+};
+const child = (name: string, args: (string | number)[], threads: number) =>
+  JSON.parse(
+    execFileSync(process.execPath, [...script(name), ...args.map(String)], {
+      encoding: 'utf8',
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, threads)) },
+    })
+      .trim()
+      .split('\n')
+      .pop()!,
+  );
 
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 console.log(`@aim/data benchmark: ${cores} cores, load average at start ${load()}`);
 const images = await photoVariants(IMAGES);
+if (process.env.BENCH_EXPORT_DIR) {
+  // The same files for bench/pillow_reference.py (Python + Pillow doing the same transform).
+  mkdirSync(process.env.BENCH_EXPORT_DIR, { recursive: true });
+  images.forEach((b, i) => writeFileSync(join(process.env.BENCH_EXPORT_DIR!, `photo${String(i).padStart(5, '0')}.jpg`), b));
+}
 const sizes = await Promise.all(images.slice(0, 50).map((b) => sharp(b).metadata()));
 const meanSide = sizes.reduce((s, m) => s + Math.max(m.width!, m.height!), 0) / sizes.length;
 console.log(`${IMAGES} JPEG photo variants, longer side ~${meanSide.toFixed(0)} px, ${(images.reduce((s, b) => s + b.length, 0) / IMAGES / 1024).toFixed(0)} KiB each`);
@@ -51,26 +75,24 @@ try {
   const shards = await writePhotoShards(dir, images, 100);
   const list = join(dir, 'shards.txt');
   writeFileSync(list, shards.join('\n'));
-  console.log(`\n${shards.length} shards, ${EPOCHS} epochs of ${IMAGES} images, batch ${BATCH}, 224 px, patch 14, train transform`);
+  console.log(`\n${shards.length} shards of ${IMAGES} images in all, ~${SECONDS} s per run, batch ${BATCH}, 224 px, patch 14, train transform`);
   const rows: string[] = [
-    '| workers | recycle() | images/s | target 0.85 x W x sharp-only | images/s / (W x sharp-only) | CPU ms/image, all threads (sharp-only: ' +
+    '| workers W | recycle() | loader images/s | target 0.85 x W x sharp-only | loader / (W x sharp-only) | sharp alone, W in flight | loader / sharp alone at W | CPU ms/image, all threads (sharp-only: ' +
       sharpOnly.cpuMs.toFixed(2) +
       ') | main-thread CPU | peak RSS |',
-    '|---|---|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  const runs: [number, boolean][] = [];
-  for (let w = 1; w <= maxWorkers; w++) runs.push([w, true]);
-  runs.push([maxWorkers, false]);
+  const sharpAt = new Map<number, number>();
+  const runs: [number, boolean][] = workerCounts.map((w) => [w, true]);
+  runs.push([workerCounts[workerCounts.length - 1], false]);
   for (const [w, recycle] of runs) {
-    const out = execFileSync(
-      process.execPath,
-      ['--conditions=@aim/source', '--import', 'tsx', new URL('./run-loader.ts', import.meta.url).pathname, list, String(w), String(EPOCHS), String(BATCH), recycle ? 'recycle' : 'fresh'],
-      { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, 2 * w)) } },
-    );
-    const r = JSON.parse(out.trim().split('\n').pop()!);
+    if (!sharpAt.has(w)) sharpAt.set(w, child('run-sharp', [list, w, SECONDS], w).imagesPerSecond);
+    const epochs = Math.max(2, Math.ceil((SECONDS * w * sharpRate) / IMAGES));
+    const r = child('run-loader', [list, w, epochs, BATCH, recycle ? 'recycle' : 'fresh'], 2 * w);
     const target = 0.85 * w * sharpRate;
+    const alone = sharpAt.get(w)!;
     rows.push(
-      `| ${w} | ${recycle ? 'yes' : 'no'} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} | ${r.cpuMsPerImage.toFixed(2)} | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
+      `| ${w} | ${recycle ? 'yes' : 'no'} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} | ${alone.toFixed(1)} | ${(r.imagesPerSecond / alone).toFixed(2)} | ${r.cpuMsPerImage.toFixed(2)} | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
     );
     console.log(rows[rows.length - 1]);
   }

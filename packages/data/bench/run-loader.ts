@@ -10,7 +10,12 @@ const workers = Number(workersText);
 
 /** CPU seconds used by the main thread alone (Linux: /proc/self/task/<pid>/stat, fields utime + stime). */
 function mainThreadCpuSeconds(): number {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  } catch {
+    return NaN; // not Linux: the column shows NaN
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks at USER_HZ = 100
 }
