@@ -121,9 +121,9 @@ export const AIM_VARIANTS: Readonly<Record<string, AimConfig>> = deepFreeze({
     headMlpDim: 1024,
     probeBlocks: { last: [4, 5, 6, 7], best: [3, 4, 5, 6] },
   },
-  // ~25M parameters: 64 px, patch 8 -> 64 patches, width 384, 12 blocks.
-  'aim-dev-25M': {
-    name: 'aim-dev-25M',
+  // ~30M parameters (21M trunk + 9M head): 64 px, patch 8 -> 64 patches, width 384, 12 blocks.
+  'aim-dev-30M': {
+    name: 'aim-dev-30M',
     imageSize: 64,
     patchSize: 8,
     width: 384,

@@ -203,15 +203,20 @@ export class AimModel {
     let x = tokens;
     for (let i = 0; i <= lastBlock; i++) {
       const p = `trunk.blocks.${i}`;
-      const attn = selfAttention(
-        this.norm(x, `${p}.norm_1`) as tf.Tensor3D,
-        { qkv: this.v2(`${p}.attn.qkv.weight`), proj: this.v2(`${p}.attn.proj.weight`) },
-        heads,
-        mask,
-      );
-      x = tf.add(x, attn);
-      const hidden = gelu(linear(this.norm(x, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
-      x = tf.add(x, linear(hidden, this.v2(`${p}.mlp.fc2.weight`))) as tf.Tensor3D;
+      const input = x;
+      // A tidy per block frees its intermediates as soon as it ends (under a gradient tape, tensors the backward
+      // pass needs are kept by the tape), which bounds peak memory to about one block's temporaries.
+      x = tf.tidy(() => {
+        const attn = selfAttention(
+          this.norm(input, `${p}.norm_1`) as tf.Tensor3D,
+          { qkv: this.v2(`${p}.attn.qkv.weight`), proj: this.v2(`${p}.attn.proj.weight`) },
+          heads,
+          mask,
+        );
+        const h = tf.add(input, attn);
+        const hidden = gelu(linear(this.norm(h, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
+        return tf.add(h, linear(hidden, this.v2(`${p}.mlp.fc2.weight`))) as tf.Tensor3D;
+      });
       if (collect.has(i)) outputs.set(i, x);
     }
     return { x, outputs };
@@ -275,10 +280,13 @@ export class AimModel {
     ); // [B, K, W]
     for (let i = 0; i < this.config.headDepth; i++) {
       const p = `${h}decoder_blocks.${i}`;
-      // Apple's released head blocks are transformer blocks with an identity "attention": x + LN1(x).
-      x = tf.add(x, this.norm(x, `${p}.norm_1`));
-      const hidden = gelu(linear(this.norm(x, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
-      x = tf.add(x, linear(hidden, this.v2(`${p}.mlp.fc2.weight`)));
+      const input = x;
+      x = tf.tidy(() => {
+        // Apple's released head blocks are transformer blocks with an identity "attention": x + LN1(x).
+        const y = tf.add(input, this.norm(input, `${p}.norm_1`));
+        const hidden = gelu(linear(this.norm(y, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
+        return tf.add(y, linear(hidden, this.v2(`${p}.mlp.fc2.weight`)));
+      });
     }
     const out = this.norm(x, `${h}decoder_norm`);
     return linear(out, this.v2(`${h}decoder_pred.weight`), this.v1(`${h}decoder_pred.bias`)) as tf.Tensor3D;
