@@ -42,7 +42,7 @@ export async function* readTarSamples(
         const inProgress = current !== null && !currentBad ? current.__key__ : undefined;
         current = null;
         const dropped = inProgress !== undefined ? `; sample ${JSON.stringify(inProgress)} in progress was dropped` : '';
-        problem(inProgress, `${errorMessage(error)}${dropped}`, error);
+        problem(inProgress ?? damagedKey, `${errorMessage(error)}${dropped}`, error);
         return;
       }
       if (next.done) break;
