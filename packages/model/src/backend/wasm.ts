@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { installFastWasmBatchMatMul } from './wasm-batch-matmul.js';
 
 export const WASM_FILES = [
   'tfjs-backend-wasm.wasm',
@@ -61,6 +62,7 @@ export async function configureWasmBackend(): Promise<WasmSetup> {
     configured = true;
   }
   shareIdentityBuffers();
+  installFastWasmBatchMatMul();
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
   return { simd, threads: 1 };
 }
