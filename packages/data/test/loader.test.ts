@@ -1,6 +1,6 @@
 // createLoader end to end on real-photo shards: shapes, accounting, determinism across worker counts, ordering,
 // filters, labels, mixing, resume, worker failures and shutdown.
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -266,7 +266,9 @@ describe('createLoader', () => {
 
   it('close() and breaking out of the loop stop the pool and end iteration', async () => {
     // Worker threads show up as OS threads and as MessagePort handles; both must go back to where they were.
-    const threads = () => readdirSync('/proc/self/task').length + process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    // (libvips keeps its own idle helper threads around for a while, so those are not counted.)
+    const osThreads = () => readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() !== 'libvips worker').length;
+    const threads = () => osThreads() + process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
     const settle = async (target: number) => {
       for (let i = 0; i < 40 && threads() > target; i++) await new Promise((r) => setTimeout(r, 50));
       return threads();
