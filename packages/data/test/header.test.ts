@@ -27,6 +27,18 @@ describe('readImageHeader', () => {
     );
   });
 
+  it('reads big-endian (MM) EXIF as sharp does', async () => {
+    const plain = await sharp({ create: { width: 30, height: 12, channels: 3, background: 'blue' } }).jpeg().toBuffer();
+    // APP1 "Exif\0\0" + TIFF "MM", 42, IFD0 at 8 with one entry: 0x0112 SHORT count 1 value 8.
+    const tiff = Buffer.from([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const body = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    const bytes = new Uint8Array(Buffer.concat([plain.subarray(0, 2), app1, plain.subarray(2)]));
+    const meta = await sharp(bytes).metadata();
+    expect(meta.orientation).toBe(8);
+    expect(readImageHeader(bytes)).toEqual({ format: 'jpeg', width: 30, height: 12, orientation: 8 });
+  });
+
   it('reads a decompression bomb\'s header without touching pixels, and declines other formats and garbage', async () => {
     expect(readImageHeader(pngHeaderClaiming(100_000, 100_000))).toEqual({ format: 'png', width: 100_000, height: 100_000, orientation: 1 });
     const cases = await imageCases((await photos(64))[0]);
