@@ -19,7 +19,7 @@ const { values } = parseArgs({
 });
 const targetBytes = Number(values.mb) * 1e6;
 const reps = Number(values.reps);
-const SAMPLES_PER_SHARD = 200;
+const SAMPLES_PER_SHARD = 1000;
 
 /** Samples shaped like web image-text data: a JPEG-sized payload (20-200 kB), a caption, a label, metadata. */
 async function generate(dir: string): Promise<string[]> {
@@ -67,12 +67,16 @@ async function rawRead(shards: string[]): Promise<number> {
   return bytes;
 }
 
+/** Peak resident memory seen while reading, in bytes (sampled every 100 samples). */
+let peakRss = 0;
+
 async function wdsRead(shards: string[]): Promise<{ samples: number; payload: number }> {
   let samples = 0;
   let payload = 0;
   for await (const sample of readSamples(shards, { fileChunkSize: Number(values.chunk) })) {
     samples++;
     payload += (sample.jpg as Uint8Array).length;
+    if (samples % 100 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }
   return { samples, payload };
 }
@@ -95,12 +99,22 @@ function evict(files: string[]): void {
 
 const shards = await generate(values.dir);
 let fileBytes = 0;
-for (const s of shards) fileBytes += (await stat(s)).size;
+let maxShard = 0;
+for (const s of shards) {
+  const size = (await stat(s)).size;
+  fileBytes += size;
+  maxShard = Math.max(maxShard, size);
+}
 const mb = fileBytes / 1e6;
 console.log(`dataset: ${shards.length} shards, ${mb.toFixed(1)} MB, ${values.chunk}-byte reads, in ${values.dir}`);
-// Untimed warm-up: lets the JIT settle for both readers.
+// Untimed warm-up: lets the JIT settle for both readers; it also measures memory while streaming every shard.
 await rawRead(shards);
+const rssBefore = process.memoryUsage.rss();
 await wdsRead(shards);
+console.log(
+  `memory: resident ${(rssBefore / 1e6).toFixed(0)} MB before reading, peak ${(peakRss / 1e6).toFixed(0)} MB while streaming ` +
+    `${mb.toFixed(0)} MB of shards (largest shard ${(maxShard / 1e6).toFixed(1)} MB)`,
+);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const best = (xs: number[]) => Math.min(...xs);
