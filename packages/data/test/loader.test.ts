@@ -181,6 +181,17 @@ describe('createLoader', () => {
     );
   });
 
+  it('splits shards between ranks: disjoint, and together everything once', async () => {
+    const run = (rank: number) => collect({ shards: photoShards.paths, batchSize: 8, ...small, workers: 1, rank, worldSize: 2, transform: 'eval' });
+    const [a, b] = [await run(0), await run(1)];
+    const keysA = a.batches.flatMap((x) => x.keys);
+    const keysB = b.batches.flatMap((x) => x.keys);
+    expect(keysA.length).toBeGreaterThan(0);
+    expect(keysB.length).toBeGreaterThan(0);
+    expect(keysA.filter((k) => keysB.includes(k))).toEqual([]);
+    expect([...keysA, ...keysB].sort()).toHaveLength(14);
+  });
+
   it('mixes sources by weight (DFN-2B+ style 0.8 / 0.2)', async () => {
     const a = await writeShards(Array.from({ length: 6 }, (_, i) => ({ __key__: `a${i}`, jpg: photoBytes[0] })), 3, 'dfn');
     const b = await writeShards(Array.from({ length: 6 }, (_, i) => ({ __key__: `b${i}`, jpg: photoBytes[1] })), 3, 'in1k');
