@@ -14,6 +14,7 @@ export {
 } from './tar/reader.js';
 export {
   type Sample,
+  sampleBytes,
   sampleText,
   sampleJson,
   sampleCls,

@@ -33,6 +33,12 @@ function member(sample: Sample, ext: string): Uint8Array | string {
   return value;
 }
 
+/** A member's bytes (e.g. `sampleBytes(s, 'jpg')`); a missing member is an error naming the sample and its members. */
+export function sampleBytes(sample: Sample, ext: string): Uint8Array {
+  const value = member(sample, ext);
+  return typeof value === 'string' ? new TextEncoder().encode(value) : value;
+}
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decode a member as UTF-8 text (default extension `txt`). Invalid UTF-8 is an error naming the sample. */
