@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 
 export const PROBE_KINDS = ['attentive', 'linear', 'knn'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
-export const BACKENDS = ['cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
+export const BACKENDS = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** `last` and `best` are resolved against the trunk's depth later; a list is explicit 0-based block indices. */
@@ -52,14 +52,14 @@ export class UsageError extends Error {
 export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run dir or file> | --random-init --preset <name>)
     [--train <spec>] [--test <spec>] [--train-limit N] [--test-limit N]
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
-    [--backend cpu|wasm|webgpu|tensorflow] [--out <dir>] [--cache <dir>]
+    [--backend auto|cpu|wasm|webgpu|tensorflow] [--out <dir>] [--cache <dir>]
     [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N]
     [--knn-k N] [--knn-temperature X]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
   such as 'data/val-{000000..000003}.tar'.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>
-    [--backend cpu|wasm|webgpu|tensorflow]`;
+    [--backend auto|cpu|wasm|webgpu|tensorflow]`;
 
 function choice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(value)) {

@@ -23,7 +23,7 @@ describe('parseProbeArgs', () => {
 
   it('names the flag and the valid choices on bad input', () => {
     expect(() => parseProbeArgs(['--checkpoint', 'x', '--probe', 'svm'])).toThrow(/--probe: 'svm' is not one of attentive, linear, knn/);
-    expect(() => parseProbeArgs(['--checkpoint', 'x', '--backend', 'cuda'])).toThrow(/--backend: 'cuda' is not one of cpu, wasm, webgpu, tensorflow/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--backend', 'cuda'])).toThrow(/--backend: 'cuda' is not one of auto, cpu, wasm, webgpu, tensorflow/);
     expect(() => parseProbeArgs(['--checkpoint', 'x', '--epochs', '2.5'])).toThrow(/--epochs: '2.5' is not an integer/);
     expect(() => parseProbeArgs(['--checkpoint', 'x', '--lr=-1'])).toThrow(/--lr: '-1' is not a positive number/);
     expect(() => parseProbeArgs(['--checkpoint', 'x', '--bogus'])).toThrow(/bogus/);
