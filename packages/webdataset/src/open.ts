@@ -119,10 +119,13 @@ async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Ui
     await sleep(delay);
   };
 
+  let validator: string | undefined; // ETag or Last-Modified of the first answer: the resumed bytes must match it
+
   for (;;) {
     const headers: Record<string, string> = { ...options.headers };
     // After a broken transfer, ask only for the rest; a server that ignores Range answers 200 and we skip ahead.
     if (received > 0) headers.range = `bytes=${received}-`;
+    if (received > 0 && validator !== undefined) headers['if-range'] = validator;
     let response: Response;
     try {
       response = await fetch(url, { headers });
@@ -140,6 +143,19 @@ async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Ui
       throw new HttpStatusError(url, response.status, response.statusText);
     }
     if (!response.body) throw new Error(`${url}: HTTP ${response.status} response has no body`);
+    const answerValidator = response.headers.get('etag') ?? response.headers.get('last-modified') ?? undefined;
+    if (received === 0) validator = answerValidator;
+    else if (validator !== undefined && answerValidator !== undefined && answerValidator !== validator) {
+      await response.body.cancel();
+      throw new Error(`${url}: the shard changed on the server while it was being read (was ${validator}, now ${answerValidator})`);
+    }
+    if (received > 0 && response.status === 206) {
+      const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1];
+      if (start === undefined || Number(start) !== received) {
+        await response.body.cancel();
+        throw new Error(`${url}: asked to resume at byte ${received} but the server sent content-range ${JSON.stringify(response.headers.get('content-range'))}`);
+      }
+    }
     let skip = received > 0 && response.status !== 206 ? received : 0;
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {

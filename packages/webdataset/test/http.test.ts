@@ -58,6 +58,21 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     }
     return send();
   }
+  if (path === '/bad-range.tar' || path === '/changed.tar') {
+    // Breaks like /breaks.tar, then answers the resume wrongly: a wrong range, or a different file version.
+    if (hit === 1) {
+      res.writeHead(200, { 'content-length': shard.length, etag: '"v1"' });
+      res.write(shard.subarray(0, 100_000), () => res.destroy());
+      return;
+    }
+    if (path === '/bad-range.tar') {
+      res.writeHead(206, { 'content-length': shard.length, 'content-range': `bytes 0-${shard.length - 1}/${shard.length}`, etag: '"v1"' });
+    } else {
+      res.writeHead(200, { 'content-length': shard.length, etag: '"v2"' });
+    }
+    res.end(shard);
+    return;
+  }
   if (path === '/slow.tar') {
     // Send the first half, then wait until the client has read a sample: proves samples stream before the shard ends.
     res.writeHead(200, { 'content-length': shard.length });
@@ -112,6 +127,23 @@ describe('http(s) shards', () => {
     expect(hits.get('/breaks.tar')).toBe(2);
     expect(rangeHeaders).toHaveLength(1);
     expect(rangeHeaders[0]).toMatch(/^\/breaks\.tar bytes=[1-9]\d*-$/);
+  });
+
+  it('refuses a resume that would splice wrong bytes: wrong content-range, or a changed file', async () => {
+    const errors: WdsErrorInfo[] = [];
+    const got = await collect(readSamples([`${base}/bad-range.tar`, `${base}/changed.tar`], { ...fast, errorPolicy: 'skip', onError: (e) => errors.push(e) }));
+    // Samples known complete before the bad splice are kept (how many depends on how much of the first, broken
+    // transfer arrived); nothing after it is.
+    for (const url of ['bad-range', 'changed']) {
+      const keys = got.filter((s) => s.__url__.endsWith(`/${url}.tar`)).map((s) => s.__key__);
+      expect(keys).toEqual(expected.slice(0, keys.length).map((s) => s.__key__));
+      expect(keys.length).toBeLessThan(3);
+    }
+    expect(got.map(comparable)).toEqual(got.map((s) => expected.find((e) => e.__key__ === s.__key__)));
+    expect(errors.map((e) => e.reason)).toEqual([
+      expect.stringMatching(/asked to resume at byte \d+ but the server sent content-range "bytes 0-/),
+      expect.stringMatching(/the shard changed on the server while it was being read \(was "v1", now "v2"\)/),
+    ]);
   });
 
   it('404 is a clear error naming the URL, not retried; warn reports it and reads the next shard', async () => {

@@ -30,8 +30,8 @@ const MAX_METADATA_SIZE = 1024 * 1024;
 export class TarFormatError extends Error {
   /** Path of the member being read when the damage was found, if any. */
   readonly path: string | undefined;
-  constructor(message: string, path?: string) {
-    super(message);
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'TarFormatError';
     this.path = path;
   }
@@ -172,8 +172,11 @@ export async function* readTarEntries(
     return data;
   };
 
+  // The member whose data is being read, so that a failure of the source (a broken download) names it.
+  let reading: string | undefined;
   try {
     for (;;) {
+      reading = undefined;
       const headerAt = reader.position;
       const block = reader.available() >= BLOCK ? reader.view(BLOCK) : await reader.readBlock();
       if (block === null) {
@@ -220,6 +223,7 @@ export async function* readTarEntries(
       longName = undefined;
       pax = undefined;
 
+      reading = path;
       const type = header.typeflag;
       const regular = type === '0' || type === '7' || (type === '\0' && !path.endsWith('/'));
       if (!regular) {
@@ -256,8 +260,12 @@ export async function* readTarEntries(
       const padding = paddingFor(size);
       if (reader.available() >= padding) reader.view(padding);
       else await reader.skip(padding);
+      reading = undefined;
       yield { path, data };
     }
+  } catch (error) {
+    if (error instanceof TarFormatError || reading === undefined) throw error;
+    throw new TarFormatError(`${(error as Error).message} (while reading member ${reading})`, reading, { cause: error });
   } finally {
     await reader.close();
   }
