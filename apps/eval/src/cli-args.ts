@@ -33,7 +33,10 @@ export interface ProbeArgs {
   readonly lr: number;
   readonly weightDecay: number;
   readonly warmupEpochs: number;
+  /** Seed of the probe head's initialisation and batch order. */
   readonly seed: number;
+  /** Seed of the random-init trunk (default 0, the trainer's default seed: the baseline is the run's own init). */
+  readonly initSeed: number;
   readonly knnK: number;
   readonly knnTemperature: number;
 }
@@ -53,7 +56,7 @@ export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run d
     [--train <spec>] [--test <spec>] [--train-limit N] [--test-limit N]
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
     [--backend auto|cpu|wasm|webgpu|tensorflow] [--out <dir>] [--cache <dir>]
-    [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N]
+    [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N] [--init-seed N]
     [--knn-k N] [--knn-temperature X]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
   such as 'data/val-{000000..000003}.tar'.`;
@@ -136,6 +139,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
       'weight-decay': { type: 'string' },
       'warmup-epochs': { type: 'string' },
       seed: { type: 'string' },
+      'init-seed': { type: 'string' },
       'knn-k': { type: 'string' },
       'knn-temperature': { type: 'string' },
     },
@@ -172,6 +176,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
     weightDecay: positiveNumber('weight-decay', str('weight-decay'), 0.05, true),
     warmupEpochs: integer('warmup-epochs', str('warmup-epochs'), 1, 0),
     seed: integer('seed', str('seed'), 0, 0),
+    initSeed: integer('init-seed', str('init-seed'), 0, 0),
     knnK: integer('knn-k', str('knn-k'), 20, 1),
     knnTemperature: positiveNumber('knn-temperature', str('knn-temperature'), 0.07),
   };

@@ -15,6 +15,6 @@ try {
   for (const b of report.baselines) console.log(`  baseline ${b.name} (${b.probe}): top-1 ${pct(b.top1)}`);
   console.log(`report: ${outDir}/report.md`);
 } catch (err) {
-  console.error(err instanceof UsageError ? err.message : `eval:probe failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(err instanceof UsageError ? err.message : `eval:probe failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
 }

@@ -191,7 +191,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
   let trunks: TrunkSource[];
   if (args.randomInit) {
     config = resolveAimConfig(args.preset!);
-    trunks = [randomInitTrunk(config, args.seed, `random-init:${args.preset}`)];
+    trunks = [randomInitTrunk(config, args.initSeed, `random-init:${args.preset}`)];
   } else {
     const refs = resolveCheckpoints(args.checkpoint!);
     config = await checkpointConfig(refs.at(-1)!.file);
@@ -290,7 +290,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
   const baselines: BaselineResult[] = [];
   if (args.baselines) {
     if (!args.randomInit) {
-      const rnd = new TrunkFeatures(randomInitTrunk(config, args.seed, `random-init:${config.name}`), ctx);
+      const rnd = new TrunkFeatures(randomInitTrunk(config, args.initSeed, `random-init:${config.name}`), ctx);
       try {
         const m = (await probeTrunk(rnd, `baseline random-init trunk`, blocks)).metrics;
         baselines.push({ name: 'random-init trunk (same shape, untrained)', probe: args.probe, blocks, top1: m.top1, top5: m.top5 });
