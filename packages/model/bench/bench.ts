@@ -324,6 +324,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
         }
         rows.push(row);
         console.log(formatTable([row]).split('\n')[2]);
+        // Written after every row, so a run stopped by an outside time limit keeps what it measured.
+        if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2));
       } catch (err) {
         rows.push({
           backend,
