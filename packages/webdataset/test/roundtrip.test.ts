@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSamples, ShardWriter, type WritableSample } from '../src/index.js';
+import { isMetaMember, readSamples, ShardWriter, type WritableSample } from '../src/index.js';
 import { collect, comparable, withTempDir } from './helpers.js';
 
 const segment = fc.stringMatching(/^[a-zA-Z0-9_-]{1,12}$/);
@@ -18,7 +18,8 @@ const contentArb = fc.oneof(
   { weight: 1, arbitrary: fc.nat({ max: 70_000 }).map((n) => new Uint8Array(n).map((_, i) => (i * 31 + n) & 255)) },
 );
 const samplesArb = fc
-  .uniqueArray(keyArb, { maxLength: 25 })
+  // Root names like `__x__/...` are metadata to readers (Python webdataset skips them); the writer rejects them.
+  .uniqueArray(keyArb.filter((key) => !isMetaMember(`${key}.x`)), { maxLength: 25 })
   .chain((keys) =>
     fc.tuple(
       ...keys.map((key) =>
@@ -54,7 +55,7 @@ describe('ShardWriter -> readSamples round trip', () => {
           expect(left.sort()).toEqual(shards.map((s) => s.slice(s.lastIndexOf('/') + 1)).sort());
         }),
       ),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   }, 120_000);
 });

@@ -65,6 +65,7 @@ describe('ShardWriter', () => {
         [{ __key__: '', txt: 'x' }, /__key__ must be a non-empty string/],
         [{ __key__: '/abs', txt: 'x' }, /must be a relative path/],
         [{ __key__: 'k' }, /sample "k" has no members/],
+        [{ __key__: '__meta__/x', txt: 'x' }, /reserved for metadata/],
         [{ __key__: 'k', txt: null }, /"txt" has unsupported type null/],
         [{ __key__: 'k', bin: new Float32Array(2) }, /"bin" has unsupported type Float32Array/],
       ];
