@@ -159,10 +159,10 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
           `continuing from that data position with accum ${config.accum}`,
       );
     }
-    metrics.append({ kind: 'event', step: startStep, event: 'resume', from: options.resumeFrom });
+    metrics.append({ kind: 'event', step: startStep, event: 'resume', from: options.resumeFrom, config });
     hooks.onMessage?.(`resumed from ${options.resumeFrom} at step ${startStep}`);
   } else {
-    metrics.append({ kind: 'event', step: 0, event: 'start', backend: parts.backend });
+    metrics.append({ kind: 'event', step: 0, event: 'start', backend: parts.backend, config });
   }
 
   const schedule = {
