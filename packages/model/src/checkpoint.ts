@@ -1,7 +1,7 @@
 // AIM checkpoints in safetensors: config in __metadata__, apple/ml-aim names for trunk and probe, strict checks.
 // References: apple/ml-aim aim-v1 state dicts (`_aim(img_size, patch_size, embed_dim, num_blocks, num_heads, ...)`).
 import type * as tf from '@tensorflow/tfjs-core';
-import { type AimConfig, defaultProbeBlocks, resolveAimConfig } from './config.js';
+import { type AimConfig, type AimConfigInput, defaultProbeBlocks, resolveAimConfig } from './config.js';
 import { AimModel, PRETRAIN_HEAD_PREFIX, type StateSpec, aimStateSpecs } from './model.js';
 import { AttentiveProbe } from './probe.js';
 import {
@@ -192,7 +192,7 @@ export async function saveAimCheckpoint(path: string, options: SaveAimOptions): 
 
 export interface LoadAimOptions {
   /** The config to check the file against; default: the one in the file's metadata. */
-  config?: AimConfig | string;
+  config?: AimConfigInput | string;
   /** Initialisation seed for anything the file does not hold (a missing pretraining head). */
   seed?: number;
   /** Build a pretraining head even when the file has none (randomly initialised from `seed`). Default false. */

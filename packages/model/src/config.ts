@@ -232,14 +232,33 @@ export function validateAimConfig(config: AimConfig): void {
   }
 }
 
-/** Overrides accepted by `resolveAimConfig`: any config field except the probe blocks may be given alone. */
+/** Overrides accepted by `resolveAimConfig`: any subset of the fields. */
 export type AimConfigOverrides = Partial<AimConfig>;
 
 /**
- * A registry row (by name) or a full config, with overrides applied, validated and frozen.
+ * A config written by hand: the trunk fields are required; the rest default to the paper's values
+ * (mlpDim 4 x width, pretraining head 2048 wide, 12 blocks, MLP 8192) and the last min(6, depth) probe blocks.
+ */
+export type AimConfigInput = Pick<AimConfig, 'name' | 'imageSize' | 'patchSize' | 'width' | 'depth' | 'heads'> &
+  Partial<Pick<AimConfig, 'mlpDim' | 'headWidth' | 'headDepth' | 'headMlpDim' | 'probeBlocks'>>;
+
+function withDefaults(input: AimConfigInput): AimConfig {
+  return {
+    ...input,
+    mlpDim: input.mlpDim ?? 4 * input.width,
+    headWidth: input.headWidth ?? 2048,
+    headDepth: input.headDepth ?? 12,
+    headMlpDim: input.headMlpDim ?? 8192,
+    probeBlocks: input.probeBlocks ?? defaultProbeBlocks(input.depth),
+  };
+}
+
+/**
+ * A registry row (by name) or a config (missing optional fields take the paper's defaults, see `AimConfigInput`),
+ * with overrides applied, validated and frozen.
  * When `depth` is overridden without `probeBlocks`, the probe blocks become the last min(6, depth) blocks.
  */
-export function resolveAimConfig(nameOrConfig: string | AimConfig, overrides: AimConfigOverrides = {}): AimConfig {
+export function resolveAimConfig(nameOrConfig: string | AimConfigInput, overrides: AimConfigOverrides = {}): AimConfig {
   let base: AimConfig;
   if (typeof nameOrConfig === 'string') {
     const row = AIM_VARIANTS[nameOrConfig];
@@ -248,7 +267,10 @@ export function resolveAimConfig(nameOrConfig: string | AimConfig, overrides: Ai
     }
     base = row;
   } else {
-    base = nameOrConfig;
+    if (nameOrConfig === null || typeof nameOrConfig !== 'object') {
+      throw new Error(`resolveAimConfig: expected a variant name or a config object, got ${String(nameOrConfig)}`);
+    }
+    base = withDefaults(nameOrConfig);
   }
   for (const key of Object.keys(overrides)) {
     if (!CONFIG_KEYS.includes(key as keyof AimConfig)) {

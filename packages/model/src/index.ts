@@ -4,6 +4,7 @@ export {
   AIM_VARIANT_NAMES,
   LAYER_NORM_EPS,
   type AimConfig,
+  type AimConfigInput,
   type AimConfigOverrides,
   type ProbeBlocks,
   attentiveProbeParamCount,

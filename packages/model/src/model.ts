@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type AimConfig,
+  type AimConfigInput,
   type AimConfigOverrides,
   LAYER_NORM_EPS,
   numPatches,
@@ -374,7 +375,7 @@ export class AimModel {
  * errors naming the valid ones) and a seed for reproducible initialisation.
  */
 export function createAim(
-  nameOrConfig: string | AimConfig,
+  nameOrConfig: string | AimConfigInput,
   overrides: AimConfigOverrides = {},
   options: CreateAimOptions = {},
 ): AimModel {

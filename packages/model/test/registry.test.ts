@@ -123,6 +123,15 @@ describe('resolveAimConfig', () => {
     );
   });
 
+  it('fills a hand-written config with the paper defaults', () => {
+    const c = resolveAimConfig({ name: 'mine', imageSize: 32, patchSize: 8, width: 64, depth: 8, heads: 2 });
+    expect(c).toMatchObject({ mlpDim: 256, headWidth: 2048, headDepth: 12, headMlpDim: 8192 });
+    expect(c.probeBlocks).toEqual({ last: [2, 3, 4, 5, 6, 7], best: [2, 3, 4, 5, 6, 7] });
+    expect(() => resolveAimConfig({ name: 'bad', imageSize: 32, patchSize: 8, width: 64, heads: 2 } as never)).toThrow(
+      /'depth' must be a positive integer/,
+    );
+  });
+
   it('createAim is deterministic in the seed', async () => {
     const a = createAim('aim-dev-nano', {}, { seed: 7 });
     const b = createAim('aim-dev-nano', {}, { seed: 7 });
