@@ -121,9 +121,9 @@ export const AIM_VARIANTS: Readonly<Record<string, AimConfig>> = deepFreeze({
     headMlpDim: 1024,
     probeBlocks: { last: [4, 5, 6, 7], best: [3, 4, 5, 6] },
   },
-  // ~30M parameters (21M trunk + 9M head): 64 px, patch 8 -> 64 patches, width 384, 12 blocks.
-  'aim-dev-30M': {
-    name: 'aim-dev-30M',
+  // ~25M parameters (21M trunk + 4.5M head): 64 px, patch 8 -> 64 patches, width 384, 12 blocks.
+  'aim-dev-25M': {
+    name: 'aim-dev-25M',
     imageSize: 64,
     patchSize: 8,
     width: 384,
@@ -131,7 +131,7 @@ export const AIM_VARIANTS: Readonly<Record<string, AimConfig>> = deepFreeze({
     heads: 6,
     mlpDim: 1536,
     headWidth: 512,
-    headDepth: 4,
+    headDepth: 2,
     headMlpDim: 2048,
     probeBlocks: { last: range(6, 12), best: range(5, 11) },
   },

@@ -25,7 +25,7 @@ const PAPER_TRUNK_PARAMS: Record<string, number> = {
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 beforeAll(async () => {
-  // wasm: the 30M development row's forward pass takes ~30 s on the plain-JS cpu backend.
+  // wasm: the 25M development row's forward pass takes ~30 s on the plain-JS cpu backend.
   await tf.setBackend('wasm');
   await tf.ready();
 });
