@@ -1,21 +1,16 @@
 // Builds a run's parts from a resolved config: the AIM model (@aim/model) and the training/validation loaders
 // (@aim/data), with loader positions captured per batch so checkpoints record what the step actually consumed.
-import { createLoader, type LoaderOptions, type LoaderPosition, type PatchLoader } from '@aim/data';
+import type { LoaderOptions, LoaderPosition } from '@aim/data';
 import { openLoaderThread } from './loader-thread.js';
 import { createAim, samplePrefixLengths } from '@aim/model';
 import type { TrainConfig } from './config.js';
-import type { PositionedBatch, RunParts, TrainData } from './run.js';
+import type { RunParts, TrainData } from './run.js';
 
 export interface DataSpecs {
   /** Training shard spec (WebDataset URLs / brace patterns). */
   readonly train: string;
   /** Validation shard spec; undefined: no validation. */
   readonly val?: string;
-}
-
-/** Tags each batch with the loader position right after it; the run records it once the batch is consumed. */
-async function* withPositions(loader: PatchLoader): AsyncGenerator<PositionedBatch> {
-  for await (const batch of loader) yield Object.assign(batch, { dataPosition: { ...loader.position() } });
 }
 
 function isLoaderPosition(p: unknown): p is LoaderPosition {
@@ -28,8 +23,6 @@ export interface CreateRunPartsOptions {
   readonly data: DataSpecs;
   /** Name of the active tfjs backend (selectBackend has run), for logs and checkpoints. */
   readonly backend: string;
-  /** Run the training loader on its own thread (default true; false keeps it on the main thread). */
-  readonly loaderThread?: boolean;
 }
 
 /** The model with its pretraining head, initialised from the run seed, and loaders sized for it. */
@@ -63,16 +56,13 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
         ordered: true,
         ...(isLoaderPosition(resume) ? { resume } : {}),
       };
-      if (options.loaderThread === false) {
-        const loader = createLoader(loaderOptions);
-        return { batches: withPositions(loader), stats: () => ({ ...loader.stats() }), close: () => loader.close() };
-      }
+      // On its own thread: wasm/cpu steps block this one, and the loader must keep going during them.
       return openLoaderThread(loaderOptions, config.prefetch);
     },
     ...(data.val !== undefined
       ? {
           openValData: async (): Promise<TrainData> => {
-            const loader = createLoader({
+            const valOptions: LoaderOptions = {
               shards: data.val!,
               batchSize: config.batchSize,
               imageSize,
@@ -83,8 +73,10 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
               epochs: 1,
               shuffleShards: false,
               ordered: true,
-            });
-            return { batches: loader, stats: () => ({ ...loader.stats() }), close: () => loader.close() };
+            };
+            // Also on its own thread: the run stops reading after valBatches, and closing a loader with tasks in
+            // flight is then contained in that thread.
+            return openLoaderThread(valOptions, config.prefetch);
           },
         }
       : {}),
