@@ -126,25 +126,24 @@ export const MASKED_SCORE = -1e9;
 
 /**
  * Additive prefix-causal attention mask [B, 1, K, K]: 0 where query q may attend key k (k < S or k <= q),
- * MASKED_SCORE elsewhere. S is per sample.
+ * MASKED_SCORE elsewhere. S is per sample. Built on the device from the B prefix lengths (uploading a
+ * B x K x K mask would be 1 GiB at the paper's batch).
  */
 export function prefixCausalMask(prefixLengths: Int32Array, numPatches: number): tf.Tensor4D {
   const b = prefixLengths.length;
   const k = numPatches;
-  const values = new Float32Array(b * k * k);
-  for (let s = 0; s < b; s++) {
-    const prefix = prefixLengths[s];
+  prefixLengths.forEach((prefix, s) => {
     if (!Number.isInteger(prefix) || prefix < 1 || prefix > k) {
       throw new Error(`prefixLengths[${s}] = ${prefix} is outside 1..${k}`);
     }
-    const base = s * k * k;
-    for (let q = 0; q < k; q++) {
-      for (let key = 0; key < k; key++) {
-        if (!(key < prefix || key <= q)) values[base + q * k + key] = MASKED_SCORE;
-      }
-    }
-  }
-  return tf.tensor4d(values, [b, 1, k, k]);
+  });
+  return tf.tidy(() => {
+    const prefix = tf.tensor4d(prefixLengths, [b, 1, 1, 1], 'int32');
+    const keys = tf.reshape(tf.range(0, k, 1, 'int32'), [1, 1, 1, k]);
+    const queries = tf.reshape(tf.range(0, k, 1, 'int32'), [1, 1, k, 1]);
+    const allowed = tf.logicalOr(tf.less(keys, prefix), tf.lessEqual(keys, queries)); // [B, 1, K, K]
+    return tf.where(allowed, tf.zeros([b, 1, k, k]), tf.fill([b, 1, k, k], MASKED_SCORE)) as tf.Tensor4D;
+  });
 }
 
 /** Parameters of one multi-head self-attention layer (weights [in, out]). */
