@@ -45,7 +45,6 @@ for entry in bench/device/parity.ts bench/bench.ts; do
     --conditions=@aim/source --ignore-annotations --log-level=error \
     --banner:js="$banner" --outfile="$out/$name.mjs"
 done
-cp "$here/run.sh" "$out/run.sh"
 
 du -sh "$out"
 size_kb=$(du -sk "$out" | cut -f1)
