@@ -50,6 +50,11 @@ describe('wasm BatchMatMul', () => {
     );
   });
 
+  it('handles empty operands like the cpu backend', async () => {
+    const f = () => tf.matMul(tf.zeros([2, 0, 3]), tf.zeros([2, 3, 4]));
+    expect((await on('wasm', f)).shape).toEqual((await on('cpu', f)).shape);
+  });
+
   it('does not leak tensors over repeated batched products', async () => {
     await tf.setBackend('wasm');
     const a = tf.randomNormal([12, 16, 8]);

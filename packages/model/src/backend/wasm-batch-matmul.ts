@@ -86,7 +86,8 @@ export function installFastWasmBatchMatMul(): void {
     const plain2d = batchA === 1 && batchB === 1 && !transposeA && !transposeB;
     // Covered: equal batch shapes, or a batch of `a` against one `b` matrix. Other broadcasts keep the stock kernel.
     const sameBatch = ra === rb && a.shape.slice(0, -2).every((d, i) => d === b.shape[i]);
-    const covered = a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || batchB === 1) && !plain2d;
+    const empty = size(a.shape) === 0 || size(b.shape) === 0;
+    const covered = a.dtype === 'float32' && b.dtype === 'float32' && (sameBatch || batchB === 1) && !plain2d && !empty;
     if (!covered) return stock.kernelFunc(args);
     raw ??= backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as RawBatchMatMul;
 
