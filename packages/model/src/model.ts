@@ -12,7 +12,7 @@ import {
   resolveAimConfig,
 } from './config.js';
 import { normalizedPixelLoss, patchify } from './loss.js';
-import { gelu, layerNorm, linear, prefixCausalMask, selfAttention } from './ops.js';
+import { gelu, layerNorm, linear, prefixCausalMask, recomputeInBackward, selfAttention } from './ops.js';
 import { type NamedParameter, ParameterSet } from './parameters.js';
 import { sinCosPositionEmbedding2d } from './positions.js';
 import { Rng, xavierUniform } from './random.js';
@@ -22,6 +22,11 @@ export interface CreateAimOptions {
   seed?: number;
   /** Build the pretraining head (default true). Feature extraction from released trunks does not need it. */
   pretrainHead?: boolean;
+  /**
+   * Activation checkpointing (default false): keep only each block's input for the backward pass and recompute the
+   * block there. Cuts a training step's peak tensor memory for about one extra forward pass of compute.
+   */
+  recomputeBlocks?: boolean;
 }
 
 export interface FeatureOptions {
@@ -32,6 +37,17 @@ export interface FeatureOptions {
 }
 
 const TRUNK_PREFIXES = ['preprocessor.', 'trunk.'];
+/** A trunk block's parameters, in the order `trunkBlock` takes them. */
+const TRUNK_BLOCK_WEIGHTS = [
+  'norm_1.weight',
+  'norm_1.bias',
+  'attn.qkv.weight',
+  'attn.proj.weight',
+  'norm_2.weight',
+  'norm_2.bias',
+  'mlp.fc1.weight',
+  'mlp.fc2.weight',
+] as const;
 export const PRETRAIN_HEAD_PREFIX = 'pretrain_head.';
 
 /** Receives the model's parameters in order; one walk serves allocation and shape-only descriptions. */
@@ -100,6 +116,7 @@ export function aimStateSpecs(config: AimConfig, options: { pretrainHead: boolea
 export class AimModel {
   readonly config: AimConfig;
   readonly hasPretrainHead: boolean;
+  readonly recomputeBlocks: boolean;
   private readonly params = new ParameterSet();
   private readonly trunkPositions: tf.Tensor2D; // [K, D]
   private readonly headPositions: tf.Tensor2D | null; // [K, headWidth]
@@ -108,6 +125,7 @@ export class AimModel {
   constructor(config: AimConfig, options: CreateAimOptions = {}) {
     this.config = config;
     this.hasPretrainHead = options.pretrainHead ?? true;
+    this.recomputeBlocks = options.recomputeBlocks ?? false;
     const rng = new Rng(options.seed ?? 0);
     const grid = config.imageSize / config.patchSize;
     this.trunkPositions = tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.width), [grid * grid, config.width]);
@@ -192,6 +210,20 @@ export class AimModel {
     });
   }
 
+  /** One trunk block on explicit tensors: x [B, K, D], weights in TRUNK_BLOCK_WEIGHTS order, additive mask or null. */
+  private trunkBlock(x: tf.Tensor, w: tf.Tensor[], mask: tf.Tensor | null): tf.Tensor3D {
+    const [n1w, n1b, qkv, proj, n2w, n2b, fc1, fc2] = w;
+    const attn = selfAttention(
+      layerNorm(x, n1w as tf.Tensor1D, n1b as tf.Tensor1D, LAYER_NORM_EPS) as tf.Tensor3D,
+      { qkv: qkv as tf.Tensor2D, proj: proj as tf.Tensor2D },
+      this.config.heads,
+      mask as tf.Tensor4D | null,
+    );
+    const h = tf.add(x, attn);
+    const hidden = gelu(linear(layerNorm(h, n2w as tf.Tensor1D, n2b as tf.Tensor1D, LAYER_NORM_EPS), fc1 as tf.Tensor2D));
+    return tf.add(h, linear(hidden, fc2 as tf.Tensor2D)) as tf.Tensor3D;
+  }
+
   /** Runs blocks 0..lastBlock; returns the final tokens and the raw outputs of `collect` blocks (by index). */
   private runTrunk(
     tokens: tf.Tensor3D,
@@ -199,24 +231,20 @@ export class AimModel {
     lastBlock: number,
     collect: ReadonlySet<number>,
   ): { x: tf.Tensor3D; outputs: Map<number, tf.Tensor3D> } {
-    const heads = this.config.heads;
     const outputs = new Map<number, tf.Tensor3D>();
     let x = tokens;
     for (let i = 0; i <= lastBlock; i++) {
-      const p = `trunk.blocks.${i}`;
       const input = x;
+      const weights = TRUNK_BLOCK_WEIGHTS.map((n) => this.params.get(`trunk.blocks.${i}.${n}`) as tf.Tensor);
       // A tidy per block frees its intermediates as soon as it ends (under a gradient tape, tensors the backward
       // pass needs are kept by the tape), which bounds peak memory to about one block's temporaries.
       x = tf.tidy(() => {
-        const attn = selfAttention(
-          this.norm(input, `${p}.norm_1`) as tf.Tensor3D,
-          { qkv: this.v2(`${p}.attn.qkv.weight`), proj: this.v2(`${p}.attn.proj.weight`) },
-          heads,
-          mask,
-        );
-        const h = tf.add(input, attn);
-        const hidden = gelu(linear(this.norm(h, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
-        return tf.add(h, linear(hidden, this.v2(`${p}.mlp.fc2.weight`))) as tf.Tensor3D;
+        if (!this.recomputeBlocks) return this.trunkBlock(input, weights, mask);
+        const extra = mask === null ? [] : [mask];
+        return recomputeInBackward(
+          (xi, ...rest) => this.trunkBlock(xi, rest.slice(0, weights.length), mask === null ? null : rest[weights.length]),
+          [input, ...weights, ...extra],
+        ) as tf.Tensor3D;
       });
       if (collect.has(i)) outputs.set(i, x);
     }

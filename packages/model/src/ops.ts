@@ -176,6 +176,34 @@ export function selfAttention(x: tf.Tensor3D, w: AttentionWeights, heads: number
   return linear(merged, w.proj) as tf.Tensor3D;
 }
 
+/**
+ * fn(...inputs) whose intermediates are not kept for the backward pass: the gradient recomputes fn and takes its
+ * vector-Jacobian product (activation checkpointing). Every input must be a tensor that fn uses.
+ */
+export function recomputeInBackward(fn: (...inputs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const xs = args.slice(0, -1) as tf.Tensor[];
+    save(xs);
+    return {
+      value: fn(...xs),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        // A gradient taken inside a backward pass: tfjs' engine.gradients() replaces the engine's active tape with
+        // a fresh one and sets it to null when done, while the outer gradients() still needs its own tape to free
+        // the tensors saved for backward afterwards. Keep the outer tape and put it back.
+        const state = tf.engine().state;
+        const outerTape = state.activeTape;
+        try {
+          return tf.grads((...ins: tf.Tensor[]) => fn(...ins))(saved, dy);
+        } finally {
+          state.activeTape = outerTape;
+        }
+      },
+    };
+  });
+  return op(...inputs);
+}
+
 /** Parameters of a two-layer MLP without biases (weights [in, out]). */
 export interface MlpWeights {
   fc1: tf.Tensor2D; // [D, M]

@@ -111,6 +111,25 @@ for (const backend of backendsUnderTest) {
       });
     }
 
+    it('activation checkpointing (recomputeBlocks) gives the same loss and gradients', async () => {
+      const twin = createAim('aim-dev-nano', {}, { seed: 3, recomputeBlocks: true });
+      const params = twin.parameters();
+      const { value, grads: g } = tf.variableGrads(() => twin.pretrainLoss(patches, prefix), params.map((p) => p.variable));
+      const [lossTwin, lossRef] = [(await value.data())[0], await loss()];
+      expect(Math.abs(lossTwin - lossRef)).toBeLessThanOrEqual(1e-6 * Math.abs(lossRef));
+      let worst = 0;
+      for (const p of params) {
+        const a = (await g[p.variable.name].data()) as Float32Array;
+        const b = grads.get(p.name)!;
+        const scale = Math.max(...b.map(Math.abs), 1e-12);
+        worst = Math.max(worst, Math.max(...a.map((x, i) => Math.abs(x - b[i]))) / scale);
+      }
+      expect(worst, `largest relative gradient difference ${worst}`).toBeLessThanOrEqual(1e-4);
+      value.dispose();
+      tf.dispose(g);
+      twin.dispose();
+    });
+
     it('agrees entry by entry on the largest gradient entries of three tensors', async () => {
       for (const name of ['trunk.blocks.0.attn.qkv.weight', 'pretrain_head.decoder_pred.weight', 'preprocessor.patchifier.proj.weight']) {
         const g = grads.get(name)!;

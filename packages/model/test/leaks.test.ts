@@ -78,6 +78,16 @@ for (const backend of backendsUnderTest) {
       });
     });
 
+    it('a gradient step with activation checkpointing (recomputeBlocks)', async () => {
+      const twin = createAim('aim-dev-nano', {}, { seed: 1, recomputeBlocks: true });
+      const vars = twin.parameters().map((p) => p.variable);
+      await expectNoLeak(async () => {
+        sgdStep(() => twin.pretrainLoss(patches, prefix), vars);
+        await vars[0].data();
+      });
+      twin.dispose();
+    });
+
     it('feature extraction, encode and probe features', async () => {
       await expectNoLeak(async () => {
         const feats = model.extractFeatures(patches, { blocks: [1, 0] });
