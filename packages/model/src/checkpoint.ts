@@ -199,6 +199,8 @@ export interface LoadAimOptions {
   pretrainHead?: boolean;
   /** Tensor-name prefixes that may be present besides model and probe (default ['optimizer.']). */
   allowPrefixes?: readonly string[];
+  /** Passed to the model: activation checkpointing of trunk blocks (see `CreateAimOptions`). */
+  recomputeBlocks?: boolean;
 }
 
 export interface LoadedAim {
@@ -228,6 +230,7 @@ export async function loadAimCheckpoint(path: string, options: LoadAimOptions = 
     const model = new AimModel(config, {
       seed: options.seed,
       pretrainHead: contents.pretrainHead || options.pretrainHead === true,
+      recomputeBlocks: options.recomputeBlocks,
     });
     let probe: AttentiveProbe | null = null;
     try {
