@@ -50,6 +50,8 @@ function summaryText(s: RunSummary, resumeCommand: string): string {
 
 export async function main(argv: readonly string[]): Promise<number> {
   const out = process.stdout;
+  // If whoever reads our output goes away (a wrapper exiting on Ctrl-C), keep going so the checkpoint still gets saved.
+  out.on('error', () => {});
   const progress = new ProgressLine(out, 10);
   const log = (m: string): void => progress.log(m);
   let config: TrainConfig;
@@ -97,17 +99,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   log(`run folder: ${runDir}`);
 
   let stopRequested = false;
+  let firstSignalAt = 0;
+  const resumeCommand = `npx nx run trainer:train -- --resume ${runDir}`;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopRequested) {
+    // `nx run` relays the terminal's Ctrl-C as SIGTERM right after the SIGINT itself: one interruption, not two.
+    if (stopRequested && Date.now() - firstSignalAt > 3000) {
       log(`${signal} again: exiting without saving`);
       process.exit(130);
     }
+    if (stopRequested) return;
     stopRequested = true;
-    log(`${signal}: finishing the current step, then saving a checkpoint (${signal} again to exit at once)`);
+    firstSignalAt = Date.now();
+    // Say how to resume now: a wrapper (nx) may stop showing this process's output before the save ends.
+    log(`${signal}: finishing the current step, then saving a checkpoint; resume with: ${resumeCommand}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const resumeCommand = `npx nx run trainer:train -- --resume ${runDir}`;
   let lastVal: number | undefined;
   try {
     const summary = await runPretraining({

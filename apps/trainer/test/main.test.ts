@@ -80,7 +80,7 @@ describe('trainer CLI', { timeout: 240_000 }, () => {
       }
     });
     expect(r.code, r.stderr.slice(-1500)).toBe(0);
-    expect(r.stdout).toContain('SIGINT: finishing the current step');
+    expect(r.stdout).toContain('SIGINT: finishing the current step, then saving a checkpoint; resume with:');
     expect(r.stdout).toMatch(/stopped \(signal\): step \d+\/400/);
     expect(r.stdout).toContain(`resume with: npx nx run trainer:train -- --resume ${join(dir, 'runs/sig')}`);
     expect(existsSync(join(dir, 'runs/sig/checkpoints/latest'))).toBe(true);
