@@ -11,7 +11,7 @@ import {
   type TrainConfig,
 } from '@aim/train';
 import { parseArgs } from './cli.js';
-import { prepareMnist } from './mnist.js';
+import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { prepareMnist } from '../src/mnist.js';
+import { prepareMnist } from '@aim/shards';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 // Runs from this package's folder (decode workers resolve tsx from the working directory); outputs go to a temp dir.

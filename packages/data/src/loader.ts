@@ -438,7 +438,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   async function* run(): AsyncGenerator<PatchBatch> {
     startTime = performance.now();
     ring = new SlotRing(prefetch, per);
-    pool = createPool({ workers, ...(options.workerFile ? { workerFile: options.workerFile } : {}) });
+    pool = createPool({ workers, ...poolOptions });
     try {
       yield* batches();
     } catch (err) {
@@ -449,9 +449,16 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     }
   }
 
+  const poolOptions = {
+    ...(options.workerFile ? { workerFile: options.workerFile } : {}),
+    // Stray worker messages while the pools shut down are expected; any other pool error is reported.
+    onError: (err: Error) => {
+      if (!closed) process.emitWarning(`@aim/data worker pool: ${err.message}`);
+    },
+  };
   let retries: Piscina | undefined;
   function retryPool(): Piscina {
-    retries ??= createPool({ workers: 1, tasksPerWorker: 1, ...(options.workerFile ? { workerFile: options.workerFile } : {}) });
+    retries ??= createPool({ workers: 1, tasksPerWorker: 1, ...poolOptions });
     return retries;
   }
 

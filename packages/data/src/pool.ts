@@ -10,6 +10,8 @@ export interface PoolOptions {
   tasksPerWorker?: number;
   /** A worker module exporting the same default function as worker.ts (for instrumentation); default worker.ts/js. */
   workerFile?: string | URL;
+  /** Errors of the pool itself, not of a task (e.g. a worker's stray message while the pool shuts down). */
+  onError?: (err: Error) => void;
 }
 
 /** Where the worker module is, and how to load it: a .ts worker needs tsx and the @aim/source condition. */
@@ -28,7 +30,7 @@ export function createPool(options: PoolOptions = {}): Piscina {
   const workers = options.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
   const { filename, execArgv } = workerLocation(options.workerFile);
-  return new Piscina({
+  const pool = new Piscina({
     filename,
     ...(execArgv ? { execArgv } : {}),
     minThreads: workers,
@@ -37,4 +39,7 @@ export function createPool(options: PoolOptions = {}): Piscina {
     idleTimeout: 60_000,
     recordTiming: false, // Piscina's latency histograms are unused here
   });
+  // Piscina emits pool-level errors as 'error' events: without a listener Node turns them into a process crash.
+  pool.on('error', options.onError ?? ((err: Error) => process.emitWarning(`@aim/data worker pool: ${err.message}`)));
+  return pool;
 }

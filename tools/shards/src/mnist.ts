@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { idxToShards } from '@aim/shards';
+import { idxToShards } from './from-idx.js';
 
 /** Bump when the shard layout changes, so old caches are rebuilt rather than misread. */
 const LAYOUT = 'v2';

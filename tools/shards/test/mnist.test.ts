@@ -1,4 +1,4 @@
-// The built-in MNIST shards: conversion (via @aim/shards) into readable WebDataset shards, reuse of the cache.
+// The built-in MNIST shards: conversion into readable WebDataset shards, reuse of the cache.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
