@@ -1,6 +1,7 @@
 // Command-line parsing for eval:probe and eval:features: typed, frozen options; every bad flag is an error
 // that names the flag and the valid choices.
 import { parseArgs } from 'node:util';
+import type { ProbeRecipeOptions } from './train-probe.js';
 
 export const PROBE_KINDS = ['attentive', 'linear', 'knn'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
@@ -10,7 +11,8 @@ export type BackendName = (typeof BACKENDS)[number];
 /** `last` and `best` are resolved against the trunk's depth later; a list is explicit 0-based block indices. */
 export type BlockSelection = { readonly kind: 'last' } | { readonly kind: 'best' } | { readonly kind: 'list'; readonly blocks: readonly number[] };
 
-export interface ProbeArgs {
+/** eval:probe's options; the probe recipe fields (epochs, batchSize, lr, weightDecay, warmupEpochs, seed) come from ProbeRecipeOptions. */
+export interface ProbeArgs extends ProbeRecipeOptions {
   /** A checkpoint file, or a run directory whose checkpoints are all probed. Absent with --random-init. */
   readonly checkpoint?: string;
   readonly randomInit: boolean;
@@ -28,13 +30,6 @@ export interface ProbeArgs {
   readonly backend?: BackendName;
   readonly out?: string;
   readonly cacheDir?: string;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly lr: number;
-  readonly weightDecay: number;
-  readonly warmupEpochs: number;
-  /** Seed of the probe head's initialisation and batch order. */
-  readonly seed: number;
   /** Seed of the random-init trunk (default 0, the trainer's default seed: the baseline is the run's own init). */
   readonly initSeed: number;
   readonly knnK: number;
