@@ -277,11 +277,12 @@ describe('createLoader', () => {
 
   it('close() and breaking out of the loop stop the pool and end iteration', async () => {
     // Worker threads show up as OS threads and as MessagePort handles; both must go back to where they were.
-    // (libvips keeps its own idle helper threads around for a while, so those are not counted.)
+    // (libvips keeps its own idle helper threads around for a while, so those are not counted.) A terminated worker
+    // thread can take seconds to exit on a loaded machine (CI runs projects in parallel on 2 cores): wait up to 10 s.
     const osThreads = () => readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() !== 'libvips worker').length;
     const threads = () => osThreads() + process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
     const settle = async (target: number) => {
-      for (let i = 0; i < 40 && threads() > target; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && threads() > target; i++) await new Promise((r) => setTimeout(r, 50));
       return threads();
     };
     const before = threads();
