@@ -70,10 +70,10 @@ const READ_AHEAD_BUFFERS = 4;
 
 async function* recycledFileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
   const handle = await openFile(path);
-  const size = (await handle.stat()).size;
   // Positional reads of consecutive ranges run in parallel on the libuv pool while the consumer parses.
   const ring = Array.from({ length: READ_AHEAD_BUFFERS }, () => new Uint8Array(chunkSize));
   const inFlight: Promise<{ bytesRead: number }>[] = [];
+  let size = 0;
   let nextPosition = 0;
   let nextBuffer = 0;
   const issue = () => {
@@ -84,6 +84,7 @@ async function* recycledFileChunks(path: string, chunkSize: number): AsyncGenera
   };
   let current = 0;
   try {
+    size = (await handle.stat()).size;
     // All but one buffer are filled ahead; the last one is the chunk the consumer holds.
     for (let i = 0; i < ring.length - 1; i++) issue();
     while (inFlight.length > 0) {

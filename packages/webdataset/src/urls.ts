@@ -96,8 +96,9 @@ export function braceExpand(text: string, spec = text): string[] {
   if (close < 0) throw new Error(`unbalanced "{" in shard spec ${JSON.stringify(spec)}`);
   const body = text.slice(open + 1, close);
   const prefix = text.slice(0, open);
-  const alternatives = rangeValues(body, spec) ?? splitTopLevelCommas(body);
-  if (alternatives.length < 2 && rangeValues(body, spec) === null) {
+  const range = rangeValues(body, spec);
+  const alternatives = range ?? splitTopLevelCommas(body);
+  if (range === null && alternatives.length < 2) {
     throw new Error(
       `"{${body}}" in shard spec ${JSON.stringify(spec)} is neither a range like {000..099} nor a list like {a,b}`,
     );

@@ -90,7 +90,6 @@ function checkMemberName(key: string, ext: string): void {
 }
 
 interface OpenShard {
-  index: number;
   path: string;
   tempPath: string;
   handle: FileHandle;
@@ -207,13 +206,12 @@ export class ShardWriter {
   }
 
   private async openShard(): Promise<OpenShard> {
-    const index = this.nextIndex++;
-    const path = formatShardName(this.options.pattern, index);
+    const path = formatShardName(this.options.pattern, this.nextIndex++);
     await mkdir(dirname(path) || '.', { recursive: true });
     // Same directory, so the final rename is atomic; a crash leaves only this hidden temporary name behind.
     const tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     const handle = await open(tempPath, 'wx');
-    this.current = { index, path, tempPath, handle, samples: 0, bytes: 0 };
+    this.current = { path, tempPath, handle, samples: 0, bytes: 0 };
     return this.current;
   }
 

@@ -9,8 +9,6 @@ export interface RawHeader {
   name: string;
   size: number;
   typeflag: string;
-  /** true for POSIX "ustar\0" magic, whose prefix field extends the name. */
-  posix: boolean;
 }
 
 const latin1 = new TextDecoder('latin1');
@@ -104,7 +102,7 @@ export function parseHeader(block: Uint8Array): RawHeader {
     if (prefix !== '') name = `${prefix}/${name}`;
   }
   const typeflag = block[156] === 0 ? '\0' : String.fromCharCode(block[156]);
-  return { name, size: numeric(block, 124, 12, 'size'), typeflag, posix };
+  return { name, size: numeric(block, 124, 12, 'size'), typeflag };
 }
 
 /** Parse PAX extended-header records `"<len> <key>=<value>\n"`. */

@@ -144,7 +144,6 @@ class ChunkReader {
   }
 }
 
-
 const utf8 = new TextDecoder('utf-8');
 
 /**
