@@ -41,9 +41,15 @@ export class AdamW {
     for (const p of params) {
       if (seen.has(p.name)) throw new Error(`AdamW: parameter name '${p.name}' appears twice`);
       seen.add(p.name);
-      this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false, momentName('m', p.name)));
-      this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false, momentName('v', p.name)));
     }
+    // tf.variable keeps its initial value's tensor alive next to the variable; tidy releases those (variables survive),
+    // so dispose() frees all moment memory.
+    tf.tidy(() => {
+      for (const p of params) {
+        this.m.set(p.name, tf.variable(tf.zerosLike(p.variable), false, momentName('m', p.name)));
+        this.v.set(p.name, tf.variable(tf.zerosLike(p.variable), false, momentName('v', p.name)));
+      }
+    });
     this.params = params;
   }
 

@@ -103,6 +103,15 @@ describe('AdamW', () => {
     w.dispose();
   });
 
+  it('frees everything it allocated on dispose', () => {
+    const w = tf.variable(tf.ones([4, 4]), true, 'alloc');
+    const before = tf.memory().numTensors;
+    const opt = new AdamW([{ name: 'alloc', variable: w, decay: true }]);
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    w.dispose();
+  });
+
   it('does not leak tensors per update', () => {
     const w = tf.variable(tf.ones([4, 4]), true, 'leak');
     const opt = new AdamW([{ name: 'leak', variable: w, decay: true }]);
