@@ -95,7 +95,12 @@ export async function folderToShards(options: FolderToShardsOptions): Promise<Fo
   const writer = new ShardWriter({ pattern: options.outPattern, maxCount: options.maxCount ?? 10_000, maxSize: options.maxSize ?? 3e9 });
   try {
     const loaded = mapOrdered(files, options.concurrency ?? 8, async (file): Promise<LoadedImage> => {
-      const bytes = await readFile(file.path);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file.path);
+      } catch (error) {
+        return { file, error: `cannot read the file (${(error as Error).message})` };
+      }
       try {
         const meta = await sharp(bytes).metadata();
         const ext = meta.format ? FORMAT_EXT[meta.format] : undefined;

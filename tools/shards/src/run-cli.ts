@@ -5,7 +5,7 @@ import { idxToShards } from './from-idx.js';
 import { formatBytes, formatReport, inspectShards } from './inspect.js';
 import { createProgress, type ProgressSink } from './progress.js';
 
-export const USAGE = `aim-shards: make and inspect WebDataset shards
+const USAGE = `aim-shards: make and inspect WebDataset shards
 
 usage:
   aim-shards from-folder <dir> --out <pattern> [--maxcount N] [--maxsize BYTES] [--seed N | --no-shuffle] [--skip-bad]
