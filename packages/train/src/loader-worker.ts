@@ -15,12 +15,9 @@ export type FromLoaderWorker =
   | {
       readonly type: 'batch';
       readonly patches: Float32Array;
-      readonly labels?: Int32Array;
-      readonly keys: string[];
       readonly batchSize: number;
       readonly numPatches: number;
       readonly patchDim: number;
-      readonly epoch: number;
       readonly position: Record<string, unknown>;
       readonly stats: Record<string, unknown>;
     }
@@ -53,16 +50,13 @@ async function run(): Promise<void> {
         {
           type: 'batch',
           patches: b.patches,
-          ...(b.labels ? { labels: b.labels } : {}),
-          keys: b.keys,
           batchSize: b.batchSize,
           numPatches: b.numPatches,
           patchDim: b.patchDim,
-          epoch: b.epoch,
           position: { ...loader.position() },
           stats: { ...loader.stats() },
         },
-        [b.patches.buffer as ArrayBuffer, ...(b.labels ? [b.labels.buffer as ArrayBuffer] : [])],
+        [b.patches.buffer as ArrayBuffer],
       );
     }
     if (!closing) post({ type: 'end', stats: { ...loader.stats() } });

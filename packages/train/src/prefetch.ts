@@ -6,7 +6,6 @@ export class Prefetcher<T> implements AsyncIterableIterator<T> {
   private readonly queue: Array<IteratorResult<T>> = [];
   private error: unknown;
   private failed = false;
-  private pumping = false;
   private closed = false;
   private wake: (() => void) | undefined;
   private space: (() => void) | undefined;
@@ -23,7 +22,6 @@ export class Prefetcher<T> implements AsyncIterableIterator<T> {
   }
 
   private async pump(): Promise<void> {
-    this.pumping = true;
     try {
       while (!this.closed) {
         if (this.queue.length >= this.depth) {
@@ -40,8 +38,6 @@ export class Prefetcher<T> implements AsyncIterableIterator<T> {
       this.error = err;
       this.failed = true;
       this.wake?.();
-    } finally {
-      this.pumping = false;
     }
   }
 
@@ -69,9 +65,5 @@ export class Prefetcher<T> implements AsyncIterableIterator<T> {
 
   [Symbol.asyncIterator](): this {
     return this;
-  }
-
-  get running(): boolean {
-    return this.pumping;
   }
 }

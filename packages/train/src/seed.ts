@@ -20,7 +20,7 @@ export function deriveSeed(...parts: number[]): number {
 }
 
 /** Stream names keep seeds of different uses apart even for equal (step, micro) numbers. */
-export const SEED_STREAM = Object.freeze({ prefix: 1, validationPrefix: 2, data: 3, init: 4 });
+export const SEED_STREAM = Object.freeze({ prefix: 1, validationPrefix: 2 });
 
 /** Validation prefix seeds ignore the run seed, so validation losses compare across runs and checkpoints. */
 export const validationPrefixSeed = (batchIndex: number): number => deriveSeed(SEED_STREAM.validationPrefix, batchIndex);

@@ -46,8 +46,7 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
         patchSize,
         transform: config.augment,
         workers: config.workers,
-        // The step blocks the main thread (wasm/cpu compute synchronously), so only tasks already handed to the
-        // workers progress during it: keep `prefetch` batches' worth of samples in flight.
+        // Samples in flight in the decode pool: `prefetch` batches' worth, matching the batches kept ready.
         prefetch: config.batchSize * config.prefetch,
         seed: config.seed,
         epochs: Infinity,
