@@ -1,7 +1,7 @@
 // Seeded random choices for augmentation: every draw derives from (seed, epoch, sample key) through @aim/webdataset's
 // stable generator, so results do not depend on which worker ran a sample or when.
 
-import { createRng, deriveSeed, type Rng as StreamRng } from '@aim/webdataset';
+import { createRng, deriveSeed, shuffleInPlace, type Rng as StreamRng } from '@aim/webdataset';
 
 /** The draws the transforms need, on top of a @aim/webdataset generator. */
 export class Rng {
@@ -27,12 +27,7 @@ export class Rng {
 
   /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): number[] {
-    const out = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = this.source.int(i + 1);
-      [out[i], out[j]] = [out[j], out[i]];
-    }
-    return out;
+    return shuffleInPlace(Array.from({ length: n }, (_, i) => i), this.source);
   }
 }
 
