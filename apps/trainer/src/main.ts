@@ -20,10 +20,9 @@ const timestamp = (): string => new Date().toISOString().replace(/[-:]/g, '').re
 async function dataSpecs(config: TrainConfig, log: (m: string) => void): Promise<{ train: string; val?: string }> {
   const needsMnist = config.data === 'mnist' || config.valData === 'mnist';
   const mnist = needsMnist ? await prepareMnist(join(config.cacheDir, 'mnist'), log) : undefined;
-  const pick = (spec: string): string | undefined => (spec === '' ? undefined : spec === 'mnist' ? undefined : spec);
   return {
     train: config.data === 'mnist' ? mnist!.train : config.data,
-    ...(config.valData === 'mnist' ? { val: mnist!.val } : pick(config.valData) ? { val: config.valData } : {}),
+    ...(config.valData === 'mnist' ? { val: mnist!.val } : config.valData !== '' ? { val: config.valData } : {}),
   };
 }
 
@@ -124,7 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       resumeFrom,
       shouldStop: () => stopRequested,
       hooks: {
-        onStep: (r) => progress.update({ ...r, step: r.step, totalSteps: r.totalSteps, valLoss: lastVal }),
+        onStep: (r) => progress.update({ ...r, valLoss: lastVal }),
         onValidation: (step, loss) => {
           lastVal = loss;
           log(`validation loss ${loss.toFixed(4)} at step ${step}`);

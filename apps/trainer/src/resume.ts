@@ -1,7 +1,7 @@
 // Finds what `--resume` points at and rebuilds the run's config from its checkpoint plus the flags given now.
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConfigError, latestCheckpoint, readCheckpointState, resolveCheckpoint, resolveConfig, type ConfigValues, type TrainConfig } from '@aim/train';
+import { CHECKPOINT_MARKER, ConfigError, latestCheckpoint, readCheckpointState, resolveCheckpoint, resolveConfig, type ConfigValues, type TrainConfig } from '@aim/train';
 
 /** Default parent of run folders. */
 export const RUNS_ROOT = 'runs';
@@ -9,7 +9,7 @@ export const RUNS_ROOT = 'runs';
 /** The newest checkpoint of any run under `runsRoot` (by the time its state.json was written). */
 export function newestRunCheckpoint(runsRoot: string): string | undefined {
   let best: { dir: string; mtime: number } | undefined;
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(runsRoot);
   } catch {
@@ -18,7 +18,7 @@ export function newestRunCheckpoint(runsRoot: string): string | undefined {
   for (const name of names) {
     const ckpt = latestCheckpoint(join(runsRoot, name, 'checkpoints'));
     if (!ckpt) continue;
-    const mtime = statSync(join(ckpt, 'state.json')).mtimeMs;
+    const mtime = statSync(join(ckpt, CHECKPOINT_MARKER)).mtimeMs;
     if (!best || mtime > best.mtime) best = { dir: ckpt, mtime };
   }
   return best?.dir;
