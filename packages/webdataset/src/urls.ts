@@ -16,6 +16,7 @@ export type ShardLocation = { kind: 'file'; path: string } | { kind: 'http'; url
 /** Classify one expanded URL; throws a clear error for unsupported schemes (including `pipe:`). */
 export function locateShard(url: string): ShardLocation {
   if (/^pipe:/i.test(url)) throw new Error(`${PIPE_REFUSAL} (got ${JSON.stringify(url)})`);
+  // Two or more characters, so that a Windows drive letter (`C:\data`) stays a plain path.
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):/.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) return { kind: 'file', path: url };
   if (scheme === 'http' || scheme === 'https') return { kind: 'http', url };

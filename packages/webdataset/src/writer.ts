@@ -148,12 +148,10 @@ export class ShardWriter {
   /** Give up: delete the unfinished shard's temporary file; shards already finished stay. */
   abort(): Promise<void> {
     this.closed = true;
-    const shard = this.current;
-    this.current = undefined;
-    return this.queue.then(
-      () => undefined,
-      () => undefined,
-    ).then(async () => {
+    // Writes already queued may still open a shard, so look for the unfinished one only once they have run.
+    return this.queue.then(async () => {
+      const shard = this.current;
+      this.current = undefined;
       if (!shard) return;
       await shard.handle.close().catch(() => undefined);
       await rm(shard.tempPath, { force: true });
