@@ -266,8 +266,11 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
       const headline = i === trunks.length - 1;
       const outcome = await probeTrunk(tfeat, `${trunk.label} blocks ${blocks.join(',')}`, blocks, headline);
       if (outcome.head) {
-        probeFile = await saveTrunkWithProbe(trunk, outcome.head, blocks, outDir);
-        outcome.head.dispose();
+        try {
+          probeFile = await saveTrunkWithProbe(trunk, outcome.head, blocks, outDir);
+        } finally {
+          outcome.head.dispose();
+        }
       }
       checkpointPoints.push({ checkpoint: trunk.label, step: trunk.step, valLoss: trunk.valLoss, top1: outcome.metrics.top1, top5: outcome.metrics.top5 });
       if (headline) {

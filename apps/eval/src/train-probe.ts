@@ -91,7 +91,6 @@ export async function trainProbe(
   train: ProbeData,
   numClasses: number,
   r: ProbeRecipeOptions,
-  onEpoch?: (epoch: number, loss: number) => void,
 ): Promise<TrainProbeResult> {
   const n = sampleCount('train', train);
   for (const y of train.labels) if (y < 0 || y >= numClasses) throw new Error(`train label ${y} is outside the classes 0..${numClasses - 1}`);
@@ -107,11 +106,7 @@ export async function trainProbe(
     finalLr: 0,
   };
   const params = head.parameters();
-  // Built inside tidy so that any temporary tensor of the moment initialisation is released (variables survive).
-  let optimiser!: AdamW;
-  tf.tidy(() => {
-    optimiser = new AdamW(params, { weightDecay: r.weightDecay, beta1: r.beta1 ?? 0.9, beta2: r.beta2 ?? 0.999 });
-  });
+  const optimiser = new AdamW(params, { weightDecay: r.weightDecay, beta1: r.beta1 ?? 0.9, beta2: r.beta2 ?? 0.999 });
   const vars = params.map((p) => p.variable);
   const epochLosses: number[] = [];
   let step = 0;
@@ -138,7 +133,6 @@ export async function trainProbe(
         step++;
       }
       epochLosses.push(lossSum / stepsPerEpoch);
-      onEpoch?.(epoch, lossSum / stepsPerEpoch);
     }
   } finally {
     optimiser.dispose();
