@@ -12,7 +12,7 @@ import {
   resolveAimConfig,
 } from './config.js';
 import { normalizedPixelLoss, patchify } from './loss.js';
-import { gelu, layerNorm, linear, prefixCausalMask, recomputeInBackward, selfAttention } from './ops.js';
+import { layerNorm, linear, mlp, prefixCausalMask, recomputeInBackward, selfAttention } from './ops.js';
 import { type NamedParameter, ParameterSet } from './parameters.js';
 import { sinCosPositionEmbedding2d } from './positions.js';
 import { Rng, xavierUniform } from './random.js';
@@ -220,8 +220,8 @@ export class AimModel {
       mask as tf.Tensor4D | null,
     );
     const h = tf.add(x, attn);
-    const hidden = gelu(linear(layerNorm(h, n2w as tf.Tensor1D, n2b as tf.Tensor1D, LAYER_NORM_EPS), fc1 as tf.Tensor2D));
-    return tf.add(h, linear(hidden, fc2 as tf.Tensor2D)) as tf.Tensor3D;
+    const normed = layerNorm(h, n2w as tf.Tensor1D, n2b as tf.Tensor1D, LAYER_NORM_EPS);
+    return tf.add(h, mlp(normed, { fc1: fc1 as tf.Tensor2D, fc2: fc2 as tf.Tensor2D })) as tf.Tensor3D;
   }
 
   /** Runs blocks 0..lastBlock; returns the final tokens and the raw outputs of `collect` blocks (by index). */
@@ -313,8 +313,8 @@ export class AimModel {
       x = tf.tidy(() => {
         // Apple's released head blocks are transformer blocks with an identity "attention": x + LN1(x).
         const y = tf.add(input, this.norm(input, `${p}.norm_1`));
-        const hidden = gelu(linear(this.norm(y, `${p}.norm_2`), this.v2(`${p}.mlp.fc1.weight`)));
-        return tf.add(y, linear(hidden, this.v2(`${p}.mlp.fc2.weight`)));
+        const fc = { fc1: this.v2(`${p}.mlp.fc1.weight`), fc2: this.v2(`${p}.mlp.fc2.weight`) };
+        return tf.add(y, mlp(this.norm(y, `${p}.norm_2`), fc));
       });
     }
     const out = this.norm(x, `${h}decoder_norm`);
@@ -349,7 +349,7 @@ export class AimModel {
   }
 
   /** Names and reference shapes of every state-dict tensor, in order. */
-  stateSpecs(): { name: string; shape: readonly number[] }[] {
+  stateSpecs(): StateSpec[] {
     return this.params.stateSpecs();
   }
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * Sum over rows of a 2-D tensor as ones[1, N] @ x: one XNNPACK product on wasm, where a reduction over axis 0
  * walks memory with a stride (about 40x slower there). x [N, D] -> [D].
  */
-export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+function sumRows(x: tf.Tensor2D): tf.Tensor1D {
   const [n, d] = x.shape;
   return tf.reshape(tf.matMul(tf.ones([1, n]), x), [d]);
 }
