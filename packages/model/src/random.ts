@@ -1,5 +1,5 @@
 // Seeded pseudo-random numbers for reproducible initialisation and prefix sampling (no tfjs RNG state involved).
-// References: mulberry32 (Tommy Ettinger); Box-Muller transform; PyTorch nn.init.xavier_uniform_ / trunc_normal_.
+// References: mulberry32 (Tommy Ettinger); Box-Muller transform; PyTorch nn.init.xavier_uniform_.
 
 function mix32(x: number): number {
   // murmur3 finaliser: spreads every input bit over the whole word.
@@ -54,10 +54,7 @@ export class Rng {
 
 /** Xavier-uniform values for a weight with the given fans: U(-a, a), a = sqrt(6 / (fanIn + fanOut)). */
 export function xavierUniform(rng: Rng, size: number, fanIn: number, fanOut: number): Float32Array {
-  const bound = Math.sqrt(6 / (fanIn + fanOut));
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = (2 * rng.uniform() - 1) * bound;
-  return out;
+  return uniformValues(rng, size, Math.sqrt(6 / (fanIn + fanOut)));
 }
 
 /** Uniform values in [-bound, bound) (PyTorch's default nn.Linear init uses bound = 1 / sqrt(fanIn)). */
