@@ -50,10 +50,8 @@ class RunningBatchNorm {
     // Running statistics follow torch: unbiased variance, exponential average. The
     // update is off the loss path, so no gradient flows through it.
     tf.tidy(() => {
-      const m = mean;
-      const v = variance;
-      runningMean.assign(tf.add(tf.mul(runningMean, 1 - PROBE_BN_MOMENTUM), tf.mul(m, PROBE_BN_MOMENTUM)));
-      const unbiased = tf.mul(v, count / (count - 1));
+      runningMean.assign(tf.add(tf.mul(runningMean, 1 - PROBE_BN_MOMENTUM), tf.mul(mean, PROBE_BN_MOMENTUM)));
+      const unbiased = tf.mul(variance, count / (count - 1));
       runningVar.assign(tf.add(tf.mul(runningVar, 1 - PROBE_BN_MOMENTUM), tf.mul(unbiased, PROBE_BN_MOMENTUM)));
     });
     this.batchesTracked += 1;
@@ -111,9 +109,6 @@ abstract class ProbeBase {
       if (!sameShape(t.shape, spec.shape)) {
         throw new Error(`tensor '${spec.name}' has shape [${t.shape}], expected [${spec.shape}]`);
       }
-    }
-    for (const spec of specs) {
-      const t = tensors[spec.name];
       const wantDtype = spec.dtype === 'int64' ? 'int32' : 'float32';
       if (t.dtype !== wantDtype) throw new Error(`tensor '${spec.name}' has dtype ${t.dtype}, expected ${wantDtype}`);
     }
@@ -219,7 +214,7 @@ export class LinearProbe extends ProbeBase {
   constructor(options: LinearProbeOptions) {
     super();
     const { width, numClasses } = options;
-    if (!Number.isInteger(width) || width <= 0) throw new Error(`LinearProbe: bad width ${width}`);
+    if (!Number.isInteger(width) || width <= 0) throw new Error(`LinearProbe: width must be a positive integer, got ${width}`);
     if (!Number.isInteger(numClasses) || numClasses <= 0) {
       throw new Error(`LinearProbe: numClasses must be a positive integer, got ${numClasses}`);
     }
