@@ -3,6 +3,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type AimConfig, type AimConfigInput, defaultProbeBlocks, resolveAimConfig } from './config.js';
 import { AimModel, PRETRAIN_HEAD_PREFIX, type StateSpec, aimStateSpecs } from './model.js';
+import { sameShape } from './parameters.js';
 import { AttentiveProbe } from './probe.js';
 import {
   FLOAT_DTYPES,
@@ -43,21 +44,17 @@ export function configFromMetadata(metadata: Readonly<Record<string, string>>, n
     if (!Number.isInteger(v)) throw new Error(`metadata '${k}' is not an integer: ${metadata[k]}`);
     return v;
   };
-  const width = int('embed_dim');
   const depth = int('num_blocks');
-  const probeCount = 'probe_layers' in metadata ? int('probe_layers') : 6;
-  const last = Array.from({ length: Math.min(probeCount, depth) }, (_, i) => depth - Math.min(probeCount, depth) + i);
+  const probeCount = Math.min('probe_layers' in metadata ? int('probe_layers') : 6, depth);
+  const last = Array.from({ length: probeCount }, (_, i) => depth - probeCount + i);
+  // MLP width and pretraining head take the paper's defaults (AimConfigInput).
   return resolveAimConfig({
     name,
     imageSize: int('img_size'),
     patchSize: int('patch_size'),
-    width,
+    width: int('embed_dim'),
     depth,
     heads: int('num_heads'),
-    mlpDim: 4 * width,
-    headWidth: 2048,
-    headDepth: 12,
-    headMlpDim: 8192,
     probeBlocks: last.length > 0 ? { last, best: last } : defaultProbeBlocks(depth),
   });
 }
@@ -116,8 +113,7 @@ export function checkCheckpoint(
     if (info === undefined) {
       throw new Error(`${where}: missing tensor '${spec.name}' (expected shape [${spec.shape}]) for ${config.name}`);
     }
-    const shapeOk = info.shape.length === spec.shape.length && info.shape.every((d, i) => d === spec.shape[i]);
-    if (!shapeOk) {
+    if (!sameShape(info.shape, spec.shape)) {
       throw new Error(`${where}: tensor '${spec.name}' has shape [${info.shape}], expected [${spec.shape}] for ${config.name}`);
     }
     const dtypeOk = spec.int ? ['I64', 'I32'].includes(info.dtype) : FLOAT_DTYPES.includes(info.dtype);
@@ -176,9 +172,11 @@ export async function saveAimCheckpoint(path: string, options: SaveAimOptions): 
           shape: s.shape,
           data: async () => {
             const t = probe.stateTensor(s.name);
-            const v = (await t.data())[0];
-            t.dispose();
-            return BigInt64Array.of(BigInt(v));
+            try {
+              return BigInt64Array.of(BigInt((await t.data())[0]));
+            } finally {
+              t.dispose();
+            }
           },
         });
       } else {
@@ -220,12 +218,10 @@ export async function loadAimCheckpoint(path: string, options: LoadAimOptions = 
   const file = await readSafetensors(path);
   try {
     const config =
-      options.config !== undefined
-        ? resolveAimConfig(options.config)
-        : configFromMetadata(file.metadata, path) ??
-          (() => {
-            throw new Error(`${path}: no config in metadata ('${CONFIG_METADATA_KEY}' or apple/ml-aim keys); pass options.config`);
-          })();
+      options.config !== undefined ? resolveAimConfig(options.config) : configFromMetadata(file.metadata, path);
+    if (config === null) {
+      throw new Error(`${path}: no config in metadata ('${CONFIG_METADATA_KEY}' or apple/ml-aim keys); pass options.config`);
+    }
     const contents = checkCheckpoint(file, config, { allowPrefixes: options.allowPrefixes });
     const model = new AimModel(config, {
       seed: options.seed,
