@@ -134,7 +134,7 @@ async function tryWasm(): Promise<Attempt> {
   if (failed) return { ok: false, why: failed };
   return {
     ok: true,
-    reason: `XNNPACK ${setup.simd ? 'SIMD' : 'non-SIMD'} build, ${setup.threads} thread (Node cannot start the threaded build)`,
+    reason: `XNNPACK ${setup.simd ? 'SIMD' : 'non-SIMD'} build, 1 thread (Node cannot start the threaded build)`,
   };
 }
 

@@ -45,13 +45,8 @@ function shareIdentityBuffers(): void {
   tf.registerKernel({ ...original, kernelFunc, aimShared: true } as tf.KernelConfig);
 }
 
-export interface WasmSetup {
-  simd: boolean;
-  threads: number;
-}
-
-/** Points the wasm backend at the files on disk (once, before its first initialisation) and says which build runs. */
-export async function configureWasmBackend(): Promise<WasmSetup> {
+/** Points the wasm backend at the files on disk (once, before its first initialisation) and says whether SIMD runs. */
+export async function configureWasmBackend(): Promise<{ simd: boolean }> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!configured) {
     const dir = wasmDirectory();
@@ -64,5 +59,5 @@ export async function configureWasmBackend(): Promise<WasmSetup> {
   shareIdentityBuffers();
   installFastWasmBatchMatMul();
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
-  return { simd, threads: 1 };
+  return { simd };
 }
