@@ -1,8 +1,8 @@
 // `npx nx run model:bench`: AIM pretraining step speed per backend and variant, against the backend's own matmul rate.
 //
 // Usage: node --conditions=@aim/source --import tsx bench/bench.ts [--backends wasm,webgpu] [--variants a,b]
-//   [--batch 32] [--steps 3] [--mode step|forward] [--matmul-n 1024] [--profile] [--budget-s 600]
-//   [--webgpu-software] [--json out.json]
+//   [--batch 32] [--batch-for aim-600M=8,...] [--steps 3] [--mode step|forward] [--matmul-n 1024] [--profile]
+//   [--budget-s 600] [--webgpu-software] [--json out.json]
 // Prints one table row per (backend, variant): step seconds, images/s, tensor bytes (held after the step and peak
 // inside it), the step's FLOP rate from the analytic count in flops.ts, the 2-D matmul rate, and their ratio.
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,7 +19,7 @@ import { topKernelShapes, topKernels, useCpuTimeForKernels } from './profile.js'
 import { makeStep } from './step.js';
 import { stopwatch } from './timing.js';
 
-export interface BenchOptions {
+interface BenchOptions {
   backends: BackendName[] | 'available';
   variants: string[];
   batch: number;
@@ -34,7 +34,7 @@ export interface BenchOptions {
   batchFor: Record<string, number>;
 }
 
-export interface BenchRow {
+interface BenchRow {
   backend: string;
   variant: string;
   mode: 'step' | 'forward';
@@ -169,20 +169,26 @@ function defaultMatmulN(backend: BackendName): number {
 /** Backends whose work runs on the calling thread, so CPU time measures it. */
 const ON_THIS_THREAD: readonly BackendName[] = ['wasm', 'cpu'];
 
-async function benchVariant(backend: BackendName, variant: string, opts: BenchOptions, matmul: MatmulRate): Promise<BenchRow> {
+/** The fields of a row known before anything runs (also the whole of a skipped or failed row). */
+function rowHead(backend: BackendName, variant: string, opts: BenchOptions, matmul: MatmulRate): BenchRow {
   const config = resolveAimConfig(variant);
   const batch = opts.batchFor[variant] ?? opts.batch;
-  const flops = opts.mode === 'step' ? stepFlops(config, batch).total : forwardFlops(config, batch);
-  const row: BenchRow = {
+  return {
     backend,
     variant,
     mode: opts.mode,
     batch,
     matmulParams: matmulParams(config),
-    stepFlops: flops,
+    stepFlops: opts.mode === 'step' ? stepFlops(config, batch).total : forwardFlops(config, batch),
     matmulFlopsPerSecond: matmul.flopsPerSecond,
     matmulN: matmul.n,
   };
+}
+
+async function benchVariant(backend: BackendName, variant: string, opts: BenchOptions, matmul: MatmulRate): Promise<BenchRow> {
+  const row = rowHead(backend, variant, opts, matmul);
+  const config = resolveAimConfig(variant);
+  const { batch, stepFlops: flops } = row;
   if (backend === 'cpu' && opts.backends === 'available' && row.matmulParams > CPU_MAX_MATMUL_PARAMS) {
     return { ...row, skipped: `cpu runs variants under ${CPU_MAX_MATMUL_PARAMS / 1e6}M matmul params unless --backends cpu` };
   }
@@ -244,7 +250,7 @@ function rescale(row: BenchRow, mm: MatmulRate): void {
   if (row.stepCpuSeconds !== undefined) row.ratioCpu = row.stepFlops / row.stepCpuSeconds / mm.flopsPerCpuSecond;
 }
 
-export function formatTable(rows: BenchRow[]): string {
+function formatTable(rows: BenchRow[]): string {
   const head = ['backend', 'variant', 'mode', 'batch', 'matmul params', 'step s (cpu s)', 'img/s', 'held MiB', 'peak MiB', 'GFLOP/step', 'step GFLOP/s', 'matmul GFLOP/s (n)', 'ratio', 'ratio (cpu time)'];
   const body = rows.map((r) =>
     r.skipped && r.stepSeconds === undefined
@@ -271,7 +277,7 @@ export function formatTable(rows: BenchRow[]): string {
   return lines.join('\n');
 }
 
-export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
+async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   const started = performance.now();
   const overBudget = () => (performance.now() - started) / 1000 > opts.budgetSeconds;
   let backends: BackendName[];
@@ -296,20 +302,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
     const cpuRate = ON_THIS_THREAD.includes(backend) ? ` (${(mm.flopsPerCpuSecond / 1e9).toFixed(1)} per CPU second)` : '';
     console.log(`# ${backend}: ${n}^3 matmul ${(mm.flopsPerSecond / 1e9).toFixed(1)} GFLOP/s${cpuRate}`);
     for (const variant of opts.variants) {
-      const config = resolveAimConfig(variant);
-      const batch = opts.batchFor[variant] ?? opts.batch;
       if (overBudget()) {
-        rows.push({
-          backend,
-          variant,
-          mode: opts.mode,
-          batch,
-          matmulParams: matmulParams(config),
-          stepFlops: stepFlops(config, batch).total,
-          matmulFlopsPerSecond: mm.flopsPerSecond,
-          matmulN: n,
-          skipped: `time budget of ${opts.budgetSeconds} s spent`,
-        });
+        rows.push({ ...rowHead(backend, variant, opts, mm), skipped: `time budget of ${opts.budgetSeconds} s spent` });
         continue;
       }
       try {
@@ -327,17 +321,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
         // Written after every row, so a run stopped by an outside time limit keeps what it measured.
         if (opts.json) writeFileSync(opts.json, JSON.stringify(rows, null, 2));
       } catch (err) {
-        rows.push({
-          backend,
-          variant,
-          mode: opts.mode,
-          batch,
-          matmulParams: matmulParams(config),
-          stepFlops: stepFlops(config, batch).total,
-          matmulFlopsPerSecond: mm.flopsPerSecond,
-          matmulN: n,
-          skipped: `failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-        });
+        const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+        rows.push({ ...rowHead(backend, variant, opts, mm), skipped: `failed: ${why}` });
         console.log(`${backend} ${variant}: ${rows[rows.length - 1].skipped}`);
       }
     }
@@ -360,4 +345,3 @@ if (isMain) {
   });
 }
 
-export { parseArgs };

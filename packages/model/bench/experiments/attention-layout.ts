@@ -16,14 +16,14 @@ const hd = D / H;
 
 type ToHeads = (x2: tf.Tensor2D, wqkv: tf.Tensor2D) => [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
 
-/** What ops.ts does now: one projection, reshape to [B, K, 3H, hd], rank-4 transpose, split on the head axis. */
+/** The layout ops.ts used before this experiment: one projection, reshape to [B, K, 3H, hd], rank-4 transpose, split. */
 const splitAfterTranspose: ToHeads = (x2, w) => {
   const qkv = linear(x2, w); // [B*K, 3D]
   const perHead = tf.transpose(tf.reshape(qkv, [B, K, 3 * H, hd]), [0, 2, 1, 3]); // [B, 3H, K, hd]
   return tf.split(perHead, 3, 1).map((t) => tf.reshape(t, [B * H, K, hd])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
 };
 
-/** Three projections on column slices of the weight (tiny slices), each transposed to heads. */
+/** Three projections on column slices of the weight (tiny slices), each transposed to heads: what ops.ts does now. */
 const sliceWeights: ToHeads = (x2, w) =>
   [0, 1, 2].map((i) => {
     const wi = tf.slice(w, [0, i * D], [D, D]) as tf.Tensor2D; // [D, D]
@@ -97,7 +97,7 @@ tf.dispose(ref);
 
 console.log(`backend ${backend}, B=${B} K=${K} D=${D} H=${H}, ${reps} reps, CPU seconds per forward+backward`);
 for (const [name, f] of [
-  ['split after transpose (ops.ts now)', splitAfterTranspose],
+  ['split after transpose (the first layout)', splitAfterTranspose],
   ['slice weights, 3 linears', sliceWeights],
   ['split 2-D columns, then transpose', splitColumns],
 ] as const) {
