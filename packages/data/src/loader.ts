@@ -171,8 +171,7 @@ type Outcome =
 interface Pending {
   outcome: Promise<Outcome>;
   settled: Outcome | undefined;
-  usesWorker: boolean;
-  /** The ring slot the worker writes into (released when the outcome is consumed). */
+  /** The ring slot the worker writes into (released when the outcome is consumed); none when no worker runs. */
   slot?: number;
 }
 
@@ -359,7 +358,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   function dispatch(sample: Sample, source: number, epoch: number, index: number): Pending {
     const key = sample.__key__;
     const url = sample.__url__;
-    const settle = (outcome: Outcome): Pending => ({ outcome: Promise.resolve(outcome), settled: outcome, usesWorker: false });
+    const settle = (outcome: Outcome): Pending => ({ outcome: Promise.resolve(outcome), settled: outcome });
     for (const [ext, value] of Object.entries(sample)) if (!ext.startsWith('__')) stats.bytes += value.length;
 
     const imageExt = imageKeys.find((ext) => sample[ext] !== undefined && typeof sample[ext] !== 'string');
@@ -416,7 +415,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       return { ok: false, key, url, reason: 'worker_error', message: `worker failed twice: ${lastError}` };
     };
     const slot = ring.take();
-    const pending: Pending = { outcome: run(), settled: undefined, usesWorker: true, slot };
+    const pending: Pending = { outcome: run(), settled: undefined, slot };
     pending.outcome.then(
       (o) => (pending.settled = o),
       () => undefined, // only after close(); nobody waits for it then
@@ -495,7 +494,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
               continue;
             }
             const pending = dispatch(next.value.sample, next.value.source, epoch, index++);
-            if (pending.usesWorker) workerTasks++;
+            if (pending.slot !== undefined) workerTasks++;
             window.push(pending);
           }
           if (window.length === 0 || closed) break;
@@ -508,9 +507,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
             pending = window.splice(at, 1)[0];
           }
           const outcome = await pending.outcome;
-          if (pending.usesWorker) workerTasks--;
           if (outcome.ok) batch.add(outcome.key, outcome.label, ring.view(outcome.slot));
-          if (pending.slot !== undefined) ring.release(pending.slot);
+          if (pending.slot !== undefined) {
+            workerTasks--;
+            ring.release(pending.slot);
+          }
           stats.seen++;
           consumedInEpoch++;
           if (outcome.ok) {
