@@ -28,15 +28,11 @@ function numberOrNull(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-/** Step and validation loss from a checkpoint folder's state.json (fields `step` and `valLoss` / `metrics.valLoss`). */
+/** Step and validation loss from a checkpoint folder's state.json (fields `step` and `valLoss`, as the trainer writes them). */
 function stateOf(dir: string): { step: number | null; valLoss: number | null } {
   try {
     const s = JSON.parse(readFileSync(join(dir, CHECKPOINT_MARKER), 'utf8')) as Record<string, unknown>;
-    const metrics = (s.metrics ?? {}) as Record<string, unknown>;
-    return {
-      step: numberOrNull(s.step),
-      valLoss: numberOrNull(s.valLoss) ?? numberOrNull(metrics.valLoss) ?? numberOrNull(metrics.val_loss),
-    };
+    return { step: numberOrNull(s.step), valLoss: numberOrNull(s.valLoss) };
   } catch {
     return { step: null, valLoss: null };
   }
