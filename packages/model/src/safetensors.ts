@@ -321,10 +321,10 @@ export async function writeSafetensors(
     }
     await handle.sync();
     await handle.close();
+    await rename(tmp, path);
   } catch (e) {
     await handle.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw e;
   }
-  await rename(tmp, path);
 }
