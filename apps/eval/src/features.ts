@@ -8,12 +8,6 @@ export interface TokenFeatures {
   readonly dim: number;
 }
 
-export function checkTokenFeatures(name: string, f: TokenFeatures): void {
-  if (f.data.length !== f.n * f.tokens * f.dim) {
-    throw new Error(`${name}: ${f.data.length} values do not fill [${f.n}, ${f.tokens}, ${f.dim}]`);
-  }
-}
-
 /** Element-wise mean of several blocks' token features (the paper averages the chosen blocks' raw outputs). */
 export function averageBlocks(blocks: readonly TokenFeatures[]): TokenFeatures {
   if (blocks.length === 0) throw new Error('averageBlocks: no blocks given');
@@ -43,10 +37,4 @@ export function meanPool(f: TokenFeatures): Float32Array {
     for (let d = 0; d < f.dim; d++) out[s * f.dim + d] *= inv;
   }
   return out;
-}
-
-/** Samples [from, to) of a table, sharing no memory with it. */
-export function sliceSamples(f: TokenFeatures, from: number, to: number): TokenFeatures {
-  const per = f.tokens * f.dim;
-  return { data: f.data.slice(from * per, to * per), n: to - from, tokens: f.tokens, dim: f.dim };
 }
