@@ -435,6 +435,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   }
 
   async function* run(): AsyncGenerator<PatchBatch> {
+    if (closed) return; // closed before iterating: destroyPool() has already run, a pool made now would outlive it
     startTime = performance.now();
     ring = new SlotRing(prefetch, per);
     pool = createPool({ workers, ...poolOptions });
