@@ -1,3 +1,4 @@
+// The seeded RNG: pinned output sequences, MurmurHash3 reference vectors, seed separation and uniformity.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRng, deriveSeed, murmur3, shuffleInPlace } from '../src/index.js';

@@ -1,3 +1,4 @@
+// Property test: whatever ShardWriter writes, readSamples reads back unchanged and in order.
 import fc from 'fast-check';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

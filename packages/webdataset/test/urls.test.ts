@@ -1,3 +1,4 @@
+// Shard specs: brace expansion, `::` lists, allowed URL schemes, and the errors for bad specs.
 import { describe, expect, it } from 'vitest';
 import { braceExpand, expandUrls, locateShard } from '../src/index.js';
 

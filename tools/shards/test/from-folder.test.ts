@@ -1,3 +1,4 @@
+// folderToShards: class folders to shards (bytes, labels, json), seeded order, bad images, bad folders.
 import { readSamples, sampleCls, sampleJson } from '@aim/webdataset';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// idxToShards: IDX images and labels to PNG shards, checked pixel for pixel, and the real MNIST test set via the CLI.
 import { readSamples, sampleCls } from '@aim/webdataset';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

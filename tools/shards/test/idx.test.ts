@@ -1,3 +1,4 @@
+// IDX parsing: raw and gzip files, and the errors for malformed input.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
