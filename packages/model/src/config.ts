@@ -188,18 +188,9 @@ export function validateAimConfig(config: AimConfig): void {
     }
   }
   if (typeof config.name !== 'string' || config.name.length === 0) fail(config, "'name' must be a non-empty string");
-  const positive: (keyof AimConfig)[] = [
-    'imageSize',
-    'patchSize',
-    'width',
-    'depth',
-    'heads',
-    'mlpDim',
-    'headWidth',
-    'headDepth',
-    'headMlpDim',
-  ];
-  for (const key of positive) {
+  // Every size field is a positive integer; only the name and the probe-block lists are not sizes.
+  const sizes = CONFIG_KEYS.filter((key) => key !== 'name' && key !== 'probeBlocks');
+  for (const key of sizes) {
     const value = config[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
       fail(config, `'${key}' must be a positive integer, got ${JSON.stringify(value)}`);
