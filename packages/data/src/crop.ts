@@ -18,9 +18,12 @@ export interface CropBox {
 /**
  * How to get the size x size output: cut `crop` from the source (when not null), resize that to
  * resizeWidth x resizeHeight (bicubic), then cut the size x size window at (left, top).
+ * `resizer`: 'pillow' resizes with Pillow's exact arithmetic (what torchvision does to PIL images);
+ * 'shrink-on-load' lets libjpeg decode a big JPEG at 1/2-1/8 scale and libvips resize the rest (approximate).
  */
 export interface ResizePlan {
   crop: { left: number; top: number; width: number; height: number } | null;
+  resizer: 'pillow' | 'shrink-on-load';
   resizeWidth: number;
   resizeHeight: number;
   left: number;
@@ -30,7 +33,15 @@ export interface ResizePlan {
 
 /** torchvision's order for RandomResizedCrop: crop the box, resize it to size x size. */
 export function cropFirstPlan(box: CropBox, size: number): ResizePlan {
-  return { crop: { left: box.left, top: box.top, width: box.width, height: box.height }, resizeWidth: size, resizeHeight: size, left: 0, top: 0, size };
+  return {
+    crop: { left: box.left, top: box.top, width: box.width, height: box.height },
+    resizer: 'pillow',
+    resizeWidth: size,
+    resizeHeight: size,
+    left: 0,
+    top: 0,
+    size,
+  };
 }
 
 export interface RandomResizedCropOptions {
@@ -105,23 +116,36 @@ export function resizeFirstPlan(imageWidth: number, imageHeight: number, box: Cr
   const resizeHeight = Math.max(size, Math.round(imageHeight * sy));
   const left = Math.min(Math.max(0, Math.round(box.left * sx)), resizeWidth - size);
   const top = Math.min(Math.max(0, Math.round(box.top * sy)), resizeHeight - size);
-  return { crop: null, resizeWidth, resizeHeight, left, top, size };
+  return { crop: null, resizer: 'shrink-on-load', resizeWidth, resizeHeight, left, top, size };
 }
 
 /**
- * sharp shrinks a JPEG on load only when the resize shrinks by 3 or more (below that it halves its factor), so the
- * resize-first form pays off only then; otherwise crop first, which is torchvision's exact order and cheaper.
+ * sharp shrinks a JPEG on load only when the resize shrinks by this much or more (below that it halves its factor),
+ * so the approximate shrink-on-load form pays off only then; otherwise the exact form is as fast.
  */
-export function trainPlan(imageWidth: number, imageHeight: number, box: CropBox, size: number, jpeg: boolean): ResizePlan {
+export const SHRINK_ON_LOAD_FROM = 3;
+
+/**
+ * The train plan for a crop box: torchvision's crop-then-resize, exact; or, when `shrinkOnLoad` (a JPEG, and the
+ * transform allows it) and the box shrinks by SHRINK_ON_LOAD_FROM or more, the resize-first form.
+ */
+export function trainPlan(imageWidth: number, imageHeight: number, box: CropBox, size: number, shrinkOnLoad: boolean): ResizePlan {
   const shrink = Math.min(box.width, box.height) / size;
-  return jpeg && shrink >= 3 ? resizeFirstPlan(imageWidth, imageHeight, box, size) : cropFirstPlan(box, size);
+  return shrinkOnLoad && shrink >= SHRINK_ON_LOAD_FROM ? resizeFirstPlan(imageWidth, imageHeight, box, size) : cropFirstPlan(box, size);
 }
 
 /**
  * The eval transform as a plan, with torchvision's arithmetic: the shorter side becomes floor(size / cropFraction)
- * and the longer side int(short * long / shorter), then a centre crop whose offsets use Python's round.
+ * and the longer side int(short * long / shorter), then a centre crop whose offsets use Python's round. With
+ * `shrinkOnLoad` a JPEG whose shorter side shrinks by SHRINK_ON_LOAD_FROM or more takes the approximate fast path.
  */
-export function evalResizePlan(imageWidth: number, imageHeight: number, size: number, cropFraction = EVAL_CROP_FRACTION): ResizePlan {
+export function evalResizePlan(
+  imageWidth: number,
+  imageHeight: number,
+  size: number,
+  cropFraction = EVAL_CROP_FRACTION,
+  shrinkOnLoad = false,
+): ResizePlan {
   const shortSide = Math.floor(size / cropFraction);
   const wide = imageWidth >= imageHeight;
   const short = wide ? imageHeight : imageWidth;
@@ -131,6 +155,7 @@ export function evalResizePlan(imageWidth: number, imageHeight: number, size: nu
   const resizeHeight = wide ? shortSide : newLong;
   return {
     crop: null,
+    resizer: shrinkOnLoad && short / shortSide >= SHRINK_ON_LOAD_FROM ? 'shrink-on-load' : 'pillow',
     resizeWidth,
     resizeHeight,
     left: roundHalfEven((resizeWidth - size) / 2),

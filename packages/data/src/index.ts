@@ -7,6 +7,7 @@ export {
   AIM_CROP_SCALE,
   DEFAULT_CROP_RATIO,
   EVAL_CROP_FRACTION,
+  SHRINK_ON_LOAD_FROM,
   cropFirstPlan,
   resizeFirstPlan,
   trainPlan,
@@ -31,6 +32,7 @@ export {
   type ColorJitterParams,
 } from './pixels.js';
 export { normalizedPatches, patchGrid, patchify, unpatchify, type PatchGrid } from './patches.js';
+export { axisCoefficients, resizeBicubic, type AxisCoefficients, type ResizeWindow } from './resample.js';
 export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_PIXELS,

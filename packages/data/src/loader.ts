@@ -65,6 +65,11 @@ export interface LoaderOptions {
   scale?: readonly [number, number];
   /** ColorJitter: true for the released config's (0.4, 0.4, 0.2, 0.1) p=0.8; off by default as in the paper. */
   colorJitter?: boolean | ColorJitterOptions;
+  /**
+   * Default true: JPEGs that shrink by 3x or more (big photos) decode at reduced scale and resize in libvips,
+   * within a pixel of the exact crop. false: every image is resized with Pillow's exact arithmetic, as torchvision.
+   */
+  shrinkOnLoad?: boolean;
   /** Worker threads; default the number of cores. */
   workers?: number;
   /** Base seed of every random choice (shard order, shuffle, mixing, augmentation). Default 0. */
@@ -253,6 +258,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     flipProbability: 0.5,
     colorJitter: jitter,
     cropFraction: EVAL_CROP_FRACTION,
+    shrinkOnLoad: options.shrinkOnLoad ?? true,
   };
   const filters = options.filters ?? {};
   const limits: ImageLimits = {

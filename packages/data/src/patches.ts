@@ -3,6 +3,7 @@
 // References: MAE (He et al. 2022) models_mae.patchify; AIM-SPEC.md "Patchify layout".
 
 import { assertImageShape, type ImageData } from './image.js';
+import { checkStatistics, normalizationTable } from './pixels.js';
 
 /** Shape of the patch grid for an image. */
 export interface PatchGrid {
@@ -87,15 +88,12 @@ export function normalizedPatches(
 ): Float32Array {
   assertImageShape(image, 'normalizedPatches');
   const { width, height, channels, data } = image;
-  if (mean.length !== channels || std.length !== channels) {
-    throw new RangeError(`normalizedPatches: image has ${channels} channels but mean/std have ${mean.length}/${std.length}`);
-  }
+  checkStatistics('normalizedPatches', channels, mean, std);
   const { gridHeight, gridWidth, numPatches, patchDim } = patchGrid(width, height, channels, patchSize);
-  const scale = Float32Array.from(std, (s) => 1 / 255 / s);
-  const shift = Float32Array.from(mean, (m, c) => m / std[c]);
   if (out && out.length !== numPatches * patchDim) {
     throw new RangeError(`normalizedPatches: output holds ${out.length} values, needs K*p*p*C = ${numPatches * patchDim}`);
   }
+  const table = normalizationTable(mean, std); // [C, 256]: one lookup per value, torchvision's float32 results
   const target = out ?? new Float32Array(numPatches * patchDim); // [K, p*p*C]
   // Walking a patch row, the source moves by +C per pixel, or -C when flipped.
   const step = flip ? -channels : channels;
@@ -107,17 +105,15 @@ export function normalizedPatches(
         const row = (gy * patchSize + r) * width;
         let src = (row + (flip ? width - 1 - x0 : x0)) * channels;
         if (channels === 3) {
-          const [s0, s1, s2] = scale;
-          const [m0, m1, m2] = shift;
           for (let col = 0; col < patchSize; col++, src += step) {
-            target[o] = data[src] * s0 - m0;
-            target[o + 1] = data[src + 1] * s1 - m1;
-            target[o + 2] = data[src + 2] * s2 - m2;
+            target[o] = table[data[src]];
+            target[o + 1] = table[256 + data[src + 1]];
+            target[o + 2] = table[512 + data[src + 2]];
             o += 3;
           }
         } else {
           for (let col = 0; col < patchSize; col++, src += step) {
-            for (let c = 0; c < channels; c++) target[o++] = data[src + c] * scale[c] - shift[c];
+            for (let c = 0; c < channels; c++) target[o++] = table[c * 256 + data[src + c]];
           }
         }
       }

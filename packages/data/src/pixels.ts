@@ -34,7 +34,8 @@ export function toUnitFloat(image: ImageData<Uint8Array>): ImageData<Float32Arra
 }
 
 /**
- * (x / 255 - mean) / std per channel for bytes, (x - mean) / std for floats in [0, 1].
+ * (x / 255 - mean) / std per channel for bytes, (x - mean) / std for floats in [0, 1], each step rounded to float32
+ * as torchvision's ToTensor + Normalize compute it, so the values equal torchvision's bit for bit.
  * The result is what the model sees: AIM normalises every pixel with ImageNet statistics.
  */
 export function normalize(
@@ -44,17 +45,42 @@ export function normalize(
 ): ImageData<Float32Array> {
   assertImageShape(image, 'normalize');
   const { channels, data } = image;
-  if (mean.length !== channels || std.length !== channels) {
-    throw new RangeError(`normalize: image has ${channels} channels but mean/std have ${mean.length}/${std.length}`);
-  }
-  const unit = data instanceof Uint8Array ? 1 / 255 : 1;
-  const scale = std.map((s) => unit / s);
-  const shift = mean.map((m, c) => m / std[c]);
+  checkStatistics('normalize', channels, mean, std);
   const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i += channels) {
-    for (let c = 0; c < channels; c++) out[i + c] = data[i + c] * scale[c] - shift[c];
+  if (data instanceof Uint8Array) {
+    const table = normalizationTable(mean, std);
+    for (let i = 0; i < data.length; i += channels) {
+      for (let c = 0; c < channels; c++) out[i + c] = table[c * 256 + data[i + c]];
+    }
+  } else {
+    const m = mean.map(Math.fround);
+    const s = std.map(Math.fround);
+    for (let i = 0; i < data.length; i += channels) {
+      for (let c = 0; c < channels; c++) out[i + c] = Math.fround(data[i + c] - m[c]) / s[c];
+    }
   }
   return { data: out, width: image.width, height: image.height, channels };
+}
+
+/**
+ * The normalised value of every byte per channel: table[c * 256 + x] = ((x / 255) - mean[c]) / std[c] with each
+ * operation rounded to float32 (a float64 result of one operation on float32 inputs, rounded once to float32, is the
+ * correctly rounded float32 result).
+ */
+export function normalizationTable(mean: readonly number[], std: readonly number[]): Float32Array {
+  const table = new Float32Array(mean.length * 256);
+  for (let c = 0; c < mean.length; c++) {
+    const m = Math.fround(mean[c]);
+    const s = Math.fround(std[c]);
+    for (let x = 0; x < 256; x++) table[c * 256 + x] = Math.fround(Math.fround(x / 255) - m) / s;
+  }
+  return table;
+}
+
+export function checkStatistics(name: string, channels: number, mean: readonly number[], std: readonly number[]): void {
+  if (mean.length !== channels || std.length !== channels) {
+    throw new RangeError(`${name}: image has ${channels} channels but mean/std have ${mean.length}/${std.length}`);
+  }
 }
 
 /** The inverse of `normalize` on float input: x * std + mean, in [0, 1] units. */
@@ -65,9 +91,7 @@ export function denormalize(
 ): ImageData<Float32Array> {
   assertImageShape(image, 'denormalize');
   const { channels, data } = image;
-  if (mean.length !== channels || std.length !== channels) {
-    throw new RangeError(`denormalize: image has ${channels} channels but mean/std have ${mean.length}/${std.length}`);
-  }
+  checkStatistics('denormalize', channels, mean, std);
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i += channels) {
     for (let c = 0; c < channels; c++) out[i + c] = data[i + c] * std[c] + mean[c];

@@ -1,0 +1,162 @@
+// Parity with the reference pipeline, checked against Pillow itself: our bicubic resize equals Pillow's byte for
+// byte, and the worker's train/eval output equals torchvision's transform on PIL images (decode, crop, resize, flip,
+// ToTensor, Normalize, then MAE patchify) float for float. Needs Python 3 with Pillow and NumPy (CI installs them).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, defaultTransformOptions, evalResizePlan, processSample, randomResizedCropBox, resizeBicubic, rngFor } from '../src/index.js';
+import { photos } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'aim-pillow-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The first interpreter that has Pillow and NumPy (Debian's own python3 when a pyenv one comes first on PATH). */
+const python = (() => {
+  for (const exe of ['python3', '/usr/bin/python3']) {
+    try {
+      execFileSync(exe, ['-c', 'import PIL, numpy'], { stdio: 'ignore' });
+      return exe;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error('the Pillow parity tests need Python 3 with Pillow and NumPy (Debian: apt-get install python3-pil python3-numpy)');
+})();
+
+function runPython(script: string, spec: unknown): Buffer {
+  const specPath = join(dir, 'spec.json');
+  const outPath = join(dir, 'out.bin');
+  writeFileSync(specPath, JSON.stringify(spec));
+  execFileSync(python, ['-c', script, specPath, outPath]);
+  return readFileSync(outPath);
+}
+
+describe('resizeBicubic', () => {
+  it("equals Pillow's Image.resize(BICUBIC).crop(window) byte for byte, down and up, for random images", () => {
+    const cases = fc.sample(
+      fc
+        .record({ w: fc.integer({ min: 1, max: 300 }), h: fc.integer({ min: 1, max: 300 }), rw: fc.integer({ min: 1, max: 260 }), rh: fc.integer({ min: 1, max: 260 }), seed: fc.integer() })
+        .chain((c) =>
+          fc.record({
+            c: fc.constant(c),
+            left: fc.integer({ min: 0, max: c.rw - 1 }),
+            top: fc.integer({ min: 0, max: c.rh - 1 }),
+          }),
+        )
+        .map(({ c, left, top }) => ({ ...c, window: { left, top, width: c.rw - left, height: c.rh - top } })),
+      { numRuns: 80, seed: 42 },
+    );
+    const images = cases.map((c) => {
+      const rng = rngFor(c.seed, 0, 'pixels');
+      // Half noise (worst case for overshoot and clamping), half smooth gradients (photo-like).
+      const smooth = (c.seed & 1) === 0;
+      return Uint8Array.from({ length: c.w * c.h * 3 }, (_, i) => (smooth ? ((i % (c.w * 3)) * 5 + Math.floor(i / (c.w * 3)) * 3) & 255 : rng.int(0, 256)));
+    });
+    writeFileSync(join(dir, 'pixels.bin'), Buffer.concat(images));
+    const script = `
+import json, sys
+from PIL import Image
+spec = json.load(open(sys.argv[1])); blob = open(spec['pixels'], 'rb').read(); at = 0; out = []
+for c in spec['cases']:
+    n = c['w'] * c['h'] * 3
+    im = Image.frombytes('RGB', (c['w'], c['h']), blob[at:at + n]); at += n
+    win = c['window']
+    out.append(im.resize((c['rw'], c['rh']), Image.BICUBIC).crop((win['left'], win['top'], win['left'] + win['width'], win['top'] + win['height'])).tobytes())
+open(sys.argv[2], 'wb').write(b''.join(out))
+`;
+    const reference = runPython(script, { pixels: join(dir, 'pixels.bin'), cases });
+    let at = 0;
+    for (const [i, c] of cases.entries()) {
+      const ours = resizeBicubic({ data: images[i], width: c.w, height: c.h, channels: 3 }, c.rw, c.rh, c.window);
+      const n = c.window.width * c.window.height * 3;
+      expect([ours.width, ours.height]).toEqual([c.window.width, c.window.height]);
+      expect(Buffer.from(ours.data).equals(reference.subarray(at, at + n)), `${c.w}x${c.h} -> ${c.rw}x${c.rh} window ${JSON.stringify(c.window)}`).toBe(true);
+      at += n;
+    }
+  });
+
+  it('keeps a constant image constant and returns an unchanged size as is', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 255 }), (w, h, rw, rh, v) => {
+        const flat = resizeBicubic({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h, channels: 3 }, rw, rh);
+        expect(flat.data.every((x) => x === v)).toBe(true);
+        const image = { data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) & 255), width: w, height: h, channels: 3 };
+        expect(resizeBicubic(image, w, h).data).toEqual(image.data);
+      }),
+    );
+  });
+
+  it('names the bad argument', () => {
+    const image = { data: new Uint8Array(12), width: 2, height: 2, channels: 3 };
+    expect(() => resizeBicubic(image, 0, 4)).toThrow(/empty output 0x4/);
+    expect(() => resizeBicubic(image, 4, 4, { left: 2, top: 0, width: 4, height: 4 })).toThrow(/window .* is outside the 4x4 result/);
+    expect(() => resizeBicubic({ ...image, channels: 4, data: new Uint8Array(16) }, 4, 4)).toThrow(/needs 3 channels, got 4/);
+  });
+});
+
+describe('the worker against torchvision on PIL images', () => {
+  it('train (RandomResizedCrop, flip) and eval (Resize 256, CenterCrop 224) give the same float32 patches', async () => {
+    const size = 224;
+    const patch = 14;
+    const transform = defaultTransformOptions({ imageSize: size, patchSize: patch, shrinkOnLoad: false });
+    const sources = await photos(480); // ~500 px, as DFN's images
+    const cases: { path: string; mode: 'train' | 'eval'; box?: number[]; flip?: boolean; resize?: number[]; crop?: number[] }[] = [];
+    const ours: Float32Array[] = [];
+    for (const [i, bytes] of sources.entries()) {
+      const path = join(dir, `photo${i}.jpg`);
+      writeFileSync(path, bytes);
+      const { width, height } = await sharp(bytes).metadata();
+      for (const key of ['a', 'b', 'c', 'eval']) {
+        const mode = key === 'eval' ? 'eval' : 'train';
+        const r = await processSample({ key, bytes, seed: 3, epoch: 1, transform: { ...transform, mode }, limits: DEFAULT_LIMITS });
+        if (!r.ok) throw new Error(`photo ${i} rejected: ${r.message}`);
+        ours.push(r.patches);
+        if (mode === 'train') {
+          // The worker's draws, in its order: the crop box, then the flip.
+          const rng = rngFor(3, 1, key);
+          const box = randomResizedCropBox(width!, height!, rng, { scale: transform.scale, ratio: transform.ratio });
+          cases.push({ path, mode, box: [box.left, box.top, box.width, box.height], flip: rng.next() < transform.flipProbability });
+        } else {
+          const plan = evalResizePlan(width!, height!, size);
+          cases.push({ path, mode, resize: [plan.resizeWidth, plan.resizeHeight], crop: [plan.left, plan.top] });
+        }
+      }
+    }
+    expect(cases.some((c) => c.flip) && cases.some((c) => c.flip === false)).toBe(true);
+    const script = `
+import json, sys
+import numpy as np
+from PIL import Image
+spec = json.load(open(sys.argv[1])); S = spec['size']; P = spec['patch']; G = S // P
+mean = np.array([0.485, 0.456, 0.406], dtype=np.float32); std = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+out = []
+for c in spec['cases']:
+    img = Image.open(c['path']).convert('RGB')
+    if c['mode'] == 'train':  # torchvision F.resized_crop on PIL: crop, then resize; then RandomHorizontalFlip
+        l, t, w, h = c['box']
+        img = img.crop((l, t, l + w, t + h)).resize((S, S), Image.BICUBIC)
+        if c['flip']:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    else:  # Resize(256) then CenterCrop(224)
+        img = img.resize(tuple(c['resize']), Image.BICUBIC)
+        l, t = c['crop']
+        img = img.crop((l, t, l + S, t + S))
+    x = np.asarray(img, dtype=np.float32) / np.float32(255)  # ToTensor (float32 division)
+    x = (x - mean) / std  # Normalize (float32)
+    out.append(x.reshape(G, P, G, P, 3).transpose(0, 2, 1, 3, 4).reshape(G * G, P * P * 3).astype(np.float32).tobytes())
+open(sys.argv[2], 'wb').write(b''.join(out))
+`;
+    const reference = runPython(script, { size, patch, cases });
+    const floats = size * size * 3;
+    for (const [i, patches] of ours.entries()) {
+      const expected = new Float32Array(reference.buffer, reference.byteOffset + i * floats * 4, floats);
+      let differing = 0;
+      for (let j = 0; j < floats; j++) if (patches[j] !== expected[j]) differing++;
+      expect(differing, `case ${i} (${cases[i].mode}, ${cases[i].path})`).toBe(0);
+    }
+  });
+});
