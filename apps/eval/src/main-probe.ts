@@ -1,8 +1,12 @@
 // CLI entry of `nx run eval:probe`: parse flags, pick the backend, run the probes, print where the report went.
+import { reserveDecodeThreads } from '@aim/data';
 import { selectBackend } from '@aim/model';
 import { parseProbeArgs, UsageError } from './cli-args.js';
 import { dataResolver } from './data-spec.js';
 import { probeCommand } from './probe-command.js';
+
+// Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
+reserveDecodeThreads();
 
 try {
   const args = parseProbeArgs(process.argv.slice(2));

@@ -1,5 +1,6 @@
 // `npx nx run trainer:train [-- flags]`: resolve the config, prepare data, pick a backend, pretrain, report.
 import { join } from 'node:path';
+import { reserveDecodeThreads } from '@aim/data';
 import { selectBackend } from '@aim/model';
 import {
   ConfigError,
@@ -14,6 +15,9 @@ import { parseArgs } from './cli.js';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
+
+// Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
+reserveDecodeThreads();
 
 const timestamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 

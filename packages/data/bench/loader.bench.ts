@@ -1,5 +1,6 @@
 // `npx nx run data:bench`: the loader's throughput against sharp alone, on about-500-px real photos, image 224,
-// patch 14, train transform. Prints the single-thread sharp-only rate, then the loader at 1..N workers.
+// patch 14, train transform. Prints the single-thread sharp-only rate, then the loader at 1..N workers. "cores busy"
+// is images/s x CPU per image: how many cores a row really used (a worker with 2 images in flight can use more than 1).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -77,22 +78,24 @@ try {
   writeFileSync(list, shards.join('\n'));
   console.log(`\n${shards.length} shards of ${IMAGES} images in all, ~${SECONDS} s per run, batch ${BATCH}, 224 px, patch 14, train transform`);
   const rows: string[] = [
-    '| workers W | recycle() | loader images/s | target 0.85 x W x sharp-only | loader / (W x sharp-only) | sharp alone, W in flight | loader / sharp alone at W | CPU ms/image, all threads (sharp-only: ' +
+    '| workers W | images per worker | recycle() | loader images/s | target 0.85 x W x sharp-only | loader / (W x sharp-only) | sharp alone, same images in flight | loader / sharp alone | CPU ms/image, all threads (sharp-only: ' +
       sharpOnly.cpuMs.toFixed(2) +
-      ') | main-thread CPU | peak RSS |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+      ') | cores busy | main-thread CPU | peak RSS |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const sharpAt = new Map<number, number>();
-  const runs: [number, boolean][] = workerCounts.map((w) => [w, true]);
-  runs.push([workerCounts[workerCounts.length - 1], false]);
-  for (const [w, recycle] of runs) {
-    if (!sharpAt.has(w)) sharpAt.set(w, child('run-sharp', [list, w, SECONDS], w).imagesPerSecond);
+  // Every W with the defaults (2 images per worker, recycle), then the widest W with 1 image per worker and without recycle().
+  const last = workerCounts[workerCounts.length - 1];
+  const runs: [number, number, boolean][] = [...workerCounts.map((w): [number, number, boolean] => [w, 2, true]), [last, 1, true], [last, 2, false]];
+  for (const [w, tasks, recycle] of runs) {
+    const inFlight = w * tasks;
+    if (!sharpAt.has(inFlight)) sharpAt.set(inFlight, child('run-sharp', [list, inFlight, SECONDS], inFlight).imagesPerSecond);
     const epochs = Math.max(2, Math.ceil((SECONDS * w * sharpRate) / IMAGES));
-    const r = child('run-loader', [list, w, epochs, BATCH, recycle ? 'recycle' : 'fresh'], 2 * w);
+    const r = child('run-loader', [list, w, tasks, epochs, BATCH, recycle ? 'recycle' : 'fresh'], inFlight);
     const target = 0.85 * w * sharpRate;
-    const alone = sharpAt.get(w)!;
+    const alone = sharpAt.get(inFlight)!;
     rows.push(
-      `| ${w} | ${recycle ? 'yes' : 'no'} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} | ${alone.toFixed(1)} | ${(r.imagesPerSecond / alone).toFixed(2)} | ${r.cpuMsPerImage.toFixed(2)} | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
+      `| ${w} | ${tasks} | ${recycle ? 'yes' : 'no'} | ${r.imagesPerSecond.toFixed(1)} | ${target.toFixed(1)} | ${(r.imagesPerSecond / (w * sharpRate)).toFixed(2)} | ${alone.toFixed(1)} | ${(r.imagesPerSecond / alone).toFixed(2)} | ${r.cpuMsPerImage.toFixed(2)} | ${((r.imagesPerSecond * r.cpuMsPerImage) / 1000).toFixed(2)} | ${r.mainThreadCpuPercent.toFixed(1)}% | ${r.peakRssMiB.toFixed(0)} MiB |`,
     );
     console.log(rows[rows.length - 1]);
   }

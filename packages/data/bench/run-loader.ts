@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createLoader } from '../src/index.js';
 
-const [shardList, workersText, epochsText, batchText, recycleText] = process.argv.slice(2);
+const [shardList, workersText, tasksText, epochsText, batchText, recycleText] = process.argv.slice(2);
 const recycle = recycleText === 'recycle';
 const shards = readFileSync(shardList, 'utf8').trim().split('\n');
 const workers = Number(workersText);
@@ -27,6 +27,7 @@ const loader = createLoader({
   patchSize: 14,
   transform: 'train',
   workers,
+  tasksPerWorker: Number(tasksText),
   epochs: Number(epochsText),
   seed: 1,
 });
@@ -45,6 +46,7 @@ const stats = loader.stats();
 console.log(
   JSON.stringify({
     workers,
+    tasksPerWorker: Number(tasksText),
     recycle,
     images,
     imagesPerSecond: (images - first!.images) / seconds,

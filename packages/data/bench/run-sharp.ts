@@ -1,5 +1,5 @@
 // sharp alone with N images in flight (libuv threads, libvips concurrency 1 each), in a fresh process: the ceiling
-// that N loader workers can approach on this machine. Prints one JSON line.
+// that the loader with N images in flight (workers x tasksPerWorker) can approach on this machine. One JSON line.
 import { readFileSync } from 'node:fs';
 import { readSamples } from '@aim/webdataset';
 import sharp from 'sharp';

@@ -47,6 +47,7 @@ export {
 } from './process.js';
 export {
   createLoader,
+  reserveDecodeThreads,
   type LoaderFilters,
   type LoaderOptions,
   type LoaderPosition,
