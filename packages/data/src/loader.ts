@@ -302,7 +302,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   // Batch buffers handed back by recycle(): reusing them spares the main thread the page faults and garbage
   // collections of a fresh [B, K, p*p*3] allocation per batch.
   const spare: Float32Array[] = [];
-  const lent = new WeakSet<Float32Array>();
+  const lent = new WeakMap<Float32Array, Float32Array>(); // a yielded batch's patches -> its whole buffer
 
   const onReadError = (info: { url: string; key?: string; reason: string }): void => {
     stats.readErrors++;
@@ -584,13 +584,9 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       },
       finish(): PatchBatch {
         const n = keys.length;
-        let out = patches!;
-        if (n === batchSize) {
-          lent.add(out);
-        } else {
-          out = patches!.slice(0, n * per);
-          if (spare.length < MAX_SPARE_BATCHES) spare.push(patches!);
-        }
+        // A partial batch (end of an epoch) is a view on the front of the buffer: no copy, and recyclable too.
+        const out = n === batchSize ? patches! : patches!.subarray(0, n * per);
+        lent.set(out, patches!);
         return {
           patches: out,
           ...(labels ? { labels: n === batchSize ? labels : labels.slice(0, n) } : {}),
@@ -619,9 +615,10 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       return { ...position };
     },
     recycle(batch: PatchBatch) {
-      if (!lent.has(batch.patches)) return; // not ours, a partial batch, or already recycled
+      const buffer = lent.get(batch.patches);
+      if (!buffer) return; // not ours, or already recycled
       lent.delete(batch.patches);
-      if (spare.length < MAX_SPARE_BATCHES) spare.push(batch.patches);
+      if (spare.length < MAX_SPARE_BATCHES) spare.push(buffer);
     },
     async close() {
       closed = true;

@@ -3,14 +3,14 @@
 // Reference: Pillow src/libImaging/Resample.c (ImagingResample: precompute_coeffs, normalize_coeffs_8bpc,
 // horizontal pass then vertical pass, 22-bit fixed point); the algorithm is re-derived here, not copied.
 //
-// The two passes run in WebAssembly SIMD (assembly/resample.ts, built into wasm/resample.wasm by `npm ci` or
-// `npx nx run data:wasm`): the same loops in plain JS took 3.4 ms for a 420x310 -> 224x224 resize.
+// The two passes run in WebAssembly SIMD (assembly/kernels.ts, see kernels.ts): the same loops in plain JS took
+// 3.4 ms for a 420x310 -> 224x224 resize, the kernel 0.54 ms.
 // Why not sharp's resize: libvips' resize costs ~0.4 ms of fixed set-up per call on top of the work (a 16x16 -> 8x8
 // resize takes 0.65 ms here), which for 224-px outputs is as much as the pixels, and it does not scale across threads
 // in one process (two images in flight: 1.46x, against 1.95x for two processes).
 
-import { readFileSync } from 'node:fs';
 import { assertImageShape, type ImageData } from './image.js';
+import { Layout, kernels } from './kernels.js';
 
 /** Pillow's fixed point: 32 bits - 8 for the value - 2 for the overshoot of negative lobes. */
 const PRECISION_BITS = 22;
@@ -110,7 +110,7 @@ export function resizeBicubic(
   const rows = endRow - firstRow;
   const rowBytes = window.width * 3;
 
-  const kernel = resampleKernel();
+  const kernel = kernels();
   const layout = new Layout();
   const src = horizontal ? layout.bytes(width * height * 3) : 0;
   const mid = layout.bytes(rows * rowBytes);
@@ -142,64 +142,4 @@ export function resizeBicubic(
     kernel.vertical(mid, rowBytes, window.height, v, v + 4 * window.height, v + 8 * window.height, taps, out);
   }
   return { data: heap.slice(out, out + window.height * rowBytes), width: window.width, height: window.height, channels: 3 };
-}
-
-/** Byte offsets of the buffers of one call, 16-byte aligned, each followed by the 16 bytes the kernels may overrun. */
-class Layout {
-  end = 0;
-  bytes(n: number): number {
-    const at = this.end;
-    this.end = Math.ceil((at + n + 16) / 16) * 16;
-    return at;
-  }
-  ints(n: number): number {
-    return this.bytes(4 * n);
-  }
-}
-
-// The slice of the WebAssembly API used here (this project's lib settings carry no WebAssembly typings).
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-};
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
-interface ResampleKernel {
-  memory: WasmMemory;
-  horizontal(src: number, srcStride: number, rows: number, outWidth: number, start: number, count: number, weights: number, taps: number, dst: number): void;
-  vertical(src: number, rowBytes: number, outRows: number, start: number, count: number, weights: number, taps: number, dst: number): void;
-  /** Grows the memory to hold at least `bytes`. */
-  reserve(bytes: number): void;
-}
-
-const WASM_URL = new URL('../wasm/resample.wasm', import.meta.url);
-let kernel: ResampleKernel | undefined;
-
-/** The compiled kernel, one instance per thread (instantiated on first use; the module is 1 KB). */
-function resampleKernel(): ResampleKernel {
-  if (kernel) return kernel;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(WASM_URL);
-  } catch (err) {
-    throw new Error(
-      `@aim/data: the resize kernel ${WASM_URL.pathname} is missing (${(err as Error).message}); ` +
-        'it is built from assembly/resample.ts by `npm ci` at the repository root or `npx nx run data:wasm`',
-    );
-  }
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Omit<ResampleKernel, 'reserve'>;
-  const memory = exports.memory;
-  kernel = {
-    memory,
-    horizontal: exports.horizontal,
-    vertical: exports.vertical,
-    reserve(n: number) {
-      const missing = n - memory.buffer.byteLength;
-      if (missing > 0) memory.grow(Math.ceil(missing / 65536));
-    },
-  };
-  return kernel;
 }

@@ -58,14 +58,15 @@ describe('patchify / unpatchify', () => {
     expect(patches[2 * 12 + (0 * 2 + 1) * 3 + 0]).toBe(2 * 100 + 1 * 10 + 0);
   });
 
-  it('normalizedPatches equals flip + normalise + patchify composed', () => {
+  it('normalizedPatches equals flip + normalise + patchify composed, for any channel count', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.boolean(), fc.integer(), (p, gw, gh, flip, seed) => {
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.integer(), (p, gw, gh, channels, flip, seed) => {
         const rng = rngFor(seed, 0, 'bytes');
-        const img = { data: Uint8Array.from({ length: gw * p * gh * p * 3 }, () => rng.int(0, 256)), width: gw * p, height: gh * p, channels: 3 };
-        const expected = patchify(normalize(flip ? horizontalFlip(img) : img), p);
-        const fused = normalizedPatches(img, p, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], flip);
-        expect(fused.length).toBe(expected.length);
+        const img = { data: Uint8Array.from({ length: gw * p * gh * p * channels }, () => rng.int(0, 256)), width: gw * p, height: gh * p, channels };
+        const mean = Array.from({ length: channels }, () => rng.uniform(0.3, 0.6));
+        const std = Array.from({ length: channels }, () => rng.uniform(0.2, 0.3));
+        const expected = patchify(normalize(flip ? horizontalFlip(img) : img, mean, std), p);
+        const fused = normalizedPatches(img, p, mean, std, flip);
         expect(fused).toEqual(expected); // both are torchvision's float32 values, exactly
       }),
     );

@@ -1,8 +1,9 @@
-// AssemblyScript, compiled to WebAssembly with SIMD (`npx nx run data:wasm`): the two passes of Pillow's bicubic
-// resize on 8-bit RGB, in its 22-bit fixed point. The caller (src/resample.ts) computes the filter taps and owns the
-// memory layout; these loops only multiply and add. All pointers are byte offsets into this module's memory.
+// AssemblyScript, compiled to WebAssembly with SIMD (`npx nx run data:wasm`): the worker's hot loops. The two passes
+// of Pillow's bicubic resize on 8-bit RGB in its 22-bit fixed point, and the fused normalise + patchify. The callers
+// (src/resample.ts, src/patches.ts) compute the filter taps and tables and own the memory layout (src/kernels.ts);
+// these loops only load, multiply, add and store. All pointers are byte offsets into this module's memory.
 //
-// Each sum is HALF + sum(pixel * weight), shifted right by 22 (floor) and clamped to 0..255 - Pillow's clip8.
+// Each resize sum is HALF + sum(pixel * weight), shifted right by 22 (floor) and clamped to 0..255: Pillow's clip8.
 // Both passes read and write up to 15 bytes past the last pixel of a row or buffer: the caller leaves room.
 
 const PRECISION_BITS: i32 = 22;
@@ -79,6 +80,40 @@ export function vertical(src: usize, rowBytes: i32, outRows: i32, start: usize, 
       const w0 = i16x8.narrow_i32x4_s(i32x4.shr_s(a0, PRECISION_BITS), i32x4.shr_s(a1, PRECISION_BITS));
       const w1 = i16x8.narrow_i32x4_s(i32x4.shr_s(a2, PRECISION_BITS), i32x4.shr_s(a3, PRECISION_BITS));
       v128.store(outRow + c, i8x16.narrow_i16x8_u(w0, w1));
+    }
+  }
+}
+
+/**
+ * Normalise + patchify in one pass: an image (`width` x `height` x `channels`, bytes) becomes [K, p*p*C] float32 in
+ * MAE's layout, each value table[c * 256 + byte] (the caller's per-channel table of normalised values), mirrored
+ * left-right when `flip` is not 0.
+ */
+export function normalizedPatches(src: usize, width: i32, height: i32, channels: i32, patch: i32, flip: i32, table: usize, dst: usize): void {
+  const gridWidth = width / patch;
+  const gridHeight = height / patch;
+  const step: isize = flip ? -channels : channels;
+  let out = dst;
+  for (let gy = 0; gy < gridHeight; gy++) {
+    for (let gx = 0; gx < gridWidth; gx++) {
+      const x0 = flip ? width - 1 - gx * patch : gx * patch;
+      for (let r = 0; r < patch; r++) {
+        let p = src + <usize>(((gy * patch + r) * width + x0) * channels);
+        for (let col = 0; col < patch; col++) {
+          if (channels == 3) {
+            store<f32>(out, load<f32>(table + (<usize>load<u8>(p) << 2)));
+            store<f32>(out + 4, load<f32>(table + 1024 + (<usize>load<u8>(p + 1) << 2)));
+            store<f32>(out + 8, load<f32>(table + 2048 + (<usize>load<u8>(p + 2) << 2)));
+            out += 12;
+          } else {
+            for (let c = 0; c < channels; c++) {
+              store<f32>(out, load<f32>(table + (<usize>c << 10) + (<usize>load<u8>(p + c) << 2)));
+              out += 4;
+            }
+          }
+          p += step;
+        }
+      }
     }
   }
 }
