@@ -103,7 +103,11 @@ describe('the worker against torchvision on PIL images', () => {
     const size = 224;
     const patch = 14;
     const transform = defaultTransformOptions({ imageSize: size, patchSize: patch, shrinkOnLoad: false });
-    const sources = await photos(480); // ~500 px, as DFN's images
+    const plain = await photos(480); // ~500 px, as DFN's images
+    // One with an embedded Display P3 profile: PIL (so torchvision) ignores it, and so must we.
+    const p3 = new Uint8Array(await sharp(plain[0]).withIccProfile('p3').jpeg({ quality: 90 }).toBuffer());
+    expect((await sharp(p3).metadata()).hasProfile).toBe(true);
+    const sources = [...plain, p3];
     const cases: { path: string; mode: 'train' | 'eval'; box?: number[]; flip?: boolean; resize?: number[]; crop?: number[] }[] = [];
     const ours: Float32Array[] = [];
     for (const [i, bytes] of sources.entries()) {
