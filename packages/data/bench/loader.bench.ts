@@ -2,7 +2,7 @@
 // patch 14, train transform. Prints the single-thread sharp-only rate, then the loader at 1..N workers. "cores busy"
 // is images/s x CPU per image: how many cores a row really used (a worker with 2 images in flight can use more than 1).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -37,11 +37,6 @@ const child = (name: string, args: (string | number)[], threads: number) =>
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 console.log(`@aim/data benchmark: ${cores} cores, load average at start ${load()}`);
 const images = await photoVariants(IMAGES);
-if (process.env.BENCH_EXPORT_DIR) {
-  // The same files for bench/pillow_reference.py (Python + Pillow doing the same transform).
-  mkdirSync(process.env.BENCH_EXPORT_DIR, { recursive: true });
-  images.forEach((b, i) => writeFileSync(join(process.env.BENCH_EXPORT_DIR!, `photo${String(i).padStart(5, '0')}.jpg`), b));
-}
 const sizes = await Promise.all(images.slice(0, 50).map((b) => sharp(b).metadata()));
 const meanSide = sizes.reduce((s, m) => s + Math.max(m.width!, m.height!), 0) / sizes.length;
 console.log(`${IMAGES} JPEG photo variants, longer side ~${meanSide.toFixed(0)} px, ${(images.reduce((s, b) => s + b.length, 0) / IMAGES / 1024).toFixed(0)} KiB each`);
@@ -66,7 +61,7 @@ const sharpOnly = await rate('sharp only, 1 thread (decode + resize 224, bicubic
 );
 const transform = defaultTransformOptions({ imageSize: 224, patchSize: 14, mode: 'train' });
 const slot = new SharedArrayBuffer(256 * 588 * 4);
-await rate('worker function in-process, 1 thread (full train transform)', (b, i) =>
+const workerFunction = await rate('worker function in-process, 1 thread (full train transform)', (b, i) =>
   processSample({ key: `photo${i}`, bytes: b, seed: 1, epoch: 0, transform, limits: DEFAULT_LIMITS, out: { buffer: slot, offset: 0 } }),
 );
 const sharpRate = sharpOnly.perSecond;
@@ -84,14 +79,16 @@ try {
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const sharpAt = new Map<number, number>();
-  // Every W with the defaults (2 images per worker, recycle), then the widest W with 1 image per worker and without recycle().
+  // Every W with the default 2 images per worker and with 1 (one core per worker), then the widest W without recycle().
   const last = workerCounts[workerCounts.length - 1];
-  const runs: [number, number, boolean][] = [...workerCounts.map((w): [number, number, boolean] => [w, 2, true]), [last, 1, true], [last, 2, false]];
+  const runs: [number, number, boolean][] = [...workerCounts.flatMap((w): [number, number, boolean][] => [[w, 2, true], [w, 1, true]]), [last, 2, false]];
+  let widest = { cpuMsPerImage: NaN };
   for (const [w, tasks, recycle] of runs) {
     const inFlight = w * tasks;
     if (!sharpAt.has(inFlight)) sharpAt.set(inFlight, child('run-sharp', [list, inFlight, SECONDS], inFlight).imagesPerSecond);
     const epochs = Math.max(2, Math.ceil((SECONDS * w * sharpRate) / IMAGES));
     const r = child('run-loader', [list, w, tasks, epochs, BATCH, recycle ? 'recycle' : 'fresh'], inFlight);
+    if (w === last && tasks === 2 && recycle) widest = r;
     const target = 0.85 * w * sharpRate;
     const alone = sharpAt.get(inFlight)!;
     rows.push(
@@ -99,7 +96,41 @@ try {
     );
     console.log(rows[rows.length - 1]);
   }
-  console.log(`\n${rows.join('\n')}\n\nload average at end ${load()}`);
+  console.log(`\n${rows.join('\n')}\n`);
+  pythonReference(list, workerFunction.cpuMs, widest);
+  console.log(`\nload average at end ${load()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * bench/pillow_reference.py on the same shards, when a Python with Pillow, NumPy, torch and torchvision is here
+ * (Debian: apt-get install python3-torchvision python3-pil): the per-core comparison the issue asks for, in this run.
+ * Ours per core = 1000 / CPU ms per image of all threads (the loader's rows count every thread, main included).
+ */
+function pythonReference(shardList: string, workerCpuMs: number, loader: { cpuMsPerImage: number }): void {
+  const python = ['python3', '/usr/bin/python3'].find((exe) => {
+    try {
+      execFileSync(exe, ['-c', 'import PIL, numpy, torch, torchvision'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!python) {
+    console.log('Python reference skipped: no python3 with Pillow, NumPy, torch and torchvision (apt-get install python3-torchvision)');
+    return;
+  }
+  const script = new URL('./pillow_reference.py', import.meta.url).pathname;
+  const lines = execFileSync(python, [script, shardList], { encoding: 'utf8' }).trim().split('\n');
+  const rates = new Map(lines.map((l) => [l.slice(0, l.lastIndexOf(':')), Number(l.slice(l.lastIndexOf(':') + 1))]));
+  for (const [label, r] of rates) console.log(`${`Python, 1 thread: ${label}`.padEnd(70)} ${r.toFixed(1)} images/s`);
+  const transform = rates.get('Pillow + torchvision train transform')!;
+  const pipeline = rates.get('tarfile + Pillow + torchvision, batches of 64')!;
+  console.log(
+    `per core, the transform alone: worker function ${(1000 / workerCpuMs).toFixed(1)} vs Pillow + torchvision ${transform.toFixed(1)} images/s = ${(1000 / workerCpuMs / transform).toFixed(2)}`,
+  );
+  console.log(
+    `per core, shards to batches: loader ${(1000 / loader.cpuMsPerImage).toFixed(1)} vs tarfile + Pillow + torchvision ${pipeline.toFixed(1)} images/s = ${(1000 / loader.cpuMsPerImage / pipeline).toFixed(2)}`,
+  );
 }
