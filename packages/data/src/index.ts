@@ -26,6 +26,7 @@ export {
   denormalize,
   horizontalFlip,
   normalize,
+  normalizationTable,
   sampleColorJitter,
   toUnitFloat,
   type ColorJitterOptions,
