@@ -13,7 +13,8 @@ export interface CacheKey {
   /** 0-based block index. */
   readonly block: number;
   readonly data: { readonly spec: string; readonly limit: number };
-  readonly transform: { readonly name: string; readonly imageSize: number; readonly patchSize: number };
+  /** `revision`: @aim/data's TRANSFORM_REVISION, so features made by an older pixel pipeline are not reused. */
+  readonly transform: { readonly name: string; readonly imageSize: number; readonly patchSize: number; readonly revision: number };
 }
 
 export interface CachedFeatures {

@@ -3,6 +3,7 @@
 // References: El-Nouby et al. 2024 (AIM) Sec. 5 (attentive probe, block choice, loss vs downstream accuracy).
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { TRANSFORM_REVISION } from '@aim/data';
 import {
   configFromMetadata,
   createAim,
@@ -224,7 +225,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
   const ctx: FeatureContext = {
     cache: new FeatureCache(args.cacheDir ?? join('cache', 'eval-features')),
     dataKey: { train: { spec: args.train, limit: args.trainLimit }, test: { spec: args.test, limit: args.testLimit } },
-    transform: { name: 'eval', imageSize: config.imageSize, patchSize: config.patchSize },
+    transform: { name: 'eval', imageSize: config.imageSize, patchSize: config.patchSize, revision: TRANSFORM_REVISION },
     log,
     maxExtractBytes: 1.5e9,
     data: (split) => {

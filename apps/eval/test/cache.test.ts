@@ -8,7 +8,7 @@ const key: CacheKey = {
   trunk: 'sha256:abc',
   block: 2,
   data: { spec: 'mnist:train', limit: 100 },
-  transform: { name: 'eval', imageSize: 32, patchSize: 4 },
+  transform: { name: 'eval', imageSize: 32, patchSize: 4, revision: 2 },
 };
 
 describe('FeatureCache', () => {
@@ -19,10 +19,10 @@ describe('FeatureCache', () => {
       expect(await cache.get(key)).toBeNull();
       const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i / 7);
       await cache.put(key, { features: { data, n: 2, tokens: 3, dim: 4 }, labels: Int32Array.of(4, 9) });
-      const hit = await cache.get({ ...key, transform: { patchSize: 4, imageSize: 32, name: 'eval' } }); // key order is irrelevant
+      const hit = await cache.get({ ...key, transform: { patchSize: 4, revision: 2, imageSize: 32, name: 'eval' } }); // key order is irrelevant
       expect(hit!.features).toEqual({ data, n: 2, tokens: 3, dim: 4 });
       expect([...hit!.labels]).toEqual([4, 9]);
-      for (const other of [{ ...key, block: 3 }, { ...key, trunk: 'sha256:abd' }, { ...key, data: { spec: 'mnist:train', limit: 50 } }]) {
+      for (const other of [{ ...key, block: 3 }, { ...key, trunk: 'sha256:abd' }, { ...key, data: { spec: 'mnist:train', limit: 50 } }, { ...key, transform: { ...key.transform, revision: 1 } }]) {
         expect(await cache.get(other)).toBeNull();
       }
       // A damaged file is a miss, not a crash.

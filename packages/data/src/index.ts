@@ -37,6 +37,7 @@ export { axisCoefficients, resizeBicubic, type AxisCoefficients, type ResizeWind
 export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_PIXELS,
+  TRANSFORM_REVISION,
   decodeWithPlan,
   defaultTransformOptions,
   processSample,

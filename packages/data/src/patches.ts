@@ -96,7 +96,7 @@ export function normalizedPatches(
   }
   const table = normalizationTable(mean, std); // [C, 256]: one lookup per value, torchvision's float32 results
   const target = out ?? new Float32Array(numPatches * patchDim); // [K, p*p*C]
-  // The WebAssembly kernel: 0.09 ms for 224 x 224 x 3, against 0.33 ms for the same loop in JS.
+  // The WebAssembly kernel: ~0.1 ms for 224 x 224 x 3, against 0.33 ms for the same loop in JS.
   const k = kernels();
   const layout = new Layout();
   const src = layout.bytes(data.length);

@@ -1,6 +1,7 @@
 // One sample's image work, as the worker runs it: read the header, apply the size filters, choose the crop from the
-// header, decode + resize + crop in one sharp pipeline, then flip, jitter, normalise and patchify.
-// References: torchvision RandomResizedCrop / Resize+CenterCrop semantics (see crop.ts); sharp's shrink-on-load.
+// header, decode the crop with sharp, resize it with Pillow's arithmetic (resample.ts), then flip, jitter, normalise
+// and patchify. References: torchvision RandomResizedCrop / Resize+CenterCrop on PIL images (see crop.ts);
+// sharp's shrink-on-load for big JPEGs.
 
 import sharp from 'sharp';
 import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION, evalResizePlan, randomResizedCropBox, trainPlan, type ResizePlan } from './crop.js';
@@ -49,6 +50,13 @@ export interface TransformOptions {
    */
   shrinkOnLoad: boolean;
 }
+
+/**
+ * Revision of the worker's pixel arithmetic: it changes whenever the same options and image give different patches
+ * (2: Pillow-exact resize, torchvision float32 normalisation, ICC profiles ignored). Caches of transformed data
+ * (e.g. eval's feature cache) key on it so an upgrade never serves stale features.
+ */
+export const TRANSFORM_REVISION = 2;
 
 export function defaultTransformOptions(overrides: Partial<TransformOptions> = {}): TransformOptions {
   return {
@@ -155,8 +163,8 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
 /**
  * Decodes the plan's crop to 8-bit RGB with sharp (EXIF orientation applied; alpha dropped and an embedded ICC
  * profile ignored, as PIL's convert('RGB') does: the colour transform would also cost 10 ms for a 1024 px photo),
- * then resizes it with Pillow's bicubic and cuts the window. The 'shrink-on-load' plan
- * resizes inside sharp instead, so libjpeg can decode a big JPEG at reduced scale.
+ * then resizes it with Pillow's bicubic and cuts the window. The 'shrink-on-load' plan resizes inside sharp instead,
+ * so libjpeg can decode a big JPEG at reduced scale.
  */
 export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
   let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true, ignoreIcc: true }).autoOrient();
