@@ -26,7 +26,6 @@ export {
   denormalize,
   horizontalFlip,
   normalize,
-  normalizationTable,
   sampleColorJitter,
   toUnitFloat,
   type ColorJitterOptions,

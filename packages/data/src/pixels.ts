@@ -68,14 +68,19 @@ export function normalize(
  * correctly rounded float32 result).
  */
 export function normalizationTable(mean: readonly number[], std: readonly number[]): Float32Array {
+  // The worker asks for the same statistics for every image: keep the last table (treat it as read-only).
+  const key = `${mean.join(',')}/${std.join(',')}`;
+  if (key === lastTable.key) return lastTable.table;
   const table = new Float32Array(mean.length * 256);
   for (let c = 0; c < mean.length; c++) {
     const m = Math.fround(mean[c]);
     const s = Math.fround(std[c]);
     for (let x = 0; x < 256; x++) table[c * 256 + x] = Math.fround(Math.fround(x / 255) - m) / s;
   }
+  lastTable = { key, table };
   return table;
 }
+let lastTable = { key: '', table: new Float32Array(0) };
 
 export function checkStatistics(name: string, channels: number, mean: readonly number[], std: readonly number[]): void {
   if (mean.length !== channels || std.length !== channels) {
