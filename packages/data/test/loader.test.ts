@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WritableSample } from '@aim/webdataset';
-import { createLoader, defaultTransformOptions, DEFAULT_LIMITS, processSample, type LoaderOptions, type PatchBatch, type Rejection } from '../src/index.js';
+import { createLoader, defaultTransformOptions, DEFAULT_LIMITS, processSample, reserveDecodeThreads, type LoaderOptions, type PatchBatch, type Rejection } from '../src/index.js';
 import { imageCases, photos } from './fixtures.js';
 import { writeShards, type TempShards } from './shards.js';
 
@@ -301,5 +301,29 @@ describe('createLoader', () => {
     await pending.catch(() => undefined);
     expect((await it2.next()).done).toBe(true);
     expect(await settle(before)).toBeLessThanOrEqual(before);
+  });
+
+  it('sizes libuv for the images in flight, keeps an explicit size, and warns when a loader would outgrow it', async () => {
+    const saved = process.env.UV_THREADPOOL_SIZE;
+    try {
+      delete process.env.UV_THREADPOOL_SIZE;
+      reserveDecodeThreads(3, 2);
+      expect(process.env.UV_THREADPOOL_SIZE).toBe('6');
+      reserveDecodeThreads(16, 2); // an explicit (or earlier) size wins: libuv has read it already
+      expect(process.env.UV_THREADPOOL_SIZE).toBe('6');
+
+      process.env.UV_THREADPOOL_SIZE = '4';
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.message);
+      process.on('warning', onWarning);
+      const loader = createLoader({ shards: photoShards.paths, batchSize: 2, ...small, workers: 3, tasksPerWorker: 2 });
+      await loader.close();
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      process.off('warning', onWarning);
+      expect(warnings.join('\n')).toMatch(/6 images in flight .* libuv has 4 threads .* UV_THREADPOOL_SIZE=6/);
+    } finally {
+      if (saved === undefined) delete process.env.UV_THREADPOOL_SIZE;
+      else process.env.UV_THREADPOOL_SIZE = saved;
+    }
   });
 });
