@@ -1,8 +1,5 @@
 // SVG heatmap of a confusion matrix: rows are true classes, columns predictions, shade = row-normalised rate.
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
-}
+import { escapeXml } from '@aim/train';
 
 export interface HeatmapOptions {
   readonly title?: string;

@@ -31,12 +31,18 @@ export class WebDatasetError extends Error {
   }
 }
 
-/** Apply the policy to one problem: throws under `raise`, otherwise reports and returns. */
-export function reportProblem(handling: ErrorHandling, info: WdsErrorInfo, cause?: unknown): void {
+/** The policy, checked: a misspelt one is an error at once, not when the first problem shows up. */
+export function checkedPolicy(handling: ErrorHandling): ErrorPolicy {
   const policy = handling.errorPolicy ?? 'raise';
   if (policy !== 'raise' && policy !== 'warn' && policy !== 'skip') {
     throw new TypeError(`errorPolicy must be 'raise', 'warn' or 'skip', got ${JSON.stringify(policy)}`);
   }
+  return policy;
+}
+
+/** Apply the policy to one problem: throws under `raise`, otherwise reports and returns. */
+export function reportProblem(handling: ErrorHandling, info: WdsErrorInfo, cause?: unknown): void {
+  const policy = checkedPolicy(handling);
   handling.onError?.(info);
   if (policy === 'raise') {
     throw cause instanceof WebDatasetError ? cause : new WebDatasetError(info, { cause });

@@ -1,4 +1,5 @@
 // readSamples: the whole reading pipeline (URLs -> shard order -> split -> tar -> samples -> shuffle -> limit).
+import { checkedPolicy } from './errors.js';
 import { tarSamples, type TarSamplesOptions } from './group.js';
 import type { Sample } from './sample.js';
 import {
@@ -44,6 +45,7 @@ export interface ReadSamplesOptions extends TarSamplesOptions {
  * held at a time.
  */
 export function readSamples(spec: string | readonly string[], options: ReadSamplesOptions = {}): AsyncIterable<Sample> {
+  checkedPolicy(options);
   const urls = expandUrls(spec);
   const seeds = { seed: options.seed ?? 0, epoch: options.epoch ?? 0 };
   const readers = (options.node?.worldSize ?? 1) * (options.worker?.count ?? 1);

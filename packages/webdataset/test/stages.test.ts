@@ -136,6 +136,8 @@ describe('readSamples options', () => {
         /node 2\/3, worker 0\/1 gets no shards: the spec has 2 shard\(s\) for 3 reader\(s\)/,
       );
       expect(() => readSamples(spec, { worker: { index: 3, count: 2 } })).toThrow(/worker index must be < count/);
+      // A misspelt policy fails when the options are given, not at the first broken sample.
+      expect(() => readSamples(spec, { errorPolicy: 'ignore' as never })).toThrow(/errorPolicy must be 'raise', 'warn' or 'skip', got "ignore"/);
     });
   });
 });
