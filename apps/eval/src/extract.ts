@@ -18,9 +18,10 @@ export async function extractBlocks(model: AimModel, data: LabeledPatches, block
       const patches = tf.tensor3d(data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim), [size, tokens, patchDim]);
       return model.extractFeatures(patches, { blocks }); // blocks x [size, K, D]
     });
-    for (let j = 0; j < blocks.length; j++) {
-      out[j].set((await feats[j].data()) as Float32Array, start * tokens * D);
-      feats[j].dispose();
+    try {
+      for (let j = 0; j < blocks.length; j++) out[j].set((await feats[j].data()) as Float32Array, start * tokens * D);
+    } finally {
+      for (const f of feats) f.dispose(); // also when a read fails (e.g. a lost GPU device)
     }
   }
   return out.map((data) => ({ data, n, tokens, dim: D }));

@@ -55,20 +55,26 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
     const probeBlocks = probe ? probeBlocksOf(metadata, model.config.probeBlocks.last) : null;
     const perChunk: tf.Tensor3D[][] = [];
     const logitChunks: tf.Tensor2D[] = [];
-    const b = images.shape[0];
-    for (let start = 0; start < b; start += CHUNK) {
-      const size = Math.min(CHUNK, b - start);
-      tf.tidy(() => {
-        const patches = model.patchify(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1])); // [b, K, P]
-        const feats = model.extractFeatures(patches, { blocks: allBlocks }); // depth x [b, K, D]
-        perChunk.push(feats.map((f) => tf.keep(f)));
-        if (probe && probeBlocks) {
-          const pooled = tf.div(tf.addN(probeBlocks.map((i) => feats[i])), probeBlocks.length) as tf.Tensor3D; // [b, K, D]
-          logitChunks.push(tf.keep(probe.forward(pooled, 'eval')));
-        }
-      });
+    try {
+      const b = images.shape[0];
+      for (let start = 0; start < b; start += CHUNK) {
+        const size = Math.min(CHUNK, b - start);
+        tf.tidy(() => {
+          const patches = model.patchify(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1])); // [b, K, P]
+          const feats = model.extractFeatures(patches, { blocks: allBlocks }); // depth x [b, K, D]
+          perChunk.push(feats.map((f) => tf.keep(f)));
+          if (probe && probeBlocks) {
+            const pooled = tf.div(tf.addN(probeBlocks.map((i) => feats[i])), probeBlocks.length) as tf.Tensor3D; // [b, K, D]
+            logitChunks.push(tf.keep(probe.forward(pooled, 'eval')));
+          }
+        });
+      }
+    } catch (err) {
+      for (const t of [...perChunk.flat(), ...logitChunks]) t.dispose(); // nothing half-made outlives a failure
+      throw err;
+    } finally {
+      images.dispose();
     }
-    images.dispose();
     const concat = <T extends tf.Tensor>(parts: T[]): T => {
       if (parts.length === 1) return parts[0];
       const out = tf.concat(parts, 0) as T;

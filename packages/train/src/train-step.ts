@@ -88,8 +88,13 @@ export function trainStep(options: StepOptions, stepIndex: number, microBatches:
     microBatches.forEach((batch, i) => {
       const share = counts[i] / total;
       const x = toTensor(batch);
-      const { value, grads } = tf.variableGrads(() => model.pretrainLoss(x, prefixes[i]), varList);
-      x.dispose();
+      let result: ReturnType<typeof tf.variableGrads>;
+      try {
+        result = tf.variableGrads(() => model.pretrainLoss(x, prefixes[i]), varList);
+      } finally {
+        x.dispose(); // also when the forward or backward pass throws
+      }
+      const { value, grads } = result;
       loss += value.dataSync()[0] * share;
       value.dispose();
       for (const [varName, g] of Object.entries(grads)) {
