@@ -26,7 +26,7 @@ const CHECKED = [
 // divided by the step) and truncation (O(step^2)) keep a correct gradient within ~1e-5 relative along its own
 // direction and ~5e-6 absolute along a random one (measured on cpu). ABS_TOL leaves ~4x headroom and is the sharp
 // check; REL_TOL is far looser (~200x). A wrong term (e.g. the GELU derivative's x*phi(x) scaled by 0.8) misses
-// ABS_TOL by an order of magnitude.
+// them by an order of magnitude.
 const STEP = 1e-2;
 const REL_TOL = 2e-3;
 const ABS_TOL = 2e-5;
