@@ -14,7 +14,6 @@ import { Layout, kernels } from './kernels.js';
 
 /** Pillow's fixed point: 32 bits - 8 for the value - 2 for the overshoot of negative lobes. */
 const PRECISION_BITS = 22;
-const HALF = 1 << (PRECISION_BITS - 1);
 const ONE = 1 << PRECISION_BITS;
 /** Bicubic convolution with a = -0.5 (Keys), Pillow's BICUBIC; support 2 before antialiasing. */
 const SUPPORT = 2;
@@ -43,6 +42,7 @@ export function axisCoefficients(inSize: number, outSize: number): AxisCoefficie
   const scale = inSize / outSize;
   const filterScale = Math.max(1, scale);
   const support = SUPPORT * filterScale;
+  const inverseScale = 1 / filterScale; // multiplied, not divided, as Pillow does: the last bit matters
   const taps = Math.ceil(support) * 2 + 1;
   const start = new Int32Array(outSize);
   const count = new Int32Array(outSize);
@@ -56,7 +56,7 @@ export function axisCoefficients(inSize: number, outSize: number): AxisCoefficie
     const n = hi - lo;
     let sum = 0;
     for (let j = 0; j < n; j++) {
-      w[j] = bicubic((j + lo - center + 0.5) / filterScale);
+      w[j] = bicubic((j + lo - center + 0.5) * inverseScale);
       sum += w[j];
     }
     for (let j = 0; j < n; j++) {

@@ -48,8 +48,12 @@ describe('resizeBicubic', () => {
           }),
         )
         .map(({ c, left, top }) => ({ ...c, window: { left, top, width: c.rw - left, height: c.rh - top } })),
-      { numRuns: 80, seed: 42 },
+      { numRuns: 300, seed: 42 },
     );
+    // Exact ratios put tap centres on half pixels, where rounding and truncation matter most.
+    for (const [w, h, rw, rh] of [[448, 448, 224, 224], [300, 150, 150, 75], [224, 310, 224, 224], [10, 7, 40, 28], [641, 480, 341, 256]]) {
+      cases.push({ w, h, rw, rh, seed: w + h, window: { left: 0, top: 0, width: rw, height: rh } });
+    }
     const images = cases.map((c) => {
       const rng = rngFor(c.seed, 0, 'pixels');
       // Half noise (worst case for overshoot and clamping), half smooth gradients (photo-like).
