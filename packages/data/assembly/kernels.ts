@@ -4,7 +4,8 @@
 // these loops only load, multiply, add and store. All pointers are byte offsets into this module's memory.
 //
 // Each resize sum is HALF + sum(pixel * weight), shifted right by 22 (floor) and clamped to 0..255: Pillow's clip8.
-// Both passes read and write up to 15 bytes past the last pixel of a row or buffer: the caller leaves room.
+// The vertical pass reads and writes up to 15 bytes past the end of a row, the horizontal one reads 1 byte past a
+// pixel: the caller leaves room after every buffer (src/kernels.ts, Layout).
 
 const PRECISION_BITS: i32 = 22;
 const HALF: i32 = 1 << (PRECISION_BITS - 1);
