@@ -629,7 +629,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   };
 }
 
-let warnedLibuv = false;
+const libuvWarnings = new Set<string>(); // each distinct warning once per process
 
 /**
  * For a program's entry point, before any asynchronous I/O: sizes libuv's thread pool (which sharp decodes on) for
@@ -646,10 +646,11 @@ export function reserveDecodeThreads(workers = availableParallelism(), tasksPerW
  */
 function warnIfLibuvPoolIsSmall(imagesInFlight: number): void {
   const threads = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  if (imagesInFlight <= threads || warnedLibuv) return;
-  warnedLibuv = true;
-  process.emitWarning(
+  if (imagesInFlight <= threads) return;
+  const message =
     `@aim/data: ${imagesInFlight} images in flight (workers x tasksPerWorker) but libuv has ${threads} threads for sharp; ` +
-      `start Node with UV_THREADPOOL_SIZE=${imagesInFlight} to decode them all at once`,
-  );
+    `start Node with UV_THREADPOOL_SIZE=${imagesInFlight} to decode them all at once`;
+  if (libuvWarnings.has(message)) return;
+  libuvWarnings.add(message);
+  process.emitWarning(message);
 }
