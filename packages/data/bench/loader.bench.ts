@@ -105,7 +105,7 @@ try {
 
 /**
  * bench/pillow_reference.py on the same shards, when a Python with Pillow, NumPy, torch and torchvision is here
- * (Debian: apt-get install python3-torchvision python3-pil): the per-core comparison the issue asks for, in this run.
+ * (Debian: apt-get install python3-torchvision python3-pil): the per-core comparison with Python, in this run.
  * Ours per core = 1000 / CPU ms per image of all threads (the loader's rows count every thread, main included).
  */
 function pythonReference(shardList: string, workerCpuMs: number, loader: { cpuMsPerImage: number }): void {
