@@ -23,6 +23,14 @@ export interface Kernels {
   reserve(bytes: number): void;
 }
 
+/** An image in the kernels' memory: where its bytes start, and its shape (valid until the memory is reused). */
+export interface KernelImage {
+  at: number;
+  width: number;
+  height: number;
+  channels: number;
+}
+
 /** Byte offsets of the buffers of one call, 16-byte aligned, each followed by the 16 bytes the kernels may overrun. */
 export class Layout {
   end = 0;

@@ -3,7 +3,7 @@
 // References: MAE (He et al. 2022) models_mae.patchify; AIM-SPEC.md "Patchify layout".
 
 import { assertImageShape, type ImageData } from './image.js';
-import { Layout, kernels } from './kernels.js';
+import { Layout, kernels, type KernelImage } from './kernels.js';
 import { checkStatistics, normalizationTable } from './pixels.js';
 
 /** Shape of the patch grid for an image. */
@@ -88,7 +88,25 @@ export function normalizedPatches(
   out?: Float32Array,
 ): Float32Array {
   assertImageShape(image, 'normalizedPatches');
-  const { width, height, channels, data } = image;
+  const layout = new Layout();
+  const at = layout.bytes(image.data.length);
+  const k = kernels();
+  k.reserve(layout.end);
+  new Uint8Array(k.memory.buffer).set(image.data, at);
+  return patchesInKernel({ at, width: image.width, height: image.height, channels: image.channels }, patchSize, mean, std, flip, out, layout);
+}
+
+/** normalizedPatches of an image already in the kernels' memory (e.g. resizeInKernel's result). */
+export function patchesInKernel(
+  image: KernelImage,
+  patchSize: number,
+  mean: readonly number[],
+  std: readonly number[],
+  flip: boolean,
+  out: Float32Array | undefined,
+  layout: Layout,
+): Float32Array {
+  const { width, height, channels } = image;
   checkStatistics('normalizedPatches', channels, mean, std);
   const { numPatches, patchDim } = patchGrid(width, height, channels, patchSize);
   if (out && out.length !== numPatches * patchDim) {
@@ -98,14 +116,11 @@ export function normalizedPatches(
   const target = out ?? new Float32Array(numPatches * patchDim); // [K, p*p*C]
   // The WebAssembly kernel: ~0.1 ms for 224 x 224 x 3, against 0.33 ms for the same loop in JS.
   const k = kernels();
-  const layout = new Layout();
-  const src = layout.bytes(data.length);
   const lut = layout.bytes(table.byteLength);
   const dst = layout.bytes(target.byteLength);
   k.reserve(layout.end);
-  new Uint8Array(k.memory.buffer).set(data, src);
   new Float32Array(k.memory.buffer, lut, table.length).set(table);
-  k.normalizedPatches(src, width, height, channels, patchSize, flip ? 1 : 0, lut, dst);
+  k.normalizedPatches(image.at, width, height, channels, patchSize, flip ? 1 : 0, lut, dst);
   target.set(new Float32Array(k.memory.buffer, dst, target.length));
   return target;
 }

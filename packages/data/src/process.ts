@@ -6,9 +6,10 @@
 import sharp from 'sharp';
 import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION, evalResizePlan, randomResizedCropBox, trainPlan, type ResizePlan } from './crop.js';
 import { readImageHeader } from './header.js';
-import { resizeBicubic } from './resample.js';
+import { Layout } from './kernels.js';
+import { resizeBicubic, resizeInKernel } from './resample.js';
 import type { ImageData } from './image.js';
-import { normalizedPatches, patchify } from './patches.js';
+import { normalizedPatches, patchesInKernel, patchify } from './patches.js';
 import { IMAGENET_MEAN, IMAGENET_STD, applyColorJitter, horizontalFlip, normalize, sampleColorJitter, toUnitFloat, type ColorJitterOptions } from './pixels.js';
 import { rngFor } from './random.js';
 
@@ -139,9 +140,9 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   }
   const jitter = transform.mode === 'train' && transform.colorJitter ? sampleColorJitter(rng, transform.colorJitter) : null;
 
-  let rgb: ImageData<Uint8Array>;
+  let decoded: ImageData<Uint8Array>;
   try {
-    rgb = await decodeWithPlan(bytes, plan, limits.maxPixels);
+    decoded = await decodeCrop(bytes, plan, limits.maxPixels);
   } catch (err) {
     const message = (err as Error).message;
     if (/pixel limit/i.test(message)) return reject('too_many_pixels', message);
@@ -152,10 +153,16 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   const out = task.out ? new Float32Array(task.out.buffer, task.out.offset * 4, k * dim) : undefined; // [K, p*p*3]
   let patches: Float32Array; // [K, p*p*3]
   if (jitter) {
+    const rgb = finishResize(decoded, plan);
     const jittered = applyColorJitter(toUnitFloat(flip ? horizontalFlip(rgb) : rgb), jitter);
     patches = patchify(normalize(jittered), transform.patchSize, out);
+  } else if (plan.resizer === 'pillow') {
+    // Resize and patchify without leaving the kernels' memory in between.
+    const layout = new Layout();
+    const resized = resizeInKernel(decoded, plan.resizeWidth, plan.resizeHeight, planWindow(plan), layout);
+    patches = patchesInKernel(resized, transform.patchSize, IMAGENET_MEAN, IMAGENET_STD, flip, out, layout);
   } else {
-    patches = normalizedPatches(rgb, transform.patchSize, IMAGENET_MEAN, IMAGENET_STD, flip, out);
+    patches = normalizedPatches(decoded, transform.patchSize, IMAGENET_MEAN, IMAGENET_STD, flip, out);
   }
   return { ok: true, key, patches, sourceWidth: width, sourceHeight: height };
 }
@@ -167,13 +174,17 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
  * so libjpeg can decode a big JPEG at reduced scale.
  */
 export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
+  return finishResize(await decodeCrop(bytes, plan, maxPixels), plan);
+}
+
+/** sharp's part of decodeWithPlan: the crop for a 'pillow' plan, the finished window for a 'shrink-on-load' one. */
+async function decodeCrop(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
   let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true, ignoreIcc: true }).autoOrient();
   if (plan.crop) pipeline = pipeline.extract(plan.crop);
-  const window = { left: plan.left, top: plan.top, width: plan.size, height: plan.size };
   const shrinking = plan.resizer === 'shrink-on-load';
   if (shrinking) {
     pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' });
-    if (plan.resizeWidth !== plan.size || plan.resizeHeight !== plan.size) pipeline = pipeline.extract(window);
+    if (plan.resizeWidth !== plan.size || plan.resizeHeight !== plan.size) pipeline = pipeline.extract(planWindow(plan));
   }
   const { data, info } = await pipeline
     .removeAlpha()
@@ -184,6 +195,11 @@ export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPix
   if (info.channels !== 3 || info.width !== expected.width || info.height !== expected.height) {
     throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${expected.width}x${expected.height}x3`);
   }
-  const rgb = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
-  return shrinking ? rgb : resizeBicubic(rgb, plan.resizeWidth, plan.resizeHeight, window);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
 }
+
+function finishResize(decoded: ImageData<Uint8Array>, plan: ResizePlan): ImageData<Uint8Array> {
+  return plan.resizer === 'pillow' ? resizeBicubic(decoded, plan.resizeWidth, plan.resizeHeight, planWindow(plan)) : decoded;
+}
+
+const planWindow = (plan: ResizePlan) => ({ left: plan.left, top: plan.top, width: plan.size, height: plan.size });

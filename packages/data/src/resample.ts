@@ -10,7 +10,7 @@
 // in one process (two images in flight: 1.46x, against 1.95x for two processes).
 
 import { assertImageShape, type ImageData } from './image.js';
-import { Layout, kernels } from './kernels.js';
+import { Layout, kernels, type KernelImage } from './kernels.js';
 
 /** Pillow's fixed point: 32 bits - 8 for the value - 2 for the overshoot of negative lobes. */
 const PRECISION_BITS = 22;
@@ -89,6 +89,16 @@ export function resizeBicubic(
   resizeHeight: number,
   window: ResizeWindow = { left: 0, top: 0, width: resizeWidth, height: resizeHeight },
 ): ImageData<Uint8Array> {
+  const result = resizeInKernel(image, resizeWidth, resizeHeight, window, new Layout());
+  const data = new Uint8Array(kernels().memory.buffer).slice(result.at, result.at + result.width * result.height * 3);
+  return { data, width: result.width, height: result.height, channels: 3 };
+}
+
+/**
+ * resizeBicubic's work, leaving the result in the kernels' memory (buffers taken from `layout`) for a caller that
+ * continues there, e.g. patchesInKernel: the worker saves a copy out and back in.
+ */
+export function resizeInKernel(image: ImageData<Uint8Array>, resizeWidth: number, resizeHeight: number, window: ResizeWindow, layout: Layout): KernelImage {
   assertImageShape(image, 'resizeBicubic');
   if (image.channels !== 3) throw new RangeError(`resizeBicubic: needs 3 channels, got ${image.channels}`);
   for (const [name, v] of Object.entries({ resizeWidth, resizeHeight, ...window })) {
@@ -111,8 +121,7 @@ export function resizeBicubic(
   const rowBytes = window.width * 3;
 
   const kernel = kernels();
-  const layout = new Layout();
-  const src = horizontal ? layout.bytes(width * height * 3) : 0;
+  const src = horizontal ? layout.bytes(rows * width * 3) : 0; // only the rows the passes read
   const mid = layout.bytes(rows * rowBytes);
   const out = vertical ? layout.bytes(window.height * rowBytes) : mid;
   const h = horizontal ? layout.ints(3 * window.width + window.width * horizontal.taps) : 0;
@@ -122,12 +131,12 @@ export function resizeBicubic(
   const ints = new Int32Array(kernel.memory.buffer);
 
   if (horizontal) {
-    heap.set(data, src);
+    heap.set(data.subarray(firstRow * width * 3, endRow * width * 3), src);
     const { start, count, taps, weights } = horizontal;
     ints.set(start.subarray(window.left, window.left + window.width), h / 4);
     ints.set(count.subarray(window.left, window.left + window.width), h / 4 + window.width);
     ints.set(weights.subarray(window.left * taps, (window.left + window.width) * taps), h / 4 + 2 * window.width);
-    kernel.horizontal(src + firstRow * width * 3, width * 3, rows, window.width, h, h + 4 * window.width, h + 8 * window.width, taps, mid);
+    kernel.horizontal(src, width * 3, rows, window.width, h, h + 4 * window.width, h + 8 * window.width, taps, mid);
   } else {
     for (let y = 0; y < rows; y++) {
       const from = ((firstRow + y) * width + window.left) * 3;
@@ -141,5 +150,5 @@ export function resizeBicubic(
     ints.set(weights.subarray(window.top * taps, (window.top + window.height) * taps), v / 4 + 2 * window.height);
     kernel.vertical(mid, rowBytes, window.height, v, v + 4 * window.height, v + 8 * window.height, taps, out);
   }
-  return { data: heap.slice(out, out + window.height * rowBytes), width: window.width, height: window.height, channels: 3 };
+  return { at: out, width: window.width, height: window.height, channels: 3 };
 }
