@@ -75,7 +75,7 @@ export interface LoaderOptions {
   /**
    * Images each worker holds at once; default 2. sharp decodes on libuv's threads while the worker thread resizes
    * and normalises, so a second image in flight keeps a core busy during the other's hand-offs (2 workers on 2 cores:
-   * 1.06-1.15x the images/s of 1 per worker). With fewer workers than cores, each worker then uses up to ~1.5 cores.
+   * 1.06-1.20x the images/s of 1 per worker). With fewer workers than cores, each worker then uses up to ~1.5 cores.
    */
   tasksPerWorker?: number;
   /** Base seed of every random choice (shard order, shuffle, mixing, augmentation). Default 0. */
