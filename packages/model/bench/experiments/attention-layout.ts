@@ -44,19 +44,19 @@ function attention(toHeads: ToHeads, x2: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor
   return tf.reshape(tf.transpose(tf.reshape(ctx, [B, H, K, hd]), [0, 2, 1, 3]), [B * K, D]); // [B*K, D]
 }
 
-/** GELU keeping its CDF from the forward pass (one erf per element instead of two). */
+/** The alternative to ops.ts's GELU: save only x and recompute the CDF (a second erf) in the backward pass. */
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-const geluSavedCdf = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, save) => {
+const geluRecomputed = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc, save) => {
   const xt = x as tf.Tensor;
-  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xt, INV_SQRT2))));
-  (save as tf.GradSaveFunc)([xt, cdf]);
+  (save as tf.GradSaveFunc)([xt]);
+  const cdf = (t: tf.Tensor) => tf.mul(0.5, tf.add(1, tf.erf(tf.mul(t, INV_SQRT2))));
   return {
-    value: tf.mul(xt, cdf),
+    value: tf.mul(xt, cdf(xt)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [xs, c] = saved;
+      const [xs] = saved;
       const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(xs))));
-      return tf.mul(dy, tf.add(c, tf.mul(xs, pdf)));
+      return tf.mul(dy, tf.add(cdf(xs), tf.mul(xs, pdf)));
     },
   };
 });
@@ -105,8 +105,8 @@ for (const [name, f] of [
 }
 const hidden = tf.randomNormal([B * K, 4 * D], 0, 1, 'float32', 4);
 for (const [name, g] of [
-  ['recomputes erf in backward (ops.ts now)', gelu],
-  ['keeps the forward CDF', geluSavedCdf],
+  ['keeps the forward CDF (ops.ts now)', gelu],
+  ['recomputes erf in backward', geluRecomputed],
 ] as const) {
   const s = await cpuSecondsPerRep(() => tf.tidy(() => [tf.grad((t: tf.Tensor) => tf.sum(g(t) as tf.Tensor))(hidden)]));
   console.log(`  gelu [${B * K}, ${4 * D}]: ${name.padEnd(40)} ${s.toFixed(4)} s`);
