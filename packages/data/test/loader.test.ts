@@ -286,13 +286,17 @@ describe('createLoader', () => {
       for (let i = 0; i < 200 && threads() > target; i++) await new Promise((r) => setTimeout(r, 50));
       return threads();
     };
+    // On failure, say which threads and handles are left.
+    const census = () =>
+      `threads: ${readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()).sort().join(', ')}; handles: ${process.getActiveResourcesInfo().join(', ')}`;
     const before = threads();
+    const beforeCensus = census();
     const loader = createLoader({ shards: photoShards.paths, batchSize: 2, ...small, workers: 2, epochs: 1000 });
     for await (const batch of loader) {
       expect(batch.batchSize).toBe(2);
       break;
     }
-    expect(await settle(before)).toBeLessThanOrEqual(before);
+    expect(await settle(before), `before: ${beforeCensus}\nafter: ${census()}`).toBeLessThanOrEqual(before);
     const second = createLoader({ shards: photoShards.paths, batchSize: 2, ...small, workers: 2, epochs: 1000 });
     const it2 = second[Symbol.asyncIterator]();
     await it2.next();
@@ -300,7 +304,7 @@ describe('createLoader', () => {
     await second.close();
     await pending.catch(() => undefined);
     expect((await it2.next()).done).toBe(true);
-    expect(await settle(before)).toBeLessThanOrEqual(before);
+    expect(await settle(before), `before: ${beforeCensus}\nafter: ${census()}`).toBeLessThanOrEqual(before);
   });
 
   it('sizes libuv for the images in flight, keeps an explicit size, and warns when a loader would outgrow it', async () => {
