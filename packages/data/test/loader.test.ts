@@ -282,9 +282,14 @@ describe('createLoader', () => {
     // thread can take seconds to exit on a loaded machine (CI runs projects in parallel on 2 cores): wait up to 10 s.
     const osThreads = () => readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() !== 'libvips worker').length;
     const threads = () => osThreads() + process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    // Returns the count it last checked (a second reading could catch a thread that started after the check).
     const settle = async (target: number) => {
-      for (let i = 0; i < 200 && threads() > target; i++) await new Promise((r) => setTimeout(r, 50));
-      return threads();
+      let count = threads();
+      for (let i = 0; i < 200 && count > target; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        count = threads();
+      }
+      return count;
     };
     // On failure, say which threads and handles are left.
     const census = () =>
