@@ -8,12 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { readSafetensors, selectBackend } from '@aim/model';
 import { featuresCommand } from '../src/features-command.js';
 
-/** <repo root>/../shared/golden (CI clones the repo elsewhere with shared/ beside it). */
-const GOLDEN_DIR = fileURLToPath(new URL('../../../../shared/golden/', import.meta.url));
+/** <repo root>/fixtures/golden. */
+const GOLDEN_DIR = fileURLToPath(new URL('../../../fixtures/golden/', import.meta.url));
 
 function golden(file: string): string {
   const path = join(GOLDEN_DIR, file);
-  if (!existsSync(path)) throw new Error(`golden fixture missing: ${path} (shared/ must sit beside the repository checkout)`);
+  if (!existsSync(path)) throw new Error(`golden fixture missing: ${path} (it is part of the repository)`);
   return path;
 }
 

@@ -1,16 +1,16 @@
-// Locates and reads the reference fixtures in <repo root>/../shared/golden, plus the relative-error measure.
+// Locates and reads the reference fixtures in <repo root>/fixtures/golden, plus the relative-error measure.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '../src/index.js';
 
-/** <repo root>/../shared/golden: the repo root is three levels above this file (packages/model/test). */
-export const GOLDEN_DIR = fileURLToPath(new URL('../../../../shared/golden/', import.meta.url));
+/** <repo root>/fixtures/golden: the repo root is three levels above this file (packages/model/test). */
+export const GOLDEN_DIR = fileURLToPath(new URL('../../../fixtures/golden/', import.meta.url));
 
 export function goldenPath(file: string): string {
   const path = `${GOLDEN_DIR}${file}`;
   if (!existsSync(path)) {
-    throw new Error(`golden fixture missing: ${path} (the shared/ folder must sit beside the repository checkout)`);
+    throw new Error(`golden fixture missing: ${path} (it is part of the repository)`);
   }
   return path;
 }
