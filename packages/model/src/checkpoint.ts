@@ -2,7 +2,8 @@
 // References: apple/ml-aim aim-v1 state dicts (`_aim(img_size, patch_size, embed_dim, num_blocks, num_heads, ...)`).
 import type * as tf from '@tensorflow/tfjs-core';
 import { type AimConfig, type AimConfigInput, defaultProbeBlocks, resolveAimConfig } from './config.js';
-import { AimModel, PRETRAIN_HEAD_PREFIX, type StateSpec, aimStateSpecs } from './model.js';
+import { AimModel } from './model.js';
+import { PRETRAIN_HEAD_PREFIX, type StateSpec, aimStateSpecs } from './param-specs.js';
 import { sameShape } from './parameters.js';
 import { AttentiveProbe } from './probe.js';
 import {

@@ -17,15 +17,15 @@ export {
   trunkParamCount,
   validateAimConfig,
 } from './config.js';
+export { AimModel, type CreateAimOptions, type FeatureOptions, createAim } from './model.js';
 export {
-  AimModel,
   PRETRAIN_HEAD_PREFIX,
-  type CreateAimOptions,
-  type FeatureOptions,
+  type ParameterSpec,
+  type StateLayout,
   type StateSpec,
+  aimParameterSpecs,
   aimStateSpecs,
-  createAim,
-} from './model.js';
+} from './param-specs.js';
 export { type NamedParameter } from './parameters.js';
 export {
   TARGET_NORM_EPS,

@@ -12,6 +12,7 @@ import {
   resolveAimConfig,
 } from './config.js';
 import { normalizedPixelLoss, patchify } from './loss.js';
+import { PRETRAIN_HEAD_PREFIX, type ParameterSink, type StateSpec, describeAim } from './param-specs.js';
 import { layerNorm, linear, mlp, prefixCausalMask, recomputeInBackward, selfAttention } from './ops.js';
 import { type NamedParameter, ParameterSet } from './parameters.js';
 import { sinCosPositionEmbedding2d } from './positions.js';
@@ -48,69 +49,6 @@ const TRUNK_BLOCK_WEIGHTS = [
   'mlp.fc1.weight',
   'mlp.fc2.weight',
 ] as const;
-export const PRETRAIN_HEAD_PREFIX = 'pretrain_head.';
-
-/** Receives the model's parameters in order; one walk serves allocation and shape-only descriptions. */
-interface ParameterSink {
-  linear(name: string, inDim: number, outDim: number, bias: boolean): void;
-  norm(name: string, dim: number): void;
-  patchEmbed(name: string, patchDim: number, width: number): void;
-}
-
-/** Walks every parameter of an AIM model in state-dict order (trunk with apple/ml-aim names, then our head). */
-function describeAim(c: AimConfig, pretrainHead: boolean, sink: ParameterSink): void {
-  const d = c.width;
-  sink.patchEmbed('preprocessor.patchifier.proj', patchDim(c), d);
-  sink.norm('preprocessor.patchifier.norm', d);
-  for (let i = 0; i < c.depth; i++) {
-    const p = `trunk.blocks.${i}`;
-    sink.norm(`${p}.norm_1`, d);
-    sink.linear(`${p}.attn.qkv`, d, 3 * d, false);
-    sink.linear(`${p}.attn.proj`, d, d, false);
-    sink.norm(`${p}.norm_2`, d);
-    sink.linear(`${p}.mlp.fc1`, d, c.mlpDim, false);
-    sink.linear(`${p}.mlp.fc2`, c.mlpDim, d, false);
-  }
-  sink.norm('trunk.post_trunk_norm', d);
-  if (!pretrainHead) return;
-  const w = c.headWidth;
-  const h = PRETRAIN_HEAD_PREFIX;
-  sink.linear(`${h}decoder_projection`, d, w, true);
-  for (let i = 0; i < c.headDepth; i++) {
-    const p = `${h}decoder_blocks.${i}`;
-    sink.norm(`${p}.norm_1`, w);
-    sink.norm(`${p}.norm_2`, w);
-    sink.linear(`${p}.mlp.fc1`, w, c.headMlpDim, false);
-    sink.linear(`${p}.mlp.fc2`, c.headMlpDim, w, false);
-  }
-  sink.norm(`${h}decoder_norm`, w);
-  sink.linear(`${h}decoder_pred`, w, patchDim(c), true);
-}
-
-/** A state-dict tensor's name and reference (PyTorch-layout) shape. */
-export interface StateSpec {
-  name: string;
-  shape: readonly number[];
-}
-
-/** The state-dict names and reference shapes of an AIM model, without allocating anything. */
-export function aimStateSpecs(config: AimConfig, options: { pretrainHead: boolean }): StateSpec[] {
-  const out: StateSpec[] = [];
-  describeAim(config, options.pretrainHead, {
-    linear: (name, inDim, outDim, bias) => {
-      out.push({ name: `${name}.weight`, shape: [outDim, inDim] });
-      if (bias) out.push({ name: `${name}.bias`, shape: [outDim] });
-    },
-    norm: (name, dim) => {
-      out.push({ name: `${name}.weight`, shape: [dim] }, { name: `${name}.bias`, shape: [dim] });
-    },
-    patchEmbed: (name, pd, width) => {
-      const p = Math.round(Math.sqrt(pd / 3));
-      out.push({ name: `${name}.weight`, shape: [width, 3, p, p] }, { name: `${name}.bias`, shape: [width] });
-    },
-  });
-  return out;
-}
 
 /** An AIM model whose weights are tf.Variables; every method is tidy (returns only the tensors it documents). */
 export class AimModel {

@@ -1,14 +1,7 @@
 // Named trainable tensors on tf.Variable, with their weight-decay flag and the layout mapping to reference state dicts.
 // References: apple/ml-aim aim-v1 state-dict names; PyTorch Linear/Conv2d weight layouts.
 import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * How a variable maps to its state-dict tensor:
- * - 'plain': same shape and order;
- * - 'linear': variable [in, out] (what tfjs matMul wants) <-> state [out, in] (PyTorch Linear);
- * - 'patchEmbed': variable [p*p*3, D] over (row, col, channel) patch vectors <-> state [D, 3, p, p] (Conv2d).
- */
-export type StateLayout = 'plain' | 'linear' | 'patchEmbed';
+import type { StateLayout } from './param-specs.js';
 
 /** A named model parameter. `decay` is false for biases, norm parameters and position/query embeddings. */
 export interface NamedParameter {

@@ -10,4 +10,11 @@ export {
   type SelectBackendOptions,
 } from './select.js';
 export { ensureGradientsRegistered, gradientsRegistered } from './gradients.js';
-export { SWIFTSHADER_ICD, type WebGpuAdapterSummary } from './webgpu.js';
+export {
+  SWIFTSHADER_ICD,
+  describeAdapter,
+  probeWebGpu,
+  vettedWebGpuAdapter,
+  type WebGpuAdapterSummary,
+  type WebGpuProbe,
+} from './webgpu.js';

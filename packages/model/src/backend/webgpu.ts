@@ -34,6 +34,11 @@ let dawn: DawnModule | undefined;
 let vettedAdapter: GPUAdapter | undefined;
 let registered: WebGpuAdapterSummary | undefined;
 
+/** The adapter the last successful `probeWebGpu` found (what the WebGPU engine requests its device from). */
+export function vettedWebGpuAdapter(): GPUAdapter | undefined {
+  return vettedAdapter;
+}
+
 /** The adapter the registered 'webgpu' backend runs on, once registerWebGpuBackend has run. */
 export function registeredWebGpuAdapter(): WebGpuAdapterSummary | undefined {
   return registered;

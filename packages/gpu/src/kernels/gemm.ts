@@ -1,0 +1,318 @@
+// Tiled GEMM in WGSL, strided and batched, with fused epilogues: C (+)= epi(alpha * op(A) op(B)).
+// op(A) is A or A^T, op(B) is B or B^T (NN, NT, TN for the forward and backward of x @ W and of attention), read
+// through leading dimensions and two-level batch strides, so q/k/v heads are read in place from the qkv activation.
+// References: siboehm, "How to optimize a CUDA matmul kernel" (block tiling, 2-D register tiling);
+// AnswerDotAI/gpu.cpp examples/matmul (WGSL tiles, transposed A in workgroup memory); llm.c matmul_forward.
+import { type BufferDesc, type Dispatch, type ProgramBuilder, ceilDiv } from '../program.js';
+import { type BindingSpec, ERF_WGSL, defineKernel } from './wgsl.js';
+
+/** Block tile BM x BN, depth BK; each of (BM/TM)*(BN/TN) threads computes TM x TN outputs. */
+export interface GemmTile {
+  readonly bm: number;
+  readonly bn: number;
+  readonly bk: number;
+  readonly tm: number;
+  readonly tn: number;
+}
+
+export const GEMM_TILES = {
+  large: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
+  medium: { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
+  small: { bm: 32, bn: 32, bk: 8, tm: 2, tn: 2 },
+} as const satisfies Record<string, GemmTile>;
+
+/**
+ * The epilogue, applied per output in this order: + bias[n]; + aux[m, n] ('add'); aux[m, n] = v ('storePre', the
+ * pre-activation kept for the backward); gelu(v) ('gelu'); v * gelu'(aux[m, n]) ('geluGrad'); then C = v or C += v.
+ */
+export interface GemmEpilogue {
+  readonly bias?: boolean;
+  readonly aux?: 'add' | 'storePre' | 'geluGrad';
+  readonly gelu?: boolean;
+  readonly accumulate?: boolean;
+}
+
+export interface GemmVariant extends GemmEpilogue {
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly tile: GemmTile;
+}
+
+const FIELDS = [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['lda', 'u32'],
+  ['ldb', 'u32'],
+  ['ldc', 'u32'],
+  ['offA', 'u32'],
+  ['offB', 'u32'],
+  ['offC', 'u32'],
+  ['offBias', 'u32'],
+  ['offAux', 'u32'],
+  ['ldAux', 'u32'],
+  ['auxRows', 'u32'],
+  ['batchInner', 'u32'],
+  ['sAo', 'u32'],
+  ['sAi', 'u32'],
+  ['sBo', 'u32'],
+  ['sBi', 'u32'],
+  ['sCo', 'u32'],
+  ['sCi', 'u32'],
+  ['alpha', 'f32'],
+] as const;
+
+function checkTile(t: GemmTile): void {
+  const threads = (t.bm / t.tm) * (t.bn / t.tn);
+  const ok =
+    Number.isInteger(t.bm / t.tm) &&
+    Number.isInteger(t.bn / t.tn) &&
+    threads <= 256 &&
+    (t.bm * t.bk) % threads === 0 &&
+    (t.bk * t.bn) % threads === 0;
+  if (!ok) throw new Error(`GEMM tile ${JSON.stringify(t)} is not valid (threads ${threads})`);
+}
+
+const kernelCache = new Map<string, ReturnType<typeof defineKernel>>();
+
+/** The WGSL kernel of one variant (cached: equal variants share a pipeline). */
+export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
+  const key = JSON.stringify(v);
+  const hit = kernelCache.get(key);
+  if (hit) return hit;
+  const { bm, bn, bk, tm, tn } = v.tile;
+  checkTile(v.tile);
+  const tx = bn / tn;
+  const ty = bm / tm;
+  const threads = tx * ty;
+  const bmp = bm + 4; // padded rows of the transposed A tile: stores of consecutive k do not share a bank
+  const bindings: BindingSpec[] = [
+    { name: 'A', kind: 'read' },
+    { name: 'B', kind: 'read' },
+    { name: 'C', kind: 'rw' },
+  ];
+  if (v.bias) bindings.push({ name: 'bias', kind: 'read' });
+  if (v.aux) bindings.push({ name: 'aux', kind: v.aux === 'storePre' ? 'rw' : 'read' });
+  if (v.aux === 'storePre' && !v.gelu) throw new Error('GEMM: storePre keeps a pre-activation, so it needs gelu');
+
+  const loadA = v.transA
+    ? `let kk = f / ${bm}u; let mm = f % ${bm}u; let gi = baseA + (k0 + kk) * p.lda + m0 + mm;`
+    : `let mm = f / ${bk}u; let kk = f % ${bk}u; let gi = baseA + (m0 + mm) * p.lda + k0 + kk;`;
+  const loadB = v.transB
+    ? `let nn = f / ${bk}u; let kk = f % ${bk}u; let gi = baseB + (n0 + nn) * p.ldb + k0 + kk;`
+    : `let kk = f / ${bn}u; let nn = f % ${bn}u; let gi = baseB + (k0 + kk) * p.ldb + n0 + nn;`;
+
+  const acc: string[] = [];
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) acc.push(`c${i}_${j}`);
+  const inner: string[] = [];
+  for (let k = 0; k < bk; k++) {
+    for (let i = 0; i < tm; i++) inner.push(`let a${i} = As[${k * bmp}u + ty + ${i * ty}u];`);
+    for (let j = 0; j < tn; j++) inner.push(`let b${j} = Bs[${k * bn}u + tx + ${j * tx}u];`);
+    for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) inner.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
+    inner.push('}{'); // scope per k so the a/b names can repeat
+  }
+  const epi: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn; j++) {
+      epi.push(`store(m0 + ty + ${i * ty}u, n0 + tx + ${j * tx}u, c${i}_${j}, baseC);`);
+    }
+  }
+  const body = /* wgsl */ `
+${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
+var<workgroup> As: array<f32, ${bk * bmp}>;
+var<workgroup> Bs: array<f32, ${bk * bn}>;
+
+fn store(m: u32, n: u32, acc: f32, baseC: u32) {
+  if (m >= p.M || n >= p.N) { return; }
+  var v = p.alpha * acc;
+  ${v.bias ? 'v = v + bias[p.offBias + n];' : ''}
+  ${v.aux ? 'let ai = p.offAux + (m % p.auxRows) * p.ldAux + n;' : ''}
+  ${v.aux === 'add' ? 'v = v + aux[ai];' : ''}
+  ${v.aux === 'storePre' ? 'aux[ai] = v;' : ''}
+  ${v.gelu ? 'v = gelu_f32(v);' : ''}
+  ${v.aux === 'geluGrad' ? 'v = v * gelu_grad_f32(aux[ai]);' : ''}
+  let ci = baseC + m * p.ldc + n;
+  ${v.accumulate ? 'C[ci] = C[ci] + v;' : 'C[ci] = v;'}
+}
+
+@compute @workgroup_size(${threads})
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let zo = wg.z / p.batchInner;
+  let zi = wg.z % p.batchInner;
+  let baseA = p.offA + zo * p.sAo + zi * p.sAi;
+  let baseB = p.offB + zo * p.sBo + zi * p.sBi;
+  let baseC = p.offC + zo * p.sCo + zi * p.sCi;
+  let m0 = wg.y * ${bm}u;
+  let n0 = wg.x * ${bn}u;
+  let tx = tid % ${tx}u;
+  let ty = tid / ${tx}u;
+  ${acc.map((a) => `var ${a} = 0.0;`).join(' ')}
+  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${bk}u) {
+    for (var r = 0u; r < ${(bm * bk) / threads}u; r = r + 1u) {
+      let f = tid + r * ${threads}u;
+      ${loadA}
+      var x = 0.0;
+      if (m0 + mm < p.M && k0 + kk < p.K) { x = A[gi]; }
+      As[kk * ${bmp}u + mm] = x;
+    }
+    for (var r = 0u; r < ${(bn * bk) / threads}u; r = r + 1u) {
+      let f = tid + r * ${threads}u;
+      ${loadB}
+      var x = 0.0;
+      if (n0 + nn < p.N && k0 + kk < p.K) { x = B[gi]; }
+      Bs[kk * ${bn}u + nn] = x;
+    }
+    workgroupBarrier();
+    {
+${inner.join('\n')}
+    }
+    workgroupBarrier();
+  }
+  ${epi.join('\n  ')}
+}
+`;
+  const kernel = defineKernel(`gemm${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}`, FIELDS, bindings, body);
+  kernelCache.set(key, kernel);
+  return kernel;
+}
+
+/** A matrix operand: element offset, leading dimension, and strides of the two batch levels (outer, inner). */
+export interface MatRef {
+  readonly buf: BufferDesc;
+  readonly offset?: number;
+  readonly ld: number;
+  readonly sOuter?: number;
+  readonly sInner?: number;
+}
+
+export interface GemmCall extends GemmEpilogue {
+  /** op(A) is M x K, op(B) is K x N, C is M x N. */
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+  readonly a: MatRef;
+  readonly b: MatRef;
+  readonly c: MatRef;
+  readonly biasRef?: { readonly buf: BufferDesc; readonly offset: number };
+  /** aux[(m % rows) * ld + n]: rows defaults to M (a periodic aux adds position embeddings per token). */
+  readonly auxRef?: { readonly buf: BufferDesc; readonly offset?: number; readonly ld: number; readonly rows?: number };
+  readonly alpha?: number;
+  /** Batch = outer x inner matrices (attention: samples x heads). */
+  readonly batch?: { readonly outer: number; readonly inner: number };
+  readonly tile?: GemmTile;
+}
+
+/** Picks the tile: the large one only when the output has enough tiles of it to fill a GPU. */
+export function defaultTile(m: number, n: number, batch: number, large: GemmTile = GEMM_TILES.large): GemmTile {
+  const tiles = (t: GemmTile): number => ceilDiv(m, t.bm) * ceilDiv(n, t.bn) * batch;
+  if (tiles(large) >= 128) return large;
+  if (tiles(GEMM_TILES.medium) >= 64 || Math.min(m, n) >= 64) return GEMM_TILES.medium;
+  return GEMM_TILES.small;
+}
+
+/** Adds one GEMM dispatch to `pb`. */
+export function gemm(pb: ProgramBuilder, call: GemmCall, largeTile?: GemmTile): Dispatch {
+  const outer = call.batch?.outer ?? 1;
+  const inner = call.batch?.inner ?? 1;
+  const tile = call.tile ?? defaultTile(call.m, call.n, outer * inner, largeTile);
+  const variant: GemmVariant = {
+    transA: call.transA ?? false,
+    transB: call.transB ?? false,
+    tile,
+    bias: call.bias ?? call.biasRef !== undefined,
+    aux: call.aux,
+    gelu: call.gelu,
+    accumulate: call.accumulate,
+  };
+  if (variant.bias !== (call.biasRef !== undefined)) throw new Error('GEMM: bias needs biasRef');
+  if ((variant.aux !== undefined) !== (call.auxRef !== undefined)) throw new Error('GEMM: aux needs auxRef');
+  const kernel = gemmKernel(variant);
+  const params = [
+    call.m,
+    call.n,
+    call.k,
+    call.a.ld,
+    call.b.ld,
+    call.c.ld,
+    call.a.offset ?? 0,
+    call.b.offset ?? 0,
+    call.c.offset ?? 0,
+    call.biasRef?.offset ?? 0,
+    call.auxRef?.offset ?? 0,
+    call.auxRef?.ld ?? 0,
+    call.auxRef?.rows ?? call.m,
+    inner,
+    call.a.sOuter ?? 0,
+    call.a.sInner ?? 0,
+    call.b.sOuter ?? 0,
+    call.b.sInner ?? 0,
+    call.c.sOuter ?? 0,
+    call.c.sInner ?? 0,
+    call.alpha ?? 1,
+  ];
+  const buffers: BufferDesc[] = [call.a.buf, call.b.buf, call.c.buf];
+  if (call.biasRef) buffers.push(call.biasRef.buf);
+  if (call.auxRef) buffers.push(call.auxRef.buf);
+  return pb.dispatch(kernel, params, buffers, [ceilDiv(call.n, tile.bn), ceilDiv(call.m, tile.bm), outer * inner]);
+}
+
+/** Plain TypeScript reference of one (unbatched) GEMM call on Float32Arrays, in float64 accumulation. */
+export function gemmReference(
+  call: Omit<GemmCall, 'a' | 'b' | 'c' | 'biasRef' | 'auxRef' | 'batch' | 'tile'> & {
+    a: Float32Array;
+    lda: number;
+    b: Float32Array;
+    ldb: number;
+    c: Float32Array;
+    ldc: number;
+    biasValues?: Float32Array;
+    auxValues?: Float32Array;
+    ldAux?: number;
+    auxRows?: number;
+  },
+): void {
+  const { m, n, k, a, b, c, lda, ldb, ldc } = call;
+  const alpha = call.alpha ?? 1;
+  const phi = (x: number): number => 0.5 * (1 + erfReference(x / Math.SQRT2));
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let q = 0; q < k; q++) {
+        const av = call.transA ? a[q * lda + i] : a[i * lda + q];
+        const bv = call.transB ? b[j * ldb + q] : b[q * ldb + j];
+        s += av * bv;
+      }
+      let v = alpha * s;
+      if (call.bias) v += call.biasValues![j];
+      const ai = (i % (call.auxRows ?? m)) * (call.ldAux ?? 0) + j;
+      if (call.aux === 'add') v += call.auxValues![ai];
+      if (call.aux === 'storePre') call.auxValues![ai] = v;
+      if (call.gelu) v = v * phi(v);
+      if (call.aux === 'geluGrad') {
+        const x = call.auxValues![ai];
+        v *= phi(x) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
+      }
+      const ci = i * ldc + j;
+      c[ci] = call.accumulate ? c[ci] + v : v;
+    }
+  }
+}
+
+/** erf in float64: its Maclaurin series for |x| < 3, the continued fraction of erfc beyond (both converge there). */
+export function erfReference(x: number): number {
+  const t = Math.abs(x);
+  if (t < 3) {
+    let sum = 0;
+    let term = t;
+    for (let i = 0; i < 100; i++) {
+      sum += term / (2 * i + 1);
+      term *= (-t * t) / (i + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let cf = t;
+  for (let n = 60; n >= 1; n--) cf = t + n / 2 / cf;
+  return Math.sign(x) * (1 - Math.exp(-t * t) / (Math.sqrt(Math.PI) * cf));
+}

@@ -1,0 +1,169 @@
+// Materialises a described program on a GPUDevice and records its operations into command encoders.
+// Pipelines are compiled once per distinct kernel source, bind groups made once per dispatch; recording a step is a
+// walk over fixed arrays (no string keys, no allocation of GPU objects).
+import {
+  type BufferDesc,
+  type Dispatch,
+  type Kernel,
+  type Op,
+  PARAM_SLOT_BYTES,
+  paramSlabBytes,
+  type ProgramBuilder,
+  STEP_UNIFORM_BYTES,
+} from './program.js';
+
+interface Compiled {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** Counters a test or benchmark reads: what the engine asked of the GPU. */
+export interface GpuCounters {
+  dispatches: number;
+  commandBuffers: number;
+  hostReads: number;
+}
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly counters: GpuCounters = { dispatches: 0, commandBuffers: 0, hostReads: 0 };
+  /** Bytes of every buffer created (what `planMemory` predicts). */
+  readonly allocatedBytes: number;
+  readonly stepUniform: GPUBuffer;
+  private readonly slab: GPUBuffer;
+  private readonly gpuBuffers = new Map<number, GPUBuffer>();
+  private readonly bindGroups = new Map<Dispatch, GPUBindGroup>();
+  private readonly pipelines = new Map<string, Compiled>();
+  private readonly compiledFor = new Map<Dispatch, Compiled>();
+
+  constructor(device: GPUDevice, program: ProgramBuilder) {
+    this.device = device;
+    let bytes = 0;
+    for (const b of program.buffers) {
+      const usage =
+        b.role === 'readback'
+          ? GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
+          : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+      this.gpuBuffers.set(b.id, device.createBuffer({ label: b.label, size: b.bytes, usage }));
+      bytes += b.bytes;
+    }
+    this.stepUniform = device.createBuffer({
+      label: 'step uniform',
+      size: STEP_UNIFORM_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    bytes += STEP_UNIFORM_BYTES;
+    const slabBytes = paramSlabBytes(program.dispatches.length);
+    const slab = device.createBuffer({ label: 'dispatch parameters', size: slabBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.slab = slab;
+    bytes += slabBytes;
+    const staging = new ArrayBuffer(slabBytes);
+    const view = new DataView(staging);
+    program.dispatches.forEach((d, i) => {
+      d.kernel.fields.forEach(([, type], f) => {
+        const at = i * PARAM_SLOT_BYTES + f * 4;
+        if (type === 'u32') view.setUint32(at, d.params[f], true);
+        else view.setFloat32(at, d.params[f], true);
+      });
+    });
+    device.queue.writeBuffer(slab, 0, staging);
+    program.dispatches.forEach((d, i) => {
+      const compiled = this.compile(d.kernel);
+      this.compiledFor.set(d, compiled);
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: slab, offset: i * PARAM_SLOT_BYTES, size: Math.ceil((d.kernel.fields.length * 4) / 16) * 16 } }];
+      d.buffers.forEach((b, j) => {
+        entries.push({ binding: j + 1, resource: { buffer: b === null ? this.stepUniform : this.gpu(b) } });
+      });
+      this.bindGroups.set(d, device.createBindGroup({ label: d.kernel.name, layout: compiled.layout, entries }));
+    });
+    this.allocatedBytes = bytes;
+  }
+
+  gpu(b: BufferDesc): GPUBuffer {
+    const g = this.gpuBuffers.get(b.id);
+    if (g === undefined) throw new Error(`buffer '${b.label}' was not materialised`);
+    return g;
+  }
+
+  private compile(kernel: Kernel): Compiled {
+    const cached = this.pipelines.get(kernel.code);
+    if (cached) return cached;
+    const module = this.device.createShaderModule({ label: kernel.name, code: kernel.code });
+    const layout = this.device.createBindGroupLayout({
+      label: kernel.name,
+      entries: [
+        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+        ...kernel.bindings.map((kind, i) => ({
+          binding: i + 1,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: kind === 'step' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' } as GPUBufferBindingLayout,
+        })),
+      ],
+    });
+    const pipeline = this.device.createComputePipeline({
+      label: kernel.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    const compiled = { pipeline, layout };
+    this.pipelines.set(kernel.code, compiled);
+    return compiled;
+  }
+
+  /** Records `ops` into `encoder`: consecutive dispatches share one compute pass. */
+  record(encoder: GPUCommandEncoder, ops: readonly Op[]): void {
+    let pass: GPUComputePassEncoder | null = null;
+    const endPass = (): void => {
+      pass?.end();
+      pass = null;
+    };
+    for (const op of ops) {
+      if (op.kind === 'dispatch') {
+        pass ??= encoder.beginComputePass();
+        const compiled = this.compiledFor.get(op)!;
+        pass.setPipeline(compiled.pipeline);
+        pass.setBindGroup(0, this.bindGroups.get(op)!);
+        pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
+        this.counters.dispatches += 1;
+      } else if (op.kind === 'clear') {
+        endPass();
+        encoder.clearBuffer(this.gpu(op.buffer));
+      } else {
+        endPass();
+        encoder.copyBufferToBuffer(this.gpu(op.src), op.srcOffset, this.gpu(op.dst), op.dstOffset, op.bytes);
+      }
+    }
+    endPass();
+  }
+
+  /** Records `ops` into a fresh command buffer and submits it. */
+  submit(ops: readonly Op[], before?: (encoder: GPUCommandEncoder) => void): void {
+    const encoder = this.device.createCommandEncoder();
+    before?.(encoder);
+    this.record(encoder, ops);
+    this.device.queue.submit([encoder.finish()]);
+    this.counters.commandBuffers += 1;
+  }
+
+  /** Copies `bytes` from a mappable buffer once the GPU is done with it (one host read). */
+  async read(buffer: BufferDesc, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const g = this.gpu(buffer);
+    this.counters.hostReads += 1;
+    await g.mapAsync(GPUMapMode.READ, offset, bytes);
+    try {
+      return g.getMappedRange(offset, bytes).slice(0);
+    } finally {
+      g.unmap();
+    }
+  }
+
+  write(buffer: BufferDesc, data: ArrayBufferView, offsetBytes = 0): void {
+    this.device.queue.writeBuffer(this.gpu(buffer), offsetBytes, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  destroy(): void {
+    for (const b of this.gpuBuffers.values()) b.destroy();
+    this.stepUniform.destroy();
+    this.slab.destroy();
+  }
+}

@@ -1,0 +1,6 @@
+// The browser-safe part of @aim/model (no tfjs, no Node built-ins): variants, parameter specs, position
+// embeddings and seeded randomness. The WebGPU engine and browser pages import this entry.
+export * from './config.js';
+export * from './param-specs.js';
+export { sinCosPositionEmbedding2d } from './positions.js';
+export { Rng, samplePrefixLengths } from './random.js';
