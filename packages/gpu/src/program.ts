@@ -41,6 +41,9 @@ export interface Dispatch {
 export interface ClearOp {
   readonly kind: 'clear';
   readonly buffer: BufferDesc;
+  /** Byte range (default: the whole buffer). */
+  readonly offset?: number;
+  readonly bytes?: number;
 }
 
 export interface CopyOp {

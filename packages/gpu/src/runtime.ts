@@ -127,7 +127,7 @@ export class Runtime {
         this.counters.dispatches += 1;
       } else if (op.kind === 'clear') {
         endPass();
-        encoder.clearBuffer(this.gpu(op.buffer));
+        encoder.clearBuffer(this.gpu(op.buffer), op.offset ?? 0, op.bytes ?? op.buffer.bytes);
       } else {
         endPass();
         encoder.copyBufferToBuffer(this.gpu(op.src), op.srcOffset, this.gpu(op.dst), op.dstOffset, op.bytes);

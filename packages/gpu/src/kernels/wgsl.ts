@@ -8,8 +8,23 @@ export interface BindingSpec {
   readonly element?: 'f32' | 'u32';
 }
 
-/** Fields of the per-step uniform, in order (each f32); `StepUniform` writes them. */
-export const STEP_FIELDS = ['lr', 'bc1', 'bc2', 'beta1', 'beta2', 'eps', 'weightDecay', 'clip', 'lossScale'] as const;
+/**
+ * Fields of the per-step uniform, in order (each f32). 1 - beta and 1 - lr * wd are computed on the host in float64,
+ * as @aim/train's AdamW does, so both round the same way.
+ */
+export const STEP_FIELDS = [
+  'lr',
+  'bc1',
+  'bc2',
+  'beta1',
+  'oneMinusBeta1',
+  'beta2',
+  'oneMinusBeta2',
+  'eps',
+  'decayFactor',
+  'clip',
+  'lossScale',
+] as const;
 export type StepValues = Record<(typeof STEP_FIELDS)[number], number>;
 
 /** Builds a kernel: `struct P` from `fields` at binding 0, then `bindings` in order, then `body` (defines main). */
@@ -20,8 +35,8 @@ export function defineKernel(
   body: string,
 ): Kernel {
   const lines: string[] = [];
-  lines.push(`struct P {\n${fields.map(([f, t]) => `  ${f}: ${t},`).join('\n')}\n}`);
-  lines.push('@group(0) @binding(0) var<uniform> p: P;');
+  lines.push(`struct Params {\n${fields.map(([f, t]) => `  ${f}: ${t},`).join('\n')}\n}`);
+  lines.push('@group(0) @binding(0) var<uniform> p: Params;');
   bindings.forEach((b, i) => {
     if (b.kind === 'step') {
       lines.push(`struct Step {\n${STEP_FIELDS.map((f) => `  ${f}: f32,`).join('\n')}\n}`);

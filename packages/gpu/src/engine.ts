@@ -1,0 +1,302 @@
+// The WebGPU engine: AIM's pretraining step (forward, backward, clipping, AdamW, accumulation) and feature extraction
+// on one GPUDevice. A step uploads the micro-batches, submits one command buffer per micro-batch and one for the
+// update, and never waits: its loss, gradient norm and non-finite flag come back through a promise.
+import { type AimConfig, numPatches, patchDim, sinCosPositionEmbedding2d } from '@aim/model/spec';
+import { type EngineOptions, type EngineProgram, READBACK_SLOTS, describeEngine } from './describe.js';
+import { STAT, STATS_FLOATS } from './kernels/optimizer.js';
+import { STEP_FIELDS, type StepValues } from './kernels/wgsl.js';
+import type { BufferDesc, Op } from './program.js';
+import { Runtime } from './runtime.js';
+
+export interface MicroBatch {
+  /** [batch, K, p*p*3] row-major, batch <= the engine's micro-batch size. */
+  readonly patches: Float32Array;
+  /** Per-sample prefix lengths in 1..K-1. */
+  readonly prefixLengths: Int32Array;
+}
+
+export interface AdamWHyper {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** Global-norm clipping threshold; 0 turns clipping off. */
+  readonly clipNorm: number;
+}
+
+export interface EngineStepStats {
+  /** Loss of the whole (accumulated) batch. */
+  readonly loss: number;
+  /** Global gradient norm before clipping. */
+  readonly gradNorm: number;
+  /** True when the loss or the gradient was not finite: the update was not applied (nor any later one). */
+  readonly nonFinite: boolean;
+}
+
+export interface FeatureRequest {
+  /** 0-based block indices whose raw outputs to return, in this order. */
+  readonly blocks: readonly number[];
+  /** Per-sample prefix lengths for prefix-causal attention; omitted = bidirectional. */
+  readonly prefixLengths?: Int32Array;
+}
+
+export class AimEngine {
+  readonly config: AimConfig;
+  readonly program: EngineProgram;
+  private readonly rt: Runtime;
+  /** AdamW updates applied (bias correction uses it); part of a checkpoint. */
+  updates = 0;
+  private slot = 0;
+  private readonly slotBusy: (Promise<unknown> | undefined)[] = Array.from({ length: READBACK_SLOTS }, () => undefined);
+  private destroyed = false;
+
+  private constructor(device: GPUDevice, program: EngineProgram) {
+    this.config = program.config;
+    this.program = program;
+    this.rt = new Runtime(device, program.pb);
+    const grid = program.config.imageSize / program.config.patchSize;
+    this.rt.write(program.trunkPositions, sinCosPositionEmbedding2d(grid, grid, program.config.width));
+    if (program.headPositions) this.rt.write(program.headPositions, sinCosPositionEmbedding2d(grid, grid, program.config.headWidth));
+  }
+
+  /** Builds the engine on `device`: every buffer, pipeline and bind group, once. Parameters start at zero. */
+  static async create(device: GPUDevice, config: AimConfig, options: EngineOptions): Promise<AimEngine> {
+    const program = describeEngine(config, { maxBindingBytes: device.limits.maxStorageBufferBindingSize, ...options });
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    const engine = new AimEngine(device, program);
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    if (oom || invalid) {
+      await engine.destroy();
+      throw new Error(`engine: building ${config.name} at micro-batch ${options.batch} failed: ${(oom ?? invalid)!.message}`);
+    }
+    return engine;
+  }
+
+  /** What the engine asked of the GPU so far (dispatches, command buffers, host reads). */
+  get counters() {
+    return { ...this.rt.counters };
+  }
+
+  /** Bytes of every GPU buffer the engine holds. */
+  get allocatedBytes(): number {
+    return this.rt.allocatedBytes;
+  }
+
+  private check(): void {
+    if (this.destroyed) throw new Error('engine: used after destroy()');
+  }
+
+  // ---- parameters and optimizer state (compute layout: linear weights [in, out]) ----
+
+  private writeArena(chunks: readonly BufferDesc[], values: ReadonlyMap<string, Float32Array>, what: string): void {
+    this.check();
+    for (const [name, slot] of this.program.arena.slots) {
+      const v = values.get(name);
+      if (!v) throw new Error(`engine: ${what} has no tensor '${name}'`);
+      if (v.length !== slot.size) throw new Error(`engine: ${what} '${name}' has ${v.length} values, expected ${slot.size}`);
+      this.rt.write(chunks[slot.chunk], v, slot.offset * 4);
+    }
+  }
+
+  private async readArena(chunks: readonly BufferDesc[]): Promise<Map<string, Float32Array>> {
+    this.check();
+    const out = new Map<string, Float32Array>();
+    const stagingFloats = this.program.staging.bytes / 4;
+    for (let c = 0; c < chunks.length; c++) {
+      const floats = this.program.arena.chunks[c].floats;
+      const whole = new Float32Array(floats);
+      for (let start = 0; start < floats; start += stagingFloats) {
+        const n = Math.min(stagingFloats, floats - start);
+        this.rt.submit([{ kind: 'copy', src: chunks[c], srcOffset: start * 4, dst: this.program.staging, dstOffset: 0, bytes: n * 4 }]);
+        whole.set(new Float32Array(await this.rt.read(this.program.staging, n * 4)), start);
+      }
+      for (const [name, slot] of this.program.arena.slots) {
+        if (slot.chunk === c) out.set(name, whole.slice(slot.offset, slot.offset + slot.size));
+      }
+    }
+    return out;
+  }
+
+  setParameters(values: ReadonlyMap<string, Float32Array>): void {
+    this.writeArena(this.program.params, values, 'parameters');
+  }
+
+  readParameters(): Promise<Map<string, Float32Array>> {
+    return this.readArena(this.program.params);
+  }
+
+  /** Gradients of the last step (accumulated over its micro-batches, before clipping). */
+  readGradients(): Promise<Map<string, Float32Array>> {
+    this.requireHead();
+    return this.readArena(this.program.grads);
+  }
+
+  setMoments(m: ReadonlyMap<string, Float32Array>, v: ReadonlyMap<string, Float32Array>, updates: number): void {
+    this.requireHead();
+    if (!Number.isInteger(updates) || updates < 0) throw new Error(`engine: update count must be an integer >= 0, got ${updates}`);
+    this.writeArena(this.program.moments1, m, 'AdamW m');
+    this.writeArena(this.program.moments2, v, 'AdamW v');
+    this.updates = updates;
+  }
+
+  async readMoments(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array>; updates: number }> {
+    this.requireHead();
+    return { m: await this.readArena(this.program.moments1), v: await this.readArena(this.program.moments2), updates: this.updates };
+  }
+
+  private requireHead(): void {
+    if (!this.program.pretrainHead) throw new Error('engine: built without the pretraining head (pretrainHead: false)');
+  }
+
+  // ---- inputs ----
+
+  /** Writes a batch; prefix lengths must lie in 1..maxPrefix (K - 1 for the loss, K for features). */
+  private upload(patches: Float32Array, prefixLengths: Int32Array | undefined, maxPrefix: number): void {
+    const { batch } = this.program;
+    const k = numPatches(this.config);
+    const pd = patchDim(this.config);
+    const rows = patches.length / (k * pd);
+    if (!Number.isInteger(rows) || rows < 1 || rows > batch) {
+      throw new Error(`engine: patches must be [b, ${k}, ${pd}] with 1 <= b <= ${batch}, got ${patches.length} values`);
+    }
+    if (prefixLengths !== undefined) {
+      if (prefixLengths.length !== rows) throw new Error(`engine: ${prefixLengths.length} prefix lengths for ${rows} samples`);
+      prefixLengths.forEach((s, i) => {
+        if (!Number.isInteger(s) || s < 1 || s > maxPrefix) {
+          throw new Error(`engine: prefixLengths[${i}] = ${s} is outside 1..${maxPrefix}`);
+        }
+      });
+    }
+    // Padding samples: zero patches with prefix K, whose loss weight is zero at every position.
+    const padded = rows === batch ? patches : new Float32Array(batch * k * pd);
+    if (padded !== patches) padded.set(patches);
+    const prefix = new Uint32Array(batch).fill(k);
+    if (prefixLengths) prefix.set(prefixLengths);
+    this.rt.write(this.program.patches, padded);
+    this.rt.write(this.program.prefix, prefix);
+  }
+
+  private writeStep(values: StepValues): void {
+    const data = new Float32Array(STEP_FIELDS.length);
+    STEP_FIELDS.forEach((f, i) => (data[i] = values[f]));
+    this.rt.device.queue.writeBuffer(this.rt.stepUniform, 0, data);
+  }
+
+  private trunkOps(lastBlock: number): Op[] {
+    return [...this.program.ops.embed, ...this.program.ops.blocks.slice(0, lastBlock + 1).flat()];
+  }
+
+  // ---- training ----
+
+  /**
+   * One optimiser step over `micro` (its micro-batches are accumulated, each weighted by its share of the step's
+   * weighted target positions, as @aim/train does). Returns once the work is submitted; the statistics resolve when
+   * the GPU has finished the step.
+   */
+  step(micro: readonly MicroBatch[], hyper: AdamWHyper): Promise<EngineStepStats> {
+    this.check();
+    this.requireHead();
+    if (micro.length === 0) throw new Error('engine: a step needs at least one micro-batch');
+    const k = numPatches(this.config);
+    let total = 0;
+    for (const mb of micro) for (const s of mb.prefixLengths) total += k - s;
+    const update = this.updates + 1;
+    const base: Omit<StepValues, 'lossScale'> = {
+      lr: hyper.lr,
+      bc1: 1 - hyper.beta1 ** update,
+      bc2: 1 - hyper.beta2 ** update,
+      beta1: hyper.beta1,
+      oneMinusBeta1: 1 - hyper.beta1,
+      beta2: hyper.beta2,
+      oneMinusBeta2: 1 - hyper.beta2,
+      eps: hyper.eps,
+      decayFactor: hyper.weightDecay > 0 ? 1 - hyper.lr * hyper.weightDecay : 1,
+      clip: Number.isFinite(hyper.clipNorm) ? hyper.clipNorm : 0,
+    };
+    const forward = this.trunkOps(this.config.depth - 1);
+    micro.forEach((mb, i) => {
+      this.upload(mb.patches, mb.prefixLengths, k - 1);
+      this.writeStep({ ...base, lossScale: 1 / total });
+      this.rt.submit([...(i === 0 ? this.program.ops.startStep : []), ...forward, ...this.program.ops.afterTrunk]);
+    });
+    this.updates = update;
+    return this.finishWith(this.program.ops.optimizer, (s) => ({
+      loss: s[STAT.loss],
+      gradNorm: s[STAT.gradNorm],
+      nonFinite: s[STAT.nonFinite] !== 0 || s[STAT.halted] !== 0,
+    }));
+  }
+
+  /** Submits `ops` plus a copy of the stats into the next readback slot; resolves with the slot's values. */
+  private finishWith<T>(ops: readonly Op[], decode: (stats: Float32Array) => T): Promise<T> {
+    const slot = this.slot;
+    this.slot = (this.slot + 1) % READBACK_SLOTS;
+    const dst = this.program.readbacks[slot];
+    const previous = this.slotBusy[slot];
+    const copy: Op = { kind: 'copy', src: this.program.stats, srcOffset: 0, dst, dstOffset: 0, bytes: STATS_FLOATS * 4 };
+    const run = async (): Promise<T> => {
+      await previous; // a slot is reused only once its last reader is done
+      return decode(new Float32Array(await this.rt.read(dst, STATS_FLOATS * 4)));
+    };
+    if (previous === undefined) {
+      this.rt.submit([...ops, copy]);
+      const p = run();
+      this.slotBusy[slot] = p.catch(() => undefined);
+      return p;
+    }
+    // The slot is still being read: submit the work now, and the copy after the reader unmaps.
+    this.rt.submit(ops);
+    const p = previous.then(() => {
+      this.rt.submit([copy]);
+      return run();
+    });
+    this.slotBusy[slot] = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The loss of one batch (no update), with the given prefix lengths. */
+  evalLoss(batch: MicroBatch): Promise<number> {
+    this.check();
+    this.requireHead();
+    const k = numPatches(this.config);
+    const count = batch.prefixLengths.reduce((n, s) => n + (k - s), 0);
+    this.upload(batch.patches, batch.prefixLengths, k - 1);
+    this.writeStep({ lr: 0, bc1: 1, bc2: 1, beta1: 0, oneMinusBeta1: 1, beta2: 0, oneMinusBeta2: 1, eps: 1, decayFactor: 1, clip: 0, lossScale: 1 / count });
+    return this.finishWith([...this.trunkOps(this.config.depth - 1), ...this.program.ops.evalLoss], (s) => s[STAT.evalLoss]);
+  }
+
+  // ---- features ----
+
+  /** Raw outputs (before the post-trunk norm) of the chosen blocks: one [b, K, D] array per block, in order. */
+  async extractFeatures(patches: Float32Array, request: FeatureRequest): Promise<Float32Array[]> {
+    this.check();
+    const { blocks } = request;
+    if (blocks.length === 0) throw new Error('engine: blocks must not be empty');
+    for (const b of blocks) {
+      if (!Number.isInteger(b) || b < 0 || b >= this.config.depth) throw new Error(`engine: block ${b} is outside 0..${this.config.depth - 1}`);
+    }
+    const k = numPatches(this.config);
+    const rows = patches.length / (k * patchDim(this.config));
+    this.upload(patches, request.prefixLengths, k);
+    this.rt.submit(this.trunkOps(Math.max(...blocks)));
+    const bytes = rows * k * this.config.width * 4;
+    const out: Float32Array[] = [];
+    for (const b of blocks) {
+      this.rt.submit([{ kind: 'copy', src: this.program.blockInputs[b + 1], srcOffset: 0, dst: this.program.staging, dstOffset: 0, bytes }]);
+      out.push(new Float32Array(await this.rt.read(this.program.staging, bytes)));
+    }
+    return out;
+  }
+
+  /** Waits for submitted work, then releases every GPU buffer (the device stays with its owner). */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await Promise.all(this.slotBusy);
+    await this.rt.device.queue.onSubmittedWorkDone();
+    this.rt.destroy();
+  }
+}

@@ -1,0 +1,101 @@
+// The whole engine against the tfjs model (the reference) on the same weights, batch and prefix lengths: loss, every
+// parameter's gradient, and every parameter after three AdamW steps with clipping and 2-way accumulation.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { describe, expect, it, beforeAll } from 'vitest';
+import { type AimModel, createAim, samplePrefixLengths, selectBackend } from '@aim/model';
+import { AdamW, trainPrefixSeed, trainStep, type PatchBatchLike } from '@aim/train';
+import { AimEngine } from '../src/index.js';
+import { gpuUnavailable, testDevice } from './device.js';
+import { randomArray, relError } from './harness.js';
+
+beforeAll(async () => {
+  await selectBackend('cpu');
+});
+
+/** The model with every parameter perturbed, so zero biases and unit norms do not hide a wrong term. */
+function perturbedModel(variant: string, seed: number): AimModel {
+  const model = createAim(variant, {}, { seed });
+  model.parameters().forEach((p, i) => {
+    const v = p.variable.dataSync() as Float32Array;
+    const noise = randomArray(v.length, seed * 1000 + i + 1);
+    p.variable.assign(tf.tensor(v.map((x, j) => x + 0.05 * noise[j]), p.variable.shape));
+  });
+  return model;
+}
+
+const values = (model: AimModel): Map<string, Float32Array> =>
+  new Map(model.parameters().map((p) => [p.name, p.variable.dataSync().slice() as Float32Array]));
+
+function batchOf(model: AimModel, size: number, seed: number): PatchBatchLike {
+  const k = (model.config.imageSize / model.config.patchSize) ** 2;
+  const pd = model.config.patchSize ** 2 * 3;
+  return { patches: randomArray(size * k * pd, seed), batchSize: size, numPatches: k, patchDim: pd };
+}
+
+describe.skipIf(gpuUnavailable !== undefined).each([
+  { variant: 'aim-dev-nano', recompute: true },
+  { variant: 'aim-dev-nano', recompute: false },
+  { variant: 'aim-dev-tiny', recompute: true },
+])('engine vs tfjs: $variant (recompute $recompute)', ({ variant, recompute }) => {
+  it('loss and every gradient within 1e-4, prefix lengths 1 and K-1 included', async () => {
+    const model = perturbedModel(variant, 3);
+    const batch = batchOf(model, 3, 11);
+    const k = batch.numPatches;
+    const prefix = Int32Array.from([1, k - 1, Math.floor(k / 2)]);
+    const x = tf.tensor3d(batch.patches, [3, k, batch.patchDim]);
+    const vars = model.parameters().map((p) => p.variable);
+    const { value, grads } = tf.variableGrads(() => model.pretrainLoss(x, prefix), vars);
+    const engine = await AimEngine.create(await testDevice(), model.config, { batch: 4, recompute });
+    try {
+      engine.setParameters(values(model));
+      const stats = await engine.step([{ patches: batch.patches, prefixLengths: prefix }], { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, clipNorm: 0 });
+      expect(relError([stats.loss], [value.dataSync()[0]])).toBeLessThan(1e-4);
+      const got = await engine.readGradients();
+      for (const p of model.parameters()) {
+        const want = grads[p.variable.name].dataSync();
+        expect.soft(relError(got.get(p.name)!, want), p.name).toBeLessThan(1e-4);
+      }
+    } finally {
+      await engine.destroy();
+      x.dispose();
+      value.dispose();
+      Object.values(grads).forEach((g) => g.dispose());
+      model.dispose();
+    }
+  });
+
+  it('three AdamW steps with clipping and 2-way accumulation give the same parameters within 1e-4', async () => {
+    const model = perturbedModel(variant, 5);
+    const engine = await AimEngine.create(await testDevice(), model.config, { batch: 2, recompute });
+    const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 0.5 };
+    const optimizer = new AdamW(model.parameters(), hyper);
+    try {
+      engine.setParameters(values(model));
+      const runSeed = 9;
+      const losses: [number, number][] = [];
+      for (let step = 0; step < 3; step++) {
+        const micro = [batchOf(model, 2, 100 + step), batchOf(model, 1, 200 + step)];
+        const prefixes = micro.map((b, i) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, step, i)));
+        const stats = await engine.step(micro.map((b, i) => ({ patches: b.patches, prefixLengths: prefixes[i] })), hyper);
+        const ref = trainStep({ model, optimizer, samplePrefixLengths, runSeed, clipNorm: hyper.clipNorm }, step, micro, hyper.lr);
+        losses.push([stats.loss, ref.loss]);
+        expect(relError([stats.gradNorm], [ref.gradNorm])).toBeLessThan(1e-4);
+        expect(stats.gradNorm).toBeGreaterThan(hyper.clipNorm); // clipping was active
+      }
+      for (const [a, b] of losses) expect(relError([a], [b])).toBeLessThan(1e-4);
+      const got = await engine.readParameters();
+      for (const [name, want] of values(model)) expect.soft(relError(got.get(name)!, want), name).toBeLessThan(1e-4);
+      const moments = await engine.readMoments();
+      const state = optimizer.stateTensors();
+      for (const p of model.parameters()) {
+        expect.soft(relError(moments.m.get(p.name)!, state[`optimizer.m.${p.name}`].dataSync()), `m ${p.name}`).toBeLessThan(1e-4);
+      }
+      expect(moments.updates).toBe(optimizer.updateCount);
+    } finally {
+      await engine.destroy();
+      optimizer.dispose();
+      model.dispose();
+    }
+  });
+});
