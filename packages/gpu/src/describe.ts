@@ -76,6 +76,8 @@ export interface EngineProgram {
   readonly stats: BufferDesc;
   readonly readbacks: readonly BufferDesc[];
   readonly staging: BufferDesc;
+  /** Dispatches one trunk block costs a training micro-batch: forward, recompute and backward together. */
+  readonly dispatchesPerTrunkBlock: number;
   readonly ops: {
     readonly embed: readonly Op[];
     /** Forward of each trunk block. */
@@ -194,7 +196,8 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
 
   const emptyOps = { afterTrunk: [], startStep: [], optimizer: [], evalLoss: [] };
   if (!withHead) {
-    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, ops: { embed, blocks, ...emptyOps } };
+    const dispatchesPerTrunkBlock = blocks[0].length;
+    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, ops: { embed, blocks, ...emptyOps } };
   }
 
   // ---- the pretraining head and the loss ----
@@ -285,6 +288,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   );
 
   // ---- backward: trunk blocks, in reverse ----
+  const beforeTrunkBackward = backward.length;
   for (let i = config.depth - 1; i >= 0; i--) {
     const b = `trunk.blocks.${i}`;
     const ws = wsOf(i);
@@ -310,6 +314,8 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
       normGrad(`${b}.norm_1`, D),
     );
   }
+
+  const dispatchesPerTrunkBlock = blocks[0].length + (backward.length - beforeTrunkBackward) / config.depth;
 
   // ---- backward: patch embedding (block input 0 is free now and takes d embedding) ----
   const pre = 'preprocessor.patchifier';
@@ -355,6 +361,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
     stats,
     readbacks,
     staging,
+    dispatchesPerTrunkBlock,
     ops: { embed, blocks, afterTrunk: [...headForward, ...lossOps(STAT.loss), ...backward], startStep, optimizer, evalLoss },
   };
 }

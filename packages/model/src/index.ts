@@ -37,6 +37,7 @@ export {
   unpatchify,
 } from './loss.js';
 export { MASKED_SCORE, gelu, layerNorm, linear, prefixCausalMask, selfAttention } from './ops.js';
+export { forwardFlops, matmulParams, stepFlops } from './flops.js';
 export { sinCosPositionEmbedding2d } from './positions.js';
 export { Rng, samplePrefixLengths } from './random.js';
 export {

@@ -4,3 +4,4 @@ export * from './config.js';
 export * from './param-specs.js';
 export { sinCosPositionEmbedding2d } from './positions.js';
 export { Rng, samplePrefixLengths } from './random.js';
+export { forwardFlops, matmulParams, stepFlops } from './flops.js';

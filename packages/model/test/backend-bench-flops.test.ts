@@ -1,6 +1,6 @@
 // The benchmark's analytic FLOP count uses exactly the model's weight matrices.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { forwardFlops, matmulParams, stepFlops } from '../bench/flops.js';
+import { forwardFlops, matmulParams, stepFlops } from '../src/flops.js';
 import { AIM_VARIANTS, createAim, numPatches, pretrainHeadParamCount, selectBackend, trunkParamCount } from '../src/index.js';
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@
 // - attention: QK^T and PV are 2*B*K^2*D each forward, so 4*B*K^2*D forward and 12*B*K^2*D with backward, per block.
 // Elementwise work (norms, GELU, softmax, the optimiser) is not counted: it is the overhead this ratio exposes.
 // (The patch embedding needs no input gradient, so 6x slightly overcounts it; with P*D params it is < 1%.)
-import { type AimConfig, numPatches, patchDim } from '../src/config.js';
+import { type AimConfig, numPatches, patchDim } from './config.js';
 
 /** Parameters in the weight matrices the step multiplies by (trunk and pretraining head). */
 export function matmulParams(c: AimConfig): number {

@@ -1,0 +1,228 @@
+// The engine benchmark: per variant and micro-batch, what a step asks of the GPU (dispatches, command buffers, host
+// reads, planned and allocated bytes) and, on a hardware adapter, step time, images/s, model TFLOP/s and its share of
+// the GPU's fp32 peak; GEMM rates for 4096^3 and the step's own shapes (optionally a tile sweep); and, when PyTorch
+// with CUDA is importable, the same step in PyTorch fp32 (TF32 off) in the same run, with our/PyTorch ratios.
+//
+// npx nx run gpu:bench                                     # SwiftShader here: counts and plans for the dev variants
+// npx nx run gpu:bench -- --variants aim-dev-25M,vit-b,aim-600M --batch-for aim-600M=max --sweep   # a GPU machine
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type AimConfig, aimParameterSpecs, describeAdapter, numPatches, patchDim, probeWebGpu, resolveAimConfig, stepFlops, vettedWebGpuAdapter } from '@aim/model';
+import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice } from '../src/index.js';
+import { type GemmShape, gemmRate } from './gemm-rate.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    variants: { type: 'string', default: 'aim-dev-nano,aim-dev-tiny,aim-dev-5M' },
+    batch: { type: 'string', default: '32' },
+    'batch-for': { type: 'string', default: '' },
+    steps: { type: 'string', default: '5' },
+    sweep: { type: 'boolean', default: false },
+    'gemm-n': { type: 'string', default: '4096' },
+    'peak-tflops': { type: 'string', default: '67' },
+    'keep-activations': { type: 'boolean', default: false },
+    'shapes-for': { type: 'string', default: '' },
+    software: { type: 'boolean', default: false },
+    torch: { type: 'string', default: 'auto' },
+    json: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  console.log(`gpu bench flags: --variants a,b (registry names or vit-b) --batch N --batch-for name=N|max,... --steps N
+  --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
+  --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file`);
+  process.exit(0);
+}
+
+/** A ViT-B-shaped AIM: width 768, 12 blocks, 12 heads, 224 px, patch 14, the paper's pretraining head. */
+const VIT_B = resolveAimConfig({ name: 'vit-b', imageSize: 224, patchSize: 14, width: 768, depth: 12, heads: 12, headWidth: 2048, headDepth: 12, headMlpDim: 8192, probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] } });
+const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
+
+const TILE_CANDIDATES: GemmTile[] = [
+  GEMM_TILES.large,
+  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
+  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
+  { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
+  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
+  GEMM_TILES.medium,
+];
+const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
+
+const rows: Record<string, unknown>[] = [];
+const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function initialValues(config: AimConfig): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  let s = 12345;
+  const rand = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  };
+  for (const spec of aimParameterSpecs(config, { pretrainHead: true })) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const v = new Float32Array(n);
+    if (spec.shape.length === 2) {
+      const bound = Math.sqrt(6 / (spec.shape[0] + spec.shape[1]));
+      for (let i = 0; i < n; i++) v[i] = rand() * bound;
+    } else if (/norm[^.]*\.weight$/.test(spec.name)) v.fill(1);
+    out.set(spec.name, v);
+  }
+  return out;
+}
+
+function torchStep(config: AimConfig, batch: number, steps: number): { imagesPerSecond?: number; gemm?: number; why?: string } {
+  if (flags.torch === 'off') return { why: 'off' };
+  const probe = spawnSync('python3', ['-c', 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { why: probe.status === 3 ? 'torch without CUDA' : 'no torch' };
+  const script = fileURLToPath(new URL('./torch_step.py', import.meta.url));
+  const arg = JSON.stringify({ ...config, batch, steps, gemmN: Number(flags['gemm-n']) });
+  const run = spawnSync('python3', [script, arg], { encoding: 'utf8', timeout: 180_000 });
+  const lines = (run.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, number | string>);
+  const step = lines.find((l) => l.kind === 'step');
+  const gemm = lines.find((l) => l.kind === 'gemm');
+  if (!step) return { why: `torch failed: ${(run.stderr ?? '').trim().split('\n').at(-1)}` };
+  return { imagesPerSecond: Number(step.imagesPerSecond), gemm: gemm ? Number(gemm.tflops) : undefined };
+}
+
+/** The step's own GEMMs (forward NN, input-gradient NT, weight-gradient TN) for one variant and batch. */
+function shapesOf(config: AimConfig, batch: number): GemmShape[] {
+  const n = batch * numPatches(config);
+  const { width: d, mlpDim: m, headWidth: w, headMlpDim: mh } = config;
+  return [
+    { label: 'qkv (NN)', m: n, n: 3 * d, k: d },
+    { label: 'fc1 (NN)', m: n, n: m, k: d },
+    { label: 'fc2 (NN)', m: n, n: d, k: m },
+    { label: 'fc2 dx (NT)', m: n, n: m, k: d, transB: true },
+    { label: 'fc1 dW (TN)', m: d, n: m, k: n, transA: true },
+    { label: 'head fc1 (NN)', m: n, n: mh, k: w },
+  ];
+}
+
+async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number): Promise<void> {
+  const names = flags.variants.split(',');
+  const [name, b] = (flags['shapes-for'] || `${names.at(-1)}=${flags.batch}`).split('=');
+  const batch = b === 'max' || b === undefined ? Number(flags.batch) : Number(b);
+  const candidates = flags.sweep ? TILE_CANDIDATES : [chosen];
+  console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`);
+  for (const shape of shapesOf(configOf(name), batch)) {
+    let best = { rate: -1, tile: chosen };
+    let chosenRate = NaN;
+    for (const t of candidates) {
+      const rate = await gemmRate(device, shape, t, 0.2).catch(() => NaN);
+      rows.push({ kind: 'gemm-shape', variant: name, batch, shape: shape.label, m: shape.m, n: shape.n, k: shape.k, tile: tileName(t), tflops: rate });
+      if (rate > best.rate) best = { rate, tile: t };
+      if (t === chosen) chosenRate = rate;
+    }
+    console.log(`| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${tileName(best.tile)} | ${fmt(best.rate)} | ${fmt(best.rate / peak, 3)} | ${fmt(chosenRate)} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  const probe = await probeWebGpu({ softwareFallback: true });
+  const adapter = vettedWebGpuAdapter();
+  if (!probe.adapter || !adapter) throw new Error(`gpu bench: no WebGPU adapter: ${probe.why}`);
+  const hardware = !probe.adapter.software;
+  const timed = hardware || flags.software;
+  const device = await requestEngineDevice(adapter);
+  const peak = Number(flags['peak-tflops']);
+  console.log(`adapter: ${describeAdapter(probe.adapter)}; maxStorageBufferBindingSize ${(device.limits.maxStorageBufferBindingSize / 2 ** 30).toFixed(2)} GiB; features: ${[...adapter.features].join(', ')}`);
+  if (!timed) console.log('software adapter: counts and plans only (pass --software to time it anyway)');
+
+  // GEMM: 4096^3 and, with --sweep, every candidate tile (the best one runs the steps below).
+  let tile: GemmTile = GEMM_TILES.large;
+  if (timed) {
+    const n = Number(flags['gemm-n']);
+    const candidates = flags.sweep ? TILE_CANDIDATES : [GEMM_TILES.large];
+    console.log(`\n| GEMM ${n}^3 tile | TFLOP/s | of fp32 peak |\n|---|---|---|`);
+    let best = -1;
+    for (const t of candidates) {
+      const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t).catch((e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN));
+      if (Number.isFinite(rate)) console.log(`| ${tileName(t)} | ${fmt(rate)} | ${fmt(rate / peak, 3)} |`);
+      rows.push({ kind: 'gemm', n, tile: tileName(t), tflops: rate });
+      if (rate > best) [best, tile] = [rate, t];
+    }
+  }
+
+  if (timed) await stepShapes(device, tile, peak);
+
+  const batchFor = new Map(flags['batch-for'].split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  const torchRows: string[] = [];
+  console.log('\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const name of flags.variants.split(',')) {
+    const config = configOf(name);
+    const want = batchFor.get(name) ?? flags.batch;
+    const candidates = want === 'max' ? [256, 192, 128, 96, 64, 48, 32, 16] : [Number(want)];
+    const recompute = !flags['keep-activations'];
+    let engine: AimEngine | undefined;
+    let batch = 0;
+    for (const b of candidates) {
+      try {
+        planMemory(config, { batch: b, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
+        engine = await AimEngine.create(device, config, { batch: b, recompute, gemmTile: tile });
+        batch = b;
+        break;
+      } catch (err) {
+        if (candidates.length === 1) throw err;
+        console.log(`  ${name} batch ${b}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    if (!engine) continue;
+    const plan = planMemory(config, { batch, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
+    try {
+      engine.setParameters(initialValues(config));
+      const k = numPatches(config);
+      const pd = patchDim(config);
+      const patches = new Float32Array(batch * k * pd).map((_, i) => Math.sin(i * 0.37));
+      const prefixLengths = Int32Array.from({ length: batch }, (_, i) => 1 + (i * 7) % (k - 1));
+      const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 1 };
+      const before = engine.counters;
+      const pending = engine.step([{ patches, prefixLengths }], hyper);
+      const afterSubmit = engine.counters;
+      const first = await pending;
+      let stepMs = NaN;
+      if (timed) {
+        await engine.step([{ patches, prefixLengths }], hyper);
+        const steps = Number(flags.steps);
+        const t0 = performance.now();
+        let last: Promise<unknown> = Promise.resolve();
+        for (let i = 0; i < steps; i++) last = engine.step([{ patches, prefixLengths }], hyper);
+        await last;
+        stepMs = (performance.now() - t0) / steps;
+      }
+      const flops = stepFlops(config, batch).total;
+      const tflops = flops / (stepMs / 1000) / 1e12;
+      const row = {
+        kind: 'step', variant: name, batch, plannedBytes: plan.totalBytes, allocatedBytes: engine.allocatedBytes,
+        dispatches: afterSubmit.dispatches - before.dispatches, perTrunkBlock: engine.program.dispatchesPerTrunkBlock,
+        commandBuffers: afterSubmit.commandBuffers - before.commandBuffers, hostReadsInStep: afterSubmit.hostReads - before.hostReads,
+        stepMs, imagesPerSecond: (batch * 1000) / stepMs, tflops, loss: first.loss,
+      };
+      rows.push(row);
+      console.log(
+        `| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
+      );
+      if (timed && hardware) {
+        const t = torchStep(config, batch, Number(flags.steps));
+        rows.push({ kind: 'torch', variant: name, batch, ...t });
+        torchRows.push(
+          t.imagesPerSecond
+            ? `| ${name} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(t.imagesPerSecond, 1)} | **${fmt(row.imagesPerSecond / t.imagesPerSecond, 3)}** | ${t.gemm ? fmt(t.gemm) : '-'} |`
+            : `| ${name} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${t.why} | - | - |`,
+        );
+      }
+    } finally {
+      await engine.destroy();
+    }
+  }
+  if (torchRows.length > 0) {
+    console.log('\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|');
+    torchRows.forEach((r) => console.log(r));
+  }
+  if (flags.json) writeFileSync(flags.json, JSON.stringify({ adapter: probe.adapter, tile, rows }, null, 2));
+  device.destroy();
+}
+
+await main();

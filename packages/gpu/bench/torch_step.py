@@ -1,0 +1,132 @@
+"""PyTorch reference of the engine's step, for the benchmark's ratios: the same AIM pretraining step (prefix-causal
+trunk, identity-attention pretraining head, normalised-pixel loss, backward, global-norm clipping, AdamW) in fp32 eager
+mode with TF32 off, plus a 4096^3 fp32 GEMM. Reads one JSON config from argv[1]; prints one JSON line per result.
+
+Usage: python3 torch_step.py '{"width":768,"depth":12,"heads":12,"mlpDim":3072,"headWidth":2048,"headDepth":12,
+        "headMlpDim":8192,"imageSize":224,"patchSize":14,"batch":32,"steps":5}'
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+torch.set_float32_matmul_precision("highest")
+dev = "cuda"
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads, hidden, identity_attention=False):
+        super().__init__()
+        self.heads = heads
+        self.identity = identity_attention
+        self.norm_1 = nn.LayerNorm(d, eps=1e-6)
+        self.norm_2 = nn.LayerNorm(d, eps=1e-6)
+        if not identity_attention:
+            self.qkv = nn.Linear(d, 3 * d, bias=False)
+            self.proj = nn.Linear(d, d, bias=False)
+        self.fc1 = nn.Linear(d, hidden, bias=False)
+        self.fc2 = nn.Linear(hidden, d, bias=False)
+
+    def forward(self, x, mask):
+        if self.identity:
+            x = x + self.norm_1(x)
+        else:
+            b, k, d = x.shape
+            qkv = self.qkv(self.norm_1(x)).reshape(b, k, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+            x = x + self.proj(a.transpose(1, 2).reshape(b, k, d))
+        return x + self.fc2(F.gelu(self.fc1(self.norm_2(x))))
+
+
+class Aim(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        p = c["patchSize"] ** 2 * 3
+        k = (c["imageSize"] // c["patchSize"]) ** 2
+        self.k = k
+        self.embed = nn.Linear(p, c["width"])
+        self.embed_norm = nn.LayerNorm(c["width"], eps=1e-6)
+        self.pos = torch.randn(k, c["width"], device=dev) * 0.02
+        self.blocks = nn.ModuleList([Block(c["width"], c["heads"], c["mlpDim"]) for _ in range(c["depth"])])
+        self.post = nn.LayerNorm(c["width"], eps=1e-6)
+        self.proj = nn.Linear(c["width"], c["headWidth"])
+        self.head_pos = torch.randn(k, c["headWidth"], device=dev) * 0.02
+        self.head = nn.ModuleList([Block(c["headWidth"], 1, c["headMlpDim"], True) for _ in range(c["headDepth"])])
+        self.dec_norm = nn.LayerNorm(c["headWidth"], eps=1e-6)
+        self.pred = nn.Linear(c["headWidth"], p)
+
+    def forward(self, patches, prefix):
+        b = patches.shape[0]
+        q = torch.arange(self.k, device=dev)
+        mask = (q[None, None, :] < prefix[:, None, None]) | (q[None, None, :] <= q[None, :, None])
+        mask = mask[:, None]  # [B, 1, K, K]
+        x = self.embed_norm(self.embed(patches)) + self.pos
+        for blk in self.blocks:
+            x = blk(x, mask)
+        x = self.proj(self.post(x)) + self.head_pos
+        for blk in self.head:
+            x = blk(x, None)
+        pred = self.pred(self.dec_norm(x))
+        t = patches[:, 1:]
+        t = (t - t.mean(-1, keepdim=True)) / (t.var(-1, keepdim=True, unbiased=True) + 1e-6).sqrt()
+        w = (q[None, 1:] >= prefix[:, None]).float()
+        per = ((pred[:, :-1] - t) ** 2).mean(-1)
+        return (per * w).sum() / w.sum()
+
+
+def main():
+    c = json.loads(sys.argv[1])
+    torch.manual_seed(0)
+    model = Aim(c).to(dev)
+    decay = [p for n, p in model.named_parameters() if p.ndim == 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=1e-4, betas=(0.9, 0.95), eps=1e-8,
+    )
+    b = c["batch"]
+    p = c["patchSize"] ** 2 * 3
+    patches = torch.randn(b, model.k, p, device=dev)
+
+    def step(i):
+        prefix = torch.randint(1, model.k, (b,), device=dev)
+        opt.zero_grad(set_to_none=True)
+        loss = model(patches, prefix)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+
+    for i in range(2):
+        step(i)
+    torch.cuda.synchronize()
+    steps = c.get("steps", 5)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        loss = step(i)
+    torch.cuda.synchronize()
+    seconds = (time.perf_counter() - t0) / steps
+    print(json.dumps({"kind": "step", "stepMs": seconds * 1e3, "imagesPerSecond": b / seconds,
+                      "loss": float(loss), "peakGiB": torch.cuda.max_memory_allocated() / 2**30}), flush=True)
+
+    n = c.get("gemmN", 4096)
+    a = torch.randn(n, n, device=dev)
+    bm = torch.randn(n, n, device=dev)
+    for _ in range(3):
+        a @ bm
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    reps = 20
+    for _ in range(reps):
+        a @ bm
+    torch.cuda.synchronize()
+    print(json.dumps({"kind": "gemm", "n": n, "tflops": 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
