@@ -2,7 +2,7 @@
 // bidirectional attention, and the last block with prefix-causal attention (prefix lengths from the fixture's mask).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@tensorflow/tfjs-backend-cpu';
-import { type AimModel, loadAimCheckpoint, prefixLengthsFromMask, selectBackend } from '@aim/model';
+import { type AimModel, loadAimCheckpoint, prefixLengthsFromMask, resolveAimConfig, selectBackend } from '@aim/model';
 import { AimEngine } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
 import { goldenPath, readGoldenIo, tensor } from './golden.js';
@@ -53,7 +53,9 @@ describe.skipIf(gpuUnavailable !== undefined)('engine features vs apple/ml-aim (
   });
 
   it("is the 'aim-dev-tiny' trunk shape, and the MAE patchify reproduces the fixture's patches", () => {
-    expect(model.config).toMatchObject({ imageSize: 32, patchSize: 8, width: 64, depth: 3, heads: 4 });
+    const tiny = resolveAimConfig('aim-dev-tiny');
+    const trunk = ({ imageSize, patchSize, width, depth, heads, mlpDim }: typeof tiny) => ({ imageSize, patchSize, width, depth, heads, mlpDim });
+    expect(trunk(model.config)).toEqual(trunk(tiny));
     expect(engine.program.pretrainHead).toBe(false);
     expect(relError(patches, tensor(io, 'patches').data)).toBe(0);
   });
