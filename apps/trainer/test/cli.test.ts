@@ -19,7 +19,7 @@ describe('parseArgs', () => {
     expect(c.data).toBe('mnist');
   });
 
-  it('accepts every flag form the issue lists', () => {
+  it('accepts every documented flag form', () => {
     const c = train([
       '--preset', 'smoke', '--data', '/d/{0..3}.tar', '--val-data', '/v/0.tar', '--steps', '40', '--batch-size', '4',
       '--accum', '2', '--lr=3e-4', '--backend', 'cpu', '--workers', '1', '--seed', '9', '--out', 'runs/x',

@@ -1,7 +1,7 @@
 // createLoader: WebDataset shards in, PatchBatch out. The main thread reads and mixes shards, runs the cheap
 // filters, and hands encoded images to a Piscina pool (worker.ts) with a bounded window of tasks; results are
 // reassembled in stream order (or as they finish) into batches, and every sample is accounted for.
-// References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; AIM-SPEC.md (DFN-2B+ mixing).
+// References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; docs/aim-spec.md (DFN-2B+ mixing).
 
 import { availableParallelism } from 'node:os';
 import { readSamples, sampleCls, sampleJson, sampleText, type Sample } from '@aim/webdataset';
