@@ -1,10 +1,9 @@
 // The one typed, frozen training config: defaults, then a preset, then a config file, then flags.
 // Unknown keys and bad values are errors that name the valid choices.
 import { readFileSync } from 'node:fs';
+import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import { PRESETS, type Preset } from './presets.js';
 
-export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKENDS)[number];
 export const AUGMENTATIONS = ['train', 'eval'] as const;
 
 export interface TrainConfig {
@@ -92,7 +91,7 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   beta2: [num(0, false, 0.999999), 'AdamW beta2'],
   eps: [num(0, true), 'AdamW epsilon'],
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
-  backend: [{ kind: 'enum', values: BACKENDS }, 'tfjs backend'],
+  backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'tfjs backend'],
   workers: [int(1), 'data-loader decode workers'],
   prefetch: [int(1), 'batches decoded ahead of the step'],
   augment: [{ kind: 'enum', values: AUGMENTATIONS }, "training transform: 'train' (random crop + flip) or 'eval'"],
