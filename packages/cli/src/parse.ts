@@ -23,6 +23,8 @@ export interface CommandLineSpec {
   readonly flags: Readonly<Record<string, FlagSpec>>;
   /** Whether plain arguments are allowed (default false). */
   readonly positionals?: boolean;
+  /** Old or other tools' names of a flag -> its name here, suggested when the old name is used. */
+  readonly renamed?: Readonly<Record<string, string>>;
 }
 
 export interface CommandLine {
@@ -84,7 +86,7 @@ export function parseCommandLine(argv: readonly string[], spec: CommandLineSpec)
         negated.set(name.slice(3), false);
         continue;
       }
-      const best = closestMatch(name, names);
+      const best = spec.renamed?.[name] ?? closestMatch(name, names) ?? names.find((n) => n.startsWith(name) || name.startsWith(n));
       throw new UsageError(
         `unknown flag --${name}${best ? ` (did you mean --${best}?)` : ''}; valid flags: ${names.map((n) => `--${n}`).join(' ')}`,
       );

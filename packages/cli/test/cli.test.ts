@@ -38,6 +38,8 @@ describe('parseCommandLine', () => {
     expect(() => parseCommandLine(['--cache-dir', '--sweep'], spec)).toThrow('flag --cache-dir needs a value (got the flag --sweep)');
     expect(() => parseCommandLine(['--sweep=yes'], spec)).toThrow('flag --sweep takes no value');
     expect(() => parseCommandLine(['--sweep', '--no-sweep'], spec)).toThrow('contradict');
+    expect(() => parseCommandLine(['--cache', 'c'], spec)).toThrow(/^unknown flag --cache \(did you mean --cache-dir\?\)/);
+    expect(() => parseCommandLine(['--dir', 'c'], { ...spec, renamed: { dir: 'cache-dir' } })).toThrow(/^unknown flag --dir \(did you mean --cache-dir\?\)/);
     expect(() => parseCommandLine(['-x'], spec)).toThrow(UsageError);
     expect(() => parseCommandLine(['stray'], { flags: {} })).toThrow("unexpected argument 'stray'");
   });
