@@ -32,6 +32,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
         type: 'string',
         ...(f.spec.kind === 'enum' ? { choices: f.spec.values } : {}),
         ...(f.key === 'resume' ? { bareValue: 'latest' } : {}),
+        ...(f.key === 'valData' ? { missingValueHint: "for no validation use --no-val (nx drops an empty '')" } : {}),
       } satisfies FlagSpec,
     ]),
   ),

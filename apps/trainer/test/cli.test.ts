@@ -55,6 +55,8 @@ describe('parseArgs', () => {
     expect(train([]).valData).toBe('mnist');
     expect(() => parseArgs(['--no-val', '--val-data', 'mnist'])).toThrow('--no-val and --val-data contradict each other');
     expect(() => parseArgs(['--val'])).toThrow('--no-val turns validation off');
+    // what `nx run trainer:train -- --val-data ''` delivers: nx drops the empty argument
+    expect(() => parseArgs(['--val-data'])).toThrow("flag --val-data needs a value; for no validation use --no-val (nx drops an empty '')");
   });
 
   it('--help lists flags and every preset with its command', () => {

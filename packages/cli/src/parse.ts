@@ -16,6 +16,8 @@ export interface FlagSpec {
   readonly choices?: readonly string[];
   /** The value a string flag takes when given bare (no `=value`, and the next argument is a flag or absent). */
   readonly bareValue?: string;
+  /** Added to the "needs a value" error, e.g. how to say "none" when an empty argument cannot get through. */
+  readonly missingValueHint?: string;
 }
 
 export interface CommandLineSpec {
@@ -105,7 +107,8 @@ export function parseCommandLine(argv: readonly string[], spec: CommandLineSpec)
       if (flag.bareValue === undefined) {
         throw new UsageError(
           `flag --${name} needs a value${next === undefined ? '' : ` (got the flag ${next})`}` +
-            (flag.choices ? `: one of ${flag.choices.join(', ')}` : ''),
+            (flag.choices ? `: one of ${flag.choices.join(', ')}` : '') +
+            (flag.missingValueHint ? `; ${flag.missingValueHint}` : ''),
         );
       }
       args.push(`--${name}=${flag.bareValue}`);
