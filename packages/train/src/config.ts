@@ -1,6 +1,7 @@
 // The one typed, frozen training config: defaults, then a preset, then a config file, then flags.
 // Unknown keys and bad values are errors that name the valid choices.
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '@aim/cli';
 import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import { PRESETS, type Preset } from './presets.js';
 
@@ -153,30 +154,9 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Levenshtein distance, for "did you mean" hints. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}
-
-/** " (did you mean 'x'?)" when a close candidate exists. */
+/** " (did you mean 'x'?)" when a close candidate exists (the same hint every command line here gives). */
 export function suggestion(input: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(input.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(input.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  return didYouMean(input, candidates);
 }
 
 function describe(spec: FieldSpec): string {
