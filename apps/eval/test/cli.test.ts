@@ -48,6 +48,9 @@ describe('eval CLI', { timeout: 120_000 }, () => {
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('eval:features:'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^eval:features: error: .*\/nonexistent\//);
+    // progress (the backend line) goes to stderr; stdout carries only results
+    expect(r.stderr).toMatch(/^backend: cpu /m);
+    expect(r.stdout).toBe('');
     expect(r.stderr).not.toContain('    at ');
     const v = await run('main-features.ts', [...args, '--verbose']);
     expect(v.code).toBe(1);
