@@ -83,12 +83,18 @@ export function describeAdapter(a: WebGpuAdapterSummary): string {
 }
 
 /**
- * Asks for an adapter in a child Node first. When none answers, Dawn writes its warnings ("Couldn't load Vulkan",
+ * Asks for an adapter in a child Node first (undefined when the `webgpu` package cannot be resolved from here, as in a
+ * self-contained bundle). When none answers, Dawn writes its warnings ("Couldn't load Vulkan",
  * "vkCreateInstance failed", each with a source path from Dawn's build machine) straight to file descriptor 2, which
  * no JavaScript can intercept; in the child they are captured, and the first one becomes part of the reason.
  */
-async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; loadError?: string }> {
-  const entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; loadError?: string } | undefined> {
+  let entry: string;
+  try {
+    entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  } catch {
+    return undefined; // bundled without node_modules (bench/device): ask in this process instead
+  }
   const script =
     "const { create } = await import(process.env.AIM_DAWN_ENTRY);" +
     "const a = await create([]).requestAdapter({ powerPreference: 'high-performance' });" +
@@ -113,8 +119,8 @@ async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; 
 
 async function requestAdapter(): Promise<{ gpu?: GPU; adapter: GPUAdapter | null; why?: string; dawnSaid?: string }> {
   const child = await adapterInChild();
-  if (child.loadError) throw new Error(child.loadError);
-  if (!child.adapter) return { adapter: null, dawnSaid: child.dawnSaid };
+  if (child?.loadError) throw new Error(child.loadError);
+  if (child && !child.adapter) return { adapter: null, dawnSaid: child.dawnSaid };
   const { create } = await loadDawn();
   // A new instance per probe: Dawn reads VK_DRIVER_FILES when it creates the Vulkan instance.
   const gpu = create([]);
