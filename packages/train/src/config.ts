@@ -78,7 +78,7 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   preset: [{ kind: 'enum', values: Object.keys(PRESETS) }, 'preset to start from'],
   variant: [str, 'model variant (a row of the @aim/model registry)'],
   data: [str, "training shards: WebDataset spec, or 'mnist' (built-in)"],
-  valData: [str, "validation shards, 'mnist' (held-out split), or '' for none"],
+  valData: [str, "validation shards, or 'mnist' (held-out split); for none: --no-val (or --val-data=)"],
   cacheDir: [str, 'folder for the prepared built-in data set'],
   steps: [int(1), 'optimiser steps of the full schedule'],
   batchSize: [int(1), 'images per micro-batch'],
