@@ -1,5 +1,7 @@
 // One vitest config for every project: tests import sibling packages from their TypeScript sources
-// (the "@aim/source" export condition), so no build is needed before a test run.
+// (the "@aim/source" export condition), so no build is needed before a test run. Also the check tests use for
+// system dependencies.
+import { spawnSync } from 'node:child_process';
 import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
 export function defineAimVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
@@ -13,4 +15,22 @@ export function defineAimVitestConfig(overrides: ViteUserConfig['test'] = {}): V
       ...overrides,
     },
   });
+}
+
+/**
+ * For tests that need a program or library from the operating system (python3 with Pillow and NumPy, GNU tar).
+ * Present: returns false. Absent: under CI=true it throws (CI must run every test); elsewhere it prints why and which
+ * Debian packages to install, and returns true, so the caller skips (`describe.skipIf(missing(...))`).
+ */
+export function missingSystemDependency(what: string, debianPackages: string, present: boolean): boolean {
+  if (present) return false;
+  const why = `${what} not found: apt-get install ${debianPackages}`;
+  if (process.env.CI === 'true') throw new Error(`${why} (CI=true runs every test)`);
+  console.warn(`[tests] skipped: ${why}`);
+  return true;
+}
+
+/** Whether `command args...` runs and exits 0 (output ignored). */
+export function commandSucceeds(command: string, args: readonly string[]): boolean {
+  return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
 }

@@ -1,12 +1,12 @@
-// Command-line parsing for eval:probe and eval:features: typed, frozen options; every bad flag is an error
-// that names the flag and the valid choices.
-import { parseArgs } from 'node:util';
+// Command-line parsing for eval:probe and eval:features, in @aim/cli's dialect: typed, frozen options; every bad
+// flag is a usage error that names the flag, the valid choices and the closest match.
+import { UsageError, intFlag, numberFlag, parseCommandLine, type CommandLine, type FlagSpec } from '@aim/cli';
+import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import type { ProbeRecipeOptions } from './train-probe.js';
 
+export { UsageError };
 export const PROBE_KINDS = ['attentive', 'linear', 'knn'] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
-export const BACKENDS = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
-export type BackendName = (typeof BACKENDS)[number];
 
 /** `last` and `best` are resolved against the trunk's depth later; a list is explicit 0-based block indices. */
 export type BlockSelection = { readonly kind: 'last' } | { readonly kind: 'best' } | { readonly kind: 'list'; readonly blocks: readonly number[] };
@@ -16,8 +16,8 @@ export interface ProbeArgs extends ProbeRecipeOptions {
   /** A checkpoint file, or a run directory whose checkpoints are all probed. Absent with --random-init. */
   readonly checkpoint?: string;
   readonly randomInit: boolean;
-  /** Variant name for --random-init. */
-  readonly preset?: string;
+  /** Model variant (a row of @aim/model's registry) for --random-init. */
+  readonly variant?: string;
   /** Data specs: `mnist` (the trainer's prepared MNIST shards) or a shard URL pattern with brace expansion. */
   readonly train: string;
   readonly test: string;
@@ -27,9 +27,10 @@ export interface ProbeArgs extends ProbeRecipeOptions {
   readonly blocks: BlockSelection;
   readonly sweep: boolean;
   readonly baselines: boolean;
-  readonly backend?: BackendName;
+  readonly backend?: BackendChoice;
   readonly out?: string;
-  readonly cacheDir?: string;
+  /** Folder of prepared data and caches, as the trainer's --cache-dir: MNIST in <dir>/mnist, features in <dir>/eval-features. */
+  readonly cacheDir: string;
   /** Seed of the random-init trunk (default 0, the trainer's default seed: the baseline is the run's own init). */
   readonly initSeed: number;
   readonly knnK: number;
@@ -40,48 +41,61 @@ export interface FeaturesArgs {
   readonly checkpoint: string;
   readonly input: string;
   readonly out: string;
-  readonly backend?: BackendName;
+  readonly backend?: BackendChoice;
 }
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+const BACKEND_LIST = BACKEND_CHOICES.join('|');
 
-export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run dir or file> | --random-init --preset <name>)
+export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run dir or file> | --random-init --variant <name>)
     [--train <spec>] [--test <spec>] [--train-limit N] [--test-limit N]
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
-    [--backend auto|cpu|wasm|webgpu|tensorflow] [--out <dir>] [--cache <dir>]
+    [--backend ${BACKEND_LIST}] [--out <dir>] [--cache-dir <dir>]
     [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N] [--init-seed N]
-    [--knn-k N] [--knn-temperature X]
+    [--knn-k N] [--knn-temperature X] [--verbose] [--help]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
-  such as 'data/val-{000000..000003}.tar'.`;
+  such as 'data/val-{000000..000003}.tar'. --cache-dir (default 'cache', as the trainer's) holds the prepared MNIST
+  shards and the feature cache (<dir>/eval-features).
+  Progress goes to stderr, the result to stdout. Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>
-    [--backend auto|cpu|wasm|webgpu|tensorflow]`;
+    [--backend ${BACKEND_LIST}] [--verbose] [--help]
+  Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
-function choice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) {
-    throw new UsageError(`--${flag}: '${value}' is not one of ${choices.join(', ')}`);
-  }
-  return value as T;
-}
+export const PROBE_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+  checkpoint: { type: 'string' },
+  'random-init': { type: 'boolean' },
+  variant: { type: 'string' },
+  train: { type: 'string' },
+  test: { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  probe: { type: 'string', choices: PROBE_KINDS },
+  blocks: { type: 'string' },
+  sweep: { type: 'boolean' },
+  baselines: { type: 'boolean' },
+  backend: { type: 'string', choices: BACKEND_CHOICES },
+  out: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'warmup-epochs': { type: 'string' },
+  seed: { type: 'string' },
+  'init-seed': { type: 'string' },
+  'knn-k': { type: 'string' },
+  'knn-temperature': { type: 'string' },
+});
 
-function integer(flag: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!/^-?\d+$/.test(value.trim())) throw new UsageError(`--${flag}: '${value}' is not an integer`);
-  const n = Number(value);
-  if (n < min) throw new UsageError(`--${flag}: ${n} is below the minimum ${min}`);
-  return n;
-}
+/** Names these flags had before the tools shared one vocabulary. */
+export const PROBE_RENAMED: Readonly<Record<string, string>> = Object.freeze({ preset: 'variant', cache: 'cache-dir' });
 
-function positiveNumber(flag: string, value: string | undefined, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    throw new UsageError(`--${flag}: '${value}' is not a ${allowZero ? 'non-negative' : 'positive'} number`);
-  }
-  return n;
-}
+export const FEATURES_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+  checkpoint: { type: 'string' },
+  input: { type: 'string' },
+  out: { type: 'string' },
+  backend: { type: 'string', choices: BACKEND_CHOICES },
+});
 
 /** Parses `last`, `best` or a comma list of 0-based block indices such as `2,3` or `1-4` ranges. */
 export function parseBlocks(value: string): BlockSelection {
@@ -100,80 +114,43 @@ export function parseBlocks(value: string): BlockSelection {
   return { kind: 'list', blocks: unique };
 }
 
-type OptionSpecs = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
-
-function parseStrict(argv: readonly string[], options: OptionSpecs, usage: string) {
-  try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, allowNegative: true }).values;
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${usage}`);
-  }
-}
-
-export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
-  const v = parseStrict(
-    argv,
-    {
-      checkpoint: { type: 'string' },
-      'random-init': { type: 'boolean' },
-      preset: { type: 'string' },
-      train: { type: 'string' },
-      test: { type: 'string' },
-      'train-limit': { type: 'string' },
-      'test-limit': { type: 'string' },
-      probe: { type: 'string' },
-      blocks: { type: 'string' },
-      sweep: { type: 'boolean' },
-      baselines: { type: 'boolean' },
-      backend: { type: 'string' },
-      out: { type: 'string' },
-      cache: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'weight-decay': { type: 'string' },
-      'warmup-epochs': { type: 'string' },
-      seed: { type: 'string' },
-      'init-seed': { type: 'string' },
-      'knn-k': { type: 'string' },
-      'knn-temperature': { type: 'string' },
-    },
-    PROBE_USAGE,
-  ) as Record<string, string | boolean | undefined>;
+/** eval:probe's options from a parsed command line. */
+export function probeArgsFromCli(cli: CommandLine): ProbeArgs {
+  const v = cli.values;
   const str = (k: string) => v[k] as string | undefined;
   const randomInit = v['random-init'] === true;
   const checkpoint = str('checkpoint');
-  const preset = str('preset');
+  const variant = str('variant');
   if (randomInit && checkpoint !== undefined) {
-    throw new UsageError('--random-init and --checkpoint exclude each other: the random-init trunk takes its shape from --preset');
+    throw new UsageError('--random-init and --checkpoint exclude each other: the random-init trunk takes its shape from --variant');
   }
-  if (randomInit && preset === undefined) throw new UsageError('--random-init needs --preset <variant name>');
-  if (!randomInit && checkpoint === undefined) throw new UsageError(`give --checkpoint <run dir or file> or --random-init --preset <name>\n${PROBE_USAGE}`);
-  if (!randomInit && preset !== undefined) throw new UsageError('--preset only applies with --random-init (a checkpoint carries its own config)');
+  if (randomInit && variant === undefined) throw new UsageError('--random-init needs --variant <name> (a row of the model registry, e.g. aim-dev-tiny)');
+  if (!randomInit && checkpoint === undefined) throw new UsageError('give --checkpoint <run dir or file> or --random-init --variant <name>');
+  if (!randomInit && variant !== undefined) throw new UsageError('--variant only applies with --random-init (a checkpoint carries its own config)');
   const args: ProbeArgs = {
     checkpoint,
     randomInit,
-    preset,
+    variant,
     train: str('train') ?? 'mnist:train',
     test: str('test') ?? 'mnist:test',
-    trainLimit: integer('train-limit', str('train-limit'), 5000, 1),
-    testLimit: integer('test-limit', str('test-limit'), 1000, 1),
-    probe: choice('probe', str('probe') ?? 'attentive', PROBE_KINDS),
+    trainLimit: intFlag('train-limit', v['train-limit'], 5000, 1),
+    testLimit: intFlag('test-limit', v['test-limit'], 1000, 1),
+    probe: (str('probe') ?? 'attentive') as ProbeKind,
     blocks: parseBlocks(str('blocks') ?? 'last'),
     sweep: v.sweep !== false,
     baselines: v.baselines !== false,
-    backend: str('backend') === undefined ? undefined : choice('backend', str('backend')!, BACKENDS),
+    backend: str('backend') as BackendChoice | undefined,
     out: str('out'),
-    cacheDir: str('cache'),
-    epochs: integer('epochs', str('epochs'), 20, 1),
-    batchSize: integer('batch-size', str('batch-size'), 64, 1),
-    lr: positiveNumber('lr', str('lr'), 1e-2),
-    weightDecay: positiveNumber('weight-decay', str('weight-decay'), 0.05, true),
-    warmupEpochs: integer('warmup-epochs', str('warmup-epochs'), 1, 0),
-    seed: integer('seed', str('seed'), 0, 0),
-    initSeed: integer('init-seed', str('init-seed'), 0, 0),
-    knnK: integer('knn-k', str('knn-k'), 20, 1),
-    knnTemperature: positiveNumber('knn-temperature', str('knn-temperature'), 0.07),
+    cacheDir: str('cache-dir') ?? 'cache',
+    epochs: intFlag('epochs', v.epochs, 20, 1),
+    batchSize: intFlag('batch-size', v['batch-size'], 64, 1),
+    lr: numberFlag('lr', v.lr, 1e-2),
+    weightDecay: numberFlag('weight-decay', v['weight-decay'], 0.05, true),
+    warmupEpochs: intFlag('warmup-epochs', v['warmup-epochs'], 1, 0),
+    seed: intFlag('seed', v.seed, 0, 0),
+    initSeed: intFlag('init-seed', v['init-seed'], 0, 0),
+    knnK: intFlag('knn-k', v['knn-k'], 20, 1),
+    knnTemperature: numberFlag('knn-temperature', v['knn-temperature'], 0.07),
   };
   if (args.warmupEpochs >= args.epochs) {
     throw new UsageError(`--warmup-epochs (${args.warmupEpochs}) must be below --epochs (${args.epochs})`);
@@ -181,19 +158,21 @@ export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
   return Object.freeze(args);
 }
 
-export function parseFeaturesArgs(argv: readonly string[]): FeaturesArgs {
-  const v = parseStrict(
-    argv,
-    { checkpoint: { type: 'string' }, input: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } },
-    FEATURES_USAGE,
-  ) as Record<string, string | undefined>;
+/** eval:features' options from a parsed command line. */
+export function featuresArgsFromCli(cli: CommandLine): FeaturesArgs {
+  const v = cli.values as Record<string, string | undefined>;
   for (const k of ['checkpoint', 'input', 'out']) {
-    if (v[k] === undefined) throw new UsageError(`--${k} is required\n${FEATURES_USAGE}`);
+    if (v[k] === undefined) throw new UsageError(`--${k} is required`);
   }
-  return Object.freeze({
-    checkpoint: v.checkpoint!,
-    input: v.input!,
-    out: v.out!,
-    backend: v.backend === undefined ? undefined : choice('backend', v.backend, BACKENDS),
-  });
+  return Object.freeze({ checkpoint: v.checkpoint!, input: v.input!, out: v.out!, backend: v.backend as BackendChoice | undefined });
+}
+
+/** Parses eval:probe's argv (--help is the caller's: see main-probe.ts). */
+export function parseProbeArgs(argv: readonly string[]): ProbeArgs {
+  return probeArgsFromCli(parseCommandLine(argv, { flags: PROBE_FLAGS, renamed: PROBE_RENAMED }));
+}
+
+/** Parses eval:features' argv. */
+export function parseFeaturesArgs(argv: readonly string[]): FeaturesArgs {
+  return featuresArgsFromCli(parseCommandLine(argv, { flags: FEATURES_FLAGS }));
 }

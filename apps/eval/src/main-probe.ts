@@ -1,24 +1,32 @@
 // CLI entry of `nx run eval:probe`: parse flags, pick the backend, run the probes, print where the report went.
+// Progress goes to stderr, the result to stdout (the @aim/cli dialect).
+import { main, type CommandDefinition } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
 import { selectBackend } from '@aim/model';
-import { parseProbeArgs, UsageError } from './cli-args.js';
+import { PROBE_FLAGS, PROBE_RENAMED, PROBE_USAGE, probeArgsFromCli } from './cli-args.js';
 import { dataResolver } from './data-spec.js';
 import { probeCommand } from './probe-command.js';
 
 // Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
 reserveDecodeThreads();
 
-try {
-  const args = parseProbeArgs(process.argv.slice(2));
-  const backend = await selectBackend(args.backend ?? 'auto');
-  console.log(`backend: ${backend.name} (${backend.reason})`);
-  const log = (line: string) => console.log(line);
-  const { report, outDir } = await probeCommand(args, { resolveData: dataResolver('cache', log), log });
-  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  console.log(`\n${report.probe} probe on ${report.checkpoint}, blocks ${report.blocks.join(',')}: top-1 ${pct(report.top1)}, top-5 ${pct(report.top5)}`);
-  for (const b of report.baselines) console.log(`  baseline ${b.name} (${b.probe}): top-1 ${pct(b.top1)}`);
-  console.log(`report: ${outDir}/report.md`);
-} catch (err) {
-  console.error(err instanceof UsageError ? err.message : `eval:probe failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-}
+export const PROBE_COMMAND: CommandDefinition = {
+  name: 'eval:probe',
+  usage: PROBE_USAGE,
+  spec: { flags: PROBE_FLAGS, renamed: PROBE_RENAMED },
+  run: async (cli, io) => {
+    const args = probeArgsFromCli(cli);
+    const log = (line: string) => io.stderr.write(line + '\n');
+    const backend = await selectBackend(args.backend ?? 'auto');
+    log(`backend: ${backend.name} (${backend.reason})`);
+    const { report, outDir } = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log });
+    const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+    const lines = [`${report.probe} probe on ${report.checkpoint}, blocks ${report.blocks.join(',')}: top-1 ${pct(report.top1)}, top-5 ${pct(report.top5)}`];
+    for (const b of report.baselines) lines.push(`  baseline ${b.name} (${b.probe}): top-1 ${pct(b.top1)}`);
+    lines.push(`report: ${outDir}/report.md`);
+    io.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  },
+};
+
+main(PROBE_COMMAND);

@@ -174,7 +174,7 @@ async function saveTrunkWithProbe(trunk: TrunkSource, head: ProbeHead, blocks: r
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 function defaultOutDir(args: ProbeArgs): string {
-  const name = args.randomInit ? `random-init-${args.preset}` : basename(args.checkpoint!).replace(/\.safetensors$/, '');
+  const name = args.randomInit ? `random-init-${args.variant}` : basename(args.checkpoint!).replace(/\.safetensors$/, '');
   return join('runs', 'eval', `${name}-${args.probe}`);
 }
 
@@ -191,8 +191,8 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
   let config: AimConfig;
   let trunks: TrunkSource[];
   if (args.randomInit) {
-    config = resolveAimConfig(args.preset!);
-    trunks = [randomInitTrunk(config, args.initSeed, `random-init:${args.preset}`)];
+    config = resolveAimConfig(args.variant!);
+    trunks = [randomInitTrunk(config, args.initSeed, `random-init:${args.variant}`)];
   } else {
     const refs = resolveCheckpoints(args.checkpoint!);
     config = await checkpointConfig(refs.at(-1)!.file);
@@ -223,7 +223,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
   const specs: Record<Split, string> = { train: args.train, test: args.test };
   const limits: Record<Split, number> = { train: args.trainLimit, test: args.testLimit };
   const ctx: FeatureContext = {
-    cache: new FeatureCache(args.cacheDir ?? join('cache', 'eval-features')),
+    cache: new FeatureCache(join(args.cacheDir, 'eval-features')),
     dataKey: { train: { spec: args.train, limit: args.trainLimit }, test: { spec: args.test, limit: args.testLimit } },
     transform: { name: 'eval', imageSize: config.imageSize, patchSize: config.patchSize, revision: TRANSFORM_REVISION },
     log,

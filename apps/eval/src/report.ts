@@ -32,7 +32,7 @@ export interface CheckpointPoint extends Score {
 }
 
 export interface EvalReport extends Score {
-  /** Checkpoint file probed, or `random-init:<preset>`. */
+  /** Checkpoint file probed, or `random-init:<variant>`. */
   readonly checkpoint: string;
   readonly probe: string;
   /** 0-based trunk blocks whose raw outputs were averaged. */

@@ -15,21 +15,26 @@ describe('parseProbeArgs', () => {
     expect(a.knnTemperature).toBe(0.07);
   });
 
-  it('accepts --random-init with --preset', () => {
-    const a = parseProbeArgs(['--random-init', '--preset', 'aim-tiny']);
+  it('accepts --random-init with --variant, and --cache-dir as the trainer spells it', () => {
+    const a = parseProbeArgs(['--random-init', '--variant', 'aim-tiny', '--cache-dir', 'c']);
     expect(a.randomInit).toBe(true);
-    expect(a.preset).toBe('aim-tiny');
+    expect(a.variant).toBe('aim-tiny');
+    expect(a.cacheDir).toBe('c');
+    expect(parseProbeArgs(['--checkpoint', 'x']).cacheDir).toBe('cache');
   });
 
-  it('names the flag and the valid choices on bad input', () => {
+  it('names the flag, the valid choices and the closest match on bad input', () => {
     expect(() => parseProbeArgs(['--checkpoint', 'x', '--probe', 'svm'])).toThrow(/--probe: 'svm' is not one of attentive, linear, knn/);
-    expect(() => parseProbeArgs(['--checkpoint', 'x', '--backend', 'cuda'])).toThrow(/--backend: 'cuda' is not one of auto, cpu, wasm, webgpu, tensorflow/);
-    expect(() => parseProbeArgs(['--checkpoint', 'x', '--epochs', '2.5'])).toThrow(/--epochs: '2.5' is not an integer/);
-    expect(() => parseProbeArgs(['--checkpoint', 'x', '--lr=-1'])).toThrow(/--lr: '-1' is not a positive number/);
-    expect(() => parseProbeArgs(['--checkpoint', 'x', '--bogus'])).toThrow(/bogus/);
-    expect(() => parseProbeArgs([])).toThrow(/--checkpoint <run dir or file> or --random-init --preset/);
-    expect(() => parseProbeArgs(['--random-init'])).toThrow(/--random-init needs --preset/);
-    expect(() => parseProbeArgs(['--random-init', '--preset', 'a', '--checkpoint', 'x'])).toThrow(/exclude each other/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--backend', 'cuda'])).toThrow(/--backend: 'cuda' is not one of auto, tensorflow, webgpu, wasm, cpu/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--probe', 'linaer'])).toThrow("(did you mean 'linear'?)");
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--epochs', '2.5'])).toThrow(/--epochs: must be an integer >= 1, got '2.5'/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--lr=-1'])).toThrow(/--lr: must be a positive number, got '-1'/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--bogus'])).toThrow(/unknown flag --bogus; valid flags: /);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--preset', 'aim-dev-tiny'])).toThrow(/unknown flag --preset \(did you mean --variant\?\)/);
+    expect(() => parseProbeArgs(['--checkpoint', 'x', '--cache', 'c'])).toThrow(/unknown flag --cache \(did you mean --cache-dir\?\)/);
+    expect(() => parseProbeArgs([])).toThrow(/--checkpoint <run dir or file> or --random-init --variant/);
+    expect(() => parseProbeArgs(['--random-init'])).toThrow(/--random-init needs --variant/);
+    expect(() => parseProbeArgs(['--random-init', '--variant', 'a', '--checkpoint', 'x'])).toThrow(/exclude each other/);
     expect(() => parseProbeArgs(['--checkpoint', 'x', '--epochs', '2', '--warmup-epochs', '2'])).toThrow(/warmup-epochs/);
   });
 });

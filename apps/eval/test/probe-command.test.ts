@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 const passthrough = async (spec: string) => spec;
-const common = (out: string) => ['--train', train, '--test', test, '--out', out, '--cache', join(dir, 'cache'), '--epochs', '4', '--batch-size', '16', '--lr', '1e-2'];
+const common = (out: string) => ['--train', train, '--test', test, '--out', out, '--cache-dir', join(dir, 'cache'), '--epochs', '4', '--batch-size', '16', '--lr', '1e-2'];
 
 async function fakeRun(): Promise<string> {
   const run = join(dir, 'run');
@@ -47,7 +47,7 @@ async function fakeRun(): Promise<string> {
 describe('probeCommand', () => {
   it('probes a random-init trunk and writes report.json with the raw-pixel baseline', async () => {
     const out = join(dir, 'out-random');
-    const args = parseProbeArgs(['--random-init', '--preset', 'aim-dev-nano', '--probe', 'linear', '--no-sweep', ...common(out)]);
+    const args = parseProbeArgs(['--random-init', '--variant', 'aim-dev-nano', '--probe', 'linear', '--no-sweep', ...common(out)]);
     const { report } = await probeCommand(args, { resolveData: passthrough, log: () => {}, workers: 1 });
     expect(report.checkpoint).toBe('random-init:aim-dev-nano');
     expect(report.blocks).toEqual([0, 1]);
@@ -91,7 +91,7 @@ describe('probeCommand', () => {
   });
 
   it('names a block that does not exist', async () => {
-    const args = parseProbeArgs(['--random-init', '--preset', 'aim-dev-nano', '--blocks', '5', ...common(join(dir, 'x'))]);
+    const args = parseProbeArgs(['--random-init', '--variant', 'aim-dev-nano', '--blocks', '5', ...common(join(dir, 'x'))]);
     await expect(probeCommand(args, { resolveData: passthrough, log: () => {} })).rejects.toThrow(/block 5 does not exist; aim-dev-nano has blocks 0..1/);
   });
 });

@@ -1,9 +1,9 @@
-// Command-line parsing for `nx run trainer:train`: argv -> resolved TrainConfig, with errors naming valid choices.
+// Command-line parsing for `nx run trainer:train`: argv -> resolved TrainConfig, in @aim/cli's dialect.
+import { UsageError, parseCommandLine, type CommandLine, type FlagSpec } from '@aim/cli';
 import {
-  ConfigError,
+  CONFIG_FIELDS,
   PRESETS,
   configHelp,
-  fieldForFlag,
   flagsToValues,
   readConfigFile,
   resolveConfig,
@@ -20,8 +20,23 @@ export type CliCommand =
       readonly flags: ConfigValues;
     };
 
-/** Flags that take no value from the next argument when it is absent or another flag. */
-const OPTIONAL_VALUE: Readonly<Record<string, string>> = { '--resume': 'latest' };
+/** Every flag of trainer:train: one per config field, plus --config and --no-val. */
+export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+  config: { type: 'string' },
+  // Only `--no-val` is meaningful: nx drops empty arguments, so `--val-data ''` cannot say "no validation" through it.
+  val: { type: 'boolean' },
+  ...Object.fromEntries(
+    CONFIG_FIELDS.map((f) => [
+      f.flag.slice(2),
+      {
+        type: 'string',
+        ...(f.spec.kind === 'enum' ? { choices: f.spec.values } : {}),
+        ...(f.key === 'resume' ? { bareValue: 'latest' } : {}),
+        ...(f.key === 'valData' ? { missingValueHint: "for no validation use --no-val (nx drops an empty '')" } : {}),
+      } satisfies FlagSpec,
+    ]),
+  ),
+});
 
 export function usage(): string {
   const presets = Object.values(PRESETS)
@@ -31,10 +46,13 @@ export function usage(): string {
     'usage: npx nx run trainer:train -- [--preset NAME] [--config FILE] [--flag value ...]',
     '',
     'Resolution: defaults, then the preset, then the --config file (JSON, keys as in the printed config), then flags.',
+    'Progress and messages go to stderr; the final summary to stdout. Exit status: 0 done or stopped, 1 failed, 2 usage.',
     '',
     'flags:',
     '  --help      this text',
+    '  --verbose   print the stack of an unexpected failure',
     '  --config    JSON file of settings (a run folder\'s config.json works)',
+    '  --no-val    no validation (the same as --val-data= ; an empty argument does not survive nx)',
     configHelp(),
     '',
     'presets:',
@@ -42,39 +60,28 @@ export function usage(): string {
   ].join('\n');
 }
 
+/** A parsed command line -> a help request or a resolved config. Value errors are ConfigErrors naming the valid choices. */
+export function commandFromCli(cli: CommandLine): CliCommand {
+  if (cli.help) return { kind: 'help', text: usage() };
+  const flags = new Map<string, string>();
+  for (const [name, value] of Object.entries(cli.values)) {
+    if (name === 'config' || name === 'val') continue;
+    flags.set(`--${name}`, value as string);
+  }
+  if (cli.values.val === true) {
+    throw new UsageError('--val is not a flag by itself: --no-val turns validation off, --val-data SPEC chooses the data');
+  }
+  if (cli.values.val === false) {
+    if (flags.has('--val-data')) throw new UsageError('--no-val and --val-data contradict each other');
+    flags.set('--val-data', '');
+  }
+  const configFile = cli.values.config as string | undefined;
+  const values = flagsToValues(flags);
+  const config = resolveConfig({ file: configFile !== undefined ? readConfigFile(configFile) : undefined, flags: values });
+  return { kind: 'train', config, flags: values };
+}
+
 /** Parses argv (without node and script) into a help request or a resolved config. */
 export function parseArgs(argv: readonly string[]): CliCommand {
-  const flags = new Map<string, string>();
-  let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return { kind: 'help', text: usage() };
-    if (!arg.startsWith('--')) {
-      throw new ConfigError(`unexpected argument '${arg}': settings are passed as --flag value (see --help)`);
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next !== undefined && !(next.startsWith('--') && next.length > 2)) {
-        value = next;
-        i += 1;
-      } else if (flag in OPTIONAL_VALUE) {
-        value = OPTIONAL_VALUE[flag];
-      }
-    }
-    if (flag === '--config') {
-      if (value === undefined) throw new ConfigError('flag --config needs a file path');
-      configFile = value;
-      continue;
-    }
-    fieldForFlag(flag); // unknown flags fail here, naming the valid ones
-    if (value === undefined) throw new ConfigError(`flag ${flag} needs a value`);
-    if (flags.has(flag)) throw new ConfigError(`flag ${flag} given twice`);
-    flags.set(flag, value);
-  }
-  const values = flagsToValues(flags);
-  const config = resolveConfig({ file: configFile ? readConfigFile(configFile) : undefined, flags: values });
-  return { kind: 'train', config, flags: values };
+  return commandFromCli(parseCommandLine(argv, { flags: TRAIN_FLAGS }));
 }

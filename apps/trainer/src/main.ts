@@ -1,17 +1,18 @@
 // `npx nx run trainer:train [-- flags]`: resolve the config, prepare data, pick a backend, pretrain, report.
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
 import { selectBackend } from '@aim/model';
 import {
   ConfigError,
-  NonFiniteLossError,
   createRunParts,
   formatConfig,
   runPretraining,
   type RunSummary,
   type TrainConfig,
 } from '@aim/train';
-import { parseArgs } from './cli.js';
+import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
@@ -33,7 +34,7 @@ async function dataSpecs(config: TrainConfig, log: (m: string) => void): Promise
 function summaryText(s: RunSummary, resumeCommand: string): string {
   const lines = [
     `${s.stopReason === 'completed' ? 'done' : `stopped (${s.stopReason === 'signal' ? 'signal' : '--stop-at'})`}: ` +
-      `step ${s.finalStep}/${s.totalSteps} (this session ${s.startStep} -> ${s.finalStep}) in ${formatDuration(s.wallSeconds)}`,
+      `step ${s.finalStep}/${s.totalSteps} (this process: ${s.startStep} -> ${s.finalStep}) in ${formatDuration(s.wallSeconds)}`,
     `train loss ${s.firstLoss?.toFixed(4) ?? '-'} (first step) -> ${s.lastLoss?.toFixed(4) ?? '-'} (last step)` +
       (s.lastValLoss !== undefined ? `; validation loss ${s.lastValLoss.toFixed(4)}` : ''),
     `throughput ${s.imagesPerSecond.toFixed(1)} img/s over ${formatDuration(s.trainSeconds)} of steps; ` +
@@ -51,36 +52,29 @@ function summaryText(s: RunSummary, resumeCommand: string): string {
   return lines.join('\n');
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** `trainer:train` itself: a parsed command line -> a run. Errors propagate to runCommand (one line, exit 1 or 2). */
+export async function train(cli: CommandLine): Promise<number> {
   const out = process.stdout;
   // If whoever reads our output goes away (a wrapper exiting on Ctrl-C), keep going so the checkpoint still gets saved.
   out.on('error', () => {});
-  const progress = new ProgressLine(out, 10);
+  process.stderr.on('error', () => {});
+  const progress = new ProgressLine(process.stderr, 10);
   const log = (m: string): void => progress.log(m);
-  let config: TrainConfig;
+  const cmd = commandFromCli(cli);
+  if (cmd.kind === 'help') {
+    out.write(cmd.text + '\n');
+    return 0;
+  }
+  let config = cmd.config;
   let runDir: string;
   let resumeFrom: string | undefined;
-  try {
-    const cmd = parseArgs(argv);
-    if (cmd.kind === 'help') {
-      out.write(cmd.text + '\n');
-      return 0;
-    }
-    config = cmd.config;
-    if (config.resume) {
-      const plan = planResume(config.resume, cmd.flags);
-      ({ config, runDir } = plan);
-      resumeFrom = plan.checkpoint;
-    } else {
-      runDir = config.out || join(RUNS_ROOT, `${config.preset}-${timestamp()}`);
-      config = Object.freeze({ ...config, out: runDir });
-    }
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
+  if (config.resume) {
+    const plan = planResume(config.resume, cmd.flags);
+    ({ config, runDir } = plan);
+    resumeFrom = plan.checkpoint;
+  } else {
+    runDir = config.out || join(RUNS_ROOT, `${config.preset}-${timestamp()}`);
+    config = Object.freeze({ ...config, out: runDir });
   }
   progress.every = config.logEvery;
 
@@ -118,6 +112,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A fresh run that fails before its first step leaves no folder behind (runPretraining creates it on entry).
+  const createdRunDir = !resumeFrom && !existsSync(runDir);
+  let stepsDone = 0;
   let lastVal: number | undefined;
   try {
     const summary = await runPretraining({
@@ -127,7 +124,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       resumeFrom,
       shouldStop: () => stopRequested,
       hooks: {
-        onStep: (r) => progress.update({ ...r, valLoss: lastVal }),
+        onStep: (r) => {
+          stepsDone++;
+          progress.update({ ...r, valLoss: lastVal });
+        },
         onValidation: (step, loss) => {
           lastVal = loss;
           log(`validation loss ${loss.toFixed(4)} at step ${step}`);
@@ -141,9 +141,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     progress.end();
-    if (err instanceof NonFiniteLossError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 1;
+    if (stepsDone === 0 && createdRunDir) {
+      rmSync(runDir, { recursive: true, force: true });
+    } else if (stepsDone === 0 && !resumeFrom && existsSync(runDir)) {
+      log(`note: ${runDir} existed before this failed start; it now also holds this start's config.json and metrics.jsonl`);
     }
     throw err;
   } finally {
@@ -153,11 +154,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Exit explicitly: worker pools and the wasm runtime may hold the event loop open after the run.
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+export const TRAIN_COMMAND: CommandDefinition = {
+  name: 'trainer:train',
+  usage,
+  spec: { flags: TRAIN_FLAGS },
+  usageErrors: [ConfigError],
+  run: (cli) => train(cli),
+};
+
+main(TRAIN_COMMAND);

@@ -1,4 +1,5 @@
 // What the user sees while training: a live progress line on a terminal, plain lines otherwise, and the summary.
+import { StatusLine, type StatusStream } from '@aim/cli';
 
 export const formatDuration = (seconds: number): string => {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
@@ -31,37 +32,30 @@ export function formatProgress(p: ProgressFields): string {
   ].join(' | ');
 }
 
-/** Rewrites one line on a TTY; on a pipe prints every `every`-th update as its own line. */
+/** The step line: redrawn in place on a TTY (stderr, via @aim/cli's StatusLine); on a pipe every `every`-th step as its own line. */
 export class ProgressLine {
-  private live = false;
+  private readonly line: StatusLine;
   constructor(
-    private readonly stream: NodeJS.WriteStream,
+    stream: StatusStream,
     public every: number,
-  ) {}
+  ) {
+    this.line = new StatusLine(stream);
+  }
 
   get isTty(): boolean {
-    return Boolean(this.stream.isTTY);
+    return this.line.isTty;
   }
 
   update(p: ProgressFields): void {
-    const text = formatProgress(p);
-    if (this.isTty) {
-      this.stream.write(`\r\x1b[2K${text}`);
-      this.live = true;
-    } else if (p.step % this.every === 0 || p.step === p.totalSteps) {
-      this.stream.write(text + '\n');
-    }
+    this.line.update(formatProgress(p), p.step % this.every === 0 || p.step === p.totalSteps);
   }
 
   /** Prints a message on its own line without losing the live line. */
   log(message: string): void {
-    if (this.live) this.stream.write('\r\x1b[2K');
-    this.stream.write(message + '\n');
-    this.live = false;
+    this.line.log(message);
   }
 
   end(): void {
-    if (this.live) this.stream.write('\n');
-    this.live = false;
+    this.line.end();
   }
 }

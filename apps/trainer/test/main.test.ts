@@ -1,5 +1,5 @@
 // The CLI as a user runs it (a child process on the cpu backend with small MNIST shards): stop-at then resume,
-// SIGINT, a diverging run, and bad flags.
+// SIGINT, a diverging run, missing data, --help and bad flags. Progress and messages go to stderr, the summary to stdout.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,16 +22,16 @@ interface Result {
   stderr: string;
 }
 
-function trainer(args: string[], onStdout?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Result> {
+function trainer(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=@aim/source', '--import', TSX, MAIN, ...args], { cwd: CWD });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      onStdout?.(stdout, child);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr, child);
     });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -52,15 +52,17 @@ describe('trainer CLI', { timeout: 240_000 }, () => {
     const first = await trainer([...common, '--steps', '6', '--stop-at', '3', '--out', join(dir, 'runs/a')]);
     expect(first.stderr).not.toMatch(/error/);
     expect(first.code, first.stderr.slice(-1500)).toBe(0);
-    expect(first.stdout).toContain('"stopAt": 3');
-    expect(first.stdout).toMatch(/step 3\/6 \| loss \d\.\d{4} \|.* lr \S+ \| [\d.]+ img\/s \| ETA \S+/);
+    expect(first.stderr).toContain('"stopAt": 3');
+    expect(first.stderr).toMatch(/step 3\/6 \| loss \d\.\d{4} \|.* lr \S+ \| [\d.]+ img\/s \| ETA \S+/);
+    expect(first.stderr).not.toContain('looks like you are running TensorFlow.js');
+    expect(first.stdout).not.toMatch(/step \d\/6 \|/);
     expect(first.stdout).toContain('stopped (--stop-at): step 3/6');
     expect(first.stdout).toContain(`resume with: npx nx run trainer:train -- --resume ${join(dir, 'runs/a')}`);
 
     const second = await trainer(['--resume', join(dir, 'runs/a')]);
     expect(second.code, second.stderr.slice(-1500)).toBe(0);
-    expect(second.stdout).toContain(`resumed from ${join(dir, 'runs/a/checkpoints/step-00000003')} at step 3`);
-    expect(second.stdout).toContain('done: step 6/6 (this session 3 -> 6)');
+    expect(second.stderr).toContain(`resumed from ${join(dir, 'runs/a/checkpoints/step-00000003')} at step 3`);
+    expect(second.stdout).toContain('done: step 6/6 (this process: 3 -> 6)');
     const steps = readFileSync(join(dir, 'runs/a/metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -80,7 +82,7 @@ describe('trainer CLI', { timeout: 240_000 }, () => {
       }
     });
     expect(r.code, r.stderr.slice(-1500)).toBe(0);
-    expect(r.stdout).toContain('SIGINT: finishing the current step, then saving a checkpoint; resume with:');
+    expect(r.stderr).toContain('SIGINT: finishing the current step, then saving a checkpoint; resume with:');
     expect(r.stdout).toMatch(/stopped \(signal\): step \d+\/400/);
     expect(r.stdout).toContain(`resume with: npx nx run trainer:train -- --resume ${join(dir, 'runs/sig')}`);
     expect(existsSync(join(dir, 'runs/sig/checkpoints/latest'))).toBe(true);
@@ -92,9 +94,34 @@ describe('trainer CLI', { timeout: 240_000 }, () => {
     expect(r.stderr).toMatch(/error: loss is (NaN|Infinity|-Infinity) at step \d+; stopping without applying this update/);
   });
 
-  it('bad flags exit 2 with a message naming the valid choices', async () => {
-    const r = await trainer(['--backend', 'tpu']);
+  it('bad flags exit 2 with one line naming the flag, the valid choices and the closest match', async () => {
+    const r = await trainer(['--backend', 'wsam']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("error: flag --backend: 'backend' must be one of 'auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'");
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("trainer:train: --backend: 'wsam' is not one of auto, tensorflow, webgpu, wasm, cpu (did you mean 'wasm'?) (see --help)\n");
+  });
+
+  it('--help prints the usage on stdout and exits 0', async () => {
+    const r = await trainer(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('usage: npx nx run trainer:train');
+    expect(r.stdout).toContain('--no-val');
+  });
+
+  it('missing shards: one line naming the missing file (and how many more), exit 1, no run folder left; --verbose adds the stack', async () => {
+    const out = join(dir, 'runs/missing');
+    const args = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--workers', '1', '--no-val', '--out', out];
+    const r = await trainer([...args, '--data', '/nonexistent/x-{000..001}.tar']);
+    expect(r.code).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('trainer:train:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^trainer:train: error: .*read no samples: .*\/nonexistent\/x-00[01]\.tar.*no such file \(and 1 more read error\)/);
+    expect(r.stderr).not.toContain('    at ');
+    expect(existsSync(out)).toBe(false);
+    const v = await trainer([...args, '--data', '/nonexistent/x-000.tar', '--verbose']);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toContain('    at ');
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 // createLoader: WebDataset shards in, PatchBatch out. The main thread reads and mixes shards, runs the cheap
 // filters, and hands encoded images to a Piscina pool (worker.ts) with a bounded window of tasks; results are
 // reassembled in stream order (or as they finish) into batches, and every sample is accounted for.
-// References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; AIM-SPEC.md (DFN-2B+ mixing).
+// References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; docs/aim-spec.md (DFN-2B+ mixing).
 
 import { availableParallelism } from 'node:os';
 import { readSamples, sampleCls, sampleJson, sampleText, type Sample } from '@aim/webdataset';
@@ -304,8 +304,10 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   const spare: Float32Array[] = [];
   const lent = new WeakMap<Float32Array, Float32Array>(); // a yielded batch's patches -> its whole buffer
 
+  let firstReadError: string | undefined; // the first read error of the run, for the "read no samples" failure
   const onReadError = (info: { url: string; key?: string; reason: string }): void => {
     stats.readErrors++;
+    firstReadError ??= info.reason.includes(info.url) ? info.reason : `${info.url}${info.key ? ` (${info.key})` : ''}: ${info.reason}`;
     if (policy === 'warn') console.warn(`[@aim/data] read error in ${info.url}${info.key ? ` (${info.key})` : ''}: ${info.reason}`);
   };
 
@@ -545,7 +547,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       }
       if (closed) break;
       if (stats.seen === seenBefore && skip === 0 && stats.readErrors > 0) {
-        throw new Error(`@aim/data: epoch ${epoch} read no samples (${stats.readErrors} read errors); check the shard spec`);
+        const more = stats.readErrors - 1;
+        throw new Error(
+          `@aim/data: epoch ${epoch} read no samples: ${firstReadError}` +
+            `${more > 0 ? ` (and ${more} more read error${more > 1 ? 's' : ''})` : ''}; check the shard spec`,
+        );
       }
       if (batch.count > 0) {
         if (options.dropLast) {

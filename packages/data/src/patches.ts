@@ -1,6 +1,6 @@
 // Patchify / unpatchify in MAE's layout: an HWC image becomes [K, p*p*C] with patches in raster order and each patch
 // flattened as (row-in-patch, col-in-patch, channel).
-// References: MAE (He et al. 2022) models_mae.patchify; AIM-SPEC.md "Patchify layout".
+// References: MAE (He et al. 2022) models_mae.patchify; docs/aim-spec.md "Patchify layout".
 
 import { assertImageShape, type ImageData } from './image.js';
 import { Layout, kernels, type KernelImage } from './kernels.js';

@@ -1,6 +1,6 @@
 // Pixel-level transforms on plain HWC images: horizontal flip, ImageNet normalisation and its inverse, ColorJitter.
 // References: torchvision.transforms.ColorJitter and torchvision.transforms.functional_tensor (v0.17) for the
-// brightness/contrast/saturation/hue formulas; ImageNet mean/std as in AIM-SPEC.md.
+// brightness/contrast/saturation/hue formulas; ImageNet mean/std as in docs/aim-spec.md.
 
 import { assertImageShape, type ImageData } from './image.js';
 import type { Rng } from './random.js';

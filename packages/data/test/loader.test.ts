@@ -116,6 +116,17 @@ describe('createLoader', () => {
     await expect(collect({ shards: shards.paths, batchSize: 1, ...small, workers: 1, errorPolicy: 'raise', transform: 'eval' })).rejects.toThrow(/"broken".*decode_error/);
   });
 
+  it('fails an epoch that read no samples with the first read error and how many more, in one line', async () => {
+    const missing = join(tmpdir(), `aim-missing-${process.pid}`);
+    const err = await collect({ shards: [`${missing}/x-000.tar`, `${missing}/x-001.tar`], batchSize: 2, ...small, workers: 1 }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    const message = (err as Error).message;
+    expect(message).toContain(`${missing}/x-00`);
+    expect(message).toMatch(/ENOENT|no such file/i);
+    expect(message).toContain('(and 1 more read error)');
+    expect(message).not.toContain('\n');
+  });
+
   it('runs user predicates on json/txt before decoding, parses labels, and applies size filters', async () => {
     const { batches, stats } = await collect({
       shards: photoShards.paths,

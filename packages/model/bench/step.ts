@@ -1,5 +1,5 @@
 // One pretraining step as the trainer runs it: forward, backward, and an AdamW-like update of every parameter.
-// References: Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (AdamW); AIM-SPEC.md recipe values.
+// References: Loshchilov & Hutter, "Decoupled Weight Decay Regularization" (AdamW); docs/aim-spec.md recipe values.
 import * as tf from '@tensorflow/tfjs-core';
 import type { AimModel } from '../src/model.js';
 

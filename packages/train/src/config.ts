@@ -1,10 +1,10 @@
 // The one typed, frozen training config: defaults, then a preset, then a config file, then flags.
 // Unknown keys and bad values are errors that name the valid choices.
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '@aim/cli';
+import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import { PRESETS, type Preset } from './presets.js';
 
-export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKENDS)[number];
 export const AUGMENTATIONS = ['train', 'eval'] as const;
 
 export interface TrainConfig {
@@ -78,7 +78,7 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   preset: [{ kind: 'enum', values: Object.keys(PRESETS) }, 'preset to start from'],
   variant: [str, 'model variant (a row of the @aim/model registry)'],
   data: [str, "training shards: WebDataset spec, or 'mnist' (built-in)"],
-  valData: [str, "validation shards, 'mnist' (held-out split), or '' for none"],
+  valData: [str, "validation shards, or 'mnist' (held-out split); for none: --no-val (or --val-data=)"],
   cacheDir: [str, 'folder for the prepared built-in data set'],
   steps: [int(1), 'optimiser steps of the full schedule'],
   batchSize: [int(1), 'images per micro-batch'],
@@ -92,7 +92,7 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   beta2: [num(0, false, 0.999999), 'AdamW beta2'],
   eps: [num(0, true), 'AdamW epsilon'],
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
-  backend: [{ kind: 'enum', values: BACKENDS }, 'tfjs backend'],
+  backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'tfjs backend'],
   workers: [int(1), 'data-loader decode workers'],
   prefetch: [int(1), 'batches decoded ahead of the step'],
   augment: [{ kind: 'enum', values: AUGMENTATIONS }, "training transform: 'train' (random crop + flip) or 'eval'"],
@@ -154,30 +154,9 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Levenshtein distance, for "did you mean" hints. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}
-
-/** " (did you mean 'x'?)" when a close candidate exists. */
+/** " (did you mean 'x'?)" when a close candidate exists (the same hint every command line here gives). */
 export function suggestion(input: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(input.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(input.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  return didYouMean(input, candidates);
 }
 
 function describe(spec: FieldSpec): string {

@@ -15,7 +15,6 @@ export {
   type SaveCheckpointOptions,
 } from './checkpoint-dir.js';
 export {
-  BACKENDS,
   AUGMENTATIONS,
   CONFIG_FIELDS,
   DEFAULT_CONFIG,
@@ -30,7 +29,6 @@ export {
   configHelp,
   suggestion,
   type TrainConfig,
-  type BackendChoice,
   type ConfigField,
   type ConfigValues,
   type ResolveInputs,

@@ -47,6 +47,45 @@ const formatTick = (v: number): string => {
   return String(Number(v.toPrecision(4)));
 };
 
+/**
+ * The usable points of a series, thinned to what a `plotWidth`-pixel-wide plot can show. Up to 4 points per pixel
+ * column are drawn as given; beyond that each run of consecutive points in one column keeps its first, lowest,
+ * highest and last point (in their original order), so the line's envelope and its joins to the neighbouring columns
+ * are exactly those of the full series while the markup stays O(plotWidth) for any number of points.
+ */
+export function envelope(
+  points: ReadonlyArray<readonly [number, number]>,
+  usable: (x: number, y: number) => boolean,
+  column: (x: number) => number,
+  plotWidth: number,
+): Array<readonly [number, number]> {
+  let count = 0;
+  for (const [x, y] of points) if (usable(x, y)) count++;
+  if (count <= 4 * Math.max(1, plotWidth)) return points.filter(([x, y]) => usable(x, y));
+  const out: Array<readonly [number, number]> = [];
+  // Indices into `points` of the current column's first, lowest, highest and last point; first < 0: no column yet.
+  let [col, first, lo, hi, last] = [NaN, -1, -1, -1, -1];
+  const flush = (): void => {
+    if (first < 0) return;
+    for (const i of [...new Set([first, lo, hi, last])].sort((a, b) => a - b)) out.push(points[i]);
+  };
+  for (let i = 0; i < points.length; i++) {
+    const [x, y] = points[i];
+    if (!usable(x, y)) continue;
+    const c = column(x);
+    if (first < 0 || c !== col) {
+      flush();
+      [col, first, lo, hi, last] = [c, i, i, i, i];
+      continue;
+    }
+    last = i;
+    if (y < points[lo][1]) lo = i;
+    if (y > points[hi][1]) hi = i;
+  }
+  flush();
+  return out;
+}
+
 /** Renders the series as a standalone SVG document (axes, ticks, grid, legend). */
 export function lineChartSvg(options: LineChartOptions): string {
   const width = options.width ?? 720;
@@ -57,9 +96,19 @@ export function lineChartSvg(options: LineChartOptions): string {
   const ty = (y: number): number => (options.logY ? Math.log10(y) : y);
   const usable = (x: number, y: number): boolean => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0);
 
-  const all = options.series.flatMap((s) => s.points.filter(([x, y]) => usable(x, y)));
-  let [xMin, xMax] = all.length ? [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))] : [0, 1];
-  let [yMin, yMax] = all.length ? [Math.min(...all.map((p) => ty(p[1]))), Math.max(...all.map((p) => ty(p[1])))] : [0, 1];
+  // Loops, not Math.min(...values): a spread of ~125k arguments overflows the stack, and runs log millions of steps.
+  let [xMin, xMax, yMin, yMax] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const s of options.series) {
+    for (const [x, y] of s.points) {
+      if (!usable(x, y)) continue;
+      const v = ty(y);
+      if (x < xMin) xMin = x;
+      if (x > xMax) xMax = x;
+      if (v < yMin) yMin = v;
+      if (v > yMax) yMax = v;
+    }
+  }
+  if (xMin > xMax) [xMin, xMax, yMin, yMax] = [0, 1, 0, 1];
   if (xMax === xMin) [xMin, xMax] = [xMin - 1, xMax + 1];
   if (yMax === yMin) [yMin, yMax] = [yMin - 0.5, yMax + 0.5];
   const pad = (yMax - yMin) * 0.05;
@@ -96,7 +145,7 @@ export function lineChartSvg(options: LineChartOptions): string {
   );
   options.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
-    const pts = s.points.filter(([x, y]) => usable(x, y));
+    const pts = envelope(s.points, usable, (x) => Math.floor(px(x)), plotW);
     if (pts.length > 0) {
       const d = pts.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${f(px(x))} ${f(py(y))}`).join(' ');
       parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"><title>${escapeXml(s.name)}</title></path>`);

@@ -1,4 +1,6 @@
-// Progress reporting on stderr for long runs: a rewritten line on a terminal, an occasional line otherwise.
+// Progress reporting on stderr for long runs: a rewritten line on a terminal, an occasional line otherwise
+// (@aim/cli's StatusLine, shared with the trainer).
+import { StatusLine } from '@aim/cli';
 
 export type ProgressFn = (done: number, total?: number) => void;
 
@@ -14,8 +16,8 @@ export function createProgress(
   intervalMs = sink.isTTY ? 200 : 5000,
 ): ProgressFn & { finish(summary?: string): void } {
   const started = Date.now();
+  const status = new StatusLine(sink);
   let last = 0;
-  let shown = false;
   const line = (done: number, total?: number) => {
     const seconds = (Date.now() - started) / 1000;
     const rate = seconds > 0 ? ` ${Math.round(done / seconds)}/s` : '';
@@ -26,12 +28,11 @@ export function createProgress(
     const now = Date.now();
     if (now - last < intervalMs) return;
     last = now;
-    shown = true;
-    sink.write(sink.isTTY ? `\r${line(done, total)}\u001b[K` : `${line(done, total)}\n`);
+    status.update(line(done, total));
   }) as ProgressFn & { finish(summary?: string): void };
   progress.finish = (summary?: string) => {
-    if (shown && sink.isTTY) sink.write('\n');
-    if (summary) sink.write(`${label}: ${summary}\n`);
+    status.end();
+    if (summary) status.log(`${label}: ${summary}`);
   };
   return progress;
 }

@@ -1,5 +1,5 @@
 // The aim-shards command line: parse arguments, run a command, report, and return the exit code.
-import { parseArgs } from 'node:util';
+import { UsageError, didYouMean, intFlag, runCommand, type CommandIo, type CommandLine, type CommandLineSpec, type FlagSpec } from '@aim/cli';
 import { folderToShards } from './from-folder.js';
 import { idxToShards } from './from-idx.js';
 import { formatBytes, formatReport, inspectShards } from './inspect.js';
@@ -17,97 +17,42 @@ usage:
       shards, samples, extension histogram, bytes, and errors (exit code 1 when errors are found)
 
 <pattern> is a printf-style shard path such as out/train-%06d.tar; <spec> is a path or URL with brace ranges,
-e.g. 'out/train-{000000..000009}.tar'. Add --quiet to silence progress (stderr).
+e.g. 'out/train-{000000..000009}.tar'. Progress goes to stderr (--quiet silences it), results to stdout.
+Exit status: 0 ok, 1 failed or errors found (--verbose: with the stack), 2 usage error.
 `;
 
-export interface CliIo {
-  stdout: ProgressSink;
-  stderr: ProgressSink;
-}
+export type CliIo = CommandIo;
 
-class UsageError extends Error {}
-
-function integer(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
-function needPositionals(positionals: string[], names: string[]): void {
+function needPositionals(positionals: readonly string[], names: string[]): void {
   if (positionals.length !== names.length) {
     throw new UsageError(`expected ${names.map((n) => `<${n}>`).join(' ')}, got ${positionals.length} argument(s)`);
   }
 }
 
-/** Run aim-shards with `argv` (without node and script). Returns the exit code: 0 ok, 1 failed, 2 usage error. */
-export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-      io.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    }
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        out: { type: 'string' },
-        maxcount: { type: 'string' },
-        maxsize: { type: 'string' },
-        seed: { type: 'string' },
-        'no-shuffle': { type: 'boolean' },
-        'skip-bad': { type: 'boolean' },
-        limit: { type: 'string' },
-        'key-prefix': { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-      },
-    });
-    const allowed: Record<string, string[]> = {
-      'from-folder': ['out', 'maxcount', 'maxsize', 'seed', 'no-shuffle', 'skip-bad', 'quiet'],
-      'from-idx': ['out', 'maxcount', 'limit', 'key-prefix', 'quiet'],
-      inspect: ['json', 'quiet'],
-    };
-    if (!allowed[command]) throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: ${Object.keys(allowed).join(', ')}`);
-    for (const flag of Object.keys(values)) {
-      if (!allowed[command].includes(flag)) throw new UsageError(`--${flag} does not apply to ${command}`);
-    }
-    const quiet = values.quiet === true;
-    const progressSink: ProgressSink = quiet ? { write: () => undefined } : io.stderr;
+const quiet: FlagSpec = { type: 'boolean' };
 
-    if (command === 'from-idx') {
-      needPositionals(positionals, ['images-idx', 'labels-idx']);
-      if (!values.out) throw new UsageError('from-idx needs --out <pattern>, e.g. --out out/mnist-train-%06d.tar');
-      const progress = createProgress('from-idx', progressSink);
-      const result = await idxToShards({
-        images: positionals[0],
-        labels: positionals[1],
-        outPattern: values.out,
-        maxCount: integer(values.maxcount, '--maxcount', 1),
-        limit: integer(values.limit, '--limit', 0),
-        keyPrefix: values['key-prefix'],
-        onProgress: progress,
-      });
-      progress.finish();
-      io.stdout.write(`wrote ${result.samples} samples into ${result.shards.length} shard(s)${result.shards.length ? `: ${result.shards[0]} ... ${result.shards.at(-1)}` : ''}\n`);
-      return 0;
-    }
+type Subcommand = { readonly spec: CommandLineSpec; readonly run: (cli: CommandLine, io: CommandIo) => Promise<number> };
 
-    if (command === 'from-folder') {
-      needPositionals(positionals, ['dir']);
+const progressSink = (cli: CommandLine, io: CommandIo): ProgressSink => (cli.values.quiet === true ? { write: () => undefined } : io.stderr);
+
+const COMMANDS: Readonly<Record<string, Subcommand>> = {
+  'from-folder': {
+    spec: {
+      flags: { out: { type: 'string' }, maxcount: { type: 'string' }, maxsize: { type: 'string' }, seed: { type: 'string' }, shuffle: { type: 'boolean' }, 'skip-bad': { type: 'boolean' }, quiet },
+      positionals: true,
+    },
+    async run(cli, io) {
+      const values = cli.values as Record<string, string | boolean | undefined>;
+      needPositionals(cli.positionals, ['dir']);
       if (!values.out) throw new UsageError('from-folder needs --out <pattern>, e.g. --out out/train-%06d.tar');
-      if (values['no-shuffle'] && values.seed !== undefined) throw new UsageError('use either --seed or --no-shuffle, not both');
-      const progress = createProgress('from-folder', progressSink);
+      if (values.shuffle === false && values.seed !== undefined) throw new UsageError('use either --seed or --no-shuffle, not both');
+      const progress = createProgress('from-folder', progressSink(cli, io));
       const result = await folderToShards({
-        dir: positionals[0],
-        outPattern: values.out,
-        maxCount: integer(values.maxcount, '--maxcount', 1),
-        maxSize: integer(values.maxsize, '--maxsize', 1),
-        seed: values['no-shuffle'] ? null : (integer(values.seed, '--seed', 0) ?? 0),
+        dir: cli.positionals[0],
+        outPattern: values.out as string,
+        maxCount: intFlag('maxcount', values.maxcount, undefined, 1),
+        maxSize: intFlag('maxsize', values.maxsize, undefined, 1),
+        seed: values.shuffle === false ? null : intFlag('seed', values.seed, 0, 0),
         skipBad: values['skip-bad'] === true,
         onSkip: (path, reason) => io.stderr.write(`skipped ${path}: ${reason}\n`),
         onProgress: progress,
@@ -119,20 +64,68 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
           `${result.ignored.length ? `; ignored ${result.ignored.length} non-image file(s)` : ''}\n`,
       );
       return 0;
-    }
+    },
+  },
+  'from-idx': {
+    spec: {
+      flags: { out: { type: 'string' }, maxcount: { type: 'string' }, limit: { type: 'string' }, 'key-prefix': { type: 'string' }, quiet },
+      positionals: true,
+    },
+    async run(cli, io) {
+      const values = cli.values as Record<string, string | boolean | undefined>;
+      needPositionals(cli.positionals, ['images-idx', 'labels-idx']);
+      if (!values.out) throw new UsageError('from-idx needs --out <pattern>, e.g. --out out/mnist-train-%06d.tar');
+      const progress = createProgress('from-idx', progressSink(cli, io));
+      const result = await idxToShards({
+        images: cli.positionals[0],
+        labels: cli.positionals[1],
+        outPattern: values.out as string,
+        maxCount: intFlag('maxcount', values.maxcount, undefined, 1),
+        limit: intFlag('limit', values.limit, undefined, 0),
+        keyPrefix: values['key-prefix'] as string | undefined,
+        onProgress: progress,
+      });
+      progress.finish();
+      io.stdout.write(`wrote ${result.samples} samples into ${result.shards.length} shard(s)${result.shards.length ? `: ${result.shards[0]} ... ${result.shards.at(-1)}` : ''}\n`);
+      return 0;
+    },
+  },
+  inspect: {
+    spec: { flags: { json: { type: 'boolean' }, quiet }, positionals: true },
+    async run(cli, io) {
+      if (cli.positionals.length === 0) throw new UsageError('inspect needs at least one shard spec');
+      const progress = createProgress('inspect', progressSink(cli, io));
+      const report = await inspectShards([...cli.positionals], { onProgress: (n) => progress(n) });
+      progress.finish();
+      io.stdout.write(cli.values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+      if (report.errors.length > 0 && !cli.values.json) io.stderr.write(`inspect: ${report.errors.length} error(s) in ${formatBytes(report.bytes)} read\n`);
+      return report.errors.length > 0 ? 1 : 0;
+    },
+  },
+};
 
-    // inspect
-    if (positionals.length === 0) throw new UsageError('inspect needs at least one shard spec');
-    const progress = createProgress('inspect', progressSink);
-    const report = await inspectShards(positionals, { onProgress: (n) => progress(n) });
-    progress.finish();
-    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
-    if (report.errors.length > 0 && !values.json) io.stderr.write(`inspect: ${report.errors.length} error(s) in ${formatBytes(report.bytes)} read\n`);
-    return report.errors.length > 0 ? 1 : 0;
-  } catch (error) {
-    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    io.stderr.write(`aim-shards${command ? ` ${command}` : ''}: ${(error as Error).message}\n`);
-    if (usage) io.stderr.write(`run 'aim-shards --help' for usage\n`);
-    return usage ? 2 : 1;
-  }
+const NAMES = Object.keys(COMMANDS);
+
+/** Run aim-shards with `argv` (without node and script). Returns the exit code: 0 ok, 1 failed, 2 usage error. */
+export async function runCli(argv: readonly string[], io: CliIo = process): Promise<number> {
+  const [command, ...rest] = argv;
+  const sub = command === undefined ? undefined : COMMANDS[command];
+  if (sub) return runCommand({ name: `aim-shards ${command}`, usage: USAGE, spec: sub.spec, run: sub.run }, rest, io);
+  return runCommand(
+    {
+      name: 'aim-shards',
+      usage: USAGE,
+      spec: { flags: {}, positionals: true },
+      run: async () => {
+        if (command === undefined) throw new UsageError(`missing command: one of ${NAMES.join(', ')}`);
+        if (command === 'help') {
+          io.stdout.write(USAGE);
+          return 0;
+        }
+        throw new UsageError(`unknown command '${command}'${didYouMean(command, NAMES)}; commands: ${NAMES.join(', ')}`);
+      },
+    },
+    argv,
+    io,
+  );
 }

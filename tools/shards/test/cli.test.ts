@@ -57,23 +57,29 @@ describe('inspect', () => {
 describe('command line', () => {
   it('usage errors exit 2 with a clear message; --help prints usage', async () => {
     const cases: [string[], RegExp][] = [
-      [['frobnicate'], /unknown command "frobnicate"; commands: from-folder, from-idx, inspect/],
+      [['frobnicate'], /unknown command 'frobnicate'; commands: from-folder, from-idx, inspect/],
+      [['inspec', 'x.tar'], /unknown command 'inspec' \(did you mean 'inspect'\?\)/],
+      [[], /missing command: one of from-folder, from-idx, inspect/],
       [['from-idx', 'a'], /expected <images-idx> <labels-idx>, got 1 argument/],
       [['from-idx', 'a', 'b'], /from-idx needs --out <pattern>/],
-      [['from-idx', 'a', 'b', '--out', 'o-%d.tar', '--maxcount', 'ten'], /--maxcount must be an integer >= 1, got "ten"/],
-      [['inspect', 'x.tar', '--out', 'y'], /--out does not apply to inspect/],
-      [['inspect', '--bogus'], /Unknown option '--bogus'/],
+      [['from-idx', 'a', 'b', '--out', 'o-%d.tar', '--maxcount', 'ten'], /--maxcount: must be an integer >= 1, got 'ten'/],
+      [['inspect', 'x.tar', '--out', 'y'], /unknown flag --out; valid flags: --help --json --quiet --verbose/],
+      [['inspect', '--jsno'], /unknown flag --jsno \(did you mean --json\?\)/],
       [['from-folder', 'd', '--out', 'o-%d.tar', '--seed', '1', '--no-shuffle'], /either --seed or --no-shuffle/],
     ];
     for (const [argv, message] of cases) {
       const io = captureIo();
       expect(await runCli(argv, io)).toBe(2);
       expect(io.err()).toMatch(message);
-      expect(io.err()).toMatch(/aim-shards --help/);
+      expect(io.err()).toMatch(/^aim-shards[^\n]*: [^\n]*\(see --help\)\n$/);
+      expect(io.out()).toBe('');
     }
-    const io = captureIo();
-    expect(await runCli(['--help'], io)).toBe(0);
-    expect(io.out()).toMatch(/aim-shards from-folder <dir> --out <pattern>/);
+    for (const argv of [['--help'], ['-h'], ['help'], ['inspect', '--help'], ['from-idx', 'a', '--bogus', '--help']]) {
+      const io = captureIo();
+      expect(await runCli(argv, io)).toBe(0);
+      expect(io.out()).toMatch(/aim-shards from-folder <dir> --out <pattern>/);
+      expect(io.err()).toBe('');
+    }
   });
 
   it('bad input data exits 1 naming the file', async () => {
@@ -81,7 +87,10 @@ describe('command line', () => {
       const io = captureIo();
       expect(await runCli(['from-idx', join(dir, 'none'), join(dir, 'none2'), '--out', join(dir, 'o-%d.tar')], io)).toBe(1);
       // Both files are missing and are opened concurrently: either may be the one named.
-      expect(io.err()).toMatch(/aim-shards from-idx: cannot read IDX file .*none2?: no such file/);
+      expect(io.err()).toMatch(/^aim-shards from-idx: error: cannot read IDX file .*none2?: no such file[^\n]*\n$/);
+      const verbose = captureIo();
+      expect(await runCli(['from-idx', join(dir, 'none'), join(dir, 'none2'), '--out', join(dir, 'o-%d.tar'), '--verbose'], verbose)).toBe(1);
+      expect(verbose.err()).toContain('    at ');
       const bad = captureIo();
       expect(await runCli(['from-idx', join(dir, 'none'), join(dir, 'none2'), '--out', join(dir, 'no-directive.tar')], bad)).toBe(1);
       expect(bad.err()).toMatch(/must contain exactly one integer directive/);

@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../../.." && pwd)"
 model="$root/packages/model"
 out="$root/.device"
-golden="${AIM_GOLDEN_DIR:-$root/../shared/golden}"
+golden="${AIM_GOLDEN_DIR:-$root/fixtures/golden}"
 cd "$root"
 
 [ "$(uname -m)" = x86_64 ] || { echo "prepare.sh: needs an x86-64 machine (the GPU machine is x86-64)" >&2; exit 1; }

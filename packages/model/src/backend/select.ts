@@ -140,6 +140,10 @@ async function tryWasm(): Promise<Attempt> {
 
 async function tryCpu(): Promise<Attempt> {
   await import('@tensorflow/tfjs-backend-cpu');
+  // On its first tensor in Node, tfjs-backend-cpu prints a banner telling the user to install tfjs-node, which cannot
+  // be installed offline; the backend line we print says what runs and why. Mark the instance as used before any write.
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
   const failed = await activate('cpu');
   return failed ? { ok: false, why: failed } : { ok: true, reason: 'plain JavaScript reference kernels' };
 }

@@ -3,7 +3,10 @@
 // References: https://github.com/dawn-gpu/node-webgpu (create/globals), tfjs-backend-webgpu src/base.ts (device setup).
 /// <reference types="@webgpu/types" />
 import * as tf from '@tensorflow/tfjs-core';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 /** Debian's chromium ships SwiftShader, a CPU Vulkan driver that Dawn accepts as a (fallback) adapter. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -84,7 +87,45 @@ export function describeAdapter(a: WebGpuAdapterSummary): string {
   return `${name}${a.software ? ' (software fallback adapter)' : ''}`;
 }
 
-async function requestAdapter(): Promise<{ gpu: GPU; adapter: GPUAdapter | null; why?: string }> {
+/**
+ * Asks for an adapter in a child Node first (undefined when the `webgpu` package cannot be resolved from here, as in a
+ * self-contained bundle). When none answers, Dawn writes its warnings ("Couldn't load Vulkan",
+ * "vkCreateInstance failed", each with a source path from Dawn's build machine) straight to file descriptor 2, which
+ * no JavaScript can intercept; in the child they are captured, and the first one becomes part of the reason.
+ */
+async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; loadError?: string } | undefined> {
+  let entry: string;
+  try {
+    entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  } catch {
+    return undefined; // bundled without node_modules (bench/device): ask in this process instead
+  }
+  const script =
+    "const { create } = await import(process.env.AIM_DAWN_ENTRY);" +
+    "const a = await create([]).requestAdapter({ powerPreference: 'high-performance' });" +
+    "process.stdout.write(a ? 'ADAPTER' : 'NONE'); process.exit(0);";
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { env: { ...process.env, AIM_DAWN_ENTRY: entry }, timeout: 60_000 },
+      (_err, out, err) => resolve({ stdout: String(out), stderr: String(err) }),
+    );
+  });
+  const warnings = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('Warning: '))
+    .map((l) => l.slice('Warning: '.length).trim());
+  if (stdout.includes('ADAPTER')) return { adapter: true };
+  if (stdout.includes('NONE')) return { adapter: false, dawnSaid: warnings[0] };
+  const firstLine = stderr.split('\n').find((l) => /error/i.test(l)) ?? stderr.trim().split('\n')[0] ?? 'no output';
+  return { adapter: false, loadError: firstLine.trim() };
+}
+
+async function requestAdapter(): Promise<{ gpu?: GPU; adapter: GPUAdapter | null; why?: string; dawnSaid?: string }> {
+  const child = await adapterInChild();
+  if (child?.loadError) throw new Error(child.loadError);
+  if (child && !child.adapter) return { adapter: null, dawnSaid: child.dawnSaid };
   const { create } = await loadDawn();
   // A new instance per probe: Dawn reads VK_DRIVER_FILES when it creates the Vulkan instance.
   const gpu = create([]);
@@ -108,22 +149,22 @@ export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Pr
   if (!first) {
     return { why: `the Dawn binding (npm 'webgpu') failed to load: ${String(dawnError)}`, usedSoftwareDefault: false };
   }
-  let { gpu, adapter, why } = first;
+  let { gpu, adapter, why, dawnSaid } = first;
   let usedSoftwareDefault = false;
   if (!adapter && opts.softwareFallback && process.env.VK_DRIVER_FILES === undefined && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_DRIVER_FILES = SWIFTSHADER_ICD;
     usedSoftwareDefault = true;
-    ({ gpu, adapter, why } = await requestAdapter());
+    ({ gpu, adapter, why, dawnSaid } = await requestAdapter());
   }
   if (!adapter) {
     const vk = process.env.VK_DRIVER_FILES;
     const hint = vk
       ? `VK_DRIVER_FILES=${vk} gave none`
       : `no Vulkan driver answered; without a GPU set VK_DRIVER_FILES=${SWIFTSHADER_ICD} (Debian package chromium)`;
-    return { why: why ?? `no WebGPU adapter: ${hint}`, usedSoftwareDefault };
+    return { why: why ?? `no WebGPU adapter${dawnSaid ? ` (Dawn: ${dawnSaid})` : ''}: ${hint}`, usedSoftwareDefault };
   }
   vettedAdapter = adapter;
-  installNavigatorGpu(gpu);
+  installNavigatorGpu(gpu!);
   return { adapter: summarise(adapter), usedSoftwareDefault };
 }
 
