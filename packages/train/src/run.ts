@@ -147,13 +147,15 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   writeFileAtomic(join(runDir, 'config.json'), formatConfig(config) + '\n');
   const metrics = new MetricsLog(metricsPath);
 
+  if (options.resumeFrom) {
+    // Before anything is allocated: every file of the checkpoint against the SHA-256s in its state.json.
+    if (!assertCheckpointVerified(options.resumeFrom).sealed) hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
+  }
   const params = parts.model.parameters();
   const optimizer = new AdamW(params, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay });
   let startStep = 0;
   let resumePosition: DataPosition | undefined;
   if (options.resumeFrom) {
-    const verdict = assertCheckpointVerified(options.resumeFrom); // every file against the SHA-256s in state.json
-    if (!verdict.sealed) hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
     const state = readCheckpointState(options.resumeFrom);
     resumePosition = state.dataPosition;
     await loadModelWeights(parts.model, join(options.resumeFrom, MODEL_FILE));
