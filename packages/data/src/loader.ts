@@ -4,7 +4,7 @@
 // References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; AIM-SPEC.md (DFN-2B+ mixing).
 
 import { availableParallelism } from 'node:os';
-import { readSamples, sampleCls, sampleJson, sampleText, type Sample } from '@aim/webdataset';
+import { readSamples, sampleCls, sampleJson, sampleText, type HttpOptions, type Sample } from '@aim/webdataset';
 import type { Piscina } from 'piscina';
 import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION } from './crop.js';
 import { patchGrid } from './patches.js';
@@ -115,6 +115,8 @@ export interface LoaderOptions {
   resume?: LoaderPosition;
   /** Worker module to run instead of the built-in one (it must export the same default function). */
   workerFile?: string | URL;
+  /** For http(s) shards: retries, backoff, headers and the stall timeout (see @aim/webdataset's HttpOptions). */
+  http?: HttpOptions;
 }
 
 /** A batch of patchified images. */
@@ -321,6 +323,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
         ...(options.resampled ? { resampled: true } : {}),
         errorPolicy: policy === 'raise' ? 'raise' : 'skip',
         onError: onReadError,
+        ...(options.http ? { http: options.http } : {}),
       })[Symbol.asyncIterator](),
     );
     const active = sources.map((_, i) => i);

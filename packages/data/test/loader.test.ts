@@ -1,6 +1,9 @@
 // createLoader end to end on real-photo shards: shapes, accounting, determinism across worker counts, ordering,
 // filters, labels, mixing, resume, worker failures and shutdown.
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -334,5 +337,63 @@ describe('createLoader', () => {
       if (saved === undefined) delete process.env.UV_THREADPOOL_SIZE;
       else process.env.UV_THREADPOOL_SIZE = saved;
     }
+  });
+});
+
+describe('createLoader over http', () => {
+  let server: Server;
+  let base: string;
+  const hits = new Map<string, number>();
+  beforeAll(async () => {
+    const files = new Map(photoShards.paths.map((p) => [`/${basename(p)}`, readFileSync(p)]));
+    server = createServer((req, res) => {
+      const path = req.url ?? '';
+      const hit = (hits.get(path) ?? 0) + 1;
+      hits.set(path, hit);
+      const body = files.get(path.replace('/stalls', ''));
+      if (!body) return void res.writeHead(404).end();
+      const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      res.writeHead(start > 0 ? 206 : 200, {
+        'content-length': body.length - start,
+        ...(start > 0 ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+      });
+      // '/stalls/<shard>': the first transfer stops half-way and holds the connection open.
+      if (path.startsWith('/stalls') && hit === 1) return void res.write(body.subarray(0, body.length >> 1));
+      res.end(body.subarray(start));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('reads http shards into the same batches as the local files, through a stalled transfer and a 404', async () => {
+    const names = photoShards.paths.map((p) => basename(p));
+    expect(names.length).toBe(3);
+    const common = { batchSize: 4, ...small, transform: 'train' as const, seed: 3, workers: 2, labelKey: 'cls' };
+    const local = await collect({ ...common, shards: photoShards.paths });
+    const urls = [`${base}/${names[0]}`, `${base}/stalls/${names[1]}`, `${base}/${names[2]}`];
+    const remote = await collect({ ...common, shards: urls, http: { stallTimeoutMs: 200, backoffMs: 5 } });
+    expect(remote.batches.map((b) => b.keys)).toEqual(local.batches.map((b) => b.keys));
+    remote.batches.forEach((b, i) => {
+      expect(b.patches).toEqual(local.batches[i].patches);
+      expect(b.labels).toEqual(local.batches[i].labels);
+    });
+    expect(remote.stats).toMatchObject({ seen: 14, yielded: 14, readErrors: 0 });
+    expect(hits.get(`/stalls/${names[1]}`)).toBe(2); // cut after the stall, resumed
+
+    // A missing shard is a read error; the other shards still arrive.
+    const reported: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => void reported.push(m);
+    try {
+      const partial = await collect({ ...common, shards: [`${base}/${names[0]}`, `${base}/missing.tar`], errorPolicy: 'warn' });
+      expect(partial.stats).toMatchObject({ seen: 5, yielded: 5, readErrors: 1 });
+    } finally {
+      console.warn = warn;
+    }
+    expect(reported).toEqual([expect.stringContaining(`read error in ${base}/missing.tar: HTTP 404`)]);
   });
 });
