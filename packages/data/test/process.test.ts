@@ -77,7 +77,9 @@ describe('processSample', () => {
     expect(r.ok).toBe(false);
   });
 
-  it.each(['pngWithAlpha', 'png16', 'cmykJpeg', 'grayPng', 'webp'])('decodes %s to 8-bit sRGB close to the original', async (name) => {
+  // CMYK JPEGs are not here: like PIL's convert('RGB') we ignore their colour profile, so they are not close to the
+  // sRGB original; torchvision-parity.test.ts checks them against Pillow float for float.
+  it.each(['pngWithAlpha', 'png16', 'grayPng', 'webp'])('decodes %s to 8-bit sRGB close to the original', async (name) => {
     const ref = await processSample(task(photoBytes[0], 'same-key', { transform: { ...transform, mode: 'eval' } }));
     const r = await processSample(task(cases[name], 'same-key', { transform: { ...transform, mode: 'eval' } }));
     if (!r.ok || !ref.ok) throw new Error(`${name} was rejected`);
