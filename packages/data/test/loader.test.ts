@@ -1,6 +1,6 @@
 // createLoader end to end on real-photo shards: shapes, accounting, determinism across worker counts, ordering,
 // filters, labels, mixing, resume, worker failures and shutdown.
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
@@ -134,6 +134,33 @@ describe('createLoader', () => {
     // The photos at 96 px on the long side: those under 80 on the short side are too_small.
     expect((sized.stats.rejected.too_small ?? 0) + sized.stats.yielded).toBe(14);
     expect(sized.stats.rejected.too_small).toBeGreaterThan(0);
+  });
+
+  it('a shard truncated mid-way: seen counts the complete samples before the damage, the one cut names itself as lost', async () => {
+    const samples: WritableSample[] = Array.from({ length: 8 }, (_, i) => ({ __key__: `t${i}`, jpg: photoBytes[i % photoBytes.length], cls: i }));
+    const shards = await writeShards(samples, 8, 'trunc');
+    temp.push(shards);
+    const tar = readFileSync(shards.paths[0]);
+    // cut in the middle of sample t4's image: after its header and 100 bytes of its data
+    const header = tar.indexOf(Buffer.from('t4.jpg\0'));
+    expect(header % 512).toBe(0);
+    writeFileSync(shards.paths[0], tar.subarray(0, header + 512 + 100));
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => void warned.push(m);
+    try {
+      for (const epochs of [1, 2]) {
+        warned.length = 0;
+        const { batches, stats } = await collect({ shards: shards.paths, batchSize: 3, ...small, workers: 1, labelKey: 'cls', errorPolicy: 'warn', epochs });
+        // t0..t3 complete; t4 cut (named, lost); t5..t7 are not in the file: counted nowhere
+        expect(batches.flatMap((b) => b.keys)).toEqual(Array.from({ length: epochs }, () => ['t0', 't1', 't2', 't3']).flat());
+        expect(stats).toMatchObject({ seen: 4 * epochs, yielded: 4 * epochs, rejectedTotal: 0, readErrors: epochs, lostToReadErrors: epochs });
+        expect(warned).toHaveLength(epochs);
+        expect(warned[0]).toMatch(/read error in .*trunc-0000\.tar \(t4\): archive is truncated: member t4\.jpg should have \d+ bytes but the archive ends after 100/);
+      }
+    } finally {
+      console.warn = warn;
+    }
   });
 
   it('seen == yielded + rejected + dropped under random corruption of a shard', async () => {
