@@ -2,7 +2,7 @@
 // each with its step and the pretraining validation loss recorded for it.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CHECKPOINT_MARKER, listCheckpoints, readMetrics } from '@aim/train';
+import { CHECKPOINT_MARKER, listCheckpoints, readMetrics, verifyCheckpoint } from '@aim/train';
 
 export interface CheckpointRef {
   /** The safetensors file holding the model state dict. */
@@ -63,9 +63,11 @@ function fromFolder(dir: string, runVal: Map<number, number>): CheckpointRef {
 
 /**
  * Resolves `--checkpoint`: a .safetensors file -> that file; a checkpoint folder (holding state.json) -> its model
- * file; a run folder (holding checkpoints/) -> all its complete checkpoints, oldest first.
+ * file; a run folder (holding checkpoints/) -> all its complete checkpoints, oldest first. Checkpoint folders are
+ * verified against the SHA-256s in their state.json (@aim/train's verifyCheckpoint): a damaged folder given by name is
+ * an error; in a run folder each damaged one is left out and reported through `onSkip`, one line each.
  */
-export function resolveCheckpoints(path: string): CheckpointRef[] {
+export function resolveCheckpoints(path: string, onSkip?: (line: string) => void): CheckpointRef[] {
   let st;
   try {
     st = statSync(path);
@@ -77,6 +79,8 @@ export function resolveCheckpoints(path: string): CheckpointRef[] {
     return [{ file: path, label: path, step: null, valLoss: null }];
   }
   if (existsSync(join(path, CHECKPOINT_MARKER))) {
+    const verdict = verifyCheckpoint(path);
+    if (!verdict.ok) throw new Error(`--checkpoint ${path}: checkpoint is damaged: ${verdict.problem}`);
     const runDir = join(path, '..', '..');
     return [fromFolder(path, runValLosses(runDir))];
   }
@@ -86,5 +90,11 @@ export function resolveCheckpoints(path: string): CheckpointRef[] {
     throw new Error(`--checkpoint ${path}: neither a .safetensors file, a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with complete checkpoints under checkpoints/`);
   }
   const runVal = runValLosses(path);
-  return found.map(({ dir }) => fromFolder(dir, runVal));
+  const usable = found.filter(({ dir }) => {
+    const verdict = verifyCheckpoint(dir);
+    if (!verdict.ok) onSkip?.(`skipped damaged checkpoint ${dir}: ${verdict.problem}`);
+    return verdict.ok;
+  });
+  if (usable.length === 0) throw new Error(`--checkpoint ${path}: every checkpoint under checkpoints/ is damaged`);
+  return usable.map(({ dir }) => fromFolder(dir, runVal));
 }

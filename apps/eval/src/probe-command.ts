@@ -194,7 +194,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
     config = resolveAimConfig(args.variant!);
     trunks = [randomInitTrunk(config, args.initSeed, `random-init:${args.variant}`)];
   } else {
-    const refs = resolveCheckpoints(args.checkpoint!);
+    const refs = resolveCheckpoints(args.checkpoint!, log);
     config = await checkpointConfig(refs.at(-1)!.file);
     trunks = [];
     for (const ref of refs) {

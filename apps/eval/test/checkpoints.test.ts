@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { saveCheckpointDir } from '@aim/train';
 import { resolveCheckpoints } from '../src/checkpoints.js';
 
 async function fakeRun(): Promise<string> {
@@ -45,6 +46,32 @@ describe('resolveCheckpoints', () => {
       expect(() => resolveCheckpoints(join(run, 'nope'))).toThrow(/no such file or folder/);
       expect(() => resolveCheckpoints(join(run, 'metrics.jsonl'))).toThrow(/must be a .safetensors file/);
       expect(() => resolveCheckpoints(join(run, 'checkpoints', 'step-00000600'))).toThrow(/neither a .safetensors file/);
+    } finally {
+      await rm(run, { recursive: true, force: true });
+    }
+  });
+
+  it('verifies sealed checkpoints: a damaged one is left out of a run (one line) and refused by name', async () => {
+    const run = await mkdtemp(join(tmpdir(), 'eval-run-'));
+    try {
+      for (const step of [200, 400]) {
+        await saveCheckpointDir({
+          root: join(run, 'checkpoints'),
+          step,
+          keep: 5,
+          write: async (dir) => {
+            await writeFile(join(dir, 'model.safetensors'), `weights ${step}`);
+            await writeFile(join(dir, 'state.json'), JSON.stringify({ step }));
+          },
+        });
+      }
+      const damaged = join(run, 'checkpoints', 'step-00000400');
+      await writeFile(join(damaged, 'model.safetensors'), 'weights 401'); // same size, one byte changed
+      const lines: string[] = [];
+      expect(resolveCheckpoints(run, (l) => lines.push(l)).map((r) => r.step)).toEqual([200]);
+      expect(lines).toEqual([expect.stringMatching(/^skipped damaged checkpoint .*step-00000400: model\.safetensors: SHA-256 .* \(corrupted\)$/)]);
+      expect(() => resolveCheckpoints(damaged)).toThrow(/checkpoint is damaged: model\.safetensors: SHA-256/);
+      expect(resolveCheckpoints(join(run, 'checkpoints', 'step-00000200'))[0].step).toBe(200);
     } finally {
       await rm(run, { recursive: true, force: true });
     }

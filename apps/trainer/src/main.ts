@@ -72,6 +72,7 @@ export async function train(cli: CommandLine): Promise<number> {
     const plan = planResume(config.resume, cmd.flags);
     ({ config, runDir } = plan);
     resumeFrom = plan.checkpoint;
+    for (const line of plan.skipped) log(line);
   } else {
     runDir = config.out || join(RUNS_ROOT, `${config.preset}-${timestamp()}`);
     config = Object.freeze({ ...config, out: runDir });

@@ -79,11 +79,14 @@ export function randomResizedCropBox(
   if (!(0 < scaleLow && scaleLow <= scaleHigh)) throw new RangeError(`randomResizedCropBox: bad scale [${scaleLow}, ${scaleHigh}]`);
   if (!(0 < ratioLow && ratioLow <= ratioHigh)) throw new RangeError(`randomResizedCropBox: bad ratio [${ratioLow}, ${ratioHigh}]`);
   const area = width * height;
-  const logRatioLow = Math.log(ratioLow);
-  const logRatioHigh = Math.log(ratioHigh);
+  // torchvision computes these in float32 tensors: log_ratio = torch.log(torch.tensor(ratio)), the draws with
+  // torch.empty(1).uniform_, the aspect with torch.exp; the rest (area, sqrt, round) in Python floats.
+  const f32 = Math.fround;
+  const logRatioLow = f32(Math.log(f32(ratioLow)));
+  const logRatioHigh = f32(Math.log(f32(ratioHigh)));
   for (let attempt = 0; attempt < 10; attempt++) {
-    const targetArea = area * rng.uniform(scaleLow, scaleHigh);
-    const aspect = Math.exp(rng.uniform(logRatioLow, logRatioHigh));
+    const targetArea = area * rng.uniformFloat32(scaleLow, scaleHigh);
+    const aspect = f32(Math.exp(rng.uniformFloat32(logRatioLow, logRatioHigh)));
     const w = roundHalfEven(Math.sqrt(targetArea * aspect));
     const h = roundHalfEven(Math.sqrt(targetArea / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {

@@ -9,6 +9,8 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1..8 (1 when absent). */
   orientation: number;
+  /** JPEG: colour components in the frame (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK). */
+  components?: number;
 }
 
 const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
@@ -58,7 +60,7 @@ function readJpegHeader(b: Uint8Array): ImageHeader | null {
       const height = u16be(b, body + 1);
       const width = u16be(b, body + 3);
       if (width === 0 || height === 0) return null; // height 0 means "defined later" (DNL): let libjpeg handle it
-      return { format: 'jpeg', width, height, orientation };
+      return { format: 'jpeg', width, height, orientation, components: b[body + 5] };
     }
     i += 2 + length;
   }

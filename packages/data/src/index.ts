@@ -37,6 +37,7 @@ export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_PIXELS,
   TRANSFORM_REVISION,
+  cmykToRgb,
   decodeWithPlan,
   defaultTransformOptions,
   processSample,

@@ -4,7 +4,7 @@
 // References: webdataset (Python) RandomMix / with_epoch; torch DataLoader drop_last; docs/aim-spec.md (DFN-2B+ mixing).
 
 import { availableParallelism } from 'node:os';
-import { readSamples, sampleCls, sampleJson, sampleText, type Sample } from '@aim/webdataset';
+import { readSamples, sampleCls, sampleJson, sampleText, type HttpOptions, type Sample } from '@aim/webdataset';
 import type { Piscina } from 'piscina';
 import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION } from './crop.js';
 import { patchGrid } from './patches.js';
@@ -115,6 +115,8 @@ export interface LoaderOptions {
   resume?: LoaderPosition;
   /** Worker module to run instead of the built-in one (it must export the same default function). */
   workerFile?: string | URL;
+  /** For http(s) shards: retries, backoff, headers and the stall timeout (see @aim/webdataset's HttpOptions). */
+  http?: HttpOptions;
 }
 
 /** A batch of patchified images. */
@@ -137,7 +139,12 @@ export interface Rejection {
 }
 
 export interface LoaderStats {
-  /** Samples read whose fate is known: seen == yielded + rejectedTotal + buffered + dropped. */
+  /**
+   * Complete samples the shard reader delivered; each one's fate is known: seen == yielded + rejectedTotal + buffered
+   * + dropped. Samples the reader could not deliver are not in `seen`: those it names are `lostToReadErrors`; those
+   * in the unread rest of a shard that broke (truncated, corrupt tar header, network failure) cannot be known and
+   * are counted nowhere (`readErrors` counts the breaks).
+   */
   seen: number;
   yielded: number;
   rejected: Partial<Record<RejectReason, number>>;
@@ -148,6 +155,11 @@ export interface LoaderStats {
   dropped: number;
   /** Shard/tar problems reported by the reader (not samples). */
   readErrors: number;
+  /**
+   * Samples the reader dropped and named: the sample in progress when a shard broke, or one with a bad member
+   * (duplicate extension, over-size). Not part of `seen`.
+   */
+  lostToReadErrors: number;
   /** Encoded bytes of the samples seen. */
   bytes: number;
   batches: number;
@@ -285,6 +297,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     buffered: 0,
     dropped: 0,
     readErrors: 0,
+    lostToReadErrors: 0,
     bytes: 0,
     batches: 0,
     epoch: options.resume?.epoch ?? 0,
@@ -305,14 +318,21 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   const lent = new WeakMap<Float32Array, Float32Array>(); // a yielded batch's patches -> its whole buffer
 
   let firstReadError: string | undefined; // the first read error of the run, for the "read no samples" failure
+  const lastLost = new Map<string, string>(); // shard URL -> the last key reported lost in it
   const onReadError = (info: { url: string; key?: string; reason: string }): void => {
     stats.readErrors++;
     firstReadError ??= info.reason.includes(info.url) ? info.reason : `${info.url}${info.key ? ` (${info.key})` : ''}: ${info.reason}`;
+    // A report with a key names a sample that was dropped; a shard reports one key at most once in a row.
+    if (info.key !== undefined && lastLost.get(info.url) !== info.key) {
+      stats.lostToReadErrors++;
+      lastLost.set(info.url, info.key);
+    }
     if (policy === 'warn') console.warn(`[@aim/data] read error in ${info.url}${info.key ? ` (${info.key})` : ''}: ${info.reason}`);
   };
 
   /** The samples of one epoch, mixed across sources by weight with a seeded draw per sample. */
   async function* epochSamples(epoch: number): AsyncGenerator<{ sample: Sample; source: number }> {
+    lastLost.clear();
     const iterators = sources.map((s) =>
       readSamples(s.shards, {
         seed,
@@ -323,6 +343,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
         ...(options.resampled ? { resampled: true } : {}),
         errorPolicy: policy === 'raise' ? 'raise' : 'skip',
         onError: onReadError,
+        ...(options.http ? { http: options.http } : {}),
       })[Symbol.asyncIterator](),
     );
     const active = sources.map((_, i) => i);

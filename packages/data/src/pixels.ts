@@ -135,10 +135,11 @@ export interface ColorJitterParams {
 export function sampleColorJitter(rng: Rng, options: ColorJitterOptions): ColorJitterParams | null {
   if (!(rng.next() < options.p)) return null;
   const order = rng.permutation(4);
-  const brightness = rng.uniform(Math.max(0, 1 - options.brightness), 1 + options.brightness);
-  const contrast = rng.uniform(Math.max(0, 1 - options.contrast), 1 + options.contrast);
-  const saturation = rng.uniform(Math.max(0, 1 - options.saturation), 1 + options.saturation);
-  const hue = rng.uniform(-options.hue, options.hue);
+  // float32 draws, as torch.empty(1).uniform_ gives them to torchvision
+  const brightness = rng.uniformFloat32(Math.max(0, 1 - options.brightness), 1 + options.brightness);
+  const contrast = rng.uniformFloat32(Math.max(0, 1 - options.contrast), 1 + options.contrast);
+  const saturation = rng.uniformFloat32(Math.max(0, 1 - options.saturation), 1 + options.saturation);
+  const hue = rng.uniformFloat32(-options.hue, options.hue);
   return { order, brightness, contrast, saturation, hue };
 }
 

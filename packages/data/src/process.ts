@@ -54,10 +54,11 @@ export interface TransformOptions {
 
 /**
  * Revision of the worker's pixel arithmetic: it changes whenever the same options and image give different patches
- * (2: Pillow-exact resize, torchvision float32 normalisation, ICC profiles ignored). Caches of transformed data
+ * (2: Pillow-exact resize, torchvision float32 normalisation, ICC profiles ignored; 3: CMYK JPEGs converted with
+ * Pillow's formula, RandomResizedCrop and ColorJitter factors drawn in float32 as torch draws them). Caches of transformed data
  * (e.g. eval's feature cache) key on it so an upgrade never serves stale features.
  */
-export const TRANSFORM_REVISION = 2;
+export const TRANSFORM_REVISION = 3;
 
 export function defaultTransformOptions(overrides: Partial<TransformOptions> = {}): TransformOptions {
   return {
@@ -104,7 +105,8 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   if (bytes.length === 0) return reject('decode_error', 'image is empty (0 bytes)');
 
   // Plain JPEG/PNG headers are parsed here; anything else (WebP, unusual files, garbage) goes to sharp.
-  let header: { format?: string; width?: number; height?: number; orientation?: number } | null = readImageHeader(bytes);
+  let header: { format?: string; width?: number; height?: number; orientation?: number; components?: number; space?: string } | null =
+    readImageHeader(bytes);
   if (header === null) {
     try {
       header = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -128,7 +130,9 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
 
   const size = transform.imageSize;
   const rng = rngFor(task.seed, task.epoch, key);
-  const shrinkOnLoad = transform.shrinkOnLoad && header.format === 'jpeg';
+  // CMYK (and YCCK) JPEGs: decoded to raw CMYK and converted with Pillow's formula (see cmykToRgb), never shrunk on load.
+  const cmyk = header.format === 'jpeg' && (header.components === 4 || header.space === 'cmyk');
+  const shrinkOnLoad = transform.shrinkOnLoad && header.format === 'jpeg' && !cmyk;
   let plan: ResizePlan;
   let flip = false;
   if (transform.mode === 'train') {
@@ -142,7 +146,7 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
 
   let decoded: ImageData<Uint8Array>;
   try {
-    decoded = await decodeCrop(bytes, plan, limits.maxPixels);
+    decoded = await decodeCrop(bytes, plan, limits.maxPixels, cmyk);
   } catch (err) {
     const message = (err as Error).message;
     if (/pixel limit/i.test(message)) return reject('too_many_pixels', message);
@@ -173,14 +177,43 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
  * then resizes it with Pillow's bicubic and cuts the window. The 'shrink-on-load' plan resizes inside sharp instead,
  * so libjpeg can decode a big JPEG at reduced scale.
  */
-export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
-  return finishResize(await decodeCrop(bytes, plan, maxPixels), plan);
+export async function decodeWithPlan(bytes: Uint8Array, plan: ResizePlan, maxPixels: number, cmyk = false): Promise<ImageData<Uint8Array>> {
+  return finishResize(await decodeCrop(bytes, plan, maxPixels, cmyk), plan);
+}
+
+/**
+ * Pillow's CMYK -> RGB (libImaging/Convert.c cmyk2rgb, Pillow 9.4): R = clip(255 - K - MULDIV255(C, 255 - K)),
+ * likewise G from M and B from Y, with MULDIV255(a, b) = (t + (t >> 8)) >> 8 for t = a * b + 128. No colour
+ * management: the embedded or a default CMYK profile is ignored, as PIL's convert('RGB') does.
+ * Checked against Pillow for every (C, K) pair in test/torchvision-parity.test.ts.
+ */
+export function cmykToRgb(cmyk: Uint8Array, out = new Uint8Array((cmyk.length / 4) * 3)): Uint8Array {
+  for (let i = 0, o = 0; i < cmyk.length; i += 4, o += 3) {
+    const nk = 255 - cmyk[i + 3];
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[i + c] * nk + 128;
+      const v = nk - ((t + (t >> 8)) >> 8);
+      out[o + c] = v < 0 ? 0 : v;
+    }
+  }
+  return out;
 }
 
 /** sharp's part of decodeWithPlan: the crop for a 'pillow' plan, the finished window for a 'shrink-on-load' one. */
-async function decodeCrop(bytes: Uint8Array, plan: ResizePlan, maxPixels: number): Promise<ImageData<Uint8Array>> {
+async function decodeCrop(bytes: Uint8Array, plan: ResizePlan, maxPixels: number, cmyk = false): Promise<ImageData<Uint8Array>> {
   let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', sequentialRead: true, ignoreIcc: true }).autoOrient();
   if (plan.crop) pipeline = pipeline.extract(plan.crop);
+  if (cmyk) {
+    // Raw CMYK as libjpeg decodes it (Adobe inversion undone), no colour transform; then Pillow's arithmetic.
+    if (plan.resizer !== 'pillow') throw new Error('CMYK JPEGs are resized with the exact (pillow) plan only');
+    const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const expected = plan.crop ?? { width: info.width, height: info.height };
+    if (info.channels !== 4 || info.width !== expected.width || info.height !== expected.height) {
+      throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, expected CMYK ${expected.width}x${expected.height}x4`);
+    }
+    const rgb = cmykToRgb(new Uint8Array(data.buffer, data.byteOffset, data.length));
+    return { data: rgb, width: info.width, height: info.height, channels: 3 };
+  }
   const shrinking = plan.resizer === 'shrink-on-load';
   if (shrinking) {
     pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' });

@@ -17,6 +17,16 @@ export class Rng {
     return low + (high - low) * this.source.next();
   }
 
+  /**
+   * A float32 uniform in [low, high) as torch's `torch.empty(1).uniform_(low, high)` computes one from a uniform u in
+   * [0, 1) on the CPU: low and high rounded to float32, u * float32(high - low) + low in double, rounded to float32.
+   * torchvision draws RandomResizedCrop's area and log-ratio and ColorJitter's factors this way.
+   */
+  uniformFloat32(low: number, high: number): number {
+    const lo = Math.fround(low);
+    return Math.fround(this.next() * Math.fround(Math.fround(high) - lo) + lo);
+  }
+
   /** Uniform integer in [low, highExclusive), without modulo bias. */
   int(low: number, highExclusive: number): number {
     if (!(Number.isInteger(low) && Number.isInteger(highExclusive) && highExclusive > low)) {

@@ -3,6 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 
 const require = createRequire(import.meta.url);
@@ -60,6 +61,27 @@ export function pngHeaderClaiming(width: number, height: number): Uint8Array {
   return new Uint8Array(Buffer.concat([signature, pngChunk('IHDR', ihdr), idat, pngChunk('IEND', new Uint8Array(0))]));
 }
 
+/**
+ * A decompression bomb with real image data: a 1-bit grayscale PNG of width x height whose IDAT is a complete zlib
+ * stream of every row (filter byte + zero bits), so a decoder that is let through really decodes and allocates
+ * width x height pixels. 12000 x 12000 (144M pixels, over PIL's 89M limit) is ~18 KB of file for 18 MB of rows.
+ */
+let bomb: Uint8Array | undefined;
+/** pngBomb(12000, 12000), made once. */
+export const BOMB = (): Uint8Array => (bomb ??= pngBomb(12_000, 12_000));
+
+export function pngBomb(width: number, height: number): Uint8Array {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 1; // bit depth
+  ihdr[9] = 0; // colour type gray
+  const rows = Buffer.alloc((1 + Math.ceil(width / 8)) * height); // every row: filter 0, then zero bits
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const idat = pngChunk('IDAT', deflateSync(rows, { level: 9 }));
+  return new Uint8Array(Buffer.concat([signature, pngChunk('IHDR', ihdr), idat, pngChunk('IEND', new Uint8Array(0))]));
+}
+
 /** Every special case the worker must handle, built from one photo. */
 export async function imageCases(photo: Uint8Array): Promise<Record<string, Uint8Array>> {
   const base = sharp(photo);
@@ -68,7 +90,7 @@ export async function imageCases(photo: Uint8Array): Promise<Record<string, Uint
     truncatedJpeg: photo.slice(0, Math.floor(photo.length / 2)),
     zeroBytes: new Uint8Array(0),
     textNamedJpg: new TextEncoder().encode('this is a caption, not a JPEG\n'),
-    hugeHeader: pngHeaderClaiming(100_000, 100_000),
+    hugeHeader: BOMB(),
     pngWithAlpha: u8(await base.clone().ensureAlpha(0.5).png().toBuffer()),
     png16: u8(await base.clone().toColourspace('rgb16').png().toBuffer()),
     cmykJpeg: u8(await base.clone().toColourspace('cmyk').jpeg().toBuffer()),

@@ -20,7 +20,9 @@ describe('readImageHeader', () => {
           const bytes = new Uint8Array(await (kind === 'png' ? img.png() : img.jpeg({ progressive: kind === 'progressive' })).toBuffer());
           const ours = readImageHeader(bytes);
           const meta = await sharp(bytes).metadata();
-          expect(ours).toEqual({ format: meta.format, width: meta.width, height: meta.height, orientation: meta.orientation ?? 1 });
+          const components = meta.format === 'jpeg' ? { components: meta.channels } : {}; // 4 for CMYK
+          expect(ours).toEqual({ format: meta.format, width: meta.width, height: meta.height, orientation: meta.orientation ?? 1, ...components });
+          if (meta.space === 'cmyk') expect(ours?.components).toBe(4);
         },
       ),
       { numRuns: 40 },
@@ -36,7 +38,7 @@ describe('readImageHeader', () => {
     const bytes = new Uint8Array(Buffer.concat([plain.subarray(0, 2), app1, plain.subarray(2)]));
     const meta = await sharp(bytes).metadata();
     expect(meta.orientation).toBe(8);
-    expect(readImageHeader(bytes)).toEqual({ format: 'jpeg', width: 30, height: 12, orientation: 8 });
+    expect(readImageHeader(bytes)).toEqual({ format: 'jpeg', width: 30, height: 12, orientation: 8, components: 3 });
   });
 
   it('reads a decompression bomb\'s header without touching pixels, and declines other formats and garbage', async () => {

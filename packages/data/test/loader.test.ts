@@ -1,6 +1,9 @@
 // createLoader end to end on real-photo shards: shapes, accounting, determinism across worker counts, ordering,
 // filters, labels, mixing, resume, worker failures and shutdown.
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -142,6 +145,33 @@ describe('createLoader', () => {
     // The photos at 96 px on the long side: those under 80 on the short side are too_small.
     expect((sized.stats.rejected.too_small ?? 0) + sized.stats.yielded).toBe(14);
     expect(sized.stats.rejected.too_small).toBeGreaterThan(0);
+  });
+
+  it('a shard truncated mid-way: seen counts the complete samples before the damage, the one cut names itself as lost', async () => {
+    const samples: WritableSample[] = Array.from({ length: 8 }, (_, i) => ({ __key__: `t${i}`, jpg: photoBytes[i % photoBytes.length], cls: i }));
+    const shards = await writeShards(samples, 8, 'trunc');
+    temp.push(shards);
+    const tar = readFileSync(shards.paths[0]);
+    // cut in the middle of sample t4's image: after its header and 100 bytes of its data
+    const header = tar.indexOf(Buffer.from('t4.jpg\0'));
+    expect(header % 512).toBe(0);
+    writeFileSync(shards.paths[0], tar.subarray(0, header + 512 + 100));
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => void warned.push(m);
+    try {
+      for (const epochs of [1, 2]) {
+        warned.length = 0;
+        const { batches, stats } = await collect({ shards: shards.paths, batchSize: 3, ...small, workers: 1, labelKey: 'cls', errorPolicy: 'warn', epochs });
+        // t0..t3 complete; t4 cut (named, lost); t5..t7 are not in the file: counted nowhere
+        expect(batches.flatMap((b) => b.keys)).toEqual(Array.from({ length: epochs }, () => ['t0', 't1', 't2', 't3']).flat());
+        expect(stats).toMatchObject({ seen: 4 * epochs, yielded: 4 * epochs, rejectedTotal: 0, readErrors: epochs, lostToReadErrors: epochs });
+        expect(warned).toHaveLength(epochs);
+        expect(warned[0]).toMatch(/read error in .*trunc-0000\.tar \(t4\): archive is truncated: member t4\.jpg should have \d+ bytes but the archive ends after 100/);
+      }
+    } finally {
+      console.warn = warn;
+    }
   });
 
   it('seen == yielded + rejected + dropped under random corruption of a shard', async () => {
@@ -345,5 +375,63 @@ describe('createLoader', () => {
       if (saved === undefined) delete process.env.UV_THREADPOOL_SIZE;
       else process.env.UV_THREADPOOL_SIZE = saved;
     }
+  });
+});
+
+describe('createLoader over http', () => {
+  let server: Server;
+  let base: string;
+  const hits = new Map<string, number>();
+  beforeAll(async () => {
+    const files = new Map(photoShards.paths.map((p) => [`/${basename(p)}`, readFileSync(p)]));
+    server = createServer((req, res) => {
+      const path = req.url ?? '';
+      const hit = (hits.get(path) ?? 0) + 1;
+      hits.set(path, hit);
+      const body = files.get(path.replace('/stalls', ''));
+      if (!body) return void res.writeHead(404).end();
+      const start = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+      res.writeHead(start > 0 ? 206 : 200, {
+        'content-length': body.length - start,
+        ...(start > 0 ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+      });
+      // '/stalls/<shard>': the first transfer stops half-way and holds the connection open.
+      if (path.startsWith('/stalls') && hit === 1) return void res.write(body.subarray(0, body.length >> 1));
+      res.end(body.subarray(start));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('reads http shards into the same batches as the local files, through a stalled transfer and a 404', async () => {
+    const names = photoShards.paths.map((p) => basename(p));
+    expect(names.length).toBe(3);
+    const common = { batchSize: 4, ...small, transform: 'train' as const, seed: 3, workers: 2, labelKey: 'cls' };
+    const local = await collect({ ...common, shards: photoShards.paths });
+    const urls = [`${base}/${names[0]}`, `${base}/stalls/${names[1]}`, `${base}/${names[2]}`];
+    const remote = await collect({ ...common, shards: urls, http: { stallTimeoutMs: 200, backoffMs: 5 } });
+    expect(remote.batches.map((b) => b.keys)).toEqual(local.batches.map((b) => b.keys));
+    remote.batches.forEach((b, i) => {
+      expect(b.patches).toEqual(local.batches[i].patches);
+      expect(b.labels).toEqual(local.batches[i].labels);
+    });
+    expect(remote.stats).toMatchObject({ seen: 14, yielded: 14, readErrors: 0 });
+    expect(hits.get(`/stalls/${names[1]}`)).toBe(2); // cut after the stall, resumed
+
+    // A missing shard is a read error; the other shards still arrive.
+    const reported: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => void reported.push(m);
+    try {
+      const partial = await collect({ ...common, shards: [`${base}/${names[0]}`, `${base}/missing.tar`], errorPolicy: 'warn' });
+      expect(partial.stats).toMatchObject({ seen: 5, yielded: 5, readErrors: 1 });
+    } finally {
+      console.warn = warn;
+    }
+    expect(reported).toEqual([expect.stringContaining(`read error in ${base}/missing.tar: HTTP 404`)]);
   });
 });

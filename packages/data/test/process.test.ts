@@ -71,13 +71,27 @@ describe('processSample', () => {
     }
   });
 
-  it('an oversized header under a lax limit still fails fast instead of allocating its pixels', async () => {
-    // A limit above the header check but the decoder's own limit is what stops pixels being allocated.
-    const r = await processSample(task(cases.hugeHeader, 'bomb', { limits: { ...DEFAULT_LIMITS, maxPixels: 1e12 } }));
+  it('a decompression bomb with real data: rejected from its header before any decode; the decoder limit is a second guard', async () => {
+    const bomb = cases.hugeHeader; // 12000 x 12000 1-bit PNG, complete image data (see fixtures.pngBomb)
+    expect(bomb.length).toBeLessThan(100_000);
+    // The data is real: a decoder without a limit decodes it (here only its first rows, sequentially).
+    const top = await sharp(bomb, { limitInputPixels: false, sequentialRead: true }).extract({ left: 0, top: 0, width: 16, height: 4 }).raw().toBuffer();
+    expect(top.length).toBe(16 * 4 * 3); // as sRGB
+    expect(top.every((v) => v === 0)).toBe(true);
+    // Default limits (PIL's 89,478,485 pixels): rejected from the header, before sharp sees the pixels.
+    const t0 = performance.now();
+    const r = await processSample(task(bomb, 'bomb'));
+    expect(performance.now() - t0).toBeLessThan(500); // decoding 144M pixels would take seconds
     expect(r.ok).toBe(false);
+    if (!r.ok) expect([r.reason, r.message]).toEqual(['too_many_pixels', '12000x12000 = 144000000 pixels exceeds 89478485']);
+    // sharp's own limit (limitInputPixels = maxPixels) stops it too when asked to decode it anyway.
+    const plan = cropFirstPlan({ left: 0, top: 0, width: 12_000, height: 12_000, fallback: false }, 56);
+    await expect(decodeWithPlan(bomb, plan, DEFAULT_LIMITS.maxPixels)).rejects.toThrow(/pixel limit/i);
   });
 
-  it.each(['pngWithAlpha', 'png16', 'cmykJpeg', 'grayPng', 'webp'])('decodes %s to 8-bit sRGB close to the original', async (name) => {
+  // CMYK JPEGs are not here: like PIL's convert('RGB') we ignore their colour profile, so they are not close to the
+  // sRGB original; torchvision-parity.test.ts checks them against Pillow float for float.
+  it.each(['pngWithAlpha', 'png16', 'grayPng', 'webp'])('decodes %s to 8-bit sRGB close to the original', async (name) => {
     const ref = await processSample(task(photoBytes[0], 'same-key', { transform: { ...transform, mode: 'eval' } }));
     const r = await processSample(task(cases[name], 'same-key', { transform: { ...transform, mode: 'eval' } }));
     if (!r.ok || !ref.ok) throw new Error(`${name} was rejected`);

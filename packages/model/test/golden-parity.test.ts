@@ -10,7 +10,7 @@ import {
   prefixLengthsFromMask,
 } from '../src/index.js';
 import { backendsUnderTest, useBackend } from './backends.js';
-import { goldenPath, readGoldenIo, relError, take } from './golden.js';
+import { goldenPath, parityError, readGoldenIo, take } from './golden.js';
 
 const io = await readGoldenIo('aim-golden-small.io.safetensors');
 function golden(name: string): { shape: number[]; data: Float32Array } {
@@ -20,7 +20,7 @@ function golden(name: string): { shape: number[]; data: Float32Array } {
 }
 
 for (const backend of backendsUnderTest) {
-  describe(`golden parity on ${backend.name} (rel error <= ${backend.relTol})`, () => {
+  describe(`golden parity on ${backend.name} (rel error <= ${backend.relTol}, elementwise <= ${backend.elemTol})`, () => {
     let model: AimModel;
     let probe: AttentiveProbe;
     let images: tf.Tensor4D;
@@ -48,8 +48,13 @@ for (const backend of backendsUnderTest) {
     });
 
     const expectClose = (actual: Float32Array, name: string): void => {
-      const err = relError(actual, golden(name).data);
-      expect(err, `${name}: rel error ${err}`).toBeLessThanOrEqual(backend.relTol);
+      const want = golden(name).data;
+      const err = parityError(actual, want);
+      expect(err.maxRel, `${name}: max|a-b|/max|b| = ${err.maxRel}`).toBeLessThanOrEqual(backend.relTol);
+      const at = err.elemIndex;
+      expect(err.elemRel, `${name}: elementwise rel error ${err.elemRel} at [${at}] (${actual[at]} vs ${want[at]})`).toBeLessThanOrEqual(
+        backend.elemTol,
+      );
     };
 
     it('reads the fixture config from the apple/ml-aim metadata keys', () => {

@@ -32,15 +32,45 @@ export async function readGoldenIo(file: string): Promise<Map<string, { shape: n
 
 /** Relative error max|a - b| / max|b| (b the reference); shapes must match. */
 export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  return parityError(actual, expected).maxRel;
+}
+
+/** Entries whose magnitude is at least this fraction of max|b| count for the elementwise check. */
+export const ELEMENT_FLOOR = 0.1;
+
+export interface ParityError {
+  /** max|a - b| / max|b|. */
+  maxRel: number;
+  /** max |a_i - b_i| / |b_i| over the entries with |b_i| >= ELEMENT_FLOOR * max|b| (0 when there are none). */
+  elemRel: number;
+  /** Where elemRel is reached (-1 when no entry counts). */
+  elemIndex: number;
+}
+
+/** Both parity measures of `actual` against the reference `expected`; non-finite values give Infinity. */
+export function parityError(actual: ArrayLike<number>, expected: ArrayLike<number>): ParityError {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    const d = Math.abs(actual[i] - expected[i]);
+    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
     scale = Math.max(scale, Math.abs(expected[i]));
   }
-  if (!Number.isFinite(diff)) return Infinity;
-  return diff / (scale === 0 ? 1 : scale);
+  const floor = ELEMENT_FLOOR * scale;
+  let elemRel = 0;
+  let elemIndex = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const b = Math.abs(expected[i]);
+    if (b === 0 || b < floor) continue;
+    const e = Math.abs(actual[i] - expected[i]) / b;
+    if (!(e <= elemRel)) {
+      elemRel = Number.isNaN(e) ? Infinity : e;
+      elemIndex = i;
+    }
+  }
+  const maxRel = Number.isFinite(diff) ? diff / (scale === 0 ? 1 : scale) : Infinity;
+  return { maxRel, elemRel, elemIndex };
 }
 
 /** Reads a tensor's values and disposes it. */

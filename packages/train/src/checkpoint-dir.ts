@@ -1,6 +1,9 @@
 // Crash-safe checkpoint directories: write into a temp dir, fsync, rename into place, then move the `latest` pointer.
 // A kill at any moment leaves either the previous checkpoint or the new one as `latest`, never a torn one.
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Every save is sealed: state.json gets the SHA-256 and size of every other file and a SHA-256 of its own content,
+// so damage after the save (truncation, a flipped bit) is found by `verifyCheckpoint` before anything loads.
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -93,6 +96,7 @@ export async function saveCheckpointDir(options: SaveCheckpointOptions): Promise
   try {
     await options.write(tmp);
     statSync(join(tmp, CHECKPOINT_MARKER));
+    sealCheckpoint(tmp);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err instanceof Error && /ENOENT/.test(err.message) && err.message.includes(CHECKPOINT_MARKER)
@@ -128,4 +132,158 @@ function prune(root: string, keep: number, current: string): void {
   for (const name of readdirSync(root)) {
     if (name.startsWith('.tmp-') || name.startsWith('.old-')) rmSync(join(root, name), { recursive: true, force: true });
   }
+}
+
+/** Size and SHA-256 of one file of a checkpoint, as recorded in its state.json. */
+export interface CheckpointFileDigest {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** The fields sealing adds to state.json. */
+export interface CheckpointSeal {
+  /** Every file of the checkpoint but state.json, by path relative to the checkpoint folder ('/' separated). */
+  readonly files: Readonly<Record<string, CheckpointFileDigest>>;
+  /** SHA-256 of JSON.stringify(state without this field), i.e. of state.json's content. */
+  readonly stateSha256: string;
+}
+
+const HASH_CHUNK = 4 << 20;
+
+/** SHA-256 (hex) and size of a file, read in chunks (checkpoints of paper-scale models are gigabytes). */
+export function fileDigest(path: string): CheckpointFileDigest {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_CHUNK);
+  const fd = openSync(path, 'r');
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+function checkpointFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...checkpointFiles(dir, rel));
+    else if (entry.isFile() && rel !== CHECKPOINT_MARKER) out.push(rel);
+  }
+  return out.sort();
+}
+
+const stateDigest = (state: Record<string, unknown>): string => createHash('sha256').update(JSON.stringify(state)).digest('hex');
+
+/**
+ * Adds `files` (size and SHA-256 of every other file) and `stateSha256` to the JSON object in `dir`/state.json.
+ * saveCheckpointDir calls it after the writer; exported for tools that assemble checkpoints themselves.
+ */
+export function sealCheckpoint(dir: string): void {
+  const path = join(dir, CHECKPOINT_MARKER);
+  let state: unknown;
+  try {
+    state = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`checkpoint writer wrote a ${CHECKPOINT_MARKER} that is not JSON: ${(err as Error).message}`);
+  }
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
+    throw new Error(`checkpoint writer wrote a ${CHECKPOINT_MARKER} that is not a JSON object`);
+  }
+  const { files: _f, stateSha256: _s, ...rest } = state as Record<string, unknown>;
+  const files: Record<string, CheckpointFileDigest> = {};
+  for (const rel of checkpointFiles(dir)) files[rel] = fileDigest(join(dir, rel));
+  const sealed: Record<string, unknown> = { ...rest, files };
+  sealed.stateSha256 = stateDigest(sealed);
+  writeFileAtomic(path, JSON.stringify(sealed, null, 2) + '\n');
+}
+
+/** What `verifyCheckpoint` found. */
+export type CheckpointVerdict =
+  /** Every file matches its recorded digest (`sealed`), or the checkpoint predates sealing (no digests to check). */
+  | { readonly ok: true; readonly sealed: boolean }
+  /** `problem` names the file and what is wrong with it. */
+  | { readonly ok: false; readonly problem: string };
+
+const short = (hex: string): string => hex.slice(0, 12);
+
+/**
+ * Checks a checkpoint folder against the digests in its state.json: state.json must parse and match its own
+ * digest, and every recorded file must exist with its recorded size and SHA-256. A state.json with neither `files`
+ * nor `stateSha256` is a checkpoint saved before sealing existed: ok, `sealed: false`.
+ */
+export function verifyCheckpoint(dir: string): CheckpointVerdict {
+  const statePath = join(dir, CHECKPOINT_MARKER);
+  let text: string;
+  try {
+    text = readFileSync(statePath, 'utf8');
+  } catch (err) {
+    return { ok: false, problem: `${CHECKPOINT_MARKER}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  let state: Record<string, unknown>;
+  try {
+    state = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    return { ok: false, problem: `${CHECKPOINT_MARKER}: not valid JSON (${(err as Error).message})` };
+  }
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
+    return { ok: false, problem: `${CHECKPOINT_MARKER}: not a JSON object` };
+  }
+  const { stateSha256, ...rest } = state;
+  if (stateSha256 === undefined && rest.files === undefined) return { ok: true, sealed: false };
+  if (typeof stateSha256 !== 'string' || stateDigest(rest) !== stateSha256) {
+    return { ok: false, problem: `${CHECKPOINT_MARKER}: content does not match its recorded SHA-256 (altered after saving)` };
+  }
+  const files = rest.files as Record<string, CheckpointFileDigest> | undefined;
+  if (files === null || typeof files !== 'object') return { ok: false, problem: `${CHECKPOINT_MARKER}: no file digests` };
+  for (const [rel, want] of Object.entries(files)) {
+    const path = join(dir, ...rel.split('/'));
+    let got: CheckpointFileDigest;
+    try {
+      got = fileDigest(path);
+    } catch (err) {
+      return { ok: false, problem: `${rel}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+    }
+    if (got.bytes !== want.bytes) {
+      return { ok: false, problem: `${rel}: ${got.bytes} bytes, ${want.bytes} recorded (${got.bytes < want.bytes ? 'truncated' : 'grown'})` };
+    }
+    if (got.sha256 !== want.sha256) {
+      return { ok: false, problem: `${rel}: SHA-256 ${short(got.sha256)}... differs from the recorded ${short(want.sha256)}... (corrupted)` };
+    }
+  }
+  return { ok: true, sealed: true };
+}
+
+/** Throws an Error naming the checkpoint and the problem when `verifyCheckpoint` fails; returns the verdict otherwise. */
+export function assertCheckpointVerified(dir: string): CheckpointVerdict & { ok: true } {
+  const verdict = verifyCheckpoint(dir);
+  if (!verdict.ok) throw new Error(`checkpoint ${dir} is damaged: ${verdict.problem}`);
+  return verdict;
+}
+
+/**
+ * The newest checkpoint under `root` that verifies: the one `latest` points to, else the others newest first.
+ * Each broken one passed over is reported through `onSkip` as one line naming it and its problem.
+ */
+export function latestVerifiedCheckpoint(root: string, onSkip?: (line: string) => void): string | undefined {
+  const pointed = latestCheckpoint(root);
+  const candidates = listCheckpoints(root)
+    .map((c) => c.dir)
+    .reverse();
+  if (pointed !== undefined && candidates[0] !== pointed) candidates.unshift(pointed);
+  const seen = new Set<string>();
+  for (const dir of candidates) {
+    if (seen.has(dir)) continue;
+    seen.add(dir);
+    const verdict = verifyCheckpoint(dir);
+    if (verdict.ok) return dir;
+    onSkip?.(`skipped damaged checkpoint ${dir}: ${verdict.problem}`);
+  }
+  return undefined;
 }

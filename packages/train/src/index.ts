@@ -12,7 +12,15 @@ export {
   checkpointDirName,
   writeFileAtomic,
   CHECKPOINT_MARKER,
+  sealCheckpoint,
+  verifyCheckpoint,
+  assertCheckpointVerified,
+  latestVerifiedCheckpoint,
+  fileDigest,
   type SaveCheckpointOptions,
+  type CheckpointVerdict,
+  type CheckpointSeal,
+  type CheckpointFileDigest,
 } from './checkpoint-dir.js';
 export {
   AUGMENTATIONS,

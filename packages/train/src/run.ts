@@ -5,7 +5,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { readSafetensors, saveAimCheckpoint, tensorEntry, writeSafetensors, type AimModel } from '@aim/model';
 import { AdamW } from './adamw.js';
-import { CHECKPOINT_MARKER, latestCheckpoint, saveCheckpointDir, writeFileAtomic } from './checkpoint-dir.js';
+import { CHECKPOINT_MARKER, assertCheckpointVerified, latestCheckpoint, latestVerifiedCheckpoint, saveCheckpointDir, writeFileAtomic } from './checkpoint-dir.js';
 import { checkValues, formatConfig, type TrainConfig } from './config.js';
 import { MetricsLog, lossCurveSvg, readMetrics } from './metrics.js';
 import { Prefetcher } from './prefetch.js';
@@ -112,14 +112,18 @@ export interface CheckpointState {
 const MODEL_FILE = 'model.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-/** Resolves a --resume argument: a checkpoint folder, or a run folder (its latest checkpoint). */
-export function resolveCheckpoint(path: string): string {
+/**
+ * Resolves a --resume argument: a checkpoint folder (as is: loading verifies it), or a run folder (its newest
+ * checkpoint that verifies; each damaged one passed over goes to `onSkip` as one line).
+ */
+export function resolveCheckpoint(path: string, onSkip?: (line: string) => void): string {
   try {
     readFileSync(join(path, CHECKPOINT_MARKER));
     return path;
   } catch {
-    const latest = latestCheckpoint(join(path, 'checkpoints'));
+    const latest = latestVerifiedCheckpoint(join(path, 'checkpoints'), onSkip);
     if (latest) return latest;
+    if (latestCheckpoint(join(path, 'checkpoints'))) throw new Error(`resume: no checkpoint under '${path}' verifies (all damaged)`);
     throw new Error(`resume: '${path}' is neither a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with checkpoints/`);
   }
 }
@@ -143,6 +147,10 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   writeFileAtomic(join(runDir, 'config.json'), formatConfig(config) + '\n');
   const metrics = new MetricsLog(metricsPath);
 
+  if (options.resumeFrom) {
+    // Before anything is allocated: every file of the checkpoint against the SHA-256s in its state.json.
+    if (!assertCheckpointVerified(options.resumeFrom).sealed) hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
+  }
   const params = parts.model.parameters();
   const optimizer = new AdamW(params, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay });
   let startStep = 0;

@@ -1,6 +1,7 @@
-// End to end on the cpu backend with shards made here: a run stopped with stopAt and resumed reproduces the
-// uninterrupted run's losses step for step; checkpoints, metrics and the plot are where users look for them.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+// End to end on the cpu and wasm backends with shards made here: a run stopped with stopAt (mid-epoch and at an
+// epoch boundary) and resumed reproduces the uninterrupted run's losses step for step; a damaged newest checkpoint
+// is passed over for the previous one; checkpoints, metrics and the plot are where users look for them.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import {
   latestCheckpoint,
   readCheckpointState,
   readMetrics,
+  resolveCheckpoint,
   resolveConfig,
   runPretraining,
   type TrainConfig,
@@ -70,7 +72,7 @@ function config(extra: Record<string, string> = {}): TrainConfig {
 
 async function run(cfg: TrainConfig, runDir: string, resumeFrom?: string, shouldStop?: () => boolean) {
   const losses = new Map<number, number>();
-  const parts = createRunParts({ config: cfg, data: { train: cfg.data, val: cfg.valData }, backend: 'cpu' });
+  const parts = createRunParts({ config: cfg, data: { train: cfg.data, val: cfg.valData }, backend: cfg.backend as 'cpu' | 'wasm' });
   try {
     const summary = await runPretraining({
       config: cfg,
@@ -87,41 +89,79 @@ async function run(cfg: TrainConfig, runDir: string, resumeFrom?: string, should
 }
 
 describe('runPretraining', () => {
-  it('stop at step 5 + resume reproduces the uninterrupted losses exactly (crossing an epoch boundary)', async () => {
-    // 40 samples / batch 4 = 10 micro-batches per epoch; 8 steps x accum 2 = 16 micro-batches: 1.6 epochs.
-    const whole = await run(config(), join(dir, 'run-whole'));
-    expect(whole.summary.stopReason).toBe('completed');
-    expect([...whole.losses.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  // 40 samples / batch 4 = 10 micro-batches per epoch; 8 steps x accum 2 = 16 micro-batches: 1.6 epochs.
+  // Step 3 = 6 micro-batches (mid-epoch: 24 of 40 samples); step 5 = 10 micro-batches (the epoch boundary).
+  for (const backend of ['cpu', 'wasm'] as const) {
+    describe(`on ${backend}`, () => {
+      let wholeLosses: Map<number, number>;
+      beforeAll(async () => {
+        await selectBackend(backend);
+        const r = await run(config({ '--backend': backend }), join(dir, `run-whole-${backend}`));
+        expect(r.summary.stopReason).toBe('completed');
+        wholeLosses = r.losses;
+        expect([...wholeLosses.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      });
 
-    const runDir = join(dir, 'run-split');
-    const first = await run(config({ '--stop-at': '5' }), runDir);
-    expect(first.summary.stopReason).toBe('stop-at');
-    expect(first.summary.finalStep).toBe(5);
-    const checkpoint = latestCheckpoint(join(runDir, 'checkpoints'))!;
-    const state = readCheckpointState(checkpoint);
-    expect(state.step).toBe(5);
-    expect(state.dataPosition.microBatches).toBe(10);
-    expect(state.dataPosition.loader).toEqual({ epoch: 0, samplesInEpoch: 40 });
-    expect(state.config.stopAt).toBe(5);
+      const stops: Array<[number, string, object]> = [
+        [3, 'mid-epoch', { epoch: 0, samplesInEpoch: 24 }],
+        [5, 'at the epoch boundary', { epoch: 0, samplesInEpoch: 40 }],
+      ];
+      for (const [stopAt, where, loader] of stops) {
+        it(`stop at step ${stopAt} (${where}) + resume reproduces the uninterrupted losses exactly`, async () => {
+          const runDir = join(dir, `run-split-${stopAt}-${backend}`);
+          const first = await run(config({ '--backend': backend, '--stop-at': String(stopAt) }), runDir);
+          expect(first.summary.stopReason).toBe('stop-at');
+          expect(first.summary.finalStep).toBe(stopAt);
+          const checkpoint = latestCheckpoint(join(runDir, 'checkpoints'))!;
+          const state = readCheckpointState(checkpoint);
+          expect(state.step).toBe(stopAt);
+          expect(state.backend).toBe(backend);
+          expect(state.dataPosition.microBatches).toBe(stopAt * 2);
+          expect(state.dataPosition.loader).toEqual(loader);
+          expect(state.config.stopAt).toBe(stopAt);
 
-    const second = await run(config(), runDir, checkpoint);
-    expect(second.summary.startStep).toBe(5);
-    expect([...second.losses.keys()]).toEqual([6, 7, 8]);
-    const resumed = new Map([...first.losses, ...second.losses]);
-    expect([...resumed.entries()]).toEqual([...whole.losses.entries()]);
+          const second = await run(config({ '--backend': backend }), runDir, checkpoint);
+          expect(second.summary.startStep).toBe(stopAt);
+          expect([...second.losses.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8].filter((s) => s > stopAt));
+          const resumed = new Map([...first.losses, ...second.losses]);
+          expect([...resumed.entries()]).toEqual([...wholeLosses.entries()]);
 
-    // the loss falls over the run, and validation compares across runs: same value at the same step
-    const val = (d: string) => readMetrics(join(d, 'metrics.jsonl')).filter((r) => r.kind === 'val');
-    const wholeVal = new Map(val(join(dir, 'run-whole')).map((r) => [r.step, r.loss]));
-    const splitVal = new Map(val(runDir).map((r) => [r.step, r.loss]));
-    expect(splitVal.get(8)).toBe(wholeVal.get(8));
-    expect(existsSync(join(runDir, 'loss-curve.svg'))).toBe(true);
-    expect(readFileSync(join(runDir, 'loss-curve.svg'), 'utf8')).toContain('<title>validation</title>');
-    expect(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).variant).toBe('aim-dev-nano');
-  });
+          // validation compares across runs: same value at the same step
+          const val = (d: string) => readMetrics(join(d, 'metrics.jsonl')).filter((r) => r.kind === 'val');
+          const wholeVal = new Map(val(join(dir, `run-whole-${backend}`)).map((r) => [r.step, r.loss]));
+          const splitVal = new Map(val(runDir).map((r) => [r.step, r.loss]));
+          expect(splitVal.get(8)).toBe(wholeVal.get(8));
+          expect(existsSync(join(runDir, 'loss-curve.svg'))).toBe(true);
+          expect(readFileSync(join(runDir, 'loss-curve.svg'), 'utf8')).toContain('<title>validation</title>');
+          expect(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).variant).toBe('aim-dev-nano');
+        });
+      }
+
+      it('a bit-flipped newest checkpoint: loading it is an error; the run folder resumes from the previous one, exactly', async () => {
+        const runDir = join(dir, `run-damaged-${backend}`);
+        await run(config({ '--backend': backend, '--stop-at': '3' }), runDir); // checkpoints at steps 2 and 3
+        const damaged = join(runDir, 'checkpoints', 'step-00000003');
+        const optimizer = join(damaged, 'optimizer.safetensors');
+        const bytes = readFileSync(optimizer);
+        bytes[bytes.length - 3] ^= 0x10; // a moment's low mantissa bit: the file still parses
+        writeFileSync(optimizer, bytes);
+        await expect(run(config({ '--backend': backend }), runDir, damaged)).rejects.toThrow(
+          new RegExp(`checkpoint ${damaged.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged: optimizer\\.safetensors: SHA-256 .* \\(corrupted\\)`),
+        );
+        const skipped: string[] = [];
+        const previous = resolveCheckpoint(runDir, (l) => skipped.push(l));
+        expect(previous).toBe(join(runDir, 'checkpoints', 'step-00000002'));
+        expect(skipped).toEqual([expect.stringMatching(/^skipped damaged checkpoint .*step-00000003: optimizer\.safetensors: SHA-256/)]);
+        const again = await run(config({ '--backend': backend }), runDir, previous);
+        expect(again.summary.startStep).toBe(2);
+        expect([...again.losses.entries()]).toEqual([...wholeLosses.entries()].filter(([s]) => s > 2));
+      });
+    });
+  }
 
   it('keeps the last K checkpoints, each loadable as a plain AIM checkpoint', async () => {
-    const runDir = join(dir, 'run-whole');
+    await selectBackend('cpu');
+    const runDir = join(dir, 'run-whole-cpu');
     const dirs = ['step-00000006', 'step-00000008'];
     expect(existsSync(join(runDir, 'checkpoints', 'step-00000004'))).toBe(false);
     for (const d of dirs) expect(existsSync(join(runDir, 'checkpoints', d, 'state.json'))).toBe(true);

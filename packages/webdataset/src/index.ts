@@ -2,7 +2,7 @@
 export { expandUrls, braceExpand, locateShard, type ShardLocation } from './urls.js';
 export { readSamples, type ReadSamplesOptions } from './read.js';
 export { readTarSamples, tarSamples, type TarSamplesOptions } from './group.js';
-export { openShard, HttpStatusError, type HttpOptions, type OpenShardOptions } from './open.js';
+export { openShard, HttpStatusError, DEFAULT_STALL_TIMEOUT_MS, type HttpOptions, type OpenShardOptions } from './open.js';
 export {
   readTarEntries,
   TarFormatError,

@@ -12,6 +12,12 @@ export interface HttpOptions {
   maxBackoffMs?: number;
   /** Extra request headers (e.g. authorization). */
   headers?: Record<string, string>;
+  /**
+   * Longest wait in ms for the server while we are waiting on it: for the response headers, and for each next chunk
+   * of the body. A request that stalls longer is aborted and retried (resuming with Range) like a broken transfer;
+   * time the consumer spends between chunks does not count. Default 30000 (undici's own limits are 300 s).
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface OpenShardOptions {
@@ -105,10 +111,49 @@ function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
+/** Default for {@link HttpOptions.stallTimeoutMs}. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
+/** The reason a request is aborted with when the server stops sending. */
+class StallError extends Error {
+  constructor(ms: number, phase: string) {
+    super(`stalled: no data for ${ms} ms${phase ? ` ${phase}` : ''}`);
+    this.name = 'StallError';
+  }
+}
+
+/**
+ * A watchdog for one request: `arm` before waiting on the server, `disarm` once it answered. When it fires, the
+ * request's signal aborts with a StallError, which fetch and the body reader then throw.
+ */
+class StallWatch {
+  readonly controller = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(private readonly ms: number) {}
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  arm(phase: string): void {
+    this.disarm();
+    this.timer = setTimeout(() => this.controller.abort(new StallError(this.ms, phase)), this.ms);
+  }
+  disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+  /** What to report for an error thrown while armed: the stall itself when the watchdog fired. */
+  why(error: unknown): string {
+    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
+    return reason instanceof StallError ? reason.message : (error as Error).message;
+  }
+}
+
 async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Uint8Array> {
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 200;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  if (!(stallMs > 0)) throw new Error(`${url}: http.stallTimeoutMs must be > 0, got ${stallMs}`);
   let attempt = 0;
   let received = 0;
   const retryOrThrow = async (what: string, cause?: unknown): Promise<void> => {
@@ -127,13 +172,17 @@ async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Ui
     // After a broken transfer, ask only for the rest; a server that ignores Range answers 200 and we skip ahead.
     if (received > 0) headers.range = `bytes=${received}-`;
     if (received > 0 && validator !== undefined) headers['if-range'] = validator;
+    const watch = new StallWatch(stallMs);
     let response: Response;
     try {
-      response = await fetch(url, { headers });
+      watch.arm('waiting for the response headers');
+      response = await fetch(url, { headers, signal: watch.signal });
     } catch (error) {
-      await retryOrThrow(`network error (${(error as Error).message})`, error);
+      watch.disarm();
+      await retryOrThrow(`network error (${networkReason(watch.why(error), error)})`, error);
       continue;
     }
+    watch.disarm();
     if (isRetryableStatus(response.status)) {
       await response.body?.cancel();
       await retryOrThrow(`HTTP ${response.status} ${response.statusText}`);
@@ -158,9 +207,23 @@ async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Ui
       }
     }
     let skip = received > 0 && response.status !== 206 ? received : 0;
+    const reader = response.body.getReader();
+    let finished = false;
     try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        let bytes = chunk;
+      for (;;) {
+        // Only the wait on the server is timed: while the consumer holds a chunk, the watchdog is off.
+        watch.arm('');
+        let next: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          next = await reader.read();
+        } finally {
+          watch.disarm();
+        }
+        if (next.done) {
+          finished = true;
+          return;
+        }
+        let bytes = next.value;
         if (skip > 0) {
           const n = Math.min(skip, bytes.length);
           skip -= n;
@@ -170,9 +233,24 @@ async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Ui
         received += bytes.length;
         yield bytes;
       }
-      return;
     } catch (error) {
-      await retryOrThrow(`transfer broke after ${received} bytes (${(error as Error).message})`, error);
+      finished = true;
+      reader.releaseLock();
+      watch.controller.abort(); // drop the connection of the broken or stalled transfer
+      await retryOrThrow(`transfer broke after ${received} bytes (${networkReason(watch.why(error), error)})`, error);
+    } finally {
+      // The consumer stopped early: close the connection instead of leaving the rest of the body unread.
+      if (!finished) await reader.cancel().catch(() => undefined);
     }
   }
+}
+
+/** undici reports most failures as "fetch failed" with the real one (ECONNREFUSED, a reset) as the cause. */
+function networkReason(message: string, error: unknown): string {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (message === 'fetch failed' && cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return `${message}: ${code && !cause.message.includes(code) ? `${code} ` : ''}${cause.message}`;
+  }
+  return message;
 }

@@ -1,5 +1,6 @@
 // Reading shards over HTTP from a server on 127.0.0.1 started by the test: streaming, transient failures,
-// broken transfers resumed with Range, and 4xx errors.
+// broken transfers resumed with Range (and skipped ahead when the server ignores Range), stalls cut short by the
+// stall timeout, refused connections, and 4xx errors.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
@@ -14,6 +15,10 @@ let server: Server;
 let base: string;
 const hits = new Map<string, number>();
 const rangeHeaders: string[] = [];
+/** Status codes the server answered per path, in order. */
+const statuses = new Map<string, number[]>();
+/** Connections the server saw closed while it was holding a stalled response open. */
+const stalledClosed = new Map<string, number>();
 let releaseSlow: () => void = () => undefined;
 let slowReleased = new Promise<void>((resolve) => (releaseSlow = resolve));
 
@@ -24,7 +29,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   if (req.headers.range) rangeHeaders.push(`${path} ${req.headers.range}`);
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   const start = range ? Number(range[1]) : 0;
+  const status = (code: number) => statuses.set(path, [...(statuses.get(path) ?? []), code]);
+  // Holds a response open without sending more, counting the connection when the client closes it.
+  const hold = () => res.on('close', () => stalledClosed.set(path, (stalledClosed.get(path) ?? 0) + 1));
   const send = () => {
+    status(range ? 206 : 200);
     res.writeHead(range ? 206 : 200, {
       'content-length': shard.length - start,
       'accept-ranges': 'bytes',
@@ -73,6 +82,38 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     res.end(shard);
     return;
   }
+  if (path === '/stalls-once.tar') {
+    // The first transfer stops sending after 100 KB and keeps the connection open; the retry gets the rest.
+    if (hit === 1) {
+      status(200);
+      res.writeHead(200, { 'content-length': shard.length, 'accept-ranges': 'bytes' });
+      res.write(shard.subarray(0, 100_000));
+      hold();
+      return;
+    }
+    return send();
+  }
+  if (path === '/stalls-before-headers.tar') {
+    // The first request never gets an answer at all.
+    if (hit === 1) return void hold();
+    return send();
+  }
+  if (path === '/always-stalls.tar') {
+    // Headers, then nothing, every time.
+    status(range ? 206 : 200);
+    res.writeHead(range ? 206 : 200, { 'content-length': shard.length - start, ...(range ? { 'content-range': `bytes ${start}-${shard.length - 1}/${shard.length}` } : {}) });
+    res.flushHeaders();
+    hold();
+    return;
+  }
+  if (path === '/ignores-range.tar') {
+    // Breaks after 100 KB; the retry's Range header is ignored: a 200 with the whole shard (the skip-ahead path).
+    status(200);
+    res.writeHead(200, { 'content-length': shard.length });
+    if (hit === 1) res.write(shard.subarray(0, 100_000), () => res.destroy());
+    else res.end(shard);
+    return;
+  }
   if (path === '/slow.tar') {
     // Send the first half, then wait until the client has read a sample: proves samples stream before the shard ends.
     res.writeHead(200, { 'content-length': shard.length });
@@ -104,6 +145,8 @@ afterAll(async () => {
 });
 
 const fast = { http: { backoffMs: 5, maxBackoffMs: 20 } };
+const STALL_MS = 150;
+const stallFast = { http: { ...fast.http, stallTimeoutMs: STALL_MS } };
 
 describe('http(s) shards', () => {
   it('streams samples: the first sample arrives while the server still holds back half the shard', async () => {
@@ -166,4 +209,81 @@ describe('http(s) shards', () => {
     );
     expect(hits.get('/always-500.tar')).toBe(3);
   });
+
+  it('a transfer that stalls mid-shard is cut after the stall timeout and resumed with Range', async () => {
+    const t0 = performance.now();
+    const got = await collect(readSamples(`${base}/stalls-once.tar`, stallFast));
+    const seconds = (performance.now() - t0) / 1000;
+    expect(got.map(comparable)).toEqual(expected);
+    expect(hits.get('/stalls-once.tar')).toBe(2);
+    expect(statuses.get('/stalls-once.tar')).toEqual([200, 206]);
+    expect(rangeHeaders.filter((h) => h.startsWith('/stalls-once.tar '))).toEqual([expect.stringMatching(/^\/stalls-once\.tar bytes=[1-9]\d*-$/)]);
+    expect(seconds).toBeLessThan(5); // one 150 ms stall and a short backoff, not undici's 300 s
+    await waitFor(() => stalledClosed.get('/stalls-once.tar') === 1); // the stalled connection was dropped
+  });
+
+  it('a request that never gets its headers is cut after the stall timeout and retried', async () => {
+    const got = await collect(readSamples(`${base}/stalls-before-headers.tar`, stallFast));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(hits.get('/stalls-before-headers.tar')).toBe(2);
+    await waitFor(() => stalledClosed.get('/stalls-before-headers.tar') === 1);
+  });
+
+  it('a server that keeps stalling is given up after the retries and reported like any network error', async () => {
+    const url = `${base}/always-stalls.tar`;
+    const options = { http: { ...stallFast.http, retries: 2 } };
+    const t0 = performance.now();
+    await expect(collect(readSamples(url, options))).rejects.toThrow(
+      new RegExp(`${url}: transfer broke after 0 bytes \\(stalled: no data for ${STALL_MS} ms\\); gave up after 3 attempts`),
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(hits.get('/always-stalls.tar')).toBe(3);
+    // with errorPolicy 'warn' the report names the URL and the stall, and the next shard is read
+    const errors: WdsErrorInfo[] = [];
+    const got = await collect(readSamples([url, `${base}/ok.tar`], { ...options, errorPolicy: 'warn', onError: (e) => errors.push(e) }));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(errors).toEqual([{ url, reason: expect.stringMatching(/stalled: no data for 150 ms\); gave up after 3 attempts/) }]);
+    await waitFor(() => stalledClosed.get('/always-stalls.tar') === 6);
+  });
+
+  it('a slow consumer is not a stall: only waits on the server are timed', async () => {
+    const keys: string[] = [];
+    for await (const s of readSamples(`${base}/ok.tar`, { http: { stallTimeoutMs: 100, retries: 0 } })) {
+      keys.push(s.__key__);
+      await new Promise((r) => setTimeout(r, 250)); // longer than the stall timeout, between chunks
+    }
+    expect(keys).toEqual(expected.map((s) => s.__key__));
+  });
+
+  it('a refused connection is retried, then given up naming ECONNREFUSED and the attempts', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const url = `http://127.0.0.1:${port}/x.tar`;
+    const errors: WdsErrorInfo[] = [];
+    const got = await collect(readSamples([url, `${base}/ok.tar`], { http: { retries: 2, backoffMs: 5 }, errorPolicy: 'warn', onError: (e) => errors.push(e) }));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(errors).toEqual([{ url, reason: expect.stringMatching(/network error \(fetch failed: .*ECONNREFUSED.*\); gave up after 3 attempts/) }]);
+  });
+
+  it('a server that ignores Range on the retry: the resent start is skipped, no byte duplicated or lost', async () => {
+    const got = await collect(readSamples(`${base}/ignores-range.tar`, fast));
+    expect(got.map(comparable)).toEqual(expected);
+    expect(hits.get('/ignores-range.tar')).toBe(2);
+    expect(statuses.get('/ignores-range.tar')).toEqual([200, 200]);
+    expect(rangeHeaders.filter((h) => h.startsWith('/ignores-range.tar '))).toEqual([expect.stringMatching(/bytes=[1-9]\d*-$/)]);
+  });
+
+  it('http.stallTimeoutMs must be positive', async () => {
+    await expect(collect(readSamples(`${base}/ok.tar`, { http: { stallTimeoutMs: 0 } }))).rejects.toThrow(/stallTimeoutMs must be > 0, got 0/);
+  });
 });
+
+async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`waitFor: condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -46,6 +46,25 @@ for entry in bench/device/parity.ts bench/bench.ts; do
     --banner:js="$banner" --outfile="$out/$name.mjs"
 done
 
+# The same parity check built from two departures from the spec (test/spec-mutations.sh applies the same edits):
+# run.sh expects both to fail on the device's webgpu and wasm. The sources are restored right after each build.
+if git diff --quiet -- "$model/src/config.ts" "$model/src/ops.ts"; then
+  trap 'git checkout -q -- "$model/src/config.ts" "$model/src/ops.ts"' EXIT
+  for mutation in ln-eps tanh-gelu; do
+    case $mutation in
+      ln-eps) sed -i 's/export const LAYER_NORM_EPS = 1e-6;/export const LAYER_NORM_EPS = 1e-5;/' "$model/src/config.ts" ;;
+      tanh-gelu) sed -i 's|tf.erf(tf.mul(xt, INV_SQRT2))|tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(xt, tf.mul(0.044715, tf.pow(xt, 3)))))|' "$model/src/ops.ts" ;;
+    esac
+    git diff --quiet -- "$model/src/config.ts" "$model/src/ops.ts" && { echo "prepare.sh: mutation $mutation did not apply" >&2; exit 1; }
+    npx esbuild "$model/bench/device/parity.ts" --bundle --platform=node --format=esm --target=node20 \
+      --conditions=@aim/source --ignore-annotations --log-level=error \
+      --banner:js="$banner" --outfile="$out/parity-$mutation.mjs"
+    git checkout -q -- "$model/src/config.ts" "$model/src/ops.ts"
+  done
+else
+  echo "prepare.sh: packages/model/src/config.ts or ops.ts has local changes; not building the mutation bundles" >&2
+fi
+
 du -sh "$out"
 size_kb=$(du -sk "$out" | cut -f1)
 [ "$size_kb" -lt 61440 ] || { echo "prepare.sh: $out is ${size_kb} KiB, over the 60 MiB budget" >&2; exit 1; }

@@ -51,6 +51,15 @@ timeout 120 "$node_bin" "$dev/parity.mjs" --golden "$dev/golden" --backends webg
   | grep -v 'Hi, looks like\|tfjs-node\|^=*$\|^$' | tee "$results/parity.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 
+# The gates must catch the spec's two known mutations on this device too (bundles from prepare.sh).
+for mutation in ln-eps tanh-gelu; do
+  [ -f "$dev/parity-$mutation.mjs" ] || continue
+  log "golden parity with mutation $mutation (must fail)"
+  timeout 120 "$node_bin" "$dev/parity-$mutation.mjs" --golden "$dev/golden" --backends webgpu,wasm ${sw[@]+"${sw[@]}"} 2>&1 \
+    | grep -v 'Hi, looks like\|tfjs-node\|^=*$\|^$' | tee "$results/parity-$mutation.txt"
+  if [ "${PIPESTATUS[0]}" = 1 ]; then log "mutation $mutation: caught"; else log "mutation $mutation: NOT caught"; status=1; fi
+done
+
 budget="${AIM_DEVICE_BUDGET_S:-210}"
 variants="${AIM_DEVICE_VARIANTS:-aim-dev-tiny,aim-dev-5M,aim-dev-25M,aim-600M}"
 batch_for="${AIM_DEVICE_BATCH_FOR:-aim-600M=8}"
