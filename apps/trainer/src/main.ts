@@ -3,12 +3,13 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { selectBackend } from '@aim/model';
+import { AimEngine } from '@aim/gpu';
 import {
   ConfigError,
   createRunParts,
   formatConfig,
   runPretraining,
+  selectCompute,
   type RunSummary,
   type TrainConfig,
 } from '@aim/train';
@@ -82,12 +83,19 @@ export async function train(cli: CommandLine): Promise<number> {
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
-  const backend = await selectBackend(config.backend);
-  log(`backend: ${backend.name} (${backend.reason})`);
-  for (const s of backend.skipped) log(`  skipped ${s.name}: ${s.why}`);
+  const compute = await selectCompute(config.backend);
+  log(`backend: ${compute.backend} (${compute.reason})`);
+  for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
 
-  const parts = createRunParts({ config, data, backend: backend.name });
-  const m = parts.model;
+  const hostParts = createRunParts({ config, data, backend: compute.backend });
+  const m = hostParts.model;
+  let parts = hostParts;
+  if (compute.device) {
+    // Micro-batches are config.batchSize images; accumulation keeps the global batch.
+    const engine = await AimEngine.create(compute.device, m.config, { batch: config.batchSize });
+    parts = { ...hostParts, engine };
+    log(`engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, activations checkpointed per block)`);
+  }
   log(
     `model: ${m.config.name}, ${(m.parameterCount() / 1e6).toFixed(2)}M parameters (trunk + pretraining head), ` +
       `${m.config.imageSize} px, patch ${m.config.patchSize}, ${(m.config.imageSize / m.config.patchSize) ** 2} patches; ` +
@@ -152,6 +160,8 @@ export async function train(cli: CommandLine): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     m.dispose();
+    // Destroying the device before exit: Dawn tearing down live objects at process exit can crash.
+    compute.device?.destroy();
   }
 }
 

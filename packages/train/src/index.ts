@@ -69,3 +69,5 @@ export {
   type CheckpointState,
 } from './run.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
+export { selectCompute, type ComputeSelection } from './compute.js';
+export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';

@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
+import type { AimEngine } from '@aim/gpu';
 import { readSafetensors, saveAimCheckpoint, tensorEntry, writeSafetensors, type AimModel } from '@aim/model';
 import { AdamW } from './adamw.js';
 import { CHECKPOINT_MARKER, assertCheckpointVerified, latestCheckpoint, latestVerifiedCheckpoint, saveCheckpointDir, writeFileAtomic } from './checkpoint-dir.js';
@@ -10,7 +11,8 @@ import { checkValues, formatConfig, type TrainConfig } from './config.js';
 import { MetricsLog, lossCurveSvg, readMetrics } from './metrics.js';
 import { Prefetcher } from './prefetch.js';
 import { learningRateAt } from './schedule.js';
-import { trainStep, validationLoss, NonFiniteLossError, type PatchBatchLike, type PrefixSampler, type StepResult } from './train-step.js';
+import { engineRunner, tfjsRunner } from './step-runner.js';
+import { NonFiniteLossError, type PatchBatchLike, type PrefixSampler, type StepResult } from './train-step.js';
 
 /** Where the training stream stands; saved in checkpoints. `microBatches` is what resuming relies on. */
 export interface DataPosition {
@@ -41,6 +43,11 @@ export interface RunParts {
   openValData?(): Promise<TrainData>;
   /** Short description of the compute backend, for logs. */
   readonly backend: string;
+  /**
+   * The WebGPU engine, when it computes the steps: `model` is then its host copy for checkpoints, synchronised when one
+   * is written or loaded. runPretraining destroys it when the run ends.
+   */
+  readonly engine?: AimEngine;
 }
 
 export interface StepReport extends StepResult {
@@ -172,6 +179,8 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   } else {
     metrics.append({ kind: 'event', step: 0, event: 'start', backend: parts.backend, config });
   }
+  const runnerOptions = { model: parts.model, optimizer, samplePrefixLengths: parts.samplePrefixLengths, runSeed: config.seed, clipNorm: config.clipNorm };
+  const runner = parts.engine ? engineRunner(parts.engine, runnerOptions) : tfjsRunner(runnerOptions);
 
   const schedule = {
     totalSteps: config.steps,
@@ -199,7 +208,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   }
   const validate = async (step: number): Promise<number | undefined> => {
     if (!valBatches) return undefined;
-    const { loss, images } = await validationLoss(parts.model, parts.samplePrefixLengths, iterate(valBatches), valBatches.length);
+    const { loss, images } = await runner.validate(valBatches);
     metrics.append({ kind: 'val', step, loss, images });
     hooks.onValidation?.(step, loss);
     return loss;
@@ -223,6 +232,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const recent: Array<{ seconds: number; images: number }> = [];
 
   const save = async (): Promise<void> => {
+    await runner.syncToHost();
     const position: DataPosition = { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
     const state: CheckpointState = {
       format: 'aim-train-checkpoint/1',
@@ -280,7 +290,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       const lr = learningRateAt(step, schedule);
       let result: StepResult;
       try {
-        result = trainStep({ model: parts.model, optimizer, samplePrefixLengths: parts.samplePrefixLengths, runSeed: config.seed, clipNorm: config.clipNorm }, step, micro, lr);
+        result = await runner.step(step, micro, lr);
       } catch (err) {
         if (err instanceof NonFiniteLossError) {
           metrics.append({ kind: 'event', step: err.step, event: 'non-finite-loss', loss: String(err.loss) });
@@ -324,6 +334,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   } finally {
     await stream.return();
     await data.close();
+    await runner.dispose();
     optimizer.dispose();
   }
   const dataStats = data.stats?.();
@@ -347,10 +358,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     metricsPath,
     plotPath,
   };
-}
-
-async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
-  yield* items;
 }
 
 /** Loads every state-dict tensor of `model` from an AIM safetensors file, one tensor at a time. */

@@ -1,0 +1,50 @@
+// Chooses what computes: the WebGPU engine (@aim/gpu) when asked for by name or, for 'auto', on a hardware adapter;
+// otherwise a tfjs backend as @aim/model's selectBackend picks it. With the engine, tfjs runs on cpu and only holds
+// the host copy of the weights (checkpoints, probes).
+import { requestEngineDevice } from '@aim/gpu';
+import {
+  type BackendChoice,
+  BackendUnavailableError,
+  describeAdapter,
+  probeWebGpu,
+  selectBackend,
+  vettedWebGpuAdapter,
+} from '@aim/model';
+
+export interface ComputeSelection {
+  /** 'webgpu' when the engine computes, else the active tfjs backend. */
+  readonly backend: string;
+  /** What runs and why it was chosen. */
+  readonly reason: string;
+  /** Backends tried before, each with the reason it was not used. */
+  readonly skipped: readonly { readonly name: string; readonly why: string }[];
+  /** The engine's device, when the engine computes; the caller destroys it when done. */
+  readonly device?: GPUDevice;
+}
+
+async function engineOn(explicit: boolean): Promise<{ device: GPUDevice; adapter: string } | { why: string }> {
+  const probe = await probeWebGpu({ softwareFallback: explicit });
+  const adapter = vettedWebGpuAdapter();
+  if (!probe.adapter || !adapter) return { why: probe.why ?? 'no WebGPU adapter' };
+  const described = `${describeAdapter(probe.adapter)}${probe.usedSoftwareDefault ? ', VK_DRIVER_FILES defaulted to SwiftShader' : ''}`;
+  if (probe.adapter.software && !explicit) {
+    return { why: `only a software adapter (${described}); auto never uses it: ask for 'webgpu' by name` };
+  }
+  return { device: await requestEngineDevice(adapter), adapter: described };
+}
+
+export async function selectCompute(choice: BackendChoice): Promise<ComputeSelection> {
+  if (choice !== 'webgpu' && choice !== 'auto') {
+    const s = await selectBackend(choice);
+    return { backend: s.name, reason: s.reason, skipped: s.skipped };
+  }
+  const engine = await engineOn(choice === 'webgpu');
+  if ('device' in engine) {
+    await selectBackend('cpu');
+    const how = choice === 'webgpu' ? 'webgpu asked for by name' : 'auto: webgpu is the first choice';
+    return { backend: 'webgpu', reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}; tfjs on cpu holds the host copy`, skipped: [], device: engine.device };
+  }
+  if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', engine.why);
+  const s = await selectBackend('auto');
+  return { backend: s.name, reason: s.reason, skipped: [{ name: 'webgpu', why: engine.why }, ...s.skipped.filter((x) => x.name !== 'webgpu')] };
+}

@@ -1,0 +1,118 @@
+// Who computes a training step: the tfjs model (cpu, wasm, tensorflow backends) or the WebGPU engine (@aim/gpu).
+// Both draw the same prefix lengths from (run seed, step, micro-batch), weight micro-batches the same way and apply
+// the same AdamW, so a run can move between them through a checkpoint. With the engine, the tfjs model and AdamW
+// stay on the host as the checkpoint copy: they are synchronised only when a checkpoint is written or loaded.
+import * as tf from '@tensorflow/tfjs-core';
+import type { AimEngine } from '@aim/gpu';
+import type { AimModel } from '@aim/model';
+import { type AdamW, momentName } from './adamw.js';
+import { trainPrefixSeed, validationPrefixSeed } from './seed.js';
+import {
+  NonFiniteLossError,
+  type PatchBatchLike,
+  type PrefixSampler,
+  type StepResult,
+  trainStep,
+  validationLoss,
+} from './train-step.js';
+
+export interface StepRunner {
+  /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`. */
+  step(stepIndex: number, micro: readonly PatchBatchLike[], lr: number): Promise<StepResult>;
+  /** Mean loss over every weighted position of `batches`, with the fixed validation prefixes. */
+  validate(batches: readonly PatchBatchLike[]): Promise<{ loss: number; images: number }>;
+  /** Brings the host model and optimizer up to date before a checkpoint is written. */
+  syncToHost(): Promise<void>;
+  /** Takes the host model and optimizer (just loaded from a checkpoint) as the state to continue from. */
+  syncFromHost(): void;
+  /** Releases what the runner holds (not the model or optimizer). */
+  dispose(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  readonly model: AimModel;
+  readonly optimizer: AdamW;
+  readonly samplePrefixLengths: PrefixSampler;
+  readonly runSeed: number;
+  readonly clipNorm: number;
+}
+
+/** The tfjs model computes every step (the reference path). */
+export function tfjsRunner(o: RunnerOptions): StepRunner {
+  return {
+    step: async (stepIndex, micro, lr) =>
+      trainStep({ model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm }, stepIndex, micro, lr),
+    validate: async (batches) => validationLoss(o.model, o.samplePrefixLengths, iterate(batches), batches.length),
+    syncToHost: async () => {},
+    syncFromHost: () => {},
+    dispose: async () => {},
+  };
+}
+
+async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** The WebGPU engine computes every step; the host model and optimizer are its checkpoint copy. */
+export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
+  const params = o.model.parameters();
+  const k = numPatchesOf(o.model);
+  const weighted = (prefix: Int32Array): number => prefix.reduce((n, s) => n + (k - s), 0);
+  const syncFromHost = (): void => {
+    engine.setParameters(new Map(params.map((p) => [p.name, p.variable.dataSync() as Float32Array])));
+    const state = o.optimizer.stateTensors();
+    const moment = (which: 'm' | 'v') => new Map(params.map((p) => [p.name, state[momentName(which, p.name)].dataSync() as Float32Array]));
+    engine.setMoments(moment('m'), moment('v'), o.optimizer.updateCount);
+  };
+  syncFromHost();
+  const { beta1, beta2, eps, weightDecay } = o.optimizer.options;
+  return {
+    async step(stepIndex, micro, lr) {
+      const batches = micro.map((b, i) => ({
+        patches: b.patches,
+        prefixLengths: o.samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(o.runSeed, stepIndex, i)),
+      }));
+      const stats = await engine.step(batches, { lr, beta1, beta2, eps, weightDecay, clipNorm: o.clipNorm });
+      if (stats.nonFinite) throw new NonFiniteLossError(stepIndex + 1, Number.isFinite(stats.loss) ? stats.gradNorm : stats.loss);
+      const images = micro.reduce((n, b) => n + b.batchSize, 0);
+      return { step: stepIndex + 1, loss: stats.loss, lr, gradNorm: stats.gradNorm, images };
+    },
+    async validate(batches) {
+      let sum = 0;
+      let positions = 0;
+      let images = 0;
+      for (const [index, b] of batches.entries()) {
+        const prefixLengths = o.samplePrefixLengths(b.batchSize, b.numPatches, validationPrefixSeed(index));
+        const count = weighted(prefixLengths);
+        sum += (await engine.evalLoss({ patches: b.patches, prefixLengths })) * count;
+        positions += count;
+        images += b.batchSize;
+      }
+      if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
+      return { loss: sum / positions, images };
+    },
+    async syncToHost() {
+      const values = await engine.readParameters();
+      const { m, v, updates } = await engine.readMoments();
+      for (const p of params) {
+        const t = tf.tensor(values.get(p.name)!, p.variable.shape);
+        p.variable.assign(t);
+        t.dispose();
+      }
+      const tensors: Record<string, tf.Tensor> = {};
+      for (const p of params) {
+        tensors[momentName('m', p.name)] = tf.tensor(m.get(p.name)!, p.variable.shape);
+        tensors[momentName('v', p.name)] = tf.tensor(v.get(p.name)!, p.variable.shape);
+      }
+      try {
+        o.optimizer.loadState(tensors, updates);
+      } finally {
+        Object.values(tensors).forEach((t) => t.dispose());
+      }
+    },
+    syncFromHost,
+    dispose: () => engine.destroy(),
+  };
+}
+
+const numPatchesOf = (model: AimModel): number => (model.config.imageSize / model.config.patchSize) ** 2;
