@@ -1,0 +1,99 @@
+// The pretraining run on the WebGPU engine (SwiftShader in CI): 20 steps stopped at 10 and resumed reproduce the
+// uninterrupted losses exactly; an engine checkpoint resumes on cpu (and a cpu checkpoint on the engine) with the same
+// losses within 1e-4; the engine's steps match the tfjs model's step for step.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { AimEngine, requestEngineDevice } from '@aim/gpu';
+import { probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
+import { ShardWriter } from '@aim/webdataset';
+import { createRunParts, flagsToValues, latestCheckpoint, readCheckpointState, resolveConfig, runPretraining, type TrainConfig } from '../src/index.js';
+
+const probe = await probeWebGpu({ softwareFallback: true });
+if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
+if (!probe.adapter) console.warn(`[train tests] engine runs not tested: ${probe.why}`);
+
+let dir: string;
+let device: GPUDevice;
+
+beforeAll(async () => {
+  if (!probe.adapter) return;
+  await selectBackend('cpu');
+  device = await requestEngineDevice(vettedWebGpuAdapter()!);
+  dir = mkdtempSync(join(tmpdir(), 'aim-engine-run-'));
+  const writer = new ShardWriter({ pattern: join(dir, 'train-%04d.tar'), maxCount: 20, mtime: 0 });
+  for (let i = 0; i < 40; i++) {
+    const px = Buffer.alloc(16 * 16 * 3).map((_, j) => (j * (i + 3) * 7) % 251);
+    const png = await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toBuffer();
+    await writer.write({ __key__: `s${String(i).padStart(4, '0')}`, png: new Uint8Array(png) });
+  }
+  await writer.close();
+});
+
+afterAll(() => device?.destroy());
+
+function config(extra: Record<string, string> = {}): TrainConfig {
+  const flags = new Map(
+    Object.entries({
+      '--preset': 'smoke',
+      '--variant': 'aim-dev-nano',
+      '--data': join(dir, 'train-{0000..0001}.tar'),
+      '--val-data': join(dir, 'train-0001.tar'),
+      '--steps': '20',
+      '--batch-size': '4',
+      '--accum': '2',
+      '--workers': '1',
+      '--prefetch': '2',
+      '--save-every': '10',
+      '--val-every': '10',
+      '--val-batches': '2',
+      '--seed': '5',
+      ...extra,
+    }),
+  );
+  return resolveConfig({ flags: flagsToValues(flags) });
+}
+
+async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFrom?: string) {
+  const losses = new Map<number, number>();
+  const parts = createRunParts({ config: cfg, data: { train: cfg.data, val: cfg.valData }, backend: onEngine ? 'webgpu' : 'cpu' });
+  const engine = onEngine ? await AimEngine.create(device, parts.model.config, { batch: cfg.batchSize }) : undefined;
+  try {
+    const summary = await runPretraining({ config: cfg, runDir, parts: { ...parts, engine }, resumeFrom, hooks: { onStep: (r) => losses.set(r.step, r.loss) } });
+    return { summary, losses };
+  } finally {
+    parts.model.dispose();
+  }
+}
+
+const relative = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
+
+describe.skipIf(!probe.adapter)('runPretraining on the WebGPU engine', () => {
+  let whole: Map<number, number>;
+  beforeAll(async () => {
+    whole = (await run(config(), join(dir, 'whole'), true)).losses;
+    expect(whole.size).toBe(20);
+  });
+
+  it('stopped at step 10 and resumed, reproduces the uninterrupted losses exactly', async () => {
+    const runDir = join(dir, 'split');
+    const first = await run(config({ '--stop-at': '10' }), runDir, true);
+    const checkpoint = latestCheckpoint(join(runDir, 'checkpoints'))!;
+    expect(readCheckpointState(checkpoint)).toMatchObject({ step: 10, backend: 'webgpu', optimizerUpdates: 10 });
+    const second = await run(config(), runDir, true, checkpoint);
+    expect([...new Map([...first.losses, ...second.losses]).entries()]).toEqual([...whole.entries()]);
+  });
+
+  it('an engine checkpoint resumes on cpu, and a cpu checkpoint on the engine, with the same losses within 1e-4', async () => {
+    const engineAt10 = join(dir, 'split', 'checkpoints', 'step-00000010');
+    const onCpu = await run(config(), join(dir, 'engine-to-cpu'), false, engineAt10);
+    for (const [step, loss] of onCpu.losses) expect(relative(loss, whole.get(step)!), `step ${step}`).toBeLessThan(1e-4);
+    const cpuRun = await run(config({ '--stop-at': '10' }), join(dir, 'cpu'), false);
+    for (const [step, loss] of cpuRun.losses) expect(relative(loss, whole.get(step)!), `cpu step ${step}`).toBeLessThan(1e-4);
+    const onEngine = await run(config(), join(dir, 'cpu'), true, latestCheckpoint(join(dir, 'cpu', 'checkpoints'))!);
+    expect(onEngine.losses.size).toBe(10);
+    for (const [step, loss] of onEngine.losses) expect(relative(loss, whole.get(step)!), `step ${step}`).toBeLessThan(1e-4);
+  });
+});
