@@ -1,17 +1,29 @@
-// Runs a frozen trunk (bidirectional attention) over in-memory patches and returns chosen blocks' raw outputs.
+// Runs a frozen trunk (bidirectional attention) over in-memory patches and returns chosen blocks' raw outputs, on the
+// tfjs model's backend or, given a GPUDevice, on the WebGPU engine (@aim/gpu) with the model's weights.
 import * as tf from '@tensorflow/tfjs-core';
+import { AimEngine } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
 import type { LabeledPatches } from './data-source.js';
 import type { TokenFeatures } from './features.js';
 
 /**
  * Raw outputs of `blocks` for every sample of `data`, in batches of `batchSize`: one [N, K, D] table per block,
- * in the order given.
+ * in the order given. With `device`, the WebGPU engine computes them.
  */
-export async function extractBlocks(model: AimModel, data: LabeledPatches, blocks: readonly number[], batchSize = 64): Promise<TokenFeatures[]> {
+export async function extractBlocks(
+  model: AimModel,
+  data: LabeledPatches,
+  blocks: readonly number[],
+  batchSize = 64,
+  device?: GPUDevice,
+): Promise<TokenFeatures[]> {
   const { n, tokens, patchDim } = data;
   const D = model.config.width;
   const out = blocks.map(() => new Float32Array(n * tokens * D));
+  if (device) {
+    await extractOnEngine(device, model, data, blocks, batchSize, out);
+    return out.map((data) => ({ data, n, tokens, dim: D }));
+  }
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
     const feats = tf.tidy(() => {
@@ -25,4 +37,27 @@ export async function extractBlocks(model: AimModel, data: LabeledPatches, block
     }
   }
   return out.map((data) => ({ data, n, tokens, dim: D }));
+}
+
+/** The engine's trunk (no pretraining head) with the model's weights, batch by batch into `out`. */
+async function extractOnEngine(
+  device: GPUDevice,
+  model: AimModel,
+  data: LabeledPatches,
+  blocks: readonly number[],
+  batchSize: number,
+  out: Float32Array[],
+): Promise<void> {
+  const { n, tokens, patchDim } = data;
+  const engine = await AimEngine.create(device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false });
+  try {
+    engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      const feats = await engine.extractFeatures(data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim), { blocks });
+      feats.forEach((f, j) => out[j].set(f, start * tokens * model.config.width));
+    }
+  } finally {
+    await engine.destroy();
+  }
 }

@@ -2,6 +2,7 @@
 // output, plus the attentive probe's logits when the checkpoint holds a probe head.
 // References: apple/ml-aim aim-v1 (the reference this output is compared with).
 import * as tf from '@tensorflow/tfjs-core';
+import { AimEngine } from '@aim/gpu';
 import { loadAimCheckpoint, readSafetensors, tensorEntry, writeSafetensors, type SafetensorsWriteEntry } from '@aim/model';
 import type { FeaturesArgs } from './cli-args.js';
 
@@ -46,9 +47,13 @@ export interface FeaturesOutput {
   readonly probeBlocks: number[] | null;
 }
 
-/** Computes the features (and logits) of `args.input`; the caller disposes the returned tensors. */
-export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'input'>): Promise<FeaturesOutput> {
+/**
+ * Computes the features (and logits) of `args.input`; the caller disposes the returned tensors. With `device`, the
+ * WebGPU engine computes the trunk's features (the probe head runs on the tfjs backend).
+ */
+export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'input'>, device?: GPUDevice): Promise<FeaturesOutput> {
   const { model, probe, metadata } = await loadAimCheckpoint(args.checkpoint, { allowPrefixes: ['optimizer.', 'linear_probe.'] });
+  let engine: AimEngine | undefined;
   try {
     const images = await readInput(args.input, model.config.imageSize);
     const allBlocks = Array.from({ length: model.config.depth }, (_, i) => i);
@@ -57,17 +62,34 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
     const logitChunks: tf.Tensor2D[] = [];
     try {
       const b = images.shape[0];
+      if (device) {
+        engine = await AimEngine.create(device, model.config, { batch: Math.min(CHUNK, b), pretrainHead: false });
+        engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
+      }
       for (let start = 0; start < b; start += CHUNK) {
         const size = Math.min(CHUNK, b - start);
-        tf.tidy(() => {
-          const patches = model.patchify(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1])); // [b, K, P]
-          const feats = model.extractFeatures(patches, { blocks: allBlocks }); // depth x [b, K, D]
-          perChunk.push(feats.map((f) => tf.keep(f)));
-          if (probe && probeBlocks) {
-            const pooled = tf.div(tf.addN(probeBlocks.map((i) => feats[i])), probeBlocks.length) as tf.Tensor3D; // [b, K, D]
-            logitChunks.push(tf.keep(probe.forward(pooled, 'eval')));
+        const patches = tf.tidy(() => model.patchify(tf.slice(images, [start, 0, 0, 0], [size, -1, -1, -1]))); // [b, K, P]
+        let feats: tf.Tensor3D[]; // depth x [b, K, D]
+        try {
+          if (engine) {
+            const [, k] = patches.shape;
+            const values = await engine.extractFeatures((await patches.data()) as Float32Array, { blocks: allBlocks });
+            feats = values.map((v) => tf.tensor3d(v, [size, k, model.config.width]));
+          } else {
+            feats = tf.tidy(() => model.extractFeatures(patches, { blocks: allBlocks }));
           }
-        });
+        } finally {
+          patches.dispose();
+        }
+        perChunk.push(feats);
+        if (probe && probeBlocks) {
+          logitChunks.push(
+            tf.tidy(() => {
+              const pooled = tf.div(tf.addN(probeBlocks.map((i) => feats[i])), probeBlocks.length) as tf.Tensor3D; // [b, K, D]
+              return probe.forward(pooled, 'eval');
+            }),
+          );
+        }
       }
     } catch (err) {
       for (const t of [...perChunk.flat(), ...logitChunks]) t.dispose(); // nothing half-made outlives a failure
@@ -85,14 +107,15 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
     const logits = probe ? concat(logitChunks) : null;
     return { features, logits, probeBlocks };
   } finally {
+    await engine?.destroy();
     model.dispose();
     probe?.dispose();
   }
 }
 
 /** eval:features: writes features.i (and logits) to `args.out`; returns the tensor names written. */
-export async function featuresCommand(args: FeaturesArgs): Promise<string[]> {
-  const out = await computeFeatures(args);
+export async function featuresCommand(args: FeaturesArgs, device?: GPUDevice): Promise<string[]> {
+  const out = await computeFeatures(args, device);
   try {
     const entries: SafetensorsWriteEntry[] = out.features.map((f, i) => tensorEntry(`features.${i}`, f));
     if (out.logits) entries.push(tensorEntry('logits', out.logits));

@@ -1,6 +1,6 @@
 // CLI entry of `nx run eval:features`: checkpoint + input batch -> features.i (+ logits) in safetensors.
 import { main, type CommandDefinition } from '@aim/cli';
-import { selectBackend } from '@aim/model';
+import { selectCompute } from '@aim/train';
 import { FEATURES_FLAGS, FEATURES_USAGE, featuresArgsFromCli } from './cli-args.js';
 import { featuresCommand } from './features-command.js';
 
@@ -10,9 +10,14 @@ export const FEATURES_COMMAND: CommandDefinition = {
   spec: { flags: FEATURES_FLAGS },
   run: async (cli, io) => {
     const args = featuresArgsFromCli(cli);
-    const backend = await selectBackend(args.backend ?? 'auto');
-    io.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
-    const names = await featuresCommand(args);
+    const compute = await selectCompute(args.backend ?? 'auto');
+    io.stderr.write(`backend: ${compute.backend} (${compute.reason})\n`);
+    let names;
+    try {
+      names = await featuresCommand(args, compute.device);
+    } finally {
+      compute.device?.destroy(); // before exit: Dawn tearing down live objects at process exit can crash
+    }
     io.stdout.write(`wrote ${args.out}: ${names.join(', ')}\n`);
     return 0;
   },

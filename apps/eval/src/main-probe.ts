@@ -2,7 +2,7 @@
 // Progress goes to stderr, the result to stdout (the @aim/cli dialect).
 import { main, type CommandDefinition } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { selectBackend } from '@aim/model';
+import { selectCompute } from '@aim/train';
 import { PROBE_FLAGS, PROBE_RENAMED, PROBE_USAGE, probeArgsFromCli } from './cli-args.js';
 import { dataResolver } from './data-spec.js';
 import { probeCommand } from './probe-command.js';
@@ -17,9 +17,15 @@ export const PROBE_COMMAND: CommandDefinition = {
   run: async (cli, io) => {
     const args = probeArgsFromCli(cli);
     const log = (line: string) => io.stderr.write(line + '\n');
-    const backend = await selectBackend(args.backend ?? 'auto');
-    log(`backend: ${backend.name} (${backend.reason})`);
-    const { report, outDir } = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log });
+    const compute = await selectCompute(args.backend ?? 'auto');
+    log(`backend: ${compute.backend} (${compute.reason})`);
+    let result;
+    try {
+      result = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log, device: compute.device });
+    } finally {
+      compute.device?.destroy(); // before exit: Dawn tearing down live objects at process exit can crash
+    }
+    const { report, outDir } = result;
     const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
     const lines = [`${report.probe} probe on ${report.checkpoint}, blocks ${report.blocks.join(',')}: top-1 ${pct(report.top1)}, top-5 ${pct(report.top5)}`];
     for (const b of report.baselines) lines.push(`  baseline ${b.name} (${b.probe}): top-1 ${pct(b.top1)}`);

@@ -37,6 +37,8 @@ export interface ProbeCommandDeps {
   readonly log?: (line: string) => void;
   /** Decode workers of the data loader. */
   readonly workers?: number;
+  /** When set, trunk features are extracted on the WebGPU engine on this device. */
+  readonly device?: GPUDevice;
 }
 
 /** A trunk to probe: where its weights come from and what identifies them in the feature cache. */
@@ -115,7 +117,7 @@ class TrunkFeatures {
       for (let i = 0; i < missing.length; i += group) {
         const part = missing.slice(i, i + group);
         this.ctx.log(`  extracting blocks ${part.join(',')} of ${this.trunk.label} on ${split} (${data.n} samples)`);
-        const feats = await extractBlocks(this.model, data, part);
+        const feats = await extractBlocks(this.model, data, part, 64, this.ctx.device);
         for (let j = 0; j < part.length; j++) {
           const entry = { features: feats[j], labels: data.labels };
           await this.ctx.cache.put(await this.key(split, part[j]), entry);
@@ -146,6 +148,7 @@ interface FeatureContext {
   readonly log: (line: string) => void;
   /** Largest feature table extracted in one trunk pass. */
   readonly maxExtractBytes: number;
+  readonly device?: GPUDevice;
 }
 
 /** Normalised input pixels as one "token" per image: the input of the raw-pixel linear baseline. */
@@ -228,6 +231,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
     transform: { name: 'eval', imageSize: config.imageSize, patchSize: config.patchSize, revision: TRANSFORM_REVISION },
     log,
     maxExtractBytes: 1.5e9,
+    device: deps.device,
     data: (split) => {
       let p = loaded.get(split);
       if (!p) {

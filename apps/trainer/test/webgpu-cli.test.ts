@@ -1,0 +1,72 @@
+// The GPU path as a user runs it, on SwiftShader where there is no GPU: `trainer:train --backend webgpu` for a few
+// steps, then `eval:probe --backend webgpu` on its checkpoint. Both exit 0 (no crash at exit) and match their cpu runs.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { probeWebGpu } from '@aim/model';
+import { prepareMnist } from '@aim/shards';
+
+const TRAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const PROBE = fileURLToPath(new URL('../../eval/src/main-probe.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const CWD = fileURLToPath(new URL('..', import.meta.url));
+
+const probe = await probeWebGpu({ softwareFallback: true });
+if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
+if (!probe.adapter) console.warn(`[trainer tests] webgpu CLI not tested: ${probe.why}`);
+
+function run(entry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=@aim/source', '--import', TSX, entry, ...args], { cwd: CWD });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const trainLosses = (runDir: string): number[] =>
+  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"kind":"train"'))
+    .map((l) => (JSON.parse(l) as { loss: number }).loss);
+
+const top1 = (stdout: string): number => Number(/top-1 ([\d.]+)%/.exec(stdout)?.[1]);
+
+let dir: string;
+let shards: { train: string; val: string };
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aim-webgpu-cli-'));
+  shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
+});
+
+describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend webgpu', { timeout: 600_000 }, () => {
+  it('train a few steps, probe the checkpoint: exit 0, the same numbers as on cpu', async () => {
+    const common = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--data', shards.train, '--val-data', shards.val, '--batch-size', '4', '--workers', '1', '--val-batches', '2', '--steps', '4'];
+    const gpu = await run(TRAIN, [...common, '--backend', 'webgpu', '--out', join(dir, 'gpu')]);
+    expect(gpu.code, gpu.stderr.slice(-2000)).toBe(0);
+    expect(gpu.stderr).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
+    const cpu = await run(TRAIN, [...common, '--backend', 'cpu', '--out', join(dir, 'cpu')]);
+    expect(cpu.code, cpu.stderr.slice(-2000)).toBe(0);
+    const [a, b] = [trainLosses(join(dir, 'gpu')), trainLosses(join(dir, 'cpu'))];
+    expect(a).toHaveLength(4);
+    a.forEach((loss, i) => expect(Math.abs(loss - b[i]) / b[i], `step ${i + 1}`).toBeLessThan(1e-4));
+
+    const probeArgs = (backend: string) => [
+      '--checkpoint', join(dir, 'gpu'), '--train', shards.train, '--test', shards.val, '--train-limit', '48', '--test-limit', '16',
+      '--epochs', '2', '--no-sweep', '--no-baselines', '--backend', backend, '--cache-dir', join(dir, `cache-${backend}`), '--out', join(dir, `probe-${backend}`),
+    ];
+    const probeGpu = await run(PROBE, probeArgs('webgpu'));
+    expect(probeGpu.code, probeGpu.stderr.slice(-2000)).toBe(0);
+    const probeCpu = await run(PROBE, probeArgs('cpu'));
+    expect(probeCpu.code, probeCpu.stderr.slice(-2000)).toBe(0);
+    // Features agree to ~1e-7, so the probes trained on them agree to within one test image of 16.
+    expect(Math.abs(top1(probeGpu.stdout) - top1(probeCpu.stdout))).toBeLessThanOrEqual(100 / 16);
+  });
+});
