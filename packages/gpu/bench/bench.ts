@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type AimConfig, aimParameterSpecs, describeAdapter, numPatches, patchDim, probeWebGpu, resolveAimConfig, stepFlops, vettedWebGpuAdapter } from '@aim/model';
+import { type AimConfig, aimParameterSpecs, describeAdapter, forwardFlops, numPatches, patchDim, probeWebGpu, resolveAimConfig, stepFlops, vettedWebGpuAdapter } from '@aim/model';
 import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice } from '../src/index.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 
@@ -24,6 +24,7 @@ const { values: flags } = parseArgs({
     'peak-tflops': { type: 'string', default: '67' },
     'keep-activations': { type: 'boolean', default: false },
     'shapes-for': { type: 'string', default: '' },
+    'features-for': { type: 'string', default: '' },
     software: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     json: { type: 'string' },
@@ -32,7 +33,8 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(`gpu bench flags: --variants a,b (registry names or vit-b) --batch N --batch-for name=N|max,... --steps N
-  --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
+  --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant)
+  --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
   --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file`);
   process.exit(0);
 }
@@ -52,7 +54,7 @@ const TILE_CANDIDATES: GemmTile[] = [
 const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
 
 const rows: Record<string, unknown>[] = [];
-const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const fmt = (x: number, d = 2): string => (!Number.isFinite(x) ? '-' : Math.abs(x) >= 1 || x === 0 ? x.toFixed(d) : x.toPrecision(d));
 
 function initialValues(config: AimConfig): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
@@ -120,6 +122,34 @@ async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number): Pr
   }
 }
 
+/** Feature extraction (trunk forward, every block, bidirectional) for the variants in --features-for. */
+async function featureRows(device: GPUDevice, tile: GemmTile, peak: number): Promise<void> {
+  console.log('\n| features | batch | planned GiB | forward ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|');
+  for (const item of flags['features-for'].split(',')) {
+    const [name, b] = item.split('=');
+    const config = configOf(name);
+    const batch = Number(b);
+    const options = { batch, pretrainHead: false, gemmTile: tile, maxBindingBytes: device.limits.maxStorageBufferBindingSize };
+    const plan = planMemory(config, options);
+    const engine = await AimEngine.create(device, config, options);
+    try {
+      engine.setParameters(initialValues(config));
+      const patches = new Float32Array(batch * numPatches(config) * patchDim(config)).map((_, i) => Math.sin(i * 0.37));
+      const last = [config.depth - 1];
+      await engine.extractFeatures(patches, { blocks: last });
+      const t0 = performance.now();
+      const reps = 3;
+      for (let i = 0; i < reps; i++) await engine.extractFeatures(patches, { blocks: last });
+      const ms = (performance.now() - t0) / reps;
+      const tflops = forwardFlops({ ...config, headDepth: 0, headWidth: 0, headMlpDim: 0 }, batch) / (ms / 1000) / 1e12;
+      rows.push({ kind: 'features', variant: name, batch, plannedBytes: plan.totalBytes, ms, tflops });
+      console.log(`| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(ms, 1)} | ${fmt((batch * 1000) / ms, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`);
+    } finally {
+      await engine.destroy();
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const probe = await probeWebGpu({ softwareFallback: true });
   const adapter = vettedWebGpuAdapter();
@@ -154,7 +184,7 @@ async function main(): Promise<void> {
   for (const name of flags.variants.split(',')) {
     const config = configOf(name);
     const want = batchFor.get(name) ?? flags.batch;
-    const candidates = want === 'max' ? [256, 192, 128, 96, 64, 48, 32, 16] : [Number(want)];
+    const candidates = want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
     const recompute = !flags['keep-activations'];
     let engine: AimEngine | undefined;
     let batch = 0;
@@ -221,6 +251,7 @@ async function main(): Promise<void> {
     console.log('\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|');
     torchRows.forEach((r) => console.log(r));
   }
+  if (flags['features-for']) await featureRows(device, tile, peak);
   if (flags.json) writeFileSync(flags.json, JSON.stringify({ adapter: probe.adapter, tile, rows }, null, 2));
   device.destroy();
 }
