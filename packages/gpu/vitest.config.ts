@@ -1,3 +1,4 @@
 import { defineAimVitestConfig } from '../../vitest.shared.js';
 
-export default defineAimVitestConfig();
+// WebGPU tests run on SwiftShader (shaders on the CPU) in CI, next to other test processes: allow minutes.
+export default defineAimVitestConfig({ testTimeout: 300_000 });

@@ -34,7 +34,7 @@ describe('backend selection output', () => {
     const out = await runScript(
       "const { selectBackend } = await import('./src/index.ts');" +
         "const tf = await import('@tensorflow/tfjs-core');" +
-        "const s = await selectBackend('cpu'); const t = tf.add(tf.ones([3]), 1); console.log('SUM', (await t.data())[0], s.name);",
+        "const s = await selectBackend('cpu'); const t = tf.add(tf.ones([3]), 1); console.log(`SUM ${(await t.data())[0]} ${s.name}`);",
       {},
     );
     expect(out).toContain('SUM 2 cpu');

@@ -70,12 +70,13 @@ async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFr
 
 const relative = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
 
-describe.skipIf(!probe.adapter)('runPretraining on the WebGPU engine', () => {
+// SwiftShader runs the shaders on the CPU, which CI shares with other test processes: allow minutes.
+describe.skipIf(!probe.adapter)('runPretraining on the WebGPU engine', { timeout: 600_000 }, () => {
   let whole: Map<number, number>;
   beforeAll(async () => {
     whole = (await run(config(), join(dir, 'whole'), true)).losses;
     expect(whole.size).toBe(20);
-  });
+  }, 600_000);
 
   it('stopped at step 10 and resumed, reproduces the uninterrupted losses exactly', async () => {
     const runDir = join(dir, 'split');
