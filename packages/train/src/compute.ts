@@ -46,5 +46,6 @@ export async function selectCompute(choice: BackendChoice): Promise<ComputeSelec
   }
   if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', engine.why);
   const s = await selectBackend('auto');
-  return { backend: s.name, reason: s.reason, skipped: [{ name: 'webgpu', why: engine.why }, ...s.skipped.filter((x) => x.name !== 'webgpu')] };
+  // The engine's reason replaces tfjs-webgpu's: it is what 'webgpu' means here.
+  return { backend: s.name, reason: s.reason, skipped: s.skipped.map((x) => (x.name === 'webgpu' ? { name: 'webgpu', why: engine.why } : x)) };
 }
