@@ -59,3 +59,28 @@ describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', 
     expect(counts[1] - counts[0]).toBeLessThanOrEqual(40);
   });
 });
+
+describe.skipIf(gpuUnavailable !== undefined)('the non-finite gate', () => {
+  it('a NaN in a batch: the step says so, and neither it nor any later step changes a parameter or moment', async () => {
+    const device = await testDevice();
+    const engine = await AimEngine.create(device, resolveAimConfig('aim-dev-nano'), { batch: 2 });
+    try {
+      const good = new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i));
+      const prefixLengths = Int32Array.from([1, 7]);
+      expect((await engine.step([{ patches: good, prefixLengths }], hyper)).nonFinite).toBe(false);
+      const params = await engine.readParameters();
+      const moments = await engine.readMoments();
+      const bad = good.slice();
+      bad[100] = Number.NaN;
+      const stats = await engine.step([{ patches: bad, prefixLengths }], hyper);
+      expect(stats.nonFinite).toBe(true);
+      expect((await engine.step([{ patches: good, prefixLengths }], hyper)).nonFinite).toBe(true); // halted stays set
+      const after = await engine.readParameters();
+      const afterMoments = await engine.readMoments();
+      for (const [name, v] of params) expect(after.get(name), name).toEqual(v);
+      for (const [name, v] of moments.m) expect(afterMoments.m.get(name), name).toEqual(v);
+    } finally {
+      await engine.destroy();
+    }
+  });
+});
