@@ -92,9 +92,9 @@ export async function train(cli: CommandLine): Promise<number> {
   let parts = hostParts;
   if (compute.device) {
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
-    const engine = await AimEngine.create(compute.device, m.config, { batch: config.batchSize });
+    const engine = await AimEngine.create(compute.device, m.config, { batch: config.batchSize, recompute: config.activations !== 'keep' });
     parts = { ...hostParts, engine };
-    log(`engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, activations checkpointed per block)`);
+    log(`engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`);
   }
   log(
     `model: ${m.config.name}, ${(m.parameterCount() / 1e6).toFixed(2)}M parameters (trunk + pretraining head), ` +

@@ -6,6 +6,8 @@ import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import { PRESETS, type Preset } from './presets.js';
 
 export const AUGMENTATIONS = ['train', 'eval'] as const;
+/** What the WebGPU engine keeps for the backward pass: block inputs (recomputing each block) or everything. */
+export const ACTIVATIONS = ['recompute', 'keep'] as const;
 
 export interface TrainConfig {
   /** Preset the run started from (informational; set by resolution). */
@@ -35,6 +37,8 @@ export interface TrainConfig {
   /** Global-norm gradient clipping threshold; 0 disables. */
   readonly clipNorm: number;
   readonly backend: BackendChoice;
+  /** WebGPU engine only: 'recompute' keeps each block's input and recomputes the block in the backward; 'keep' keeps all. */
+  readonly activations: (typeof ACTIVATIONS)[number];
   /** Decode workers of the data loader. */
   readonly workers: number;
   /** Batches decoded ahead of the step. */
@@ -92,7 +96,8 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   beta2: [num(0, false, 0.999999), 'AdamW beta2'],
   eps: [num(0, true), 'AdamW epsilon'],
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
-  backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'tfjs backend'],
+  backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'compute backend (webgpu: the WebGPU engine; the others: tfjs)'],
+  activations: [{ kind: 'enum', values: ACTIVATIONS }, "webgpu: 'recompute' blocks in the backward (least memory) or 'keep' every activation (faster)"],
   workers: [int(1), 'data-loader decode workers'],
   prefetch: [int(1), 'batches decoded ahead of the step'],
   augment: [{ kind: 'enum', values: AUGMENTATIONS }, "training transform: 'train' (random crop + flip) or 'eval'"],
@@ -136,6 +141,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   eps: 1e-8,
   clipNorm: 1.0,
   backend: 'auto',
+  activations: 'recompute',
   workers: 2,
   prefetch: 4,
   augment: 'train',

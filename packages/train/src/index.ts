@@ -24,6 +24,7 @@ export {
 } from './checkpoint-dir.js';
 export {
   AUGMENTATIONS,
+  ACTIVATIONS,
   CONFIG_FIELDS,
   DEFAULT_CONFIG,
   ConfigError,
