@@ -130,7 +130,7 @@ async function featureRows(device: GPUDevice, tile: GemmTile, peak: number): Pro
     const config = configOf(name);
     const batch = Number(b);
     const options = { batch, pretrainHead: false, gemmTile: tile, maxBindingBytes: device.limits.maxStorageBufferBindingSize };
-    const plan = planMemory(config, options);
+    const plan = planMemory(config, batch, options);
     const engine = await AimEngine.create(device, config, options);
     try {
       engine.setParameters(initialValues(config));
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     let batch = 0;
     for (const b of candidates) {
       try {
-        planMemory(config, { batch: b, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
+        planMemory(config, b, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
         engine = await AimEngine.create(device, config, { batch: b, recompute, gemmTile: tile });
         batch = b;
         break;
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       }
     }
     if (!engine) continue;
-    const plan = planMemory(config, { batch, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
+    const plan = planMemory(config, batch, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
     try {
       engine.setParameters(initialValues(config));
       const k = numPatches(config);

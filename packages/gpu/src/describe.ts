@@ -373,9 +373,9 @@ export interface MemoryPlan {
   readonly parameterCount: number;
 }
 
-/** The bytes the engine will allocate for `config` at micro-batch `options.batch`, computed without a device. */
-export function planMemory(config: AimConfig, options: EngineOptions): MemoryPlan {
-  const program = describeEngine(config, options);
+/** The bytes the engine will allocate for `config` at micro-batch `batch`, computed without a device. */
+export function planMemory(config: AimConfig, batch: number, options: Omit<EngineOptions, 'batch'> = {}): MemoryPlan {
+  const program = describeEngine(config, { ...options, batch });
   const byRole: Record<string, number> = {};
   for (const b of program.pb.buffers) byRole[b.role] = (byRole[b.role] ?? 0) + b.bytes;
   return { totalBytes: program.pb.totalBytes(), byRole, parameterCount: program.arena.parameterCount };

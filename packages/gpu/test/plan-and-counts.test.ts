@@ -14,7 +14,7 @@ describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', 
     const device = await testDevice();
     const config = resolveAimConfig(name);
     const options = { batch: 2, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize };
-    const plan = planMemory(config, options);
+    const plan = planMemory(config, options.batch, options);
     const engine = await AimEngine.create(device, config, options);
     try {
       expect(engine.allocatedBytes).toBe(plan.totalBytes);
@@ -27,7 +27,7 @@ describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', 
   it('recomputing blocks keeps one block of activations: the plan grows with depth by block inputs only', () => {
     const base = resolveAimConfig('aim-dev-tiny');
     const deeper = { ...base, name: 'deeper', depth: base.depth + 4, probeBlocks: { last: [0], best: [0] } };
-    const bytes = (c: typeof base, recompute: boolean) => planMemory(c, { batch: 8, recompute }).byRole.activations;
+    const bytes = (c: typeof base, recompute: boolean) => planMemory(c, 8, { recompute }).byRole.activations;
     const perInput = 8 * 16 * base.width * 4;
     expect(bytes(deeper, true) - bytes(base, true)).toBe(4 * perInput);
     expect(bytes(deeper, false) - bytes(base, false)).toBeGreaterThan(4 * 10 * perInput);
