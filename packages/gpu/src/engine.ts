@@ -101,20 +101,25 @@ export class AimEngine {
     }
   }
 
+  /** Reads every tensor of an arena through the staging buffer, piece by piece (a chunk can be gigabytes). */
   private async readArena(chunks: readonly BufferDesc[]): Promise<Map<string, Float32Array>> {
     this.check();
     const out = new Map<string, Float32Array>();
+    const slots = [...this.program.arena.slots.values()];
+    for (const slot of slots) out.set(slot.spec.name, new Float32Array(slot.size));
     const stagingFloats = this.program.staging.bytes / 4;
     for (let c = 0; c < chunks.length; c++) {
+      const inChunk = slots.filter((s) => s.chunk === c);
       const floats = this.program.arena.chunks[c].floats;
-      const whole = new Float32Array(floats);
       for (let start = 0; start < floats; start += stagingFloats) {
         const n = Math.min(stagingFloats, floats - start);
         this.rt.submit([{ kind: 'copy', src: chunks[c], srcOffset: start * 4, dst: this.program.staging, dstOffset: 0, bytes: n * 4 }]);
-        whole.set(new Float32Array(await this.rt.read(this.program.staging, n * 4)), start);
-      }
-      for (const [name, slot] of this.program.arena.slots) {
-        if (slot.chunk === c) out.set(name, whole.slice(slot.offset, slot.offset + slot.size));
+        const piece = new Float32Array(await this.rt.read(this.program.staging, n * 4));
+        for (const s of inChunk) {
+          const from = Math.max(s.offset, start);
+          const to = Math.min(s.offset + s.size, start + n);
+          if (from < to) out.get(s.spec.name)!.set(piece.subarray(from - start, to - start), from - s.offset);
+        }
       }
     }
     return out;

@@ -84,3 +84,34 @@ describe.skipIf(gpuUnavailable !== undefined)('the non-finite gate', () => {
     }
   });
 });
+
+describe.skipIf(gpuUnavailable !== undefined)('the parameter arena', () => {
+  it('split into many chunks (small bindings) trains like one chunk, and parameters round-trip exactly', async () => {
+    const device = await testDevice();
+    const config = resolveAimConfig('aim-dev-nano');
+    const one = await AimEngine.create(device, config, { batch: 2 });
+    const many = await AimEngine.create(device, config, { batch: 2, maxBindingBytes: 32 * 1024 });
+    try {
+      expect(one.program.arena.chunks).toHaveLength(1);
+      expect(many.program.arena.chunks.length).toBeGreaterThan(4);
+      const values = new Map([...one.program.arena.slots.values()].map((s) => [s.spec.name, new Float32Array(s.size).map((_, i) => Math.cos(i * 0.1 + s.offset) * 0.2)]));
+      many.setParameters(values);
+      expect(await many.readParameters()).toEqual(values);
+      one.setParameters(values);
+      const micro = { patches: new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i)), prefixLengths: Int32Array.from([3, 9]) };
+      for (let i = 0; i < 2; i++) {
+        const [a, b] = await Promise.all([one.step([micro], hyper), many.step([micro], hyper)]);
+        expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-6);
+      }
+      const [pa, pb] = [await one.readParameters(), await many.readParameters()];
+      for (const [name, v] of pa) {
+        const w = pb.get(name)!;
+        const err = v.reduce((m, x, i) => Math.max(m, Math.abs(x - w[i])), 0);
+        expect(err, name).toBeLessThan(1e-6);
+      }
+    } finally {
+      await one.destroy();
+      await many.destroy();
+    }
+  });
+});

@@ -16,34 +16,17 @@ for f in "$golden/aim-golden-small.io.safetensors" "$golden/aim-golden-small.wei
 done
 
 rm -rf "$out"
-mkdir -p "$out/debs" "$out/wasm" "$out/golden"
+mkdir -p "$out/wasm" "$out/golden"
 
 # Node itself (the device has none); xz keeps it ~24 MB.
-echo "node $(node --version) -> node.xz"
-xz -T0 -6 -c "$(command -v node)" > "$out/node.xz"
-
-# Dawn's native binding: the bundles load it from <bundle dir>/dist/linux-x64/dawn.node, which run.sh unpacks.
-xz -T0 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$out/dawn.node.xz"
-
-# The Vulkan loader and glvnd libraries Dawn needs on NVIDIA Linux (amd64 .debs from this machine's Debian).
-apt_opts=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64)
-(cd "$out/debs" && apt-get "${apt_opts[@]}" download libvulkan1 libglvnd0 libglx0 libegl1 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-# libGLX (NVIDIA's Vulkan ICD lives in libGLX_nvidia) needs libX11; run.sh unpacks these only where missing.
-mkdir -p "$out/debs/x11"
-(cd "$out/debs/x11" && apt-get "${apt_opts[@]}" download libx11-6 libxcb1 libxau6 libxdmcp6 libxext6 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-ls "$out"/debs/*.deb >/dev/null
+bash "$here/stage-dawn.sh" "$out"
 
 # tfjs-backend-wasm's binaries (AIM_WASM_DIR points the bundles here) and the golden fixtures.
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/wasm/"
 cp "$golden"/aim-golden-small.*.safetensors "$out/golden/"
 
-# Self-contained ESM bundles: everything but dawn.node (loaded at run time by path) and the optional tfjs-node peers.
-banner="import { createRequire as __aimCreateRequire } from 'node:module'; import { fileURLToPath as __aimFileURLToPath } from 'node:url'; import { dirname as __aimDirname } from 'node:path'; const require = __aimCreateRequire(import.meta.url); const __filename = __aimFileURLToPath(import.meta.url); const __dirname = __aimDirname(__filename);"
 for entry in bench/device/parity.ts bench/bench.ts; do
-  name="$(basename "$entry" .ts)"
-  npx esbuild "$model/$entry" --bundle --platform=node --format=esm --target=node20 \
-    --conditions=@aim/source --ignore-annotations --log-level=error \
-    --banner:js="$banner" --outfile="$out/$name.mjs"
+  bash "$here/bundle.sh" "$model/$entry" "$out/$(basename "$entry" .ts).mjs"
 done
 
 # The same parity check built from two departures from the spec (test/spec-mutations.sh applies the same edits):
@@ -56,9 +39,7 @@ if git diff --quiet -- "$model/src/config.ts" "$model/src/ops.ts"; then
       tanh-gelu) sed -i 's|tf.erf(tf.mul(xt, INV_SQRT2))|tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(xt, tf.mul(0.044715, tf.pow(xt, 3)))))|' "$model/src/ops.ts" ;;
     esac
     git diff --quiet -- "$model/src/config.ts" "$model/src/ops.ts" && { echo "prepare.sh: mutation $mutation did not apply" >&2; exit 1; }
-    npx esbuild "$model/bench/device/parity.ts" --bundle --platform=node --format=esm --target=node20 \
-      --conditions=@aim/source --ignore-annotations --log-level=error \
-      --banner:js="$banner" --outfile="$out/parity-$mutation.mjs"
+    bash "$here/bundle.sh" "$model/bench/device/parity.ts" "$out/parity-$mutation.mjs"
     git checkout -q -- "$model/src/config.ts" "$model/src/ops.ts"
   done
 else

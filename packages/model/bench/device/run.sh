@@ -12,33 +12,9 @@ results="${OUT:-/tmp/aim-device-out}"
 mkdir -p "$results"
 log() { echo "[$(( $(date +%s) - start ))s] $*"; }
 
-unxz_to() { # unxz_to <src.xz> <dest>: xz where installed, else Python's lzma
-  if command -v xz >/dev/null; then xz -dc "$1" > "$2"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
-}
-
-# The device README's loader recipe: these four unpack into / safely; the X11 client libraries go elsewhere and only
-# where absent. AIM_DEVICE_SYSROOT redirects both (a rehearsal on a shared machine must not touch its /).
-sysroot="${AIM_DEVICE_SYSROOT:-/}"
-mkdir -p "$sysroot"
-for f in "$dev"/debs/*.deb; do dpkg -x "$f" "$sysroot"; done
-if ! ldconfig -p | grep -q 'libX11.so.6 '; then
-  mkdir -p "$sysroot/opt/aim-x11" && for f in "$dev"/debs/x11/*.deb; do dpkg -x "$f" "$sysroot/opt/aim-x11"; done
-  export LD_LIBRARY_PATH="$sysroot/opt/aim-x11/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-fi
-if [ "$sysroot" = / ]; then ldconfig; else export LD_LIBRARY_PATH="$sysroot/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
-if [ -z "${VK_DRIVER_FILES:-}" ]; then
-  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-    [ -f "$icd" ] && { export VK_DRIVER_FILES="$icd"; break; }
-  done
-  [ -n "${VK_DRIVER_FILES:-}" ] || echo "run.sh: no nvidia_icd.json found; Vulkan will search its default folders" >&2
-fi
-export __EGL_VENDOR_LIBRARY_FILENAMES="${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}"
+# The Vulkan loader, glvnd, NVIDIA's ICD, node and dawn.node (see dawn-env.sh).
+. "$(dirname "$0")/dawn-env.sh"
 export AIM_WASM_DIR="$dev/wasm"
-
-node_bin=/tmp/aim-node/node
-mkdir -p /tmp/aim-node "$dev/dist/linux-x64"
-unxz_to "$dev/node.xz" "$node_bin" && chmod +x "$node_bin"
-unxz_to "$dev/dawn.node.xz" "$dev/dist/linux-x64/dawn.node"
 log "node $("$node_bin" --version); VK_DRIVER_FILES=$VK_DRIVER_FILES"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
