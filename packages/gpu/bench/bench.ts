@@ -43,15 +43,16 @@ if (flags.help) {
 const VIT_B = resolveAimConfig({ name: 'vit-b', imageSize: 224, patchSize: 14, width: 768, depth: 12, heads: 12, headWidth: 2048, headDepth: 12, headMlpDim: 8192, probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] } });
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
 
+/** The sweep: block shapes, each with and without register prefetching of the next K-slice. */
 const TILE_CANDIDATES: GemmTile[] = [
-  GEMM_TILES.large,
+  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
   { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
   { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
   { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
-  GEMM_TILES.medium,
-];
-const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
+  { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
+].flatMap((t) => [{ ...t, prefetch: true }, { ...t, prefetch: false }]);
+const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}`;
 
 const rows: Record<string, unknown>[] = [];
 const fmt = (x: number, d = 2): string => (!Number.isFinite(x) ? '-' : Math.abs(x) >= 1 || x === 0 ? x.toFixed(d) : x.toPrecision(d));

@@ -5,7 +5,13 @@ import { GEMM_TILES, type GemmTile, gemm, gemmReference } from '../src/kernels/g
 import { gpuUnavailable, testDevice } from './device.js';
 import { harness, randomArray, relError } from './harness.js';
 
-const tiles: GemmTile[] = [GEMM_TILES.small, GEMM_TILES.medium, GEMM_TILES.large, { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2 }];
+const tiles: GemmTile[] = [
+  GEMM_TILES.small,
+  GEMM_TILES.medium,
+  GEMM_TILES.large,
+  { ...GEMM_TILES.large, prefetch: false },
+  { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2, prefetch: true },
+];
 
 describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {
   it('matches the reference for NN/NT/TN, odd shapes, strides and every epilogue', async () => {

@@ -6,18 +6,22 @@
 import { type BufferDesc, type Dispatch, type ProgramBuilder, ceilDiv } from '../program.js';
 import { type BindingSpec, ERF_WGSL, defineKernel } from './wgsl.js';
 
-/** Block tile BM x BN, depth BK; each of (BM/TM)*(BN/TN) threads computes TM x TN outputs. */
+/**
+ * Block tile BM x BN, depth BK; each of (BM/TM)*(BN/TN) threads computes TM x TN outputs. With `prefetch`, the next
+ * K-slice is loaded into registers while the current one is multiplied (global latency hidden behind the FMAs).
+ */
 export interface GemmTile {
   readonly bm: number;
   readonly bn: number;
   readonly bk: number;
   readonly tm: number;
   readonly tn: number;
+  readonly prefetch?: boolean;
 }
 
 export const GEMM_TILES = {
-  large: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
-  medium: { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
+  large: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, prefetch: true },
+  medium: { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4, prefetch: true },
   small: { bm: 32, bn: 32, bk: 8, tm: 2, tn: 2 },
 } as const satisfies Record<string, GemmTile>;
 
@@ -95,12 +99,24 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   if (v.aux) bindings.push({ name: 'aux', kind: v.aux === 'storePre' ? 'rw' : 'read' });
   if (v.aux === 'storePre' && !v.gelu) throw new Error('GEMM: storePre keeps a pre-activation, so it needs gelu');
 
-  const loadA = v.transA
-    ? `let kk = f / ${bm}u; let mm = f % ${bm}u; let gi = baseA + (k0 + kk) * p.lda + m0 + mm;`
-    : `let mm = f / ${bk}u; let kk = f % ${bk}u; let gi = baseA + (m0 + mm) * p.lda + k0 + kk;`;
-  const loadB = v.transB
-    ? `let nn = f / ${bk}u; let kk = f % ${bk}u; let gi = baseB + (n0 + nn) * p.ldb + k0 + kk;`
-    : `let kk = f / ${bn}u; let nn = f % ${bn}u; let gi = baseB + (k0 + kk) * p.ldb + n0 + nn;`;
+  // Which tile element thread-slot f loads: consecutive threads read consecutive addresses of the operand's layout.
+  const whereA = v.transA ? `let kk = f / ${bm}u; let mm = f % ${bm}u;` : `let mm = f / ${bk}u; let kk = f % ${bk}u;`;
+  const whereB = v.transB ? `let nn = f / ${bk}u; let kk = f % ${bk}u;` : `let kk = f / ${bn}u; let nn = f % ${bn}u;`;
+  const giA = v.transA ? 'baseA + (k0 + kk) * p.lda + m0 + mm' : 'baseA + (m0 + mm) * p.lda + k0 + kk';
+  const giB = v.transB ? 'baseB + (n0 + nn) * p.ldb + k0 + kk' : 'baseB + (k0 + kk) * p.ldb + n0 + nn';
+  const ra = (bm * bk) / threads;
+  const rb = (bn * bk) / threads;
+  const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+  // fetch: global -> register; stash: register -> workgroup memory (both unrolled over the thread's slots).
+  const fetch = (k0: string): string =>
+    [
+      ...range(ra).map((r) => `pa${r} = fetch_a(${k0}, tid + ${r * threads}u, m0, baseA);`),
+      ...range(rb).map((r) => `pb${r} = fetch_b(${k0}, tid + ${r * threads}u, n0, baseB);`),
+    ].join(' ');
+  const stash = [
+    ...range(ra).map((r) => `stash_a(tid + ${r * threads}u, pa${r});`),
+    ...range(rb).map((r) => `stash_b(tid + ${r * threads}u, pb${r});`),
+  ].join(' ');
 
   const acc: string[] = [];
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) acc.push(`c${i}_${j}`);
@@ -121,6 +137,19 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
 ${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
 var<workgroup> As: array<f32, ${bk * bmp}>;
 var<workgroup> Bs: array<f32, ${bk * bn}>;
+
+fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> f32 {
+  ${whereA}
+  if (m0 + mm < p.M && k0 + kk < p.K) { return A[${giA}]; }
+  return 0.0;
+}
+fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
+  ${whereB}
+  if (n0 + nn < p.N && k0 + kk < p.K) { return B[${giB}]; }
+  return 0.0;
+}
+fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp}u + mm] = x; }
+fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn}u + nn] = x; }
 
 fn store(m: u32, n: u32, acc: f32, baseC: u32) {
   if (m >= p.M || n >= p.N) { return; }
@@ -147,22 +176,13 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
   let tx = tid % ${tx}u;
   let ty = tid / ${tx}u;
   ${acc.map((a) => `var ${a} = 0.0;`).join(' ')}
+  ${[...range(ra).map((r) => `var pa${r} = 0.0;`), ...range(rb).map((r) => `var pb${r} = 0.0;`)].join(' ')}
+  ${v.tile.prefetch ? fetch('0u') : ''}
   for (var k0 = 0u; k0 < p.K; k0 = k0 + ${bk}u) {
-    for (var r = 0u; r < ${(bm * bk) / threads}u; r = r + 1u) {
-      let f = tid + r * ${threads}u;
-      ${loadA}
-      var x = 0.0;
-      if (m0 + mm < p.M && k0 + kk < p.K) { x = A[gi]; }
-      As[kk * ${bmp}u + mm] = x;
-    }
-    for (var r = 0u; r < ${(bn * bk) / threads}u; r = r + 1u) {
-      let f = tid + r * ${threads}u;
-      ${loadB}
-      var x = 0.0;
-      if (n0 + nn < p.N && k0 + kk < p.K) { x = B[gi]; }
-      Bs[kk * ${bn}u + nn] = x;
-    }
+    ${v.tile.prefetch ? '' : fetch('k0')}
+    ${stash}
     workgroupBarrier();
+    ${v.tile.prefetch ? `if (k0 + ${bk}u < p.K) { ${fetch(`k0 + ${bk}u`)} }` : ''}
     {
 ${inner.join('\n')}
     }
