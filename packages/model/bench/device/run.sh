@@ -15,7 +15,7 @@ log() { echo "[$(( $(date +%s) - start ))s] $*"; }
 # The Vulkan loader, glvnd, NVIDIA's ICD, node and dawn.node (see dawn-env.sh).
 . "$(dirname "$0")/dawn-env.sh"
 export AIM_WASM_DIR="$dev/wasm"
-log "node $("$node_bin" --version); VK_DRIVER_FILES=$VK_DRIVER_FILES"
+log "node $("$node_bin" --version); VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
 sw=()
