@@ -6,6 +6,7 @@ Usage: python3 torch_step.py '{"width":768,"depth":12,"heads":12,"mlpDim":3072,"
         "headMlpDim":8192,"imageSize":224,"patchSize":14,"batch":32,"steps":5}'
 """
 import json
+import os
 import sys
 import time
 
@@ -16,7 +17,8 @@ import torch.nn.functional as F
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 torch.set_float32_matmul_precision("highest")
-dev = "cuda"
+# AIM_TORCH_DEVICE=cpu runs it without a GPU (a smoke test of the script; the bench only calls it with CUDA).
+dev = os.environ.get("AIM_TORCH_DEVICE", "cuda")
 
 
 class Block(nn.Module):
@@ -38,7 +40,11 @@ class Block(nn.Module):
         else:
             b, k, d = x.shape
             qkv = self.qkv(self.norm_1(x)).reshape(b, k, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-            a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+            if hasattr(F, "scaled_dot_product_attention"):  # PyTorch >= 2.0: its fused kernel, the stronger baseline
+                a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+            else:
+                s = (qkv[0] @ qkv[1].transpose(-1, -2)) / (d // self.heads) ** 0.5
+                a = s.masked_fill(~mask, float("-inf")).softmax(-1) @ qkv[2]
             x = x + self.proj(a.transpose(1, 2).reshape(b, k, d))
         return x + self.fc2(F.gelu(self.fc1(self.norm_2(x))))
 
@@ -79,6 +85,11 @@ class Aim(nn.Module):
         return (per * w).sum() / w.sum()
 
 
+def sync():
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
 def main():
     c = json.loads(sys.argv[1])
     torch.manual_seed(0)
@@ -104,27 +115,27 @@ def main():
 
     for i in range(2):
         step(i)
-    torch.cuda.synchronize()
+    sync()
     steps = c.get("steps", 5)
     t0 = time.perf_counter()
     for i in range(steps):
         loss = step(i)
-    torch.cuda.synchronize()
+    sync()
     seconds = (time.perf_counter() - t0) / steps
     print(json.dumps({"kind": "step", "stepMs": seconds * 1e3, "imagesPerSecond": b / seconds,
-                      "loss": float(loss), "peakGiB": torch.cuda.max_memory_allocated() / 2**30}), flush=True)
+                      "loss": float(loss), "peakGiB": torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else None}), flush=True)
 
     n = c.get("gemmN", 4096)
     a = torch.randn(n, n, device=dev)
     bm = torch.randn(n, n, device=dev)
     for _ in range(3):
         a @ bm
-    torch.cuda.synchronize()
+    sync()
     t0 = time.perf_counter()
     reps = 20
     for _ in range(reps):
         a @ bm
-    torch.cuda.synchronize()
+    sync()
     print(json.dumps({"kind": "gemm", "n": n, "tflops": 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12}), flush=True)
 
 
