@@ -43,7 +43,7 @@ if (flags.help) {
 const VIT_B = resolveAimConfig({ name: 'vit-b', imageSize: 224, patchSize: 14, width: 768, depth: 12, heads: 12, headWidth: 2048, headDepth: 12, headMlpDim: 8192, probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] } });
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
 
-/** The sweep: block shapes, each with and without register prefetching of the next K-slice. */
+/** The sweep: block shapes, each with and without register prefetch, and with vec4 blocks per thread. */
 const TILE_CANDIDATES: GemmTile[] = [
   { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
   { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
@@ -51,8 +51,8 @@ const TILE_CANDIDATES: GemmTile[] = [
   { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
-].flatMap((t) => [{ ...t, prefetch: true }, { ...t, prefetch: false }]);
-const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}`;
+].flatMap((t) => [{ ...t, prefetch: true }, { ...t, prefetch: false }, { ...t, prefetch: true, vec4: true }]);
+const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}`;
 
 const rows: Record<string, unknown>[] = [];
 const fmt = (x: number, d = 2): string => (!Number.isFinite(x) ? '-' : Math.abs(x) >= 1 || x === 0 ? x.toFixed(d) : x.toPrecision(d));

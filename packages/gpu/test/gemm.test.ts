@@ -11,6 +11,8 @@ const tiles: GemmTile[] = [
   GEMM_TILES.large,
   { ...GEMM_TILES.large, prefetch: false },
   { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2, prefetch: true },
+  { ...GEMM_TILES.large, vec4: true },
+  { bm: 32, bn: 64, bk: 16, tm: 4, tn: 8, vec4: true, prefetch: false },
 ];
 
 describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {

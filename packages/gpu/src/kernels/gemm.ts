@@ -17,6 +17,12 @@ export interface GemmTile {
   readonly tm: number;
   readonly tn: number;
   readonly prefetch?: boolean;
+  /**
+   * Each thread's TM x TN outputs as one contiguous block, its operands read from workgroup memory as vec4 (a
+   * quarter of the load instructions per FMA; TM, TN multiples of 4). Without it, a thread's rows and columns are
+   * interleaved across the tile (scalar reads, no bank conflicts).
+   */
+  readonly vec4?: boolean;
 }
 
 export const GEMM_TILES = {
@@ -73,7 +79,8 @@ function checkTile(t: GemmTile): void {
     Number.isInteger(t.bn / t.tn) &&
     threads <= 256 &&
     (t.bm * t.bk) % threads === 0 &&
-    (t.bk * t.bn) % threads === 0;
+    (t.bk * t.bn) % threads === 0 &&
+    (!t.vec4 || (t.tm % 4 === 0 && t.tn % 4 === 0));
   if (!ok) throw new Error(`GEMM tile ${JSON.stringify(t)} is not valid (threads ${threads})`);
 }
 
@@ -90,6 +97,7 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   const ty = bm / tm;
   const threads = tx * ty;
   const bmp = bm + 4; // padded rows of the transposed A tile: stores of consecutive k do not share a bank
+  const vec = v.tile.vec4 === true;
   const bindings: BindingSpec[] = [
     { name: 'A', kind: 'read' },
     { name: 'B', kind: 'read' },
@@ -119,24 +127,40 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   ].join(' ');
 
   const acc: string[] = [];
-  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) acc.push(`c${i}_${j}`);
   const inner: string[] = [];
-  for (let k = 0; k < bk; k++) {
-    for (let i = 0; i < tm; i++) inner.push(`let a${i} = As[${k * bmp}u + ty + ${i * ty}u];`);
-    for (let j = 0; j < tn; j++) inner.push(`let b${j} = Bs[${k * bn}u + tx + ${j * tx}u];`);
-    for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) inner.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
-    inner.push('}{'); // scope per k so the a/b names can repeat
-  }
   const epi: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    for (let j = 0; j < tn; j++) {
-      epi.push(`store(m0 + ty + ${i * ty}u, n0 + tx + ${j * tx}u, c${i}_${j}, baseC);`);
+  if (vec) {
+    // Accumulators c{i}_{q}: row i of the thread's block, columns 4q..4q+3.
+    for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) acc.push(`c${i}_${q}`);
+    for (let k = 0; k < bk; k++) {
+      for (let q = 0; q < tm / 4; q++) inner.push(`let a${q} = As[${(k * bmp) / 4}u + ty * ${tm / 4}u + ${q}u];`);
+      for (let q = 0; q < tn / 4; q++) inner.push(`let b${q} = Bs[${(k * bn) / 4}u + tx * ${tn / 4}u + ${q}u];`);
+      for (let i = 0; i < tm; i++) {
+        for (let q = 0; q < tn / 4; q++) inner.push(`c${i}_${q} = fma(vec4<f32>(a${i >> 2}[${i & 3}]), b${q}, c${i}_${q});`);
+      }
+      inner.push('}{');
+    }
+    for (let i = 0; i < tm; i++) {
+      for (let q = 0; q < tn / 4; q++) {
+        for (let c = 0; c < 4; c++) epi.push(`store(m0 + ty * ${tm}u + ${i}u, n0 + tx * ${tn}u + ${4 * q + c}u, c${i}_${q}[${c}], baseC);`);
+      }
+    }
+  } else {
+    for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) acc.push(`c${i}_${j}`);
+    for (let k = 0; k < bk; k++) {
+      for (let i = 0; i < tm; i++) inner.push(`let a${i} = As[${k * bmp}u + ty + ${i * ty}u];`);
+      for (let j = 0; j < tn; j++) inner.push(`let b${j} = Bs[${k * bn}u + tx + ${j * tx}u];`);
+      for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) inner.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
+      inner.push('}{'); // scope per k so the a/b names can repeat
+    }
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn; j++) epi.push(`store(m0 + ty + ${i * ty}u, n0 + tx + ${j * tx}u, c${i}_${j}, baseC);`);
     }
   }
   const body = /* wgsl */ `
 ${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
-var<workgroup> As: array<f32, ${bk * bmp}>;
-var<workgroup> Bs: array<f32, ${bk * bn}>;
+var<workgroup> As: array<${vec ? `vec4<f32>, ${(bk * bmp) / 4}` : `f32, ${bk * bmp}`}>;
+var<workgroup> Bs: array<${vec ? `vec4<f32>, ${(bk * bn) / 4}` : `f32, ${bk * bn}`}>;
 
 fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> f32 {
   ${whereA}
@@ -148,8 +172,13 @@ fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
   if (n0 + nn < p.N && k0 + kk < p.K) { return B[${giB}]; }
   return 0.0;
 }
-fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp}u + mm] = x; }
-fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn}u + nn] = x; }
+${
+    vec
+      ? `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
+fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn / 4}u + nn / 4u][nn % 4u] = x; }`
+      : `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp}u + mm] = x; }
+fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn}u + nn] = x; }`
+  }
 
 fn store(m: u32, n: u32, acc: f32, baseC: u32) {
   if (m >= p.M || n >= p.N) { return; }
@@ -175,7 +204,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
   let n0 = wg.x * ${bn}u;
   let tx = tid % ${tx}u;
   let ty = tid / ${tx}u;
-  ${acc.map((a) => `var ${a} = 0.0;`).join(' ')}
+  ${acc.map((a) => `var ${a} = ${vec ? 'vec4<f32>(0.0)' : '0.0'};`).join(' ')}
   ${[...range(ra).map((r) => `var pa${r} = 0.0;`), ...range(rb).map((r) => `var pb${r} = 0.0;`)].join(' ')}
   ${v.tile.prefetch ? fetch('0u') : ''}
   for (var k0 = 0u; k0 < p.K; k0 = k0 + ${bk}u) {
