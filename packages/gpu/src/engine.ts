@@ -50,6 +50,8 @@ export class AimEngine {
   private slot = 0;
   private readonly slotBusy: (Promise<unknown> | undefined)[] = Array.from({ length: READBACK_SLOTS }, () => undefined);
   private destroyed = false;
+  /** Readers of the staging buffer run one at a time (a buffer can be mapped by one reader only). */
+  private stagingQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(device: GPUDevice, program: EngineProgram) {
     this.config = program.config;
@@ -101,9 +103,20 @@ export class AimEngine {
     }
   }
 
+  /** Runs `fn` after every earlier user of the staging buffer has finished. */
+  private withStaging<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.stagingQueue.then(fn);
+    this.stagingQueue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Reads every tensor of an arena through the staging buffer, piece by piece (a chunk can be gigabytes). */
-  private async readArena(chunks: readonly BufferDesc[]): Promise<Map<string, Float32Array>> {
+  private readArena(chunks: readonly BufferDesc[]): Promise<Map<string, Float32Array>> {
     this.check();
+    return this.withStaging(() => this.readArenaNow(chunks));
+  }
+
+  private async readArenaNow(chunks: readonly BufferDesc[]): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
     const slots = [...this.program.arena.slots.values()];
     for (const slot of slots) out.set(slot.spec.name, new Float32Array(slot.size));
@@ -275,9 +288,16 @@ export class AimEngine {
 
   // ---- features ----
 
-  /** Raw outputs (before the post-trunk norm) of the chosen blocks: one [b, K, D] array per block, in order. */
-  async extractFeatures(patches: Float32Array, request: FeatureRequest): Promise<Float32Array[]> {
+  /**
+   * Raw outputs (before the post-trunk norm) of the chosen blocks: one [b, K, D] array per block, in order. Calls may
+   * overlap: each waits for the one before.
+   */
+  extractFeatures(patches: Float32Array, request: FeatureRequest): Promise<Float32Array[]> {
     this.check();
+    return this.withStaging(() => this.extractFeaturesNow(patches, request));
+  }
+
+  private async extractFeaturesNow(patches: Float32Array, request: FeatureRequest): Promise<Float32Array[]> {
     const { blocks } = request;
     if (blocks.length === 0) throw new Error('engine: blocks must not be empty');
     for (const b of blocks) {
@@ -300,7 +320,7 @@ export class AimEngine {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    await Promise.all(this.slotBusy);
+    await Promise.all([...this.slotBusy, this.stagingQueue]);
     await this.rt.device.queue.onSubmittedWorkDone();
     this.rt.destroy();
   }

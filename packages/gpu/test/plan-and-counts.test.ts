@@ -115,3 +115,23 @@ describe.skipIf(gpuUnavailable !== undefined)('the parameter arena', () => {
     }
   });
 });
+
+describe.skipIf(gpuUnavailable !== undefined)('overlapping calls', () => {
+  it('feature extractions and parameter reads started together each get their own result', async () => {
+    const device = await testDevice();
+    const engine = await AimEngine.create(device, resolveAimConfig('aim-dev-nano'), { batch: 2, pretrainHead: false });
+    try {
+      const values = new Map([...engine.program.arena.slots.values()].map((s) => [s.spec.name, new Float32Array(s.size).map((_, i) => Math.sin(i + s.offset) * 0.3)]));
+      engine.setParameters(values);
+      const a = new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i));
+      const b = new Float32Array(2 * 16 * 48).map((_, i) => Math.cos(i * 0.7));
+      const alone = [await engine.extractFeatures(a, { blocks: [1] }), await engine.extractFeatures(b, { blocks: [0, 1] })];
+      const together = await Promise.all([engine.extractFeatures(a, { blocks: [1] }), engine.readParameters(), engine.extractFeatures(b, { blocks: [0, 1] })]);
+      expect(together[0]).toEqual(alone[0]);
+      expect(together[1]).toEqual(values);
+      expect(together[2]).toEqual(alone[1]);
+    } finally {
+      await engine.destroy();
+    }
+  });
+});
