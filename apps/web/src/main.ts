@@ -1,0 +1,239 @@
+// The page: load a probe file, run the eval transform on a drawing or a photo, the trunk on WebGPU (@aim/gpu's
+// engine), the attentive probe in TypeScript, then show the top-5 classes and the probe's attention as a heat map.
+import { AimEngine, requestEngineDevice } from '@aim/gpu';
+import { numPatches, patchDim } from '@aim/model/spec';
+import { type ProbeModel, loadProbeFile } from './probe-file.js';
+import { attentiveProbe, averageBlocks, topK } from './probe.js';
+import { transformImage } from './transform.js';
+
+/** Images per engine call; larger inputs run in chunks. */
+const ENGINE_BATCH = 4;
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`page is missing #${id}`);
+  return el as T;
+};
+
+interface Loaded {
+  model: ProbeModel;
+  engine: AimEngine;
+  name: string;
+}
+
+let device: GPUDevice | null = null;
+let adapterName = '';
+let loaded: Loaded | null = null;
+
+function setStatus(text: string): void {
+  $('status').textContent = text;
+}
+
+function showError(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  $('error').textContent = message;
+  $('error').hidden = false;
+  console.error(e);
+}
+
+function clearError(): void {
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
+
+async function gpuDevice(): Promise<GPUDevice> {
+  if (device) return device;
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    throw new Error('this browser has no WebGPU (navigator.gpu is missing): use a recent Chrome/Edge, or Chromium with --enable-unsafe-webgpu');
+  }
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('WebGPU is present but offered no adapter');
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; description?: string } }).info;
+  adapterName = [info?.vendor, info?.architecture, info?.description].filter((s) => s).join(' ') || 'unknown adapter';
+  device = await requestEngineDevice(adapter);
+  device.lost.then((l) => showError(`WebGPU device lost: ${l.message}`));
+  return device;
+}
+
+/** Parses a probe file and builds its engine; on any error the previously loaded model stays in use. */
+async function loadProbe(buffer: ArrayBuffer, name: string): Promise<void> {
+  const model = loadProbeFile(buffer, name);
+  const dev = await gpuDevice();
+  const engine = await AimEngine.create(dev, model.config, { batch: ENGINE_BATCH, pretrainHead: false });
+  try {
+    engine.setParameters(model.trunk);
+  } catch (e) {
+    await engine.destroy();
+    throw e;
+  }
+  const previous = loaded;
+  loaded = { model, engine, name };
+  if (previous) await previous.engine.destroy();
+  const c = model.config;
+  setStatus(
+    `${name}: ${c.name}, ${c.imageSize} px, patch ${c.patchSize} (${numPatches(c)} patches), width ${c.width}, ` +
+      `${c.depth} blocks; probe over blocks ${model.blocks.join(', ')}, ${model.probe.numClasses} classes`,
+  );
+  $('compute').textContent = `trunk: WebGPU (@aim/gpu WGSL engine) on ${adapterName}; attentive probe: TypeScript on the CPU`;
+  for (const id of ['classify', 'image']) ($(id) as HTMLButtonElement | HTMLInputElement).disabled = false;
+}
+
+/** patches [b, K, P] -> logits [b, C] and probe attention [b, H, K]. */
+async function classifyPatches(patches: Float32Array, b: number): Promise<{ logits: Float32Array; attention: Float32Array }> {
+  if (!loaded) throw new Error('no probe file loaded');
+  const { model, engine } = loaded;
+  const k = numPatches(model.config);
+  const per = k * patchDim(model.config);
+  if (patches.length !== b * per) throw new Error(`patches hold ${patches.length} values, expected ${b} x ${k} x ${patchDim(model.config)}`);
+  const c = model.probe.numClasses;
+  const h = model.config.heads;
+  const logits = new Float32Array(b * c);
+  const attention = new Float32Array(b * h * k);
+  for (let s = 0; s < b; s += ENGINE_BATCH) {
+    const rows = Math.min(ENGINE_BATCH, b - s);
+    const blocks = await engine.extractFeatures(patches.subarray(s * per, (s + rows) * per), { blocks: model.blocks });
+    const out = attentiveProbe(model.probe, averageBlocks(blocks), rows, k);
+    logits.set(out.logits, s * c);
+    attention.set(out.attention, s * h * k);
+  }
+  return { logits, attention };
+}
+
+/** Draws the crop with the probe's attention (mean over heads) over it, scaled to the canvas. */
+function drawHeatmap(rgba: Uint8ClampedArray, attention: Float32Array, model: ProbeModel): void {
+  const c = model.config;
+  const size = c.imageSize;
+  const grid = size / c.patchSize;
+  const k = grid * grid;
+  const h = c.heads;
+  const mean = new Float32Array(k);
+  for (let head = 0; head < h; head++) for (let t = 0; t < k; t++) mean[t] += attention[head * k + t] / h;
+  const max = Math.max(...mean);
+  const canvas = $('heatmap') as HTMLCanvasElement;
+  const ctx = canvas.getContext('2d')!;
+  const image = new OffscreenCanvas(size, size);
+  image.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(rgba), size, size), 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
+  const cell = canvas.width / grid;
+  for (let t = 0; t < k; t++) {
+    const a = max > 0 ? mean[t] / max : 0;
+    ctx.fillStyle = `rgba(255, ${Math.round(140 * (1 - a))}, 0, ${0.15 + 0.6 * a})`;
+    ctx.fillRect((t % grid) * cell, Math.floor(t / grid) * cell, cell, cell);
+  }
+}
+
+function showTop5(logits: Float32Array, model: ProbeModel): void {
+  const list = $('top5');
+  list.replaceChildren();
+  for (const { cls, prob } of topK(logits, model.probe.numClasses, 0, Math.min(5, model.probe.numClasses))) {
+    const li = document.createElement('li');
+    li.textContent = `class ${cls}: ${(100 * prob).toFixed(1)}%`;
+    list.append(li);
+  }
+}
+
+async function classifyImage(image: CanvasImageSource & { width: number; height: number }): Promise<void> {
+  if (!loaded) throw new Error('load a probe file first');
+  const { model } = loaded;
+  const t0 = performance.now();
+  const { patches, rgba } = transformImage(image, model.config.imageSize, model.config.patchSize);
+  const { logits, attention } = await classifyPatches(patches, 1);
+  showTop5(logits, model);
+  drawHeatmap(rgba, attention, model);
+  $('timing').textContent = `${(performance.now() - t0).toFixed(0)} ms (transform, trunk, probe)`;
+}
+
+/** Runs an action, showing its error on the page; the page keeps working afterwards. */
+async function guarded(action: () => Promise<void>): Promise<void> {
+  clearError();
+  try {
+    await action();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+function setUpDrawing(): void {
+  const canvas = $('draw') as HTMLCanvasElement;
+  const ctx = canvas.getContext('2d')!;
+  const clear = (): void => {
+    ctx.fillStyle = 'black';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  };
+  clear();
+  let last: [number, number] | null = null;
+  const at = (e: PointerEvent): [number, number] => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) * canvas.width) / r.width, ((e.clientY - r.top) * canvas.height) / r.height];
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    last = at(e);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!last) return;
+    const p = at(e);
+    ctx.strokeStyle = 'white';
+    ctx.lineWidth = canvas.width / 12;
+    ctx.lineCap = 'round';
+    ctx.beginPath();
+    ctx.moveTo(...last);
+    ctx.lineTo(...p);
+    ctx.stroke();
+    last = p;
+  });
+  const end = (): void => {
+    if (!last) return;
+    last = null;
+    if (($('auto') as HTMLInputElement).checked && loaded) void guarded(() => classifyImage(canvas));
+  };
+  canvas.addEventListener('pointerup', end);
+  canvas.addEventListener('pointercancel', end);
+  $('clear').addEventListener('click', clear);
+  $('classify').addEventListener('click', () => void guarded(() => classifyImage(canvas)));
+}
+
+async function loadDefault(): Promise<void> {
+  const res = await fetch('probe.safetensors');
+  if (!res.ok) {
+    const why = (await res.text()).trim();
+    setStatus(why || `no probe file served (HTTP ${res.status}); choose one below`);
+    return;
+  }
+  const name = res.headers.get('x-probe-path') ?? 'probe.safetensors';
+  await loadProbe(await res.arrayBuffer(), name);
+}
+
+function main(): void {
+  setUpDrawing();
+  ($('probe-file') as HTMLInputElement).addEventListener('change', (e) => {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    if (file) void guarded(async () => loadProbe(await file.arrayBuffer(), file.name));
+  });
+  ($('image') as HTMLInputElement).addEventListener('change', (e) => {
+    const file = (e.target as HTMLInputElement).files?.[0];
+    if (!file) return;
+    void guarded(async () => {
+      let bitmap: ImageBitmap;
+      try {
+        bitmap = await createImageBitmap(file);
+      } catch {
+        throw new Error(`${file.name}: the browser could not decode this image`);
+      }
+      await classifyImage(bitmap);
+      bitmap.close();
+    });
+  });
+  const ready = guarded(loadDefault);
+  // Hooks for the browser tests (and the console).
+  (window as unknown as { aimWeb: unknown }).aimWeb = {
+    ready,
+    loadProbe: (bytes: ArrayBuffer, name: string) => guarded(() => loadProbe(bytes, name)),
+    classifyPatches: async (patches: Float32Array, b: number) => Array.from((await classifyPatches(patches, b)).logits),
+    loadedName: () => loaded?.name ?? null,
+  };
+}
+
+main();
