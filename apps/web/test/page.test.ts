@@ -1,0 +1,152 @@
+// The page in real headless Chromium (playwright-core, the system's chromium, WebGPU on SwiftShader): golden logits
+// through the WebGPU trunk and the TypeScript probe, a drawing gives a top-5 and a non-blank heat map, a malformed
+// file gives a readable error and the page keeps working, and the no-probe message names the commands.
+// Without chromium the tests skip with a message; under CI=true they fail.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missingSystemDependency } from '../../../vitest.shared.js';
+import { NO_PROBE_MESSAGE, startServer } from '../scripts/serve.mjs';
+import { parseSafetensors } from '../src/safetensors.js';
+
+const CHROMIUM = process.env.AIM_CHROMIUM ?? '/usr/bin/chromium';
+/** Flags under which Debian's chromium exposes navigator.gpu on SwiftShader (no GPU needed). */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--use-angle=swiftshader',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+const webRoot = fileURLToPath(new URL('..', import.meta.url));
+const golden = fileURLToPath(new URL('../../../fixtures/golden/', import.meta.url));
+const weights = join(golden, 'aim-golden-small.weights.safetensors');
+
+const missing = missingSystemDependency(`chromium (${CHROMIUM})`, 'chromium', existsSync(CHROMIUM));
+
+interface AimWebHooks {
+  ready: Promise<void>;
+  classifyPatches(patches: Float32Array, b: number): Promise<number[]>;
+  loadedName(): string | null;
+}
+
+async function openPage(url: string): Promise<{ context: BrowserContext; page: Page; profile: string; logs: string[] }> {
+  const profile = mkdtempSync(join(tmpdir(), 'aim-web-profile-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const page = await context.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  await page.evaluate(() => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.ready);
+  return { context, page, profile, logs };
+}
+
+describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)', () => {
+  let closeServer: () => void = () => {};
+  let opened: Awaited<ReturnType<typeof openPage>> | undefined;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(webRoot, 'scripts/build.mjs')], { stdio: 'inherit' });
+    const { server, url } = await startServer({ port: 0, probe: weights, root: webRoot });
+    closeServer = () => server.close();
+    opened = await openPage(url);
+  }, 300_000);
+
+  afterAll(async () => {
+    await opened?.context.close();
+    if (opened) rmSync(opened.profile, { recursive: true, force: true });
+    closeServer();
+  });
+
+  it('loads the golden trunk + probe and says it runs the trunk on WebGPU', async () => {
+    const { page, logs } = opened!;
+    expect(await page.locator('#error').isHidden(), logs.join('\n')).toBe(true);
+    expect(await page.textContent('#status')).toContain('width 64, 3 blocks; probe over blocks 1, 2, 10 classes');
+    expect(await page.textContent('#compute')).toMatch(/trunk: WebGPU \(@aim\/gpu WGSL engine\) on .*swiftshader/);
+  });
+
+  it("matches the fixture's logits within 1e-4 on the fixture's patches", async () => {
+    const io = parseSafetensors(new Uint8Array(readFileSync(join(golden, 'aim-golden-small.io.safetensors'))).buffer, 'io');
+    const patches = io.float32('patches');
+    const want = io.float32('logits');
+    const [b] = io.tensors.get('patches')!.shape;
+    const got = await opened!.page.evaluate(
+      ([p, n]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.classifyPatches(new Float32Array(p), n),
+      [Array.from(patches), b] as const,
+    );
+    expect(got).toHaveLength(want.length);
+    const worst = Math.max(...got.map((x, i) => Math.abs(x - want[i])));
+    console.log(`[web] page logits vs golden: max abs difference ${worst.toExponential(2)} over ${want.length} logits`);
+    expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
+
+  it('classifies a drawn digit: top-5 text and a non-blank heat map', async () => {
+    const { page } = opened!;
+    const box = (await page.locator('#draw').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
+    await page.mouse.up();
+    await page.locator('#top5 li').nth(4).waitFor({ timeout: 60_000 });
+    const items = await page.locator('#top5 li').allTextContents();
+    expect(items).toHaveLength(5);
+    for (const t of items) expect(t).toMatch(/^class \d+: \d+\.\d%$/);
+    const shot = await page.locator('#heatmap').screenshot();
+    const out = join(tmpdir(), 'aim-web-heatmap.png');
+    writeFileSync(out, shot);
+    console.log(`[web] heat map screenshot: ${out} (${shot.length} bytes)`);
+    const colours = await page.evaluate(() => {
+      const c = document.getElementById('heatmap') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return seen.size;
+    });
+    expect(colours).toBeGreaterThan(4);
+    expect(await page.locator('#error').isHidden()).toBe(true);
+  }, 120_000);
+
+  it('a malformed probe file gives a readable error and the page keeps working', async () => {
+    const { page } = opened!;
+    await page.locator('#probe-file').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a safetensors file') });
+    await page.locator('#error').waitFor({ state: 'visible' });
+    expect(await page.textContent('#error')).toMatch(/^broken\.safetensors: not a valid safetensors file: header length \d+ does not fit/);
+    const truncated = readFileSync(weights).subarray(0, 4000);
+    await page.locator('#probe-file').setInputFiles({ name: 'cut.safetensors', mimeType: 'application/octet-stream', buffer: truncated });
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.startsWith('cut.safetensors'));
+    expect(await page.textContent('#error')).toMatch(/cut\.safetensors: .*outside/);
+    // Still the golden model, and it still classifies.
+    expect(await page.evaluate(() => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.loadedName())).toContain('aim-golden-small');
+    await page.click('#classify');
+    await page.waitForFunction(() => document.getElementById('error')!.hidden);
+    expect(await page.locator('#top5 li').count()).toBe(5);
+  }, 120_000);
+
+  it('without a probe file, the page names the commands that make one', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'aim-web-empty-'));
+    const { server, url } = await startServer({ port: 0, root: empty });
+    try {
+      const { context, page, profile } = await openPage(url);
+      try {
+        expect(await page.textContent('#status')).toBe(NO_PROBE_MESSAGE);
+        expect(NO_PROBE_MESSAGE).toContain('npx nx run trainer:train');
+        expect(NO_PROBE_MESSAGE).toContain('npx nx run eval:probe');
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
+    } finally {
+      server.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
