@@ -109,6 +109,7 @@ function drawHeatmap(rgba: Uint8ClampedArray, attention: Float32Array, model: Pr
   const mean = new Float32Array(k);
   for (let head = 0; head < h; head++) for (let t = 0; t < k; t++) mean[t] += attention[head * k + t] / h;
   const max = Math.max(...mean);
+  const min = Math.min(...mean);
   const canvas = $('heatmap') as HTMLCanvasElement;
   const ctx = canvas.getContext('2d')!;
   const image = new OffscreenCanvas(size, size);
@@ -118,10 +119,12 @@ function drawHeatmap(rgba: Uint8ClampedArray, attention: Float32Array, model: Pr
   ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
   const cell = canvas.width / grid;
   for (let t = 0; t < k; t++) {
-    const a = max > 0 ? mean[t] / max : 0;
-    ctx.fillStyle = `rgba(255, ${Math.round(140 * (1 - a))}, 0, ${0.15 + 0.6 * a})`;
+    // Min-max scaled: blue where the probe looks least, red where it looks most.
+    const a = max > min ? (mean[t] - min) / (max - min) : 0.5;
+    ctx.fillStyle = `rgba(${Math.round(255 * a)}, ${Math.round(60 * (1 - a))}, ${Math.round(255 * (1 - a))}, 0.55)`;
     ctx.fillRect((t % grid) * cell, Math.floor(t / grid) * cell, cell, cell);
   }
+  $('heat-range').textContent = `attention per patch (mean over ${h} heads): ${(100 * min).toFixed(1)}% (blue) to ${(100 * max).toFixed(1)}% (red)`;
 }
 
 function showTop5(logits: Float32Array, model: ProbeModel): void {

@@ -112,6 +112,7 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
       return seen.size;
     });
     expect(colours).toBeGreaterThan(4);
+    expect(await page.textContent('#heat-range')).toMatch(/^attention per patch \(mean over 4 heads\): /);
     expect(await page.locator('#error').isHidden()).toBe(true);
   }, 120_000);
 
