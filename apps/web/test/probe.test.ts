@@ -6,6 +6,7 @@ import { loadProbeFile } from '../src/probe-file.js';
 import { attentiveProbe, averageBlocks, topK } from '../src/probe.js';
 import { parseSafetensors } from '../src/safetensors.js';
 import { evalPlan, patchifyNormalized } from '../src/transform.js';
+import { cpuExtractFeatures, erf } from '../src/cpu-trunk.js';
 
 const golden = new URL('../../../fixtures/golden/', import.meta.url);
 const bytes = (f: string): ArrayBuffer => {
@@ -67,5 +68,35 @@ describe('eval transform', () => {
     // Patch 1 (row 0, col 1), its pixel (0, 1) is image pixel (0, 3) = index 3; channel 2.
     const v = out[1 * p * p * 3 + (0 * p + 1) * 3 + 2];
     expect(v).toBeCloseTo((9 / 255 - 0.406) / 0.225, 5);
+  });
+});
+
+describe('cpu trunk (the no-WebGPU fallback)', () => {
+  it('erf is accurate', () => {
+    // Reference values of erf (Abramowitz & Stegun table 7.1 / mpmath).
+    for (const [x, want] of [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014], [-1.5, -0.9661051464753108]]) {
+      expect(Math.abs(erf(x) - want)).toBeLessThan(1e-13);
+    }
+  });
+
+  it("reproduces the golden features and logits", () => {
+    const model = loadProbeFile(bytes('aim-golden-small.weights.safetensors'), 'golden');
+    const io = parseSafetensors(bytes('aim-golden-small.io.safetensors'), 'io');
+    const [b, n] = io.tensors.get('patches')!.shape;
+    const blocks = [0, 1, 2];
+    const got = cpuExtractFeatures(model.config, model.trunk, io.float32('patches'), b, blocks);
+    for (const i of blocks) {
+      const want = io.float32(`features.${i}`);
+      let worst = 0;
+      let scale = 0;
+      for (let j = 0; j < want.length; j++) {
+        worst = Math.max(worst, Math.abs(got[i][j] - want[j]));
+        scale = Math.max(scale, Math.abs(want[j]));
+      }
+      expect(worst / scale, `features.${i}`).toBeLessThan(1e-5);
+    }
+    const { logits } = attentiveProbe(model.probe, averageBlocks(model.blocks.map((i) => got[i])), b, n);
+    const want = io.float32('logits');
+    expect(Math.max(...Array.from(want, (w, j) => Math.abs(w - logits[j])))).toBeLessThan(1e-4);
   });
 });
