@@ -1,7 +1,9 @@
 // The page: load a probe file, run the eval transform on a drawing or a photo, the trunk on WebGPU (@aim/gpu's
-// engine), the attentive probe in TypeScript, then show the top-5 classes and the probe's attention as a heat map.
+// engine; without WebGPU, or with ?compute=cpu, a plain TypeScript trunk on the CPU), the attentive probe in
+// TypeScript, then show the top-5 classes and the probe's attention as a heat map.
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
 import { numPatches, patchDim } from '@aim/model/spec';
+import { cpuExtractFeatures } from './cpu-trunk.js';
 import { type ProbeModel, loadProbeFile } from './probe-file.js';
 import { attentiveProbe, averageBlocks, topK } from './probe.js';
 import { transformImage } from './transform.js';
@@ -15,14 +17,24 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T;
 };
 
+/** Where the trunk runs: the WebGPU engine, or the TypeScript fallback. */
+interface Trunk {
+  /** What the page says it computes with. */
+  readonly label: string;
+  extract(patches: Float32Array, rows: number, blocks: readonly number[]): Promise<Float32Array[]>;
+  destroy(): Promise<void>;
+}
+
 interface Loaded {
   model: ProbeModel;
-  engine: AimEngine;
+  trunk: Trunk;
   name: string;
 }
 
 let device: GPUDevice | null = null;
 let adapterName = '';
+/** Why the page is not using WebGPU (null while it is, or before it tried). */
+let noGpuReason: string | null = new URLSearchParams(location.search).get('compute') === 'cpu' ? 'asked for with ?compute=cpu' : null;
 let loaded: Loaded | null = null;
 
 function setStatus(text: string): void {
@@ -44,7 +56,7 @@ function clearError(): void {
 async function gpuDevice(): Promise<GPUDevice> {
   if (device) return device;
   if (!('gpu' in navigator) || !navigator.gpu) {
-    throw new Error('this browser has no WebGPU (navigator.gpu is missing): use a recent Chrome/Edge, or Chromium with --enable-unsafe-webgpu');
+    throw new Error('navigator.gpu is missing (a recent Chrome or Edge has it; Chromium on Linux needs --enable-unsafe-webgpu)');
   }
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error('WebGPU is present but offered no adapter');
@@ -55,33 +67,61 @@ async function gpuDevice(): Promise<GPUDevice> {
   return device;
 }
 
-/** Parses a probe file and builds its engine; on any error the previously loaded model stays in use. */
-async function loadProbe(buffer: ArrayBuffer, name: string): Promise<void> {
-  const model = loadProbeFile(buffer, name);
-  const dev = await gpuDevice();
-  const engine = await AimEngine.create(dev, model.config, { batch: ENGINE_BATCH, pretrainHead: false });
+async function gpuTrunk(model: ProbeModel): Promise<Trunk> {
+  const engine = await AimEngine.create(await gpuDevice(), model.config, { batch: ENGINE_BATCH, pretrainHead: false });
   try {
     engine.setParameters(model.trunk);
   } catch (e) {
     await engine.destroy();
     throw e;
   }
+  return {
+    label: `WebGPU (@aim/gpu WGSL engine) on ${adapterName}`,
+    extract: (patches, _rows, blocks) => engine.extractFeatures(patches, { blocks }),
+    destroy: () => engine.destroy(),
+  };
+}
+
+function cpuTrunk(model: ProbeModel): Trunk {
+  return {
+    label: `TypeScript on the CPU (no WebGPU: ${noGpuReason})`,
+    extract: async (patches, rows, blocks) => cpuExtractFeatures(model.config, model.trunk, patches, rows, blocks),
+    destroy: async () => {},
+  };
+}
+
+/** The WebGPU trunk when the browser has WebGPU, else (or after it failed to start) the CPU one. */
+async function makeTrunk(model: ProbeModel): Promise<Trunk> {
+  if (noGpuReason === null) {
+    try {
+      await gpuDevice();
+    } catch (e) {
+      noGpuReason = (e as Error).message;
+    }
+  }
+  return noGpuReason === null ? gpuTrunk(model) : cpuTrunk(model);
+}
+
+/** Parses a probe file and builds its trunk; on any error the previously loaded model stays in use. */
+async function loadProbe(buffer: ArrayBuffer, name: string): Promise<void> {
+  const model = loadProbeFile(buffer, name);
+  const trunk = await makeTrunk(model);
   const previous = loaded;
-  loaded = { model, engine, name };
-  if (previous) await previous.engine.destroy();
+  loaded = { model, trunk, name };
+  if (previous) await previous.trunk.destroy();
   const c = model.config;
   setStatus(
     `${name}: ${c.name}, ${c.imageSize} px, patch ${c.patchSize} (${numPatches(c)} patches), width ${c.width}, ` +
       `${c.depth} blocks; probe over blocks ${model.blocks.join(', ')}, ${model.probe.numClasses} classes`,
   );
-  $('compute').textContent = `trunk: WebGPU (@aim/gpu WGSL engine) on ${adapterName}; attentive probe: TypeScript on the CPU`;
+  $('compute').textContent = `trunk: ${trunk.label}; attentive probe: TypeScript on the CPU`;
   for (const id of ['classify', 'image']) ($(id) as HTMLButtonElement | HTMLInputElement).disabled = false;
 }
 
 /** patches [b, K, P] -> logits [b, C] and probe attention [b, H, K]. */
 async function classifyPatches(patches: Float32Array, b: number): Promise<{ logits: Float32Array; attention: Float32Array }> {
   if (!loaded) throw new Error('no probe file loaded');
-  const { model, engine } = loaded;
+  const { model, trunk } = loaded;
   const k = numPatches(model.config);
   const per = k * patchDim(model.config);
   if (patches.length !== b * per) throw new Error(`patches hold ${patches.length} values, expected ${b} x ${k} x ${patchDim(model.config)}`);
@@ -91,7 +131,7 @@ async function classifyPatches(patches: Float32Array, b: number): Promise<{ logi
   const attention = new Float32Array(b * h * k);
   for (let s = 0; s < b; s += ENGINE_BATCH) {
     const rows = Math.min(ENGINE_BATCH, b - s);
-    const blocks = await engine.extractFeatures(patches.subarray(s * per, (s + rows) * per), { blocks: model.blocks });
+    const blocks = await trunk.extract(patches.subarray(s * per, (s + rows) * per), rows, model.blocks);
     const out = attentiveProbe(model.probe, averageBlocks(blocks), rows, k);
     logits.set(out.logits, s * c);
     attention.set(out.attention, s * h * k);

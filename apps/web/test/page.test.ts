@@ -50,14 +50,32 @@ async function openPage(url: string): Promise<{ context: BrowserContext; page: P
   return { context, page, profile, logs };
 }
 
+/** Feeds the fixture's patches to the page; the largest absolute difference from the fixture's logits. */
+async function goldenLogitError(page: Page, label: string): Promise<number> {
+  const io = parseSafetensors(new Uint8Array(readFileSync(join(golden, 'aim-golden-small.io.safetensors'))).buffer, 'io');
+  const patches = io.float32('patches');
+  const want = io.float32('logits');
+  const [b] = io.tensors.get('patches')!.shape;
+  const got = await page.evaluate(
+    ([p, n]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.classifyPatches(new Float32Array(p), n),
+    [Array.from(patches), b] as const,
+  );
+  expect(got).toHaveLength(want.length);
+  const worst = Math.max(...got.map((x, i) => Math.abs(x - want[i])));
+  console.log(`[web] ${label}: page logits vs golden, max abs difference ${worst.toExponential(2)} over ${want.length} logits`);
+  return worst;
+}
+
 describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)', () => {
   let closeServer: () => void = () => {};
   let opened: Awaited<ReturnType<typeof openPage>> | undefined;
+  let pageUrl = '';
 
   beforeAll(async () => {
     execFileSync(process.execPath, [join(webRoot, 'scripts/build.mjs')], { stdio: 'inherit' });
     const { server, url } = await startServer({ port: 0, probe: weights, root: webRoot });
     closeServer = () => server.close();
+    pageUrl = url;
     opened = await openPage(url);
   }, 300_000);
 
@@ -75,18 +93,20 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
   });
 
   it("matches the fixture's logits within 1e-4 on the fixture's patches", async () => {
-    const io = parseSafetensors(new Uint8Array(readFileSync(join(golden, 'aim-golden-small.io.safetensors'))).buffer, 'io');
-    const patches = io.float32('patches');
-    const want = io.float32('logits');
-    const [b] = io.tensors.get('patches')!.shape;
-    const got = await opened!.page.evaluate(
-      ([p, n]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.classifyPatches(new Float32Array(p), n),
-      [Array.from(patches), b] as const,
-    );
-    expect(got).toHaveLength(want.length);
-    const worst = Math.max(...got.map((x, i) => Math.abs(x - want[i])));
-    console.log(`[web] page logits vs golden: max abs difference ${worst.toExponential(2)} over ${want.length} logits`);
-    expect(worst).toBeLessThan(1e-4);
+    expect(await goldenLogitError(opened!.page, 'webgpu')).toBeLessThan(1e-4);
+  }, 120_000);
+
+  it('falls back to the TypeScript trunk on the CPU (?compute=cpu) with the same logits', async () => {
+    const cpu = await openPage(`${pageUrl}?compute=cpu`);
+    try {
+      expect(await cpu.page.textContent('#compute')).toBe(
+        'trunk: TypeScript on the CPU (no WebGPU: asked for with ?compute=cpu); attentive probe: TypeScript on the CPU',
+      );
+      expect(await goldenLogitError(cpu.page, 'cpu')).toBeLessThan(1e-4);
+    } finally {
+      await cpu.context.close();
+      rmSync(cpu.profile, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('classifies a drawn digit: top-5 text and a non-blank heat map', async () => {
