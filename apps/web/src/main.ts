@@ -276,6 +276,11 @@ function main(): void {
     loadProbe: (bytes: ArrayBuffer, name: string) => guarded(() => loadProbe(bytes, name)),
     classifyPatches: async (patches: Float32Array, b: number) => Array.from((await classifyPatches(patches, b)).logits),
     loadedName: () => loaded?.name ?? null,
+    /** The eval transform on RGBA pixels (decoded through createImageBitmap, as a picture is). */
+    transformRgba: async (rgba: number[], width: number, height: number, size: number, patch: number) => {
+      const bitmap = await createImageBitmap(new ImageData(new Uint8ClampedArray(rgba), width, height));
+      return Array.from(transformImage(bitmap, size, patch).patches);
+    },
   };
 }
 

@@ -36,6 +36,7 @@ interface AimWebHooks {
   ready: Promise<void>;
   classifyPatches(patches: Float32Array, b: number): Promise<number[]>;
   loadedName(): string | null;
+  transformRgba(rgba: number[], width: number, height: number, size: number, patch: number): Promise<number[]>;
 }
 
 async function openPage(url: string): Promise<{ context: BrowserContext; page: Page; profile: string; logs: string[] }> {
@@ -134,6 +135,45 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     expect(colours).toBeGreaterThan(4);
     expect(await page.textContent('#heat-range')).toMatch(/^attention per patch \(mean over 4 heads\): /);
     expect(await page.locator('#error').isHidden()).toBe(true);
+  }, 120_000);
+
+  it('classifies a picture chosen with the file input; an undecodable one gives a readable error', async () => {
+    const { page } = opened!;
+    const picture = await page.locator('#draw').screenshot();
+    await page.locator('#timing').evaluate((el) => (el.textContent = ''));
+    await page.locator('#image').setInputFiles({ name: 'digit.png', mimeType: 'image/png', buffer: picture });
+    await page.waitForFunction(() => document.getElementById('timing')!.textContent !== '');
+    expect(await page.locator('#top5 li').count()).toBe(5);
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    await page.locator('#image').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await page.locator('#error').waitFor({ state: 'visible' });
+    expect(await page.textContent('#error')).toBe('notes.png: the browser could not decode this image');
+  }, 120_000);
+
+  it('runs the eval transform: shorter side to floor(size / 0.875), centre crop, ImageNet normalisation', async () => {
+    const { page } = opened!;
+    // 64 x 48 image: left half (x < 32) one colour, right half another. Resized to 48 x 36 (shorter side 36 for
+    // size 32), the centre crop starts at x = 8, so the crop's left and right columns of patches are pure colours.
+    const [w, h] = [64, 48];
+    const a = [200, 30, 90];
+    const b = [10, 120, 250];
+    const rgba: number[] = [];
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgba.push(...(x < 32 ? a : b), 255);
+    const patches = await page.evaluate(
+      ([px, ww, hh]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.transformRgba(px, ww, hh, 32, 8),
+      [rgba, w, h] as const,
+    );
+    expect(patches).toHaveLength(16 * 8 * 8 * 3);
+    const mean = [0.485, 0.456, 0.406];
+    const std = [0.229, 0.224, 0.225];
+    const norm = (c: number[], ch: number): number => (c[ch] / 255 - mean[ch]) / std[ch];
+    const pd = 8 * 8 * 3;
+    for (let row = 0; row < 4; row++) {
+      for (let i = 0; i < pd; i++) {
+        expect(patches[row * 4 * pd + i]).toBeCloseTo(norm(a, i % 3), 5); // column 0
+        expect(patches[(row * 4 + 3) * pd + i]).toBeCloseTo(norm(b, i % 3), 5); // column 3
+      }
+    }
   }, 120_000);
 
   it('a malformed probe file gives a readable error and the page keeps working', async () => {
