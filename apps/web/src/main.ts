@@ -1,12 +1,13 @@
 // The page: load a probe file, run the eval transform on a drawing or a photo, the trunk on WebGPU (@aim/gpu's
-// engine; without WebGPU, or with ?compute=cpu, a plain TypeScript trunk on the CPU), the attentive probe in
-// TypeScript, then show the top-5 classes and the probe's attention as a heat map.
+// engine; without WebGPU, tfjs-backend-wasm, and failing that a plain TypeScript trunk; ?compute=webgpu|wasm|cpu
+// forces one), the attentive probe in TypeScript, then show the top-5 classes and the probe's attention as a heat map.
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
 import { numPatches, patchDim } from '@aim/model/spec';
 import { cpuExtractFeatures } from './cpu-trunk.js';
 import { type ProbeModel, loadProbeFile } from './probe-file.js';
 import { attentiveProbe, averageBlocks, topK } from './probe.js';
 import { transformImage } from './transform.js';
+import { createWasmTrunk } from './wasm-trunk.js';
 
 /** Images per engine call; larger inputs run in chunks. */
 const ENGINE_BATCH = 4;
@@ -33,8 +34,12 @@ interface Loaded {
 
 let device: GPUDevice | null = null;
 let adapterName = '';
+/** ?compute=webgpu|wasm|cpu forces a trunk; by default the first of them that starts. */
+const forced = new URLSearchParams(location.search).get('compute');
 /** Why the page is not using WebGPU (null while it is, or before it tried). */
-let noGpuReason: string | null = new URLSearchParams(location.search).get('compute') === 'cpu' ? 'asked for with ?compute=cpu' : null;
+let noGpuReason: string | null = forced === 'wasm' || forced === 'cpu' ? `asked for ?compute=${forced}` : null;
+/** Why the page is not using the wasm trunk either. */
+let noWasmReason: string | null = forced === 'cpu' ? 'asked for ?compute=cpu' : null;
 let loaded: Loaded | null = null;
 
 function setStatus(text: string): void {
@@ -84,22 +89,33 @@ async function gpuTrunk(model: ProbeModel): Promise<Trunk> {
 
 function cpuTrunk(model: ProbeModel): Trunk {
   return {
-    label: `TypeScript on the CPU (no WebGPU: ${noGpuReason})`,
+    label: `TypeScript on the CPU (no WebGPU: ${noGpuReason}; no wasm: ${noWasmReason})`,
     extract: async (patches, rows, blocks) => cpuExtractFeatures(model.config, model.trunk, patches, rows, blocks),
     destroy: async () => {},
   };
 }
 
-/** The WebGPU trunk when the browser has WebGPU, else (or after it failed to start) the CPU one. */
+/** The WebGPU trunk when the browser has WebGPU, else the wasm one, else (if wasm fails to start) the TypeScript one. */
 async function makeTrunk(model: ProbeModel): Promise<Trunk> {
   if (noGpuReason === null) {
     try {
       await gpuDevice();
     } catch (e) {
+      if (forced === 'webgpu') throw e;
       noGpuReason = (e as Error).message;
     }
   }
-  return noGpuReason === null ? gpuTrunk(model) : cpuTrunk(model);
+  if (noGpuReason === null) return gpuTrunk(model);
+  if (noWasmReason === null) {
+    try {
+      const wasm = await createWasmTrunk(model);
+      return { ...wasm, label: `${wasm.label} (no WebGPU: ${noGpuReason})` };
+    } catch (e) {
+      if (forced === 'wasm') throw e;
+      noWasmReason = (e as Error).message;
+    }
+  }
+  return cpuTrunk(model);
 }
 
 /** Parses a probe file and builds its trunk; on any error the previously loaded model stays in use. */

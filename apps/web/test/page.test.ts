@@ -15,12 +15,10 @@ import { parseSafetensors } from '../src/safetensors.js';
 
 const CHROMIUM = process.env.AIM_CHROMIUM ?? '/usr/bin/chromium';
 /** Flags under which Debian's chromium exposes navigator.gpu on SwiftShader (no GPU needed). */
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-angle=swiftshader', '--enable-features=Vulkan', '--use-vulkan=swiftshader'];
 const CHROMIUM_ARGS = [
   '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--use-angle=swiftshader',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
+  ...WEBGPU_ARGS,
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',
@@ -39,9 +37,11 @@ interface AimWebHooks {
   transformRgba(rgba: number[], width: number, height: number, size: number, patch: number): Promise<number[]>;
 }
 
-async function openPage(url: string): Promise<{ context: BrowserContext; page: Page; profile: string; logs: string[] }> {
+/** A fresh profile and page at `url`; `withoutWebGpu` replaces the WebGPU flags (e.g. to turn it off). */
+async function openPage(url: string, withoutWebGpu?: string[]): Promise<{ context: BrowserContext; page: Page; profile: string; logs: string[] }> {
   const profile = mkdtempSync(join(tmpdir(), 'aim-web-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const args = withoutWebGpu ? [...CHROMIUM_ARGS.filter((a) => !WEBGPU_ARGS.includes(a)), ...withoutWebGpu] : CHROMIUM_ARGS;
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args });
   const page = await context.newPage();
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -97,16 +97,33 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     expect(await goldenLogitError(opened!.page, 'webgpu')).toBeLessThan(1e-4);
   }, 120_000);
 
-  it('falls back to the TypeScript trunk on the CPU (?compute=cpu) with the same logits', async () => {
-    const cpu = await openPage(`${pageUrl}?compute=cpu`);
+  for (const [mode, label] of [
+    ['wasm', 'trunk: tfjs-backend-wasm (@aim/model tfjs trunk) (no WebGPU: asked for ?compute=wasm); attentive probe: TypeScript on the CPU'],
+    ['cpu', 'trunk: TypeScript on the CPU (no WebGPU: asked for ?compute=cpu; no wasm: asked for ?compute=cpu); attentive probe: TypeScript on the CPU'],
+  ] as const) {
+    it(`the ${mode} fallback (?compute=${mode}) gives the same logits and says so`, async () => {
+      const other = await openPage(`${pageUrl}?compute=${mode}`);
+      try {
+        expect(await other.page.locator('#error').isHidden(), other.logs.join('\n')).toBe(true);
+        expect(await other.page.textContent('#compute')).toBe(label);
+        expect(await goldenLogitError(other.page, mode)).toBeLessThan(1e-4);
+      } finally {
+        await other.context.close();
+        rmSync(other.profile, { recursive: true, force: true });
+      }
+    }, 120_000);
+  }
+
+  it('without WebGPU in the browser (no --enable-unsafe-webgpu), it falls back to wasm on its own', async () => {
+    const other = await openPage(pageUrl, ['--disable-webgpu']);
     try {
-      expect(await cpu.page.textContent('#compute')).toBe(
-        'trunk: TypeScript on the CPU (no WebGPU: asked for with ?compute=cpu); attentive probe: TypeScript on the CPU',
-      );
-      expect(await goldenLogitError(cpu.page, 'cpu')).toBeLessThan(1e-4);
+      const compute = await other.page.textContent('#compute');
+      console.log(`[web] chromium --disable-webgpu: ${compute}`);
+      expect(compute).toMatch(/^trunk: tfjs-backend-wasm \(@aim\/model tfjs trunk\) \(no WebGPU: .+\); attentive probe/);
+      expect(await goldenLogitError(other.page, 'wasm (auto)')).toBeLessThan(1e-4);
     } finally {
-      await cpu.context.close();
-      rmSync(cpu.profile, { recursive: true, force: true });
+      await other.context.close();
+      rmSync(other.profile, { recursive: true, force: true });
     }
   }, 120_000);
 
