@@ -11,6 +11,7 @@ import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingSystemDependency } from '../../../vitest.shared.js';
 import { NO_PROBE_MESSAGE, startServer } from '../scripts/serve.mjs';
+import { IMAGENET_MEAN, IMAGENET_STD, evalResizePlan, normalizedPatches, resizeBicubic } from '@aim/data';
 import { parseSafetensors } from '../src/safetensors.js';
 
 const CHROMIUM = process.env.AIM_CHROMIUM ?? '/usr/bin/chromium';
@@ -190,6 +191,38 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
         expect(patches[row * 4 * pd + i]).toBeCloseTo(norm(a, i % 3), 5); // column 0
         expect(patches[(row * 4 + 3) * pd + i]).toBeCloseTo(norm(b, i % 3), 5); // column 3
       }
+    }
+  }, 120_000);
+
+  it("measures the page's resize against @aim/data's Pillow-exact eval transform", async () => {
+    const { page } = opened!;
+    // A gray 28 x 28 "digit" (MNIST's size: upscaled to 36, cropped to 32) and a 300 x 200 colour picture (downscaled).
+    const cases: { name: string; w: number; h: number; px: (x: number, y: number) => [number, number, number] }[] = [
+      { name: '28x28 gray digit', w: 28, h: 28, px: (x, y) => { const v = Math.max(0, 255 - 40 * Math.abs(Math.hypot(x - 14, y - 14) - 7)); return [v, v, v]; } },
+      { name: '300x200 colour', w: 300, h: 200, px: (x, y) => [(x * 7 + y * 3) % 256, 128 + 100 * Math.sin(x / 9) * Math.cos(y / 13), (x * y) % 251] },
+    ];
+    for (const c of cases) {
+      const rgb = new Uint8Array(c.w * c.h * 3);
+      const rgba: number[] = [];
+      for (let y = 0; y < c.h; y++)
+        for (let x = 0; x < c.w; x++) {
+          const p = c.px(x, y).map((v) => Math.round(Math.min(255, Math.max(0, v))));
+          rgb.set(p, (y * c.w + x) * 3);
+          rgba.push(...p, 255);
+        }
+      const plan = evalResizePlan(c.w, c.h, 32);
+      const crop = resizeBicubic({ data: rgb, width: c.w, height: c.h, channels: 3 }, plan.resizeWidth, plan.resizeHeight, { left: plan.left, top: plan.top, width: 32, height: 32 });
+      const want = normalizedPatches(crop, 8, IMAGENET_MEAN, IMAGENET_STD);
+      const got = await page.evaluate(
+        ([px, ww, hh]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.transformRgba(px, ww, hh, 32, 8),
+        [rgba, c.w, c.h] as const,
+      );
+      // Differences in 8-bit levels (undo the normalisation's std; channel = index % 3 in the patch layout).
+      const levels = got.map((g, i) => Math.abs(g - want[i]) * IMAGENET_STD[i % 3] * 255);
+      const max = Math.max(...levels);
+      const mean = levels.reduce((a, x) => a + x, 0) / levels.length;
+      console.log(`[web] eval transform, ${c.name}: page (canvas resize) vs @aim/data (Pillow bicubic): mean ${mean.toFixed(2)}, max ${max.toFixed(1)} of 255 levels`);
+      expect(mean).toBeLessThan(8);
     }
   }, 120_000);
 

@@ -7,6 +7,8 @@ import { attentiveProbe, averageBlocks, topK } from '../src/probe.js';
 import { parseSafetensors } from '../src/safetensors.js';
 import { evalPlan, patchifyNormalized } from '../src/transform.js';
 import { cpuExtractFeatures, erf } from '../src/cpu-trunk.js';
+import { resizeBicubic } from '@aim/data';
+import { resizeBicubicRgb } from '../src/pillow-resize.js';
 
 const golden = new URL('../../../fixtures/golden/', import.meta.url);
 const bytes = (f: string): ArrayBuffer => {
@@ -98,5 +100,20 @@ describe('cpu trunk (the no-WebGPU fallback)', () => {
     const { logits } = attentiveProbe(model.probe, averageBlocks(model.blocks.map((i) => got[i])), b, n);
     const want = io.float32('logits');
     expect(Math.max(...Array.from(want, (w, j) => Math.abs(w - logits[j])))).toBeLessThan(1e-4);
+  });
+});
+
+describe('Pillow bicubic in the page', () => {
+  it("equals @aim/data's resizeBicubic byte for byte (up, down, one axis, crop windows)", () => {
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 255;
+    for (const [w, h, rw, rh] of [[28, 28, 36, 36], [300, 200, 54, 36], [37, 91, 36, 88], [64, 48, 64, 36], [5, 9, 40, 72]]) {
+      const rgb = Uint8Array.from({ length: w * h * 3 }, rand);
+      for (const win of [{ left: 0, top: 0, width: rw, height: rh }, { left: Math.floor(rw / 4), top: Math.floor(rh / 3), width: Math.ceil(rw / 2), height: Math.ceil(rh / 2) }]) {
+        const want = resizeBicubic({ data: rgb, width: w, height: h, channels: 3 }, rw, rh, win).data;
+        const got = resizeBicubicRgb(rgb, w, h, rw, rh, win);
+        expect(Buffer.from(got).equals(Buffer.from(want)), `${w}x${h} -> ${rw}x${rh} ${JSON.stringify(win)}`).toBe(true);
+      }
+    }
   });
 });
