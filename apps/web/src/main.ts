@@ -277,7 +277,8 @@ function main(): void {
     void guarded(async () => {
       let bitmap: ImageBitmap;
       try {
-        bitmap = await createImageBitmap(file);
+        // EXIF orientation applied, an ICC profile ignored: what @aim/data (sharp, like PIL's convert('RGB')) does.
+        bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none' });
       } catch {
         throw new Error(`${file.name}: the browser could not decode this image`);
       }

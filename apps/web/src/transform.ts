@@ -1,7 +1,7 @@
 // The eval transform in the page: resize the shorter side to floor(size / 0.875), centre crop, ImageNet
-// normalisation, patchify in the MAE layout. The geometry is @aim/data's evalResizePlan (torchvision's arithmetic);
-// the resize itself is the browser's high-quality canvas scaling, not Pillow's bicubic, so pixels differ slightly
-// from the Node pipeline's.
+// normalisation, patchify in the MAE layout, as @aim/data's eval transform: the geometry of its evalResizePlan
+// (torchvision's arithmetic) and Pillow's bicubic (./pillow-resize.ts). Decoding is the browser's.
+import { resizeBicubicRgb } from './pillow-resize.js';
 
 /** ImageNet statistics (@aim/data IMAGENET_MEAN / IMAGENET_STD). */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -56,22 +56,43 @@ export function patchifyNormalized(rgba: Uint8ClampedArray, size: number, patch:
   return out;
 }
 
-/** Runs the eval transform on a decoded image (browser only). Returns the patches and the cropped RGBA pixels. */
+/**
+ * Runs the eval transform on a decoded image (browser only): its RGB pixels at full size, Pillow's bicubic resize of
+ * the centre-crop window, normalisation and patchify. Returns the patches and the crop's RGBA pixels.
+ */
 export function transformImage(
   image: CanvasImageSource & { width: number; height: number },
   size: number,
   patch: number,
 ): { patches: Float32Array; rgba: Uint8ClampedArray } {
-  const plan = evalPlan(image.width, image.height, size);
-  const canvas = new OffscreenCanvas(size, size);
+  const { width, height } = image;
+  if (!(width > 0 && height > 0)) throw new Error(`the image is ${width}x${height}`);
+  const plan = evalPlan(width, height, size);
+  const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('no 2D canvas context');
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.fillStyle = 'black';
-  ctx.fillRect(0, 0, size, size);
-  // Draw the resized image shifted so the crop window lands on the canvas.
-  ctx.drawImage(image, -plan.left, -plan.top, plan.resizeWidth, plan.resizeHeight);
-  const rgba = ctx.getImageData(0, 0, size, size).data;
+  ctx.drawImage(image, 0, 0);
+  const source = ctx.getImageData(0, 0, width, height).data;
+  // Alpha dropped, as @aim/data does (sharp removeAlpha); the canvas stores premultiplied colour, so pixels that
+  // are not opaque may differ from the file's values.
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    rgb[3 * i] = source[4 * i];
+    rgb[3 * i + 1] = source[4 * i + 1];
+    rgb[3 * i + 2] = source[4 * i + 2];
+  }
+  const crop = resizeBicubicRgb(rgb, width, height, plan.resizeWidth, plan.resizeHeight, {
+    left: plan.left,
+    top: plan.top,
+    width: size,
+    height: size,
+  });
+  const rgba = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < size * size; i++) {
+    rgba[4 * i] = crop[3 * i];
+    rgba[4 * i + 1] = crop[3 * i + 1];
+    rgba[4 * i + 2] = crop[3 * i + 2];
+    rgba[4 * i + 3] = 255;
+  }
   return { patches: patchifyNormalized(rgba, size, patch), rgba };
 }

@@ -194,7 +194,7 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     }
   }, 120_000);
 
-  it("measures the page's resize against @aim/data's Pillow-exact eval transform", async () => {
+  it("gives @aim/data's eval transform (Pillow bicubic) on the same pixels", async () => {
     const { page } = opened!;
     // A gray 28 x 28 "digit" (MNIST's size: upscaled to 36, cropped to 32) and a 300 x 200 colour picture (downscaled).
     const cases: { name: string; w: number; h: number; px: (x: number, y: number) => [number, number, number] }[] = [
@@ -221,8 +221,8 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
       const levels = got.map((g, i) => Math.abs(g - want[i]) * IMAGENET_STD[i % 3] * 255);
       const max = Math.max(...levels);
       const mean = levels.reduce((a, x) => a + x, 0) / levels.length;
-      console.log(`[web] eval transform, ${c.name}: page (canvas resize) vs @aim/data (Pillow bicubic): mean ${mean.toFixed(2)}, max ${max.toFixed(1)} of 255 levels`);
-      expect(mean).toBeLessThan(8);
+      console.log(`[web] eval transform, ${c.name}: page vs @aim/data: mean ${mean.toExponential(1)}, max ${max.toExponential(1)} of 255 levels`);
+      expect(max).toBeLessThan(1e-3); // float32 rounding of the normalisation only
     }
   }, 120_000);
 
