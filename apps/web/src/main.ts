@@ -204,14 +204,73 @@ async function classifyImage(image: CanvasImageSource & { width: number; height:
   $('timing').textContent = `${(performance.now() - t0).toFixed(0)} ms (transform, trunk, probe)`;
 }
 
-/** Runs an action, showing its error on the page; the page keeps working afterwards. */
-async function guarded(action: () => Promise<void>): Promise<void> {
-  clearError();
-  try {
-    await action();
-  } catch (e) {
-    showError(e);
-  }
+/** The page's actions run one at a time: the engine has one staging buffer, and a load must not free a trunk in use. */
+let queue: Promise<unknown> = Promise.resolve();
+function serial<T>(action: () => Promise<T>): Promise<T> {
+  const run = queue.then(action, action);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/** Runs an action after the ones before it, showing its error on the page; the page keeps working afterwards. */
+function guarded(action: () => Promise<void>): Promise<void> {
+  return serial(async () => {
+    clearError();
+    try {
+      await action();
+    } catch (e) {
+      showError(e);
+    }
+  });
+}
+
+/**
+ * The drawing framed as MNIST frames its digits (LeCun et al.: the digit scaled into a 20 x 20 box, placed in 28 x 28
+ * with its centre of mass at the centre), so a model probed on MNIST sees what it was trained on; the eval transform
+ * then runs on that 28 x 28 image as it does on MNIST's.
+ */
+function mnistFramed(canvas: HTMLCanvasElement): OffscreenCanvas {
+  const { width, height } = canvas;
+  const px = canvas.getContext('2d')!.getImageData(0, 0, width, height).data;
+  let [x0, y0, x1, y1] = [width, height, -1, -1];
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      if (px[(y * width + x) * 4] > 0) {
+        x0 = Math.min(x0, x);
+        y0 = Math.min(y0, y);
+        x1 = Math.max(x1, x);
+        y1 = Math.max(y1, y);
+      }
+  if (x1 < 0) throw new Error('the canvas is empty: draw a digit first');
+  const [bw, bh] = [x1 - x0 + 1, y1 - y0 + 1];
+  const scale = 20 / Math.max(bw, bh);
+  const [sw, sh] = [Math.max(1, Math.round(bw * scale)), Math.max(1, Math.round(bh * scale))];
+  const small = new OffscreenCanvas(sw, sh);
+  const sctx = small.getContext('2d', { willReadFrequently: true })!;
+  sctx.imageSmoothingEnabled = true;
+  sctx.imageSmoothingQuality = 'high';
+  sctx.drawImage(canvas, x0, y0, bw, bh, 0, 0, sw, sh);
+  const sp = sctx.getImageData(0, 0, sw, sh).data;
+  let [mass, mx, my] = [0, 0, 0];
+  for (let y = 0; y < sh; y++)
+    for (let x = 0; x < sw; x++) {
+      const v = sp[(y * sw + x) * 4];
+      mass += v;
+      mx += v * (x + 0.5);
+      my += v * (y + 0.5);
+    }
+  const left = Math.round(Math.min(28 - sw, Math.max(0, 14 - (mass ? mx / mass : sw / 2))));
+  const top = Math.round(Math.min(28 - sh, Math.max(0, 14 - (mass ? my / mass : sh / 2))));
+  const out = new OffscreenCanvas(28, 28);
+  const octx = out.getContext('2d')!;
+  octx.fillStyle = 'black';
+  octx.fillRect(0, 0, 28, 28);
+  octx.drawImage(small, left, top);
+  return out;
+}
+
+function classifyDrawing(canvas: HTMLCanvasElement): Promise<void> {
+  return classifyImage(($('mnist') as HTMLInputElement).checked ? mnistFramed(canvas) : canvas);
 }
 
 function setUpDrawing(): void {
@@ -246,12 +305,12 @@ function setUpDrawing(): void {
   const end = (): void => {
     if (!last) return;
     last = null;
-    if (($('auto') as HTMLInputElement).checked && loaded) void guarded(() => classifyImage(canvas));
+    if (($('auto') as HTMLInputElement).checked && loaded) void guarded(() => classifyDrawing(canvas));
   };
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
   $('clear').addEventListener('click', clear);
-  $('classify').addEventListener('click', () => void guarded(() => classifyImage(canvas)));
+  $('classify').addEventListener('click', () => void guarded(() => classifyDrawing(canvas)));
 }
 
 async function loadDefault(): Promise<void> {
@@ -291,10 +350,10 @@ function main(): void {
   (window as unknown as { aimWeb: unknown }).aimWeb = {
     ready,
     loadProbe: (bytes: ArrayBuffer, name: string) => guarded(() => loadProbe(bytes, name)),
-    classifyPatches: async (patches: Float32Array, b: number) => Array.from((await classifyPatches(patches, b)).logits),
+    classifyPatches: (patches: Float32Array, b: number) => serial(async () => Array.from((await classifyPatches(patches, b)).logits)),
     loadedName: () => loaded?.name ?? null,
     /** The eval transform on RGBA pixels (decoded through createImageBitmap, as a picture is). */
-    transformRgba: async (rgba: number[], width: number, height: number, size: number, patch: number) => {
+    transformRgba: async (rgba: number[], width: number, height: number, size: number, patch: number): Promise<number[]> => {
       const bitmap = await createImageBitmap(new ImageData(new Uint8ClampedArray(rgba), width, height));
       return Array.from(transformImage(bitmap, size, patch).patches);
     },

@@ -226,6 +226,37 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     }
   }, 120_000);
 
+  it('classifications started together run one after another with the same results', async () => {
+    const io = parseSafetensors(new Uint8Array(readFileSync(join(golden, 'aim-golden-small.io.safetensors'))).buffer, 'io');
+    const patches = Array.from(io.float32('patches'));
+    const results = await opened!.page.evaluate(
+      (p) => Promise.all([1, 2, 3].map(() => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.classifyPatches(new Float32Array(p), 4))),
+      patches,
+    );
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+  }, 120_000);
+
+  it('an empty drawing says so; without MNIST framing the raw canvas is classified', async () => {
+    const { page } = opened!;
+    await page.click('#clear');
+    await page.click('#classify');
+    await page.locator('#error').waitFor({ state: 'visible' });
+    expect(await page.textContent('#error')).toBe('the canvas is empty: draw a digit first');
+    const box = (await page.locator('#draw').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.7, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.getElementById('error')!.hidden);
+    await page.locator('#mnist').uncheck();
+    await page.locator('#timing').evaluate((el) => (el.textContent = ''));
+    await page.click('#classify');
+    await page.waitForFunction(() => document.getElementById('timing')!.textContent !== '');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    await page.locator('#mnist').check();
+  }, 120_000);
+
   it('a malformed probe file gives a readable error and the page keeps working', async () => {
     const { page } = opened!;
     await page.locator('#probe-file').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a safetensors file') });
