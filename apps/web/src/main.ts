@@ -275,7 +275,7 @@ function classifyDrawing(canvas: HTMLCanvasElement): Promise<void> {
 
 function setUpDrawing(): void {
   const canvas = $('draw') as HTMLCanvasElement;
-  const ctx = canvas.getContext('2d')!;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!; // read back by mnistFramed
   const clear = (): void => {
     ctx.fillStyle = 'black';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
