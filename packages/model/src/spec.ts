@@ -2,6 +2,7 @@
 // embeddings and seeded randomness. The WebGPU engine and browser pages import this entry.
 export * from './config.js';
 export * from './param-specs.js';
+export { CONFIG_METADATA_KEY, configFromMetadata, configMetadata } from './config-metadata.js';
 export { sinCosPositionEmbedding2d } from './positions.js';
 export { Rng, samplePrefixLengths } from './random.js';
 export { forwardFlops, matmulParams, stepFlops } from './flops.js';
