@@ -134,8 +134,14 @@ async function loadProbe(buffer: ArrayBuffer, name: string): Promise<void> {
   for (const id of ['classify', 'image']) ($(id) as HTMLButtonElement | HTMLInputElement).disabled = false;
 }
 
-/** patches [b, K, P] -> logits [b, C] and probe attention [b, H, K]. */
-async function classifyPatches(patches: Float32Array, b: number): Promise<{ logits: Float32Array; attention: Float32Array }> {
+/**
+ * patches [b, K, P] -> logits [b, C], probe attention [b, H, K], and for sample 0 the mean token norm of every
+ * block's output [depth] (how the features grow through the trunk).
+ */
+async function classifyPatches(
+  patches: Float32Array,
+  b: number,
+): Promise<{ logits: Float32Array; attention: Float32Array; norms: Float32Array }> {
   if (!loaded) throw new Error('no probe file loaded');
   const { model, trunk } = loaded;
   const k = numPatches(model.config);
@@ -145,14 +151,45 @@ async function classifyPatches(patches: Float32Array, b: number): Promise<{ logi
   const h = model.config.heads;
   const logits = new Float32Array(b * c);
   const attention = new Float32Array(b * h * k);
+  const every = Array.from({ length: model.config.depth }, (_, i) => i);
+  let norms: Float32Array = new Float32Array(0);
   for (let s = 0; s < b; s += ENGINE_BATCH) {
     const rows = Math.min(ENGINE_BATCH, b - s);
-    const blocks = await trunk.extract(patches.subarray(s * per, (s + rows) * per), rows, model.blocks);
-    const out = attentiveProbe(model.probe, averageBlocks(blocks), rows, k);
+    const blocks = await trunk.extract(patches.subarray(s * per, (s + rows) * per), rows, every);
+    if (s === 0) norms = meanTokenNorms(blocks, k, model.config.width);
+    const out = attentiveProbe(model.probe, averageBlocks(model.blocks.map((i) => blocks[i])), rows, k);
     logits.set(out.logits, s * c);
     attention.set(out.attention, s * h * k);
   }
-  return { logits, attention };
+  return { logits, attention, norms };
+}
+
+/** Mean L2 norm of sample 0's K tokens in each block output ([rows, K, D] each). */
+function meanTokenNorms(blocks: readonly Float32Array[], k: number, d: number): Float32Array {
+  return Float32Array.from(blocks, (f) => {
+    let sum = 0;
+    for (let t = 0; t < k; t++) {
+      let q = 0;
+      for (let j = 0; j < d; j++) q += f[t * d + j] ** 2;
+      sum += Math.sqrt(q);
+    }
+    return sum / k;
+  });
+}
+
+/** One bar per block, the probe's blocks marked: where the features the probe reads sit in the trunk. */
+function showNorms(norms: Float32Array, model: ProbeModel): void {
+  const max = Math.max(...norms);
+  const rows = Array.from(norms, (n, i) => {
+    const row = document.createElement('div');
+    row.className = 'bar';
+    const bar = document.createElement('span');
+    bar.style.width = `${(100 * n) / max}%`;
+    if (model.blocks.includes(i)) bar.classList.add('probe');
+    row.append(`block ${i}${model.blocks.includes(i) ? ' (probe)' : ''}: ${n.toFixed(2)}`, bar);
+    return row;
+  });
+  $('norms').replaceChildren(...rows);
 }
 
 /** Draws the crop with the probe's attention (mean over heads) over it, scaled to the canvas. */
@@ -198,9 +235,10 @@ async function classifyImage(image: CanvasImageSource & { width: number; height:
   const { model } = loaded;
   const t0 = performance.now();
   const { patches, rgba } = transformImage(image, model.config.imageSize, model.config.patchSize);
-  const { logits, attention } = await classifyPatches(patches, 1);
+  const { logits, attention, norms } = await classifyPatches(patches, 1);
   showTop5(logits, model);
   drawHeatmap(rgba, attention, model);
+  showNorms(norms, model);
   $('timing').textContent = `${(performance.now() - t0).toFixed(0)} ms (transform, trunk, probe)`;
 }
 

@@ -152,6 +152,11 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     });
     expect(colours).toBeGreaterThan(4);
     expect(await page.textContent('#heat-range')).toMatch(/^attention per patch \(mean over 4 heads\): /);
+    // The second view: one bar per trunk block with its mean feature norm, the probe's blocks marked.
+    const bars = await page.locator('#norms .bar').allTextContents();
+    expect(bars).toHaveLength(3);
+    bars.forEach((t, i) => expect(t).toMatch(new RegExp(`^block ${i}${i >= 1 ? ' \\(probe\\)' : ''}: \\d+\\.\\d{2}$`)));
+    expect(await page.locator('#norms .bar span.probe').count()).toBe(2);
     expect(await page.locator('#error').isHidden()).toBe(true);
   }, 120_000);
 
