@@ -1,0 +1,90 @@
+// The trainer under mpirun -np 2 (cpu backend): a rank killed with SIGKILL ends the job within seconds naming the
+// rank, and the run resumes from its last checkpoint; a failure on every rank (a bad split) aborts with the cause.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mpiAvailable } from '@aim/mpi';
+import { prepareMnist } from '@aim/shards';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const CWD = fileURLToPath(new URL('..', import.meta.url));
+const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
+const missing = !hasMpirun ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)' : !mpiAvailable() ? '@aim/mpi was not built (npm rebuild @aim/mpi)' : undefined;
+if (missing && process.env.CI === 'true') throw new Error(`trainer MPI tests need MPI: ${missing}`);
+
+interface Result {
+  code: number | null;
+  output: string;
+  exitedAt: number;
+}
+
+/** mpirun -np N of the trainer; `onOutput` sees everything printed so far (all ranks, merged). */
+function mpirunTrainer(np: number, args: string[], onOutput?: (text: string) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'mpirun',
+      ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', String(np), process.execPath, '--conditions=@aim/source', '--import', TSX, MAIN, ...args],
+      { cwd: CWD },
+    );
+    let output = '';
+    const take = (d: Buffer): void => {
+      output += d.toString();
+      onOutput?.(output);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output, exitedAt: Date.now() }));
+  });
+}
+
+describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` (skipped: ${missing})` : ''}`, { timeout: 400_000 }, () => {
+  let dir: string;
+  let common: string[];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aim-trainer-mpi-'));
+    const shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
+    common = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--data', shards.train, '--no-val', '--batch-size', '4', '--accum', '2', '--workers', '1', '--log-every', '1'];
+  });
+
+  it('SIGKILL of rank 1 mid-run ends the job within 10 s naming the rank; resuming from the last checkpoint works', async () => {
+    const runDir = join(dir, 'runs/kill');
+    let killedAt = 0;
+    let killedPid = 0;
+    const r = await mpirunTrainer(2, [...common, '--steps', '500', '--save-every', '2', '--out', runDir], (text) => {
+      if (killedAt) return;
+      const pid = /rank 1 of 2 \(.*pid (\d+)\)/.exec(text)?.[1];
+      if (pid && /checkpoint .*step-00000004/.test(text)) {
+        killedPid = Number(pid);
+        killedAt = Date.now();
+        process.kill(killedPid, 'SIGKILL');
+      }
+    });
+    expect(killedAt, r.output).toBeGreaterThan(0);
+    expect(r.code).not.toBe(0);
+    console.log(`mpirun exited ${r.exitedAt - killedAt} ms after SIGKILL of rank 1`);
+    expect(r.exitedAt - killedAt).toBeLessThan(10_000);
+    expect(r.output).toMatch(/process rank 1 with PID \d+ on node \S+ exited on signal 9 \(Killed\)/);
+    const latest = readFileSync(join(runDir, 'checkpoints', 'latest'), 'utf8').trim();
+    const step = Number(/step-(\d+)/.exec(latest)![1]);
+    expect(step).toBeGreaterThanOrEqual(4);
+
+    const resumed = await mpirunTrainer(2, ['--resume', runDir, '--stop-at', String(step + 2)]);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toContain(`resumed from ${join(runDir, 'checkpoints', latest)} at step ${step}`);
+    expect(resumed.output).toContain(`(this process: ${step} -> ${step + 2})`);
+  });
+
+  it('an error on the ranks aborts the job, each rank naming itself and the cause', async () => {
+    const started = Date.now();
+    const r = await mpirunTrainer(2, [...common, '--accum', '3', '--steps', '4', '--out', join(dir, 'runs/bad')]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/rank [01] of 2 failed: data parallel: --accum 3 .*must be a multiple of the world size 2.*; aborting the job \(MPI_Abort\)/);
+    expect(r.exitedAt - started).toBeLessThan(120_000);
+  });
+});
