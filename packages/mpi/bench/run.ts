@@ -54,5 +54,18 @@ if (!values['no-trainer']) {
     const r = spawnSync('mpirun', [...MPIRUN, ranks, process.execPath, '--conditions=@aim/source', '--import', 'tsx', trainer, ...args, '--out', join(data, `run-${ranks}`)], { encoding: 'utf8', cwd: repo });
     const rate = /throughput ([\d.]+) img\/s/.exec(r.stdout)?.[1];
     console.log(`trainer, aim-dev-tiny, cpu, global batch 16, ${values.steps} steps: ${ranks} rank(s) ${rate ?? `failed: ${r.stderr.slice(-400)}`} img/s`);
+    const millions = /model: \S+, ([\d.]+)M parameters/.exec(r.stderr)?.[1];
+    if (ranks !== '1' && rate && millions) {
+      // What overlapping the exchange with compute could save at most: the all-reduce of one step's gradients.
+      const bytes = Number(millions) * 1e6 * 4;
+      const sizes = [...best.node.keys()].sort((a, b) => a - b);
+      const near = sizes.reduce((p, q) => (Math.abs(Math.log(q / bytes)) < Math.abs(Math.log(p / bytes)) ? q : p));
+      const exchange = bytes / (near / best.node.get(near)!);
+      const step = 16 / Number(rate);
+      console.log(
+        `gradient exchange per step: ${(bytes / 2 ** 20).toFixed(1)} MB, ~${(exchange * 1000).toFixed(1)} ms at the ${near / 2 ** 20} MB bandwidth above, ` +
+          `of a ${step.toFixed(2)} s step: overlapping it with compute could save at most ${((100 * exchange) / step).toFixed(1)}%`,
+      );
+    }
   }
 }
