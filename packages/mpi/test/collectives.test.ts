@@ -47,4 +47,16 @@ describe.skipIf(missing !== undefined)(`collectives under mpirun -np 2${missing 
       expect(x.failures).toEqual([]);
     }
   }, 180_000);
+
+  it('a rank that aborts ends the job while another waits in a collective: non-zero exit within seconds, no hang', () => {
+    const started = Date.now();
+    const r = mpirun(2, ['node', '--conditions=@aim/source', '--import', 'tsx', join(here, 'ranks', 'abort.ts')], { timeoutMs: 60_000 });
+    const seconds = (Date.now() - started) / 1000;
+    expect(r.error).toBeUndefined(); // not killed by the timeout
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain('should not have');
+    expect(r.stderr + r.stdout).toContain('rank 1 of 2 failed: test failure');
+    expect(r.stderr + r.stdout).toMatch(/MPI_ABORT was invoked on rank 1/);
+    expect(seconds).toBeLessThan(30); // start-up included; the abort itself takes well under a second
+  }, 90_000);
 });
