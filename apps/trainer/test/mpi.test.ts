@@ -87,4 +87,26 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(r.output).toMatch(/rank [01] of 2 failed: data parallel: --accum 3 .*must be a multiple of the world size 2.*; aborting the job \(MPI_Abort\)/);
     expect(r.exitedAt - started).toBeLessThan(120_000);
   });
+
+  it('--backend webgpu with 2 ranks is a clear error (the engine runs in one process for now)', async () => {
+    const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--steps', '2', '--out', join(dir, 'runs/gpu')]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/rank [01] of 2 failed: --backend webgpu runs in one process for now; with 2 MPI ranks use --backend cpu, wasm or tensorflow/);
+  });
+
+  it('the README\'s launch through nx works as written: mpirun -np 2 -x NX_NATIVE_COMMAND_RUNNER=false npx nx run trainer:train', () => {
+    const out = join(dir, 'runs/nx');
+    const r = spawnSync(
+      'mpirun',
+      ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', '2', '-x', 'NX_NATIVE_COMMAND_RUNNER=false', '-x', 'NX_DAEMON=false',
+        'npx', 'nx', 'run', 'trainer:train', '--', ...common, '--steps', '2', '--out', out],
+      { cwd: join(CWD, '..', '..'), encoding: 'utf8', timeout: 240_000 },
+    );
+    const output = r.stdout + r.stderr;
+    expect(r.status, output).toBe(0);
+    expect(output).toMatch(/data parallel: rank 0 of 2 /);
+    expect(output).toMatch(/data parallel: rank 1 of 2 /);
+    expect(output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
+  });
 });
