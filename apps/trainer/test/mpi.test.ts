@@ -109,4 +109,19 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
   });
+
+  it('resuming with another world size is exact: 2 ranks stopped at step 4, resumed on 1, equal the 1-rank run bit for bit', async () => {
+    const args = [...common, '--steps', '6', '--save-every', '2'];
+    const single = (extra: string[]) =>
+      spawnSync(process.execPath, ['--conditions=@aim/source', '--import', TSX, MAIN, ...extra], { cwd: CWD, encoding: 'utf8', timeout: 200_000 });
+    const one = single([...args, '--out', join(dir, 'runs/ws1')]);
+    expect(one.status, one.stderr).toBe(0);
+    const two = await mpirunTrainer(2, [...args, '--stop-at', '4', '--out', join(dir, 'runs/ws2')]);
+    expect(two.code, two.output).toBe(0);
+    const resumed = single(['--resume', join(dir, 'runs/ws2')]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('(this process: 4 -> 6)');
+    const model = (run: string) => readFileSync(join(dir, 'runs', run, 'checkpoints', 'step-00000006', 'model.safetensors'));
+    expect(model('ws2').equals(model('ws1'))).toBe(true);
+  });
 });
