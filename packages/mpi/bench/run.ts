@@ -64,7 +64,7 @@ if (!values['no-trainer']) {
       const step = 16 / Number(rate);
       console.log(
         `gradient exchange per step: ${(bytes / 2 ** 20).toFixed(1)} MB, ~${(exchange * 1000).toFixed(1)} ms at the ${near / 2 ** 20} MB bandwidth above, ` +
-          `of a ${step.toFixed(2)} s step: overlapping it with compute could save at most ${((100 * exchange) / step).toFixed(1)}%`,
+          `of a ${step.toFixed(2)} s step: overlapping it with compute could save at most ${((100 * exchange) / step).toFixed(2)}%`,
       );
     }
   }
