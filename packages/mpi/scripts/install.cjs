@@ -57,12 +57,15 @@ if (!gyp) {
   process.exit(0);
 }
 rmSync(join(root, 'build'), { recursive: true, force: true });
+// Quiet unless it fails: the install shows one line for this package (the root .npmrc runs install scripts in the
+// foreground so that this line, or the skip above, is seen).
 const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${dir}`], {
   cwd: root,
-  stdio: 'inherit',
+  encoding: 'utf8',
   env: { ...process.env, npm_config_nodedir: dir },
 });
 if (r.status !== 0) {
+  process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').slice(-40).join('\n') + '\n');
   say(`build failed (exit ${r.status}); the install goes on without the addon. Distributed training needs it: ${APT}, then npm rebuild @aim/mpi`);
   process.exit(0);
 }
