@@ -1,6 +1,6 @@
 // The trainer under an MPI launcher (mpirun/mpiexec, Slurm's srun): join the job through @aim/mpi, say who we are,
 // and end the whole job when this rank fails, instead of leaving the others waiting in a collective.
-import { MPI_DEBIAN_PACKAGES, MpiUnavailableError, detectLaunch, initMpi, type LaunchInfo, type Mpi } from '@aim/mpi';
+import { MpiUnavailableError, detectLaunch, initMpi, type LaunchInfo, type Mpi } from '@aim/mpi';
 
 export interface Distributed {
   readonly mpi: Mpi;
@@ -18,7 +18,7 @@ export function joinDistributed(env: NodeJS.ProcessEnv = process.env): Distribut
     mpi = initMpi();
   } catch (err) {
     if (err instanceof MpiUnavailableError) {
-      throw new Error(`started by ${launch.launcher} as rank ${launch.rank} of ${launch.size}, but ${err.message} (Debian: ${MPI_DEBIAN_PACKAGES})`);
+      throw new Error(`started by ${launch.launcher} as rank ${launch.rank} of ${launch.size}, but ${err.message}`);
     }
     throw err;
   }
