@@ -53,10 +53,11 @@ describe.skipIf(missing !== undefined)(`collectives under mpirun -np 2${missing 
     const r = mpirun(2, ['node', '--conditions=@aim/source', '--import', 'tsx', join(here, 'ranks', 'abort.ts')], { timeoutMs: 60_000 });
     const seconds = (Date.now() - started) / 1000;
     expect(r.error).toBeUndefined(); // not killed by the timeout
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(3); // mpirun exits with the code given to MPI_Abort
     expect(r.stdout).not.toContain('should not have');
+    // Open MPI 4.1's own "MPI_ABORT was invoked on rank 1" notice is sometimes lost (ORTE_ERROR_LOG in show_help.c
+    // when the job ends fast), so the aborting rank names itself.
     expect(r.stderr + r.stdout).toContain('rank 1 of 2 failed: test failure');
-    expect(r.stderr + r.stdout).toMatch(/MPI_ABORT was invoked on rank 1/);
     expect(seconds).toBeLessThan(30); // start-up included; the abort itself takes well under a second
   }, 90_000);
 });
