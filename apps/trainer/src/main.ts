@@ -17,6 +17,7 @@ import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
+import { abortJob, joinDistributed, type Distributed } from './distributed.js';
 
 // Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
 reserveDecodeThreads();
@@ -55,11 +56,28 @@ function summaryText(s: RunSummary, resumeCommand: string): string {
 
 /** `trainer:train` itself: a parsed command line -> a run. Errors propagate to runCommand (one line, exit 1 or 2). */
 export async function train(cli: CommandLine): Promise<number> {
-  const out = process.stdout;
+  // Under mpirun/srun: join the job first, so that any failure after this ends every rank (abortJob).
+  const dist = joinDistributed();
+  if (!dist) return trainProcess(cli);
+  process.stderr.write(dist.line + '\n');
+  try {
+    const code = await trainProcess(cli, dist);
+    dist.mpi.finalize();
+    return code;
+  } catch (err) {
+    return abortJob(dist, err);
+  }
+}
+
+async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<number> {
+  const rank = dist?.mpi.rank ?? 0;
+  const worldSize = dist?.mpi.size ?? 1;
+  const out = rank === 0 ? process.stdout : { write: (_: string) => true, on: () => {} };
   // If whoever reads our output goes away (a wrapper exiting on Ctrl-C), keep going so the checkpoint still gets saved.
   out.on('error', () => {});
   process.stderr.on('error', () => {});
-  const progress = new ProgressLine(process.stderr, 10);
+  // Under MPI each rank's terminal is a pseudo-terminal the launcher merges: plain lines, and only rank 0's.
+  const progress = new ProgressLine(dist ? { isTTY: false, write: (t: string) => (rank === 0 ? process.stderr.write(t) : true) } : process.stderr, 10);
   const log = (m: string): void => progress.log(m);
   const cmd = commandFromCli(cli);
   if (cmd.kind === 'help') {
@@ -83,6 +101,9 @@ export async function train(cli: CommandLine): Promise<number> {
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
+  if (worldSize > 1 && config.backend === 'webgpu') {
+    throw new Error(`--backend webgpu runs in one process for now; with ${worldSize} MPI ranks use --backend cpu, wasm or tensorflow`);
+  }
   const compute = await selectCompute(config.backend);
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
@@ -99,7 +120,8 @@ export async function train(cli: CommandLine): Promise<number> {
   log(
     `model: ${m.config.name}, ${(m.parameterCount() / 1e6).toFixed(2)}M parameters (trunk + pretraining head), ` +
       `${m.config.imageSize} px, patch ${m.config.patchSize}, ${(m.config.imageSize / m.config.patchSize) ** 2} patches; ` +
-      `global batch ${config.batchSize * config.accum} = ${config.batchSize} x ${config.accum}`,
+      `global batch ${config.batchSize * config.accum} = ${config.batchSize} x ${config.accum}` +
+      (worldSize > 1 ? ` (${worldSize} ranks x ${config.accum / worldSize} micro-batches each)` : ''),
   );
   log(`data: train ${data.train}${data.val ? `; validation ${data.val}` : '; no validation'}`);
   log(`run folder: ${runDir}`);
@@ -122,7 +144,7 @@ export async function train(cli: CommandLine): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // A fresh run that fails before its first step leaves no folder behind (runPretraining creates it on entry).
-  const createdRunDir = !resumeFrom && !existsSync(runDir);
+  const createdRunDir = rank === 0 && !resumeFrom && !existsSync(runDir);
   let stepsDone = 0;
   let lastVal: number | undefined;
   try {
@@ -132,6 +154,7 @@ export async function train(cli: CommandLine): Promise<number> {
       parts,
       resumeFrom,
       shouldStop: () => stopRequested,
+      ...(dist ? { parallel: dist.mpi } : {}),
       hooks: {
         onStep: (r) => {
           stepsDone++;

@@ -53,6 +53,8 @@ export {
   type PrefixSampler,
   type StepOptions,
   type StepResult,
+  validationSums,
+  type StepShard,
 } from './train-step.js';
 export {
   runPretraining,
@@ -72,3 +74,4 @@ export {
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
 export { selectCompute, type ComputeSelection } from './compute.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';
+export { anyRank, broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';

@@ -12,6 +12,7 @@ import { MetricsLog, lossCurveSvg, readMetrics } from './metrics.js';
 import { Prefetcher } from './prefetch.js';
 import { learningRateAt } from './schedule.js';
 import { engineRunner, tfjsRunner } from './step-runner.js';
+import { anyRank, microBatchesPerRank, type DataParallel } from './data-parallel.js';
 import { NonFiniteLossError, type PatchBatchLike, type PrefixSampler, type StepResult } from './train-step.js';
 
 /** Where the training stream stands; saved in checkpoints. `microBatches` is what resuming relies on. */
@@ -98,6 +99,12 @@ export interface RunOptions {
   readonly hooks?: RunHooks;
   /** Polled after every step: true finishes the step, saves and returns (SIGINT/SIGTERM). */
   readonly shouldStop?: () => boolean;
+  /**
+   * Data-parallel processes (MPI): every rank runs runPretraining with the same options and reads the same training
+   * stream; each computes its share of every step's micro-batches, gradients are summed across ranks, and rank 0
+   * alone writes config, metrics, plots and checkpoints.
+   */
+  readonly parallel?: DataParallel;
 }
 
 /** What state.json in a checkpoint holds. */
@@ -145,14 +152,22 @@ export function readCheckpointState(checkpointDir: string): CheckpointState {
 
 /** Runs (or continues) pretraining until the schedule ends, --stop-at, or shouldStop(). */
 export async function runPretraining(options: RunOptions): Promise<RunSummary> {
-  const { config, runDir, parts, hooks = {} } = options;
+  const { config, runDir, parts, hooks = {}, parallel } = options;
   const started = performance.now();
+  // Data parallel: rank 0 writes the run folder; every rank checks the split before allocating anything.
+  const writer = (parallel?.rank ?? 0) === 0;
+  if (parallel && parallel.size > 1) {
+    microBatchesPerRank(config.accum, parallel.size);
+    if (parts.engine) throw new Error(`data parallel: the WebGPU engine runs in one process for now; use --backend cpu, wasm or tensorflow with ${parallel.size} ranks`);
+  }
   const checkpointsRoot = join(runDir, 'checkpoints');
   const metricsPath = join(runDir, 'metrics.jsonl');
   const plotPath = join(runDir, 'loss-curve.svg');
-  mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(join(runDir, 'config.json'), formatConfig(config) + '\n');
-  const metrics = new MetricsLog(metricsPath);
+  if (writer) {
+    mkdirSync(runDir, { recursive: true });
+    writeFileAtomic(join(runDir, 'config.json'), formatConfig(config) + '\n');
+  }
+  const metrics: Pick<MetricsLog, 'append'> = writer ? new MetricsLog(metricsPath) : { append: () => {} };
 
   if (options.resumeFrom) {
     // Before anything is allocated: every file of the checkpoint against the SHA-256s in its state.json.
@@ -179,7 +194,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   } else {
     metrics.append({ kind: 'event', step: 0, event: 'start', backend: parts.backend, config });
   }
-  const runnerOptions = { model: parts.model, optimizer, samplePrefixLengths: parts.samplePrefixLengths, runSeed: config.seed, clipNorm: config.clipNorm };
+  const runnerOptions = { model: parts.model, optimizer, samplePrefixLengths: parts.samplePrefixLengths, runSeed: config.seed, clipNorm: config.clipNorm, parallel };
   const runner = parts.engine ? engineRunner(parts.engine, runnerOptions) : tfjsRunner(runnerOptions);
 
   const schedule = {
@@ -247,6 +262,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       savedAt: new Date().toISOString(),
     };
     const meta = { step: String(step), variant: config.variant };
+    if (!writer) return;
     lastCheckpoint = await saveCheckpointDir({
       root: checkpointsRoot,
       step,
@@ -267,7 +283,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...(stats ? { dataStats: stats } : {}) });
     hooks.onCheckpoint?.(lastCheckpoint, step);
   };
-  const plot = (): void => writeFileAtomic(plotPath, lossCurveSvg(readMetrics(metricsPath)));
+  const plot = (): void => void (writer && writeFileAtomic(plotPath, lossCurveSvg(readMetrics(metricsPath))));
 
   try {
     while (step < lastStep) {
@@ -314,7 +330,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       metrics.append({ kind: 'train', step, loss: result.loss, lr, gradNorm: result.gradNorm, imagesPerSecond, elapsedSeconds: (performance.now() - started) / 1000 });
       hooks.onStep?.({ ...result, totalSteps: config.steps, imagesPerSecond, etaSeconds, dataWaitSeconds: stream.waitSeconds - waitBefore });
 
-      const stopping = options.shouldStop?.() === true;
+      const stopping = anyRank(options.shouldStop?.() === true, parallel);
       const atEnd = step === lastStep;
       if ((config.valEvery > 0 && step % config.valEvery === 0) || atEnd || stopping) {
         const v = await validate(step);

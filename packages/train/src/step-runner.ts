@@ -14,7 +14,9 @@ import {
   type StepResult,
   trainStep,
   validationLoss,
+  validationSums,
 } from './train-step.js';
+import { broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';
 
 export interface StepRunner {
   /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`. */
@@ -35,14 +37,42 @@ export interface RunnerOptions {
   readonly samplePrefixLengths: PrefixSampler;
   readonly runSeed: number;
   readonly clipNorm: number;
+  /** Data-parallel processes: each computes its share of every step's micro-batches; rank 0's weights are broadcast. */
+  readonly parallel?: DataParallel;
 }
 
 /** The tfjs model computes every step (the reference path). */
 export function tfjsRunner(o: RunnerOptions): StepRunner {
+  const comm = o.parallel;
+  if (comm && comm.size > 1) return dataParallelTfjsRunner(o, comm);
   return {
     step: async (stepIndex, micro, lr) =>
       trainStep({ model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm }, stepIndex, micro, lr),
     validate: async (batches) => validationLoss(o.model, o.samplePrefixLengths, iterate(batches), batches.length),
+    syncToHost: async () => {},
+    syncFromHost: () => {},
+    dispose: async () => {},
+  };
+}
+
+/** tfjsRunner across processes: each computes its share of a step's micro-batches and of the validation batches. */
+function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunner {
+  broadcastParameters(o.model.parameters(), comm);
+  return {
+    step: async (stepIndex, micro, lr) => {
+      const share = microBatchesPerRank(micro.length, comm.size);
+      const firstMicro = comm.rank * share;
+      const shard = { firstMicro, totalMicro: micro.length, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
+      const options = { model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm, shard };
+      return trainStep(options, stepIndex, micro.slice(firstMicro, firstMicro + share), lr);
+    },
+    validate: async (batches) => {
+      if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
+      const mine = validationSums(o.model, o.samplePrefixLengths, batches, (index) => index % comm.size === comm.rank);
+      const sums = new Float64Array([mine.weighted, mine.positions, mine.images]);
+      comm.allReduceSum(sums);
+      return { loss: sums[0] / sums[1], images: sums[2] };
+    },
     syncToHost: async () => {},
     syncFromHost: () => {},
     dispose: async () => {},

@@ -53,6 +53,20 @@ export interface StepOptions {
   readonly samplePrefixLengths: PrefixSampler;
   readonly runSeed: number;
   readonly clipNorm: number;
+  /** Data parallelism: this process computes only some of the step's micro-batches (see StepShard). */
+  readonly shard?: StepShard;
+}
+
+/**
+ * This process's part of a data-parallel step: its micro-batches are the step's micro-batches
+ * `firstMicro .. firstMicro + n - 1` of `totalMicro` (all of the same shape), and `allReduceSum` sums a buffer over the
+ * processes in place. Each process weights its gradients by their share of the weighted positions of the whole step
+ * (computable locally: prefixes come from (run seed, step, micro-batch)), so the sum is the accumulated gradient.
+ */
+export interface StepShard {
+  readonly firstMicro: number;
+  readonly totalMicro: number;
+  allReduceSum(values: Float32Array | Float64Array): void;
 }
 
 export interface StepResult {
@@ -78,9 +92,21 @@ export function trainStep(options: StepOptions, stepIndex: number, microBatches:
   const varList = params.map((p) => p.variable);
   const paramByVariable = new Map(params.map((p) => [p.variable.name, p.name]));
 
-  const prefixes = microBatches.map((b, micro) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, stepIndex, micro)));
+  const shard = options.shard;
+  const first = shard?.firstMicro ?? 0;
+  const prefixes = microBatches.map((b, micro) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, stepIndex, first + micro)));
   const counts = microBatches.map((b, i) => weightedPositions(prefixes[i], b.numPatches));
-  const total = counts.reduce((a, b) => a + b, 0);
+  let total = counts.reduce((a, b) => a + b, 0);
+  if (shard) {
+    // Every process's micro-batches have this shape (equal batches): the whole step's positions, without communication.
+    const { batchSize, numPatches } = microBatches[0];
+    total = 0;
+    for (let j = 0; j < shard.totalMicro; j++) {
+      total += j >= first && j < first + microBatches.length
+        ? counts[j - first]
+        : weightedPositions(samplePrefixLengths(batchSize, numPatches, trainPrefixSeed(runSeed, stepIndex, j)), numPatches);
+    }
+  }
 
   const summed = new Map<string, tf.Tensor>();
   let loss = 0;
@@ -109,14 +135,71 @@ export function trainStep(options: StepOptions, stepIndex: number, microBatches:
         g.dispose();
       }
     });
+    let images = microBatches.reduce((n, b) => n + b.batchSize, 0);
+    if (shard) {
+      const reduced = new Float64Array([loss, images]);
+      shard.allReduceSum(reduced);
+      [loss, images] = reduced;
+      allReduceGradients(summed, params, shard);
+    }
     if (!Number.isFinite(loss)) throw new NonFiniteLossError(stepIndex + 1, loss);
     const gradNorm = globalNorm(summed.values());
     optimizer.apply(summed, lr, clipScale(gradNorm, clipNorm));
-    const images = microBatches.reduce((n, b) => n + b.batchSize, 0);
     return { step: stepIndex + 1, loss, lr, gradNorm, images };
   } finally {
     summed.forEach((t) => t.dispose());
   }
+}
+
+/**
+ * Sums the weighted gradients over the processes, in place in `summed`: one flat float32 buffer in parameter order
+ * (the binding chunks what exceeds MPI's int count). The tfjs backends compute every gradient of a micro-batch in
+ * one call, so there is nothing to overlap the exchange with here.
+ */
+function allReduceGradients(summed: Map<string, tf.Tensor>, params: readonly TrainableParameter[], shard: StepShard): void {
+  const present = params.filter((p) => summed.has(p.name));
+  const size = present.reduce((n, p) => n + summed.get(p.name)!.size, 0);
+  const flat = new Float32Array(size);
+  let offset = 0;
+  for (const p of present) {
+    const g = summed.get(p.name)!;
+    flat.set(g.dataSync() as Float32Array, offset);
+    offset += g.size;
+  }
+  shard.allReduceSum(flat);
+  offset = 0;
+  for (const p of present) {
+    const g = summed.get(p.name)!;
+    summed.set(p.name, tf.tensor(flat.subarray(offset, offset + g.size), g.shape, 'float32'));
+    offset += g.size;
+    g.dispose();
+  }
+}
+
+/**
+ * Validation sums over the batches `keep(index)` selects (a data-parallel process's share), with the prefixes of
+ * validationLoss: weighted loss sum, weighted positions and images, to be summed over processes.
+ */
+export function validationSums(
+  model: PretrainableModel,
+  samplePrefixLengths: PrefixSampler,
+  batches: readonly PatchBatchLike[],
+  keep: (index: number) => boolean,
+): { weighted: number; positions: number; images: number } {
+  let weighted = 0;
+  let positions = 0;
+  let images = 0;
+  batches.forEach((batch, index) => {
+    if (!keep(index)) return;
+    const prefix = samplePrefixLengths(batch.batchSize, batch.numPatches, validationPrefixSeed(index));
+    const count = weightedPositions(prefix, batch.numPatches);
+    const value = tf.tidy(() => model.pretrainLoss(toTensor(batch), prefix));
+    weighted += value.dataSync()[0] * count;
+    value.dispose();
+    positions += count;
+    images += batch.batchSize;
+  });
+  return { weighted, positions, images };
 }
 
 /**

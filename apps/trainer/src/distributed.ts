@@ -1,0 +1,36 @@
+// The trainer under an MPI launcher (mpirun/mpiexec, Slurm's srun): join the job through @aim/mpi, say who we are,
+// and end the whole job when this rank fails, instead of leaving the others waiting in a collective.
+import { MpiUnavailableError, detectLaunch, initMpi, type LaunchInfo, type Mpi } from '@aim/mpi';
+
+export interface Distributed {
+  readonly mpi: Mpi;
+  readonly launch: LaunchInfo;
+  /** The one line each rank prints when it joins. */
+  readonly line: string;
+}
+
+/** Undefined when no MPI launcher started this process; otherwise MPI initialised (or a clear error). */
+export function joinDistributed(env: NodeJS.ProcessEnv = process.env): Distributed | undefined {
+  const launch = detectLaunch(env);
+  if (!launch.launcher) return undefined;
+  let mpi: Mpi;
+  try {
+    mpi = initMpi();
+  } catch (err) {
+    if (err instanceof MpiUnavailableError) {
+      throw new Error(`started by ${launch.launcher} as rank ${launch.rank} of ${launch.size}, but ${err.message}`);
+    }
+    throw err;
+  }
+  const line =
+    `data parallel: rank ${mpi.rank} of ${mpi.size} (local rank ${mpi.localRank} of ${mpi.localSize} on ${mpi.host}, pid ${process.pid}), ` +
+    `launched by ${launch.launcher}, ${mpi.library}`;
+  return { mpi, launch, line };
+}
+
+/** Ends every rank of the job after printing what failed here (MPI_Abort); never returns. */
+export function abortJob(d: Distributed, err: unknown): never {
+  const cause = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  process.stderr.write(`rank ${d.mpi.rank} of ${d.mpi.size} failed: ${cause}; aborting the job (MPI_Abort)\n`);
+  return d.mpi.abort(1);
+}

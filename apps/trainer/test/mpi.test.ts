@@ -1,0 +1,127 @@
+// The trainer under mpirun -np 2 (cpu backend): a rank killed with SIGKILL ends the job within seconds naming the
+// rank, and the run resumes from its last checkpoint; a failure on every rank (a bad split) aborts with the cause.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mpiAvailable } from '@aim/mpi';
+import { prepareMnist } from '@aim/shards';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const CWD = fileURLToPath(new URL('..', import.meta.url));
+const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
+const missing = !hasMpirun ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)' : !mpiAvailable() ? '@aim/mpi was not built (npm rebuild @aim/mpi)' : undefined;
+if (missing && process.env.CI === 'true') throw new Error(`trainer MPI tests need MPI: ${missing}`);
+
+interface Result {
+  code: number | null;
+  output: string;
+  exitedAt: number;
+}
+
+/** mpirun -np N of the trainer; `onOutput` sees everything printed so far (all ranks, merged). */
+function mpirunTrainer(np: number, args: string[], onOutput?: (text: string) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'mpirun',
+      ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', String(np), process.execPath, '--conditions=@aim/source', '--import', TSX, MAIN, ...args],
+      { cwd: CWD },
+    );
+    let output = '';
+    const take = (d: Buffer): void => {
+      output += d.toString();
+      onOutput?.(output);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output, exitedAt: Date.now() }));
+  });
+}
+
+describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` (skipped: ${missing})` : ''}`, { timeout: 400_000 }, () => {
+  let dir: string;
+  let common: string[];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aim-trainer-mpi-'));
+    const shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
+    common = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--data', shards.train, '--no-val', '--batch-size', '4', '--accum', '2', '--workers', '1', '--log-every', '1'];
+  });
+
+  it('SIGKILL of rank 1 mid-run ends the job within 10 s naming the rank; resuming from the last checkpoint works', async () => {
+    const runDir = join(dir, 'runs/kill');
+    let killedAt = 0;
+    let killedPid = 0;
+    const r = await mpirunTrainer(2, [...common, '--steps', '500', '--save-every', '2', '--out', runDir], (text) => {
+      if (killedAt) return;
+      const pid = /rank 1 of 2 \(.*pid (\d+)\)/.exec(text)?.[1];
+      if (pid && /checkpoint .*step-00000004/.test(text)) {
+        killedPid = Number(pid);
+        killedAt = Date.now();
+        process.kill(killedPid, 'SIGKILL');
+      }
+    });
+    expect(killedAt, r.output).toBeGreaterThan(0);
+    expect(r.code).not.toBe(0);
+    console.log(`mpirun exited ${r.exitedAt - killedAt} ms after SIGKILL of rank 1`);
+    expect(r.exitedAt - killedAt).toBeLessThan(10_000);
+    expect(r.output).toMatch(/process rank 1 with PID \d+ on node \S+ exited on signal 9 \(Killed\)/);
+    const latest = readFileSync(join(runDir, 'checkpoints', 'latest'), 'utf8').trim();
+    const step = Number(/step-(\d+)/.exec(latest)![1]);
+    expect(step).toBeGreaterThanOrEqual(4);
+
+    const resumed = await mpirunTrainer(2, ['--resume', runDir, '--stop-at', String(step + 2)]);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toContain(`resumed from ${join(runDir, 'checkpoints', latest)} at step ${step}`);
+    expect(resumed.output).toContain(`(this process: ${step} -> ${step + 2})`);
+  });
+
+  it('an error on the ranks aborts the job, each rank naming itself and the cause', async () => {
+    const started = Date.now();
+    const r = await mpirunTrainer(2, [...common, '--accum', '3', '--steps', '4', '--out', join(dir, 'runs/bad')]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/rank [01] of 2 failed: data parallel: --accum 3 .*must be a multiple of the world size 2.*; aborting the job \(MPI_Abort\)/);
+    expect(r.exitedAt - started).toBeLessThan(120_000);
+  });
+
+  it('--backend webgpu with 2 ranks is a clear error (the engine runs in one process for now)', async () => {
+    const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--steps', '2', '--out', join(dir, 'runs/gpu')]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/rank [01] of 2 failed: --backend webgpu runs in one process for now; with 2 MPI ranks use --backend cpu, wasm or tensorflow/);
+  });
+
+  it('the README\'s launch through nx works as written: mpirun -np 2 -x NX_NATIVE_COMMAND_RUNNER=false npx nx run trainer:train', () => {
+    const out = join(dir, 'runs/nx');
+    const r = spawnSync(
+      'mpirun',
+      ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', '2', '-x', 'NX_NATIVE_COMMAND_RUNNER=false', '-x', 'NX_DAEMON=false',
+        'npx', 'nx', 'run', 'trainer:train', '--', ...common, '--steps', '2', '--out', out],
+      { cwd: join(CWD, '..', '..'), encoding: 'utf8', timeout: 240_000 },
+    );
+    const output = r.stdout + r.stderr;
+    expect(r.status, output).toBe(0);
+    expect(output).toMatch(/data parallel: rank 0 of 2 /);
+    expect(output).toMatch(/data parallel: rank 1 of 2 /);
+    expect(output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
+  });
+
+  it('resuming with another world size is exact: 2 ranks stopped at step 4, resumed on 1, equal the 1-rank run bit for bit', async () => {
+    const args = [...common, '--steps', '6', '--save-every', '2'];
+    const single = (extra: string[]) =>
+      spawnSync(process.execPath, ['--conditions=@aim/source', '--import', TSX, MAIN, ...extra], { cwd: CWD, encoding: 'utf8', timeout: 200_000 });
+    const one = single([...args, '--out', join(dir, 'runs/ws1')]);
+    expect(one.status, one.stderr).toBe(0);
+    const two = await mpirunTrainer(2, [...args, '--stop-at', '4', '--out', join(dir, 'runs/ws2')]);
+    expect(two.code, two.output).toBe(0);
+    const resumed = single(['--resume', join(dir, 'runs/ws2')]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('(this process: 4 -> 6)');
+    const model = (run: string) => readFileSync(join(dir, 'runs', run, 'checkpoints', 'step-00000006', 'model.safetensors'));
+    expect(model('ws2').equals(model('ws1'))).toBe(true);
+  });
+});

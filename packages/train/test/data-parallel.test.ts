@@ -1,0 +1,84 @@
+// Data parallelism over MPI: 2 ranks x micro-batch 8 take the same step as 1 rank accumulating 2 micro-batches of 8
+// over the same samples (losses and final parameters within 1e-6, ranks bitwise identical); the accumulation split.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { ShardWriter } from '@aim/webdataset';
+import { mpiAvailable } from '@aim/mpi';
+import { microBatchesPerRank } from '../src/index.js';
+
+const RANK = join(import.meta.dirname, 'ranks', 'equivalence.ts');
+const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
+const missing = !hasMpirun ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)' : !mpiAvailable() ? '@aim/mpi was not built (npm rebuild @aim/mpi)' : undefined;
+if (missing && process.env.CI === 'true') throw new Error(`data-parallel tests need MPI: ${missing}`);
+
+describe('microBatchesPerRank', () => {
+  it('splits the step\'s micro-batches evenly, or names the --accum to use', () => {
+    expect(microBatchesPerRank(2, 2)).toBe(1);
+    expect(microBatchesPerRank(8, 4)).toBe(2);
+    expect(microBatchesPerRank(3, 1)).toBe(3);
+    expect(() => microBatchesPerRank(3, 2)).toThrow(/--accum 3 .* must be a multiple of the world size 2.*use --accum 4/);
+    expect(() => microBatchesPerRank(1, 2)).toThrow(/use --accum 2/);
+  });
+});
+
+async function makeShards(pattern: string, count: number, perShard: number, seed: number): Promise<void> {
+  const writer = new ShardWriter({ pattern, maxCount: perShard, mtime: 0 });
+  let s = seed;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  for (let i = 0; i < count; i++) {
+    const [a, b, c] = [rand(), rand(), rand()];
+    const px = Buffer.alloc(20 * 20 * 3);
+    for (let y = 0; y < 20; y++)
+      for (let x = 0; x < 20; x++)
+        for (let ch = 0; ch < 3; ch++) px[(y * 20 + x) * 3 + ch] = Math.round((255 * ((a * x + b * y + c * ch * 7) % 20)) / 20);
+    const png = await sharp(px, { raw: { width: 20, height: 20, channels: 3 } }).png().toBuffer();
+    await writer.write({ __key__: `s${seed}-${String(i).padStart(4, '0')}`, png: new Uint8Array(png), cls: i % 10 });
+  }
+  await writer.close();
+}
+
+describe.skipIf(missing !== undefined)(`data parallel over mpirun -np 2${missing ? ` (skipped: ${missing})` : ''}`, { timeout: 600_000 }, () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'aim-dp-'));
+    await makeShards(join(dir, 'train-%04d.tar'), 56, 28, 1); // 10 steps x 16 = 160 samples: almost 3 epochs
+    await makeShards(join(dir, 'val-%04d.tar'), 16, 16, 2);
+  });
+
+  it('2 ranks x micro-batch 8 = 1 rank accumulating 2 x 8 over the same samples, 10 steps, cpu', () => {
+    const args = (out: string) => ['--conditions=@aim/source', '--import', 'tsx', RANK, out, join(dir, 'train-{0000..0001}.tar'), join(dir, 'val-0000.tar'), '10', '8', '2'];
+    const one = spawnSync(process.execPath, args(join(dir, 'one')), { encoding: 'utf8', timeout: 300_000 });
+    expect(one.status, one.stderr).toBe(0);
+    const two = spawnSync('mpirun', ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', '2', process.execPath, ...args(join(dir, 'two'))], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    expect(two.status, two.stderr + two.stdout).toBe(0);
+    const read = (sub: string, rank: number) => ({
+      params: new Float32Array(new Uint8Array(readFileSync(join(dir, sub, `params-rank${rank}.bin`))).buffer),
+      log: JSON.parse(readFileSync(join(dir, sub, `losses-rank${rank}.json`), 'utf8')) as { losses: number[]; vals: number[]; images: number },
+    });
+    const ref = read('one', 0);
+    const r0 = read('two', 0);
+    const r1 = read('two', 1);
+    expect(ref.log.losses).toHaveLength(10);
+    for (const r of [r0, r1]) {
+      expect(r.log.losses).toHaveLength(10);
+      r.log.losses.forEach((l, i) => expect(Math.abs(l - ref.log.losses[i])).toBeLessThanOrEqual(1e-6));
+      expect(r.log.vals).toHaveLength(ref.log.vals.length);
+      r.log.vals.forEach((l, i) => expect(Math.abs(l - ref.log.vals[i])).toBeLessThanOrEqual(1e-6));
+      expect(r.log.images).toBeCloseTo(ref.log.images, 6); // every step counts the global batch
+      let worst = 0;
+      for (let i = 0; i < ref.params.length; i++) worst = Math.max(worst, Math.abs(r.params[i] - ref.params[i]));
+      expect(worst).toBeLessThanOrEqual(1e-6);
+    }
+    // Every rank applied the same AdamW step to the same summed gradients: the same bits.
+    expect(Buffer.from(r0.params.buffer).equals(Buffer.from(r1.params.buffer))).toBe(true);
+    // Rank 0 alone wrote the run folder.
+    expect(readFileSync(join(dir, 'two', 'run', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"kind":"train"'))).toHaveLength(10);
+  });
+});
