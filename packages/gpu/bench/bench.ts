@@ -9,7 +9,18 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type AimConfig, aimParameterSpecs, describeAdapter, forwardFlops, numPatches, patchDim, probeWebGpu, resolveAimConfig, stepFlops, vettedWebGpuAdapter } from '@aim/model';
+import {
+  type AimConfig,
+  aimParameterSpecs,
+  describeAdapter,
+  forwardFlops,
+  numPatches,
+  patchDim,
+  probeWebGpu,
+  resolveAimConfig,
+  stepFlops,
+  vettedWebGpuAdapter,
+} from '@aim/model';
 import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice } from '../src/index.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 
@@ -40,7 +51,18 @@ if (flags.help) {
 }
 
 /** A ViT-B-shaped AIM: width 768, 12 blocks, 12 heads, 224 px, patch 14, the paper's pretraining head. */
-const VIT_B = resolveAimConfig({ name: 'vit-b', imageSize: 224, patchSize: 14, width: 768, depth: 12, heads: 12, headWidth: 2048, headDepth: 12, headMlpDim: 8192, probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] } });
+const VIT_B = resolveAimConfig({
+  name: 'vit-b',
+  imageSize: 224,
+  patchSize: 14,
+  width: 768,
+  depth: 12,
+  heads: 12,
+  headWidth: 2048,
+  headDepth: 12,
+  headMlpDim: 8192,
+  probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] },
+});
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
 
 /** The sweep: block shapes, each with and without register prefetch, and with vec4 blocks per thread. */
@@ -51,7 +73,11 @@ const TILE_CANDIDATES: GemmTile[] = [
   { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
-].flatMap((t) => [{ ...t, prefetch: true }, { ...t, prefetch: false }, { ...t, prefetch: true, vec4: true }]);
+].flatMap((t) => [
+  { ...t, prefetch: true },
+  { ...t, prefetch: false },
+  { ...t, prefetch: true, vec4: true },
+]);
 const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}`;
 
 const rows: Record<string, unknown>[] = [];
@@ -83,7 +109,10 @@ function torchStep(config: AimConfig, batch: number, steps: number): { imagesPer
   const script = fileURLToPath(new URL('./torch_step.py', import.meta.url));
   const arg = JSON.stringify({ ...config, batch, steps, gemmN: Number(flags['gemm-n']) });
   const run = spawnSync('python3', [script, arg], { encoding: 'utf8', timeout: 180_000 });
-  const lines = (run.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, number | string>);
+  const lines = (run.stdout ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, number | string>);
   const step = lines.find((l) => l.kind === 'step');
   const gemm = lines.find((l) => l.kind === 'gemm');
   if (!step) return { why: `torch failed: ${(run.stderr ?? '').trim().split('\n').at(-1)}` };
@@ -109,17 +138,31 @@ async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number): Pr
   const [name, b] = (flags['shapes-for'] || `${names.at(-1)}=${flags.batch}`).split('=');
   const batch = b === 'max' || b === undefined ? Number(flags.batch) : Number(b);
   const candidates = flags.sweep ? TILE_CANDIDATES : [chosen];
-  console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`);
+  console.log(
+    `\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`,
+  );
   for (const shape of shapesOf(configOf(name), batch)) {
     let best = { rate: -1, tile: chosen };
     let chosenRate = NaN;
     for (const t of candidates) {
       const rate = await gemmRate(device, shape, t, 0.2).catch(() => NaN);
-      rows.push({ kind: 'gemm-shape', variant: name, batch, shape: shape.label, m: shape.m, n: shape.n, k: shape.k, tile: tileName(t), tflops: rate });
+      rows.push({
+        kind: 'gemm-shape',
+        variant: name,
+        batch,
+        shape: shape.label,
+        m: shape.m,
+        n: shape.n,
+        k: shape.k,
+        tile: tileName(t),
+        tflops: rate,
+      });
       if (rate > best.rate) best = { rate, tile: t };
       if (t === chosen) chosenRate = rate;
     }
-    console.log(`| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${tileName(best.tile)} | ${fmt(best.rate)} | ${fmt(best.rate / peak, 3)} | ${fmt(chosenRate)} |`);
+    console.log(
+      `| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${tileName(best.tile)} | ${fmt(best.rate)} | ${fmt(best.rate / peak, 3)} | ${fmt(chosenRate)} |`,
+    );
   }
 }
 
@@ -144,7 +187,9 @@ async function featureRows(device: GPUDevice, tile: GemmTile, peak: number): Pro
       const ms = (performance.now() - t0) / reps;
       const tflops = forwardFlops({ ...config, headDepth: 0, headWidth: 0, headMlpDim: 0 }, batch) / (ms / 1000) / 1e12;
       rows.push({ kind: 'features', variant: name, batch, plannedBytes: plan.totalBytes, ms, tflops });
-      console.log(`| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(ms, 1)} | ${fmt((batch * 1000) / ms, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`);
+      console.log(
+        `| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(ms, 1)} | ${fmt((batch * 1000) / ms, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
+      );
     } finally {
       await engine.destroy();
     }
@@ -159,7 +204,9 @@ async function main(): Promise<void> {
   const timed = hardware || flags.software;
   const device = await requestEngineDevice(adapter);
   const peak = Number(flags['peak-tflops']);
-  console.log(`adapter: ${describeAdapter(probe.adapter)}; maxStorageBufferBindingSize ${(device.limits.maxStorageBufferBindingSize / 2 ** 30).toFixed(2)} GiB; features: ${[...adapter.features].join(', ')}`);
+  console.log(
+    `adapter: ${describeAdapter(probe.adapter)}; maxStorageBufferBindingSize ${(device.limits.maxStorageBufferBindingSize / 2 ** 30).toFixed(2)} GiB; features: ${[...adapter.features].join(', ')}`,
+  );
   if (!timed) console.log('software adapter: counts and plans only (pass --software to time it anyway)');
 
   // GEMM: 4096^3 and, with --sweep, every candidate tile (the best one runs the steps below).
@@ -170,7 +217,9 @@ async function main(): Promise<void> {
     console.log(`\n| GEMM ${n}^3 tile | TFLOP/s | of fp32 peak |\n|---|---|---|`);
     let best = -1;
     for (const t of candidates) {
-      const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t).catch((e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN));
+      const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t).catch(
+        (e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN),
+      );
       if (Number.isFinite(rate)) console.log(`| ${tileName(t)} | ${fmt(rate)} | ${fmt(rate / peak, 3)} |`);
       rows.push({ kind: 'gemm', n, tile: tileName(t), tflops: rate });
       if (rate > best) [best, tile] = [rate, t];
@@ -179,9 +228,16 @@ async function main(): Promise<void> {
 
   if (timed) await stepShapes(device, tile, peak);
 
-  const batchFor = new Map(flags['batch-for'].split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  const batchFor = new Map(
+    flags['batch-for']
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=') as [string, string]),
+  );
   const torchRows: string[] = [];
-  console.log('\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(
+    '\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
   for (const name of flags.variants.split(',')) {
     const config = configOf(name);
     const want = batchFor.get(name) ?? flags.batch;
@@ -207,7 +263,7 @@ async function main(): Promise<void> {
       const k = numPatches(config);
       const pd = patchDim(config);
       const patches = new Float32Array(batch * k * pd).map((_, i) => Math.sin(i * 0.37));
-      const prefixLengths = Int32Array.from({ length: batch }, (_, i) => 1 + (i * 7) % (k - 1));
+      const prefixLengths = Int32Array.from({ length: batch }, (_, i) => 1 + ((i * 7) % (k - 1)));
       const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 1 };
       const before = engine.counters;
       const pending = engine.step([{ patches, prefixLengths }], hyper);
@@ -226,10 +282,19 @@ async function main(): Promise<void> {
       const flops = stepFlops(config, batch).total;
       const tflops = flops / (stepMs / 1000) / 1e12;
       const row = {
-        kind: 'step', variant: name, batch, plannedBytes: plan.totalBytes, allocatedBytes: engine.allocatedBytes,
-        dispatches: afterSubmit.dispatches - before.dispatches, perTrunkBlock: engine.program.dispatchesPerTrunkBlock,
-        commandBuffers: afterSubmit.commandBuffers - before.commandBuffers, hostReadsInStep: afterSubmit.hostReads - before.hostReads,
-        stepMs, imagesPerSecond: (batch * 1000) / stepMs, tflops, loss: first.loss,
+        kind: 'step',
+        variant: name,
+        batch,
+        plannedBytes: plan.totalBytes,
+        allocatedBytes: engine.allocatedBytes,
+        dispatches: afterSubmit.dispatches - before.dispatches,
+        perTrunkBlock: engine.program.dispatchesPerTrunkBlock,
+        commandBuffers: afterSubmit.commandBuffers - before.commandBuffers,
+        hostReadsInStep: afterSubmit.hostReads - before.hostReads,
+        stepMs,
+        imagesPerSecond: (batch * 1000) / stepMs,
+        tflops,
+        loss: first.loss,
       };
       rows.push(row);
       console.log(
@@ -249,7 +314,9 @@ async function main(): Promise<void> {
     }
   }
   if (torchRows.length > 0) {
-    console.log('\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|');
+    console.log(
+      '\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|',
+    );
     torchRows.forEach((r) => console.log(r));
   }
   if (flags['features-for']) await featureRows(device, tile, peak);

@@ -2,6 +2,7 @@
 // materialises this once, and `planMemory` sums its buffers. One function per part of the model; each records the
 // forward, or the backward that consumes the gradient of its output.
 // References: AIM paper Sec. 3; apple/ml-aim aim-v1 (trunk); apple/ml-l3m (pretraining head); llm.c (structure).
+// The schedule is written one dispatch per line (long lines on purpose): read top to bottom, it is the step.
 import {
   type AimConfig,
   LAYER_NORM_EPS,

@@ -282,7 +282,19 @@ export class AimEngine {
     const k = numPatches(this.config);
     const count = batch.prefixLengths.reduce((n, s) => n + (k - s), 0);
     this.upload(batch.patches, batch.prefixLengths, k - 1);
-    this.writeStep({ lr: 0, bc1: 1, bc2: 1, beta1: 0, oneMinusBeta1: 1, beta2: 0, oneMinusBeta2: 1, eps: 1, decayFactor: 1, clip: 0, lossScale: 1 / count });
+    this.writeStep({
+      lr: 0,
+      bc1: 1,
+      bc2: 1,
+      beta1: 0,
+      oneMinusBeta1: 1,
+      beta2: 0,
+      oneMinusBeta2: 1,
+      eps: 1,
+      decayFactor: 1,
+      clip: 0,
+      lossScale: 1 / count,
+    });
     return this.finishWith([...this.trunkOps(this.config.depth - 1), ...this.program.ops.evalLoss], (s) => s[STAT.evalLoss]);
   }
 
@@ -301,7 +313,8 @@ export class AimEngine {
     const { blocks } = request;
     if (blocks.length === 0) throw new Error('engine: blocks must not be empty');
     for (const b of blocks) {
-      if (!Number.isInteger(b) || b < 0 || b >= this.config.depth) throw new Error(`engine: block ${b} is outside 0..${this.config.depth - 1}`);
+      if (!Number.isInteger(b) || b < 0 || b >= this.config.depth)
+        throw new Error(`engine: block ${b} is outside 0..${this.config.depth - 1}`);
     }
     const k = numPatches(this.config);
     const rows = patches.length / (k * patchDim(this.config));
@@ -310,7 +323,9 @@ export class AimEngine {
     const bytes = rows * k * this.config.width * 4;
     const out: Float32Array[] = [];
     for (const b of blocks) {
-      this.rt.submit([{ kind: 'copy', src: this.program.blockInputs[b + 1], srcOffset: 0, dst: this.program.staging, dstOffset: 0, bytes }]);
+      this.rt.submit([
+        { kind: 'copy', src: this.program.blockInputs[b + 1], srcOffset: 0, dst: this.program.staging, dstOffset: 0, bytes },
+      ]);
       out.push(new Float32Array(await this.rt.read(this.program.staging, bytes)));
     }
     return out;

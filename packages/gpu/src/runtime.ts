@@ -54,7 +54,11 @@ export class Runtime {
     });
     bytes += STEP_UNIFORM_BYTES;
     const slabBytes = paramSlabBytes(program.dispatches.length);
-    const slab = device.createBuffer({ label: 'dispatch parameters', size: slabBytes, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const slab = device.createBuffer({
+      label: 'dispatch parameters',
+      size: slabBytes,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.slab = slab;
     bytes += slabBytes;
     const staging = new ArrayBuffer(slabBytes);
@@ -70,7 +74,9 @@ export class Runtime {
     program.dispatches.forEach((d, i) => {
       const compiled = this.compile(d.kernel);
       this.compiledFor.set(d, compiled);
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: slab, offset: i * PARAM_SLOT_BYTES, size: Math.ceil((d.kernel.fields.length * 4) / 16) * 16 } }];
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: slab, offset: i * PARAM_SLOT_BYTES, size: Math.ceil((d.kernel.fields.length * 4) / 16) * 16 } },
+      ];
       d.buffers.forEach((b, j) => {
         entries.push({ binding: j + 1, resource: { buffer: b === null ? this.stepUniform : this.gpu(b) } });
       });

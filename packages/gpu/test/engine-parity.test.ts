@@ -18,7 +18,12 @@ function perturbedModel(variant: string, seed: number): AimModel {
   model.parameters().forEach((p, i) => {
     const v = p.variable.dataSync() as Float32Array;
     const noise = randomArray(v.length, seed * 1000 + i + 1);
-    p.variable.assign(tf.tensor(v.map((x, j) => x + 0.05 * noise[j]), p.variable.shape));
+    p.variable.assign(
+      tf.tensor(
+        v.map((x, j) => x + 0.05 * noise[j]),
+        p.variable.shape,
+      ),
+    );
   });
   return model;
 }
@@ -48,7 +53,14 @@ describe.skipIf(gpuUnavailable !== undefined).each([
     const engine = await AimEngine.create(await testDevice(), model.config, { batch: 4, recompute });
     try {
       engine.setParameters(values(model));
-      const stats = await engine.step([{ patches: batch.patches, prefixLengths: prefix }], { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, clipNorm: 0 });
+      const stats = await engine.step([{ patches: batch.patches, prefixLengths: prefix }], {
+        lr: 0,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weightDecay: 0,
+        clipNorm: 0,
+      });
       expect(relError([stats.loss], [value.dataSync()[0]])).toBeLessThan(1e-4);
       const got = await engine.readGradients();
       for (const p of model.parameters()) {

@@ -54,15 +54,41 @@ describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {
             accumulate: epi === 'accumulate',
           };
           gemm(h.pb, {
-            m, n, k, transA, transB, alpha, tile: tiles[tile], ...e,
-            a: { buf: A, ld: lda }, b: { buf: B, ld: ldb }, c: { buf: C, ld: ldc },
+            m,
+            n,
+            k,
+            transA,
+            transB,
+            alpha,
+            tile: tiles[tile],
+            ...e,
+            a: { buf: A, ld: lda },
+            b: { buf: B, ld: ldb },
+            c: { buf: C, ld: ldc },
             biasRef: e.bias ? { buf: Bias, offset: 0 } : undefined,
             auxRef: e.aux ? { buf: Aux, ld: n } : undefined,
           });
           const [gotC, gotAux] = await h.run([C, Aux]);
           const wantC = c0.slice();
           const wantAux = aux.slice();
-          gemmReference({ m, n, k, transA, transB, alpha, ...e, a, lda, b, ldb, c: wantC, ldc, biasValues: bias, auxValues: wantAux, ldAux: n });
+          gemmReference({
+            m,
+            n,
+            k,
+            transA,
+            transB,
+            alpha,
+            ...e,
+            a,
+            lda,
+            b,
+            ldb,
+            c: wantC,
+            ldc,
+            biasValues: bias,
+            auxValues: wantAux,
+            ldAux: n,
+          });
           expect(relError(gotC, wantC)).toBeLessThan(1e-5);
           expect(relError(gotAux, wantAux)).toBeLessThan(1e-5);
         },
@@ -81,7 +107,11 @@ describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {
     const Q = h.input('qkv', qkv);
     const S = h.input('scores', new Float32Array(bs * heads * kk * kk));
     gemm(h.pb, {
-      m: kk, n: kk, k: hd, transB: true, alpha: 0.5,
+      m: kk,
+      n: kk,
+      k: hd,
+      transB: true,
+      alpha: 0.5,
       a: { buf: Q, offset: 0, ld: 3 * d, sOuter: kk * 3 * d, sInner: hd },
       b: { buf: Q, offset: d, ld: 3 * d, sOuter: kk * 3 * d, sInner: hd },
       c: { buf: S, ld: kk, sOuter: heads * kk * kk, sInner: kk * kk },
@@ -92,10 +122,17 @@ describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {
       for (let hh = 0; hh < heads; hh++) {
         const want = new Float32Array(kk * kk);
         gemmReference({
-          m: kk, n: kk, k: hd, transB: true, alpha: 0.5,
-          a: qkv.subarray(b * kk * 3 * d + hh * hd), lda: 3 * d,
-          b: qkv.subarray(b * kk * 3 * d + d + hh * hd), ldb: 3 * d,
-          c: want, ldc: kk,
+          m: kk,
+          n: kk,
+          k: hd,
+          transB: true,
+          alpha: 0.5,
+          a: qkv.subarray(b * kk * 3 * d + hh * hd),
+          lda: 3 * d,
+          b: qkv.subarray(b * kk * 3 * d + d + hh * hd),
+          ldb: 3 * d,
+          c: want,
+          ldc: kk,
         });
         const off = (b * heads + hh) * kk * kk;
         expect(relError(got.subarray(off, off + kk * kk), want)).toBeLessThan(1e-5);

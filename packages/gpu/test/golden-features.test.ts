@@ -54,7 +54,14 @@ describe.skipIf(gpuUnavailable !== undefined)('engine features vs apple/ml-aim (
 
   it("is the 'aim-dev-tiny' trunk shape, and the MAE patchify reproduces the fixture's patches", () => {
     const tiny = resolveAimConfig('aim-dev-tiny');
-    const trunk = ({ imageSize, patchSize, width, depth, heads, mlpDim }: typeof tiny) => ({ imageSize, patchSize, width, depth, heads, mlpDim });
+    const trunk = ({ imageSize, patchSize, width, depth, heads, mlpDim }: typeof tiny) => ({
+      imageSize,
+      patchSize,
+      width,
+      depth,
+      heads,
+      mlpDim,
+    });
     expect(trunk(model.config)).toEqual(trunk(tiny));
     expect(engine.program.pretrainHead).toBe(false);
     expect(relError(patches, tensor(io, 'patches').data)).toBe(0);

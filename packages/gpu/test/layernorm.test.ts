@@ -18,7 +18,10 @@ import { harness, randomArray, relError } from './harness.js';
 
 const TOL = 1e-5;
 /** Widths 4..300 in steps of 4, with the ones around and above the 256-thread switch drawn often. */
-const width = fc.oneof(fc.integer({ min: 1, max: 75 }).map((i) => 4 * i), fc.constantFrom(252, 256, 260, 300));
+const width = fc.oneof(
+  fc.integer({ min: 1, max: 75 }).map((i) => 4 * i),
+  fc.constantFrom(252, 256, 260, 300),
+);
 const worst: Record<string, number> = {};
 const note = (key: string, err: number): number => {
   worst[key] = Math.max(worst[key] ?? 0, err);
@@ -58,12 +61,28 @@ describe.skipIf(gpuUnavailable !== undefined)('layernorm', () => {
           const Stats = h.input('stats', new Float32Array(offStats + 2 * rows).fill(Number.NaN));
           const Pos = h.input('pos', pos);
           layerNormForward(h.pb, {
-            rows, width: d, eps, mode, x: X, offX, weights: W, offW, out: Out, offOut, stats: Stats, offStats,
+            rows,
+            width: d,
+            eps,
+            mode,
+            x: X,
+            offX,
+            weights: W,
+            offW,
+            out: Out,
+            offOut,
+            stats: Stats,
+            offStats,
             ...(mode === 'addPos' ? { pos: Pos, posRows } : {}),
           });
           const [out, stats] = await h.run([Out, Stats]);
           const want = layerNormForwardReference(
-            x, rows, d, w, b, eps,
+            x,
+            rows,
+            d,
+            w,
+            b,
+            eps,
             mode === 'addPos' ? { mode, pos, posRows } : mode === 'residual' ? { mode } : undefined,
           );
           expect(note('forward y', relError(out.subarray(offOut), want.y))).toBeLessThan(TOL);
@@ -103,10 +122,24 @@ describe.skipIf(gpuUnavailable !== undefined)('layernorm', () => {
           const Dx = h.input('dx', concat(new Float32Array(offDx), mode === 'dyIsOut' ? dy : dx0));
           const Stats = h.input('stats', concat(new Float32Array(offStats), fwd.mean, fwd.rstd));
           // Partials start as garbage: the backward must overwrite (not add to) its rows.
-          const Part = h.input('partials', randomArray(parts * 2 * d, seed + 4).map((v) => 1e3 * v));
+          const Part = h.input(
+            'partials',
+            randomArray(parts * 2 * d, seed + 4).map((v) => 1e3 * v),
+          );
           const Grad = h.input('dwdb', new Float32Array(offGrad + 2 * d));
           layerNormBackward(h.pb, {
-            rows, width: d, mode, x: X, offX, weights: W, offW, dx: Dx, offDx, stats: Stats, offStats, partials: Part,
+            rows,
+            width: d,
+            mode,
+            x: X,
+            offX,
+            weights: W,
+            offW,
+            dx: Dx,
+            offDx,
+            stats: Stats,
+            offStats,
+            partials: Part,
             ...(mode === 'dyIsOut' ? {} : { dy: Dy, offDy }),
           });
           colsum(h.pb, { rows: parts, cols: 2 * d, src: Part, dst: Grad, offDst: offGrad });

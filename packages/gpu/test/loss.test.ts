@@ -21,7 +21,16 @@ const note = (key: string, err: number): number => {
 /** Runs pixelLoss then sumIntoSlot into a stats buffer (slot 0 holding `stat0`); returns grad, loss rows, stats. */
 async function runLoss(
   device: GPUDevice,
-  a: { batch: number; k: number; pd: number; pred: Float32Array; patches: Float32Array; prefix: Uint32Array; lossScale: number; stat0?: number },
+  a: {
+    batch: number;
+    k: number;
+    pd: number;
+    pred: Float32Array;
+    patches: Float32Array;
+    prefix: Uint32Array;
+    lossScale: number;
+    stat0?: number;
+  },
 ): Promise<{ grad: Float32Array; rows: Float32Array; stats: Float32Array }> {
   const s = new Session(device);
   try {

@@ -90,7 +90,9 @@ function optimizerSession(device: GPUDevice, chunks: Chunk[], w0: Float32Array[]
   const reset: Op = { kind: 'clear', buffer: stats, offset: 0, bytes: 4 * STAT.halted };
   chunks.forEach((c, i) => ops.push(sumOfSquares(s.pb, { n: c.n, grads: grads[i], partials, offPart: i * SUMSQ_GROUPS })));
   ops.push(normClipGate(s.pb, { parts: chunks.length * SUMSQ_GROUPS, partials, stats }));
-  chunks.forEach((c, i) => ops.push(adamw(s.pb, { n: c.n, decayEnd: c.decayEnd, params: params[i], grads: grads[i], m: m[i], v: v[i], stats })));
+  chunks.forEach((c, i) =>
+    ops.push(adamw(s.pb, { n: c.n, decayEnd: c.decayEnd, params: params[i], grads: grads[i], m: m[i], v: v[i], stats })),
+  );
   s.start();
   const readAll = async (bufs: BufferDesc[]): Promise<Float32Array[]> => {
     const out: Float32Array[] = [];
@@ -138,7 +140,11 @@ describe.skipIf(gpuUnavailable !== undefined)('norm, clipping and AdamW', () => 
           const w0 = chunks.map((c, i) => randomArray(c.n, seed + i));
           const m0 = chunks.map((c, i) => randomArray(c.n, seed + 10 + i).map((x) => 0.01 * x));
           const v0 = chunks.map((c, i) => randomArray(c.n, seed + 20 + i).map((x) => 1e-4 * Math.abs(x)));
-          const ref: RefState = { w: w0.map((x) => Float64Array.from(x)), m: m0.map((x) => Float64Array.from(x)), v: v0.map((x) => Float64Array.from(x)) };
+          const ref: RefState = {
+            w: w0.map((x) => Float64Array.from(x)),
+            m: m0.map((x) => Float64Array.from(x)),
+            v: v0.map((x) => Float64Array.from(x)),
+          };
           const o = optimizerSession(device, chunks, w0, m0, v0);
           try {
             const t0 = 4; // resume from a few updates: bias corrections not 1 - beta

@@ -10,7 +10,15 @@ const DEV_VARIANTS = Object.keys(AIM_VARIANTS).filter((n) => n.startsWith('aim-d
 const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 1 };
 
 describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', () => {
-  it.each(DEV_VARIANTS.flatMap((v) => [[v, true], [v, false]] as const))('%s (recompute %s): allocation equals the plan', async (name, recompute) => {
+  it.each(
+    DEV_VARIANTS.flatMap(
+      (v) =>
+        [
+          [v, true],
+          [v, false],
+        ] as const,
+    ),
+  )('%s (recompute %s): allocation equals the plan', async (name, recompute) => {
     const device = await testDevice();
     const config = resolveAimConfig(name);
     const options = { batch: 2, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize };
@@ -94,7 +102,12 @@ describe.skipIf(gpuUnavailable !== undefined)('the parameter arena', () => {
     try {
       expect(one.program.arena.chunks).toHaveLength(1);
       expect(many.program.arena.chunks.length).toBeGreaterThan(4);
-      const values = new Map([...one.program.arena.slots.values()].map((s) => [s.spec.name, new Float32Array(s.size).map((_, i) => Math.cos(i * 0.1 + s.offset) * 0.2)]));
+      const values = new Map(
+        [...one.program.arena.slots.values()].map((s) => [
+          s.spec.name,
+          new Float32Array(s.size).map((_, i) => Math.cos(i * 0.1 + s.offset) * 0.2),
+        ]),
+      );
       many.setParameters(values);
       expect(await many.readParameters()).toEqual(values);
       one.setParameters(values);
@@ -121,12 +134,21 @@ describe.skipIf(gpuUnavailable !== undefined)('overlapping calls', () => {
     const device = await testDevice();
     const engine = await AimEngine.create(device, resolveAimConfig('aim-dev-nano'), { batch: 2, pretrainHead: false });
     try {
-      const values = new Map([...engine.program.arena.slots.values()].map((s) => [s.spec.name, new Float32Array(s.size).map((_, i) => Math.sin(i + s.offset) * 0.3)]));
+      const values = new Map(
+        [...engine.program.arena.slots.values()].map((s) => [
+          s.spec.name,
+          new Float32Array(s.size).map((_, i) => Math.sin(i + s.offset) * 0.3),
+        ]),
+      );
       engine.setParameters(values);
       const a = new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i));
       const b = new Float32Array(2 * 16 * 48).map((_, i) => Math.cos(i * 0.7));
       const alone = [await engine.extractFeatures(a, { blocks: [1] }), await engine.extractFeatures(b, { blocks: [0, 1] })];
-      const together = await Promise.all([engine.extractFeatures(a, { blocks: [1] }), engine.readParameters(), engine.extractFeatures(b, { blocks: [0, 1] })]);
+      const together = await Promise.all([
+        engine.extractFeatures(a, { blocks: [1] }),
+        engine.readParameters(),
+        engine.extractFeatures(b, { blocks: [0, 1] }),
+      ]);
       expect(together[0]).toEqual(alone[0]);
       expect(together[1]).toEqual(values);
       expect(together[2]).toEqual(alone[1]);

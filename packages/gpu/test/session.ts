@@ -7,7 +7,20 @@ import { Runtime } from '../src/runtime.js';
 
 /** Neutral step values (what the engine's evalLoss writes), overridden by `values`. */
 export function stepValues(values: Partial<StepValues> = {}): StepValues {
-  return { lr: 0, bc1: 1, bc2: 1, beta1: 0, oneMinusBeta1: 1, beta2: 0, oneMinusBeta2: 1, eps: 1, decayFactor: 1, clip: 0, lossScale: 1, ...values };
+  return {
+    lr: 0,
+    bc1: 1,
+    bc2: 1,
+    beta1: 0,
+    oneMinusBeta1: 1,
+    beta2: 0,
+    oneMinusBeta2: 1,
+    eps: 1,
+    decayFactor: 1,
+    clip: 0,
+    lossScale: 1,
+    ...values,
+  };
 }
 
 export class Session {

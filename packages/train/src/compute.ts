@@ -2,14 +2,7 @@
 // otherwise a tfjs backend as @aim/model's selectBackend picks it. With the engine, tfjs runs on cpu and only holds
 // the host copy of the weights (checkpoints, probes).
 import { requestEngineDevice } from '@aim/gpu';
-import {
-  type BackendChoice,
-  BackendUnavailableError,
-  describeAdapter,
-  probeWebGpu,
-  selectBackend,
-  vettedWebGpuAdapter,
-} from '@aim/model';
+import { type BackendChoice, BackendUnavailableError, describeAdapter, probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 
 export interface ComputeSelection {
   /** 'webgpu' when the engine computes, else the active tfjs backend. */
@@ -42,10 +35,19 @@ export async function selectCompute(choice: BackendChoice): Promise<ComputeSelec
   if ('device' in engine) {
     await selectBackend('cpu');
     const how = choice === 'webgpu' ? 'webgpu asked for by name' : 'auto: webgpu is the first choice';
-    return { backend: 'webgpu', reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}; tfjs on cpu holds the host copy`, skipped: [], device: engine.device };
+    return {
+      backend: 'webgpu',
+      reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}; tfjs on cpu holds the host copy`,
+      skipped: [],
+      device: engine.device,
+    };
   }
   if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', engine.why);
   const s = await selectBackend('auto');
   // The engine's reason replaces tfjs-webgpu's: it is what 'webgpu' means here.
-  return { backend: s.name, reason: s.reason, skipped: s.skipped.map((x) => (x.name === 'webgpu' ? { name: 'webgpu', why: engine.why } : x)) };
+  return {
+    backend: s.name,
+    reason: s.reason,
+    skipped: s.skipped.map((x) => (x.name === 'webgpu' ? { name: 'webgpu', why: engine.why } : x)),
+  };
 }

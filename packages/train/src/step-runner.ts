@@ -47,7 +47,12 @@ export function tfjsRunner(o: RunnerOptions): StepRunner {
   if (comm && comm.size > 1) return dataParallelTfjsRunner(o, comm);
   return {
     step: async (stepIndex, micro, lr) =>
-      trainStep({ model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm }, stepIndex, micro, lr),
+      trainStep(
+        { model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm },
+        stepIndex,
+        micro,
+        lr,
+      ),
     validate: async (batches) => validationLoss(o.model, o.samplePrefixLengths, iterate(batches), batches.length),
     syncToHost: async () => {},
     syncFromHost: () => {},
@@ -63,7 +68,14 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
       const share = microBatchesPerRank(micro.length, comm.size);
       const firstMicro = comm.rank * share;
       const shard = { firstMicro, totalMicro: micro.length, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
-      const options = { model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm, shard };
+      const options = {
+        model: o.model,
+        optimizer: o.optimizer,
+        samplePrefixLengths: o.samplePrefixLengths,
+        runSeed: o.runSeed,
+        clipNorm: o.clipNorm,
+        shard,
+      };
       return trainStep(options, stepIndex, micro.slice(firstMicro, firstMicro + share), lr);
     },
     validate: async (batches) => {

@@ -9,7 +9,15 @@ import sharp from 'sharp';
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
 import { probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 import { ShardWriter } from '@aim/webdataset';
-import { createRunParts, flagsToValues, latestCheckpoint, readCheckpointState, resolveConfig, runPretraining, type TrainConfig } from '../src/index.js';
+import {
+  createRunParts,
+  flagsToValues,
+  latestCheckpoint,
+  readCheckpointState,
+  resolveConfig,
+  runPretraining,
+  type TrainConfig,
+} from '../src/index.js';
 
 const probe = await probeWebGpu({ softwareFallback: true });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
@@ -26,7 +34,9 @@ beforeAll(async () => {
   const writer = new ShardWriter({ pattern: join(dir, 'train-%04d.tar'), maxCount: 20, mtime: 0 });
   for (let i = 0; i < 40; i++) {
     const px = Buffer.alloc(16 * 16 * 3).map((_, j) => (j * (i + 3) * 7) % 251);
-    const png = await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toBuffer();
+    const png = await sharp(px, { raw: { width: 16, height: 16, channels: 3 } })
+      .png()
+      .toBuffer();
     await writer.write({ __key__: `s${String(i).padStart(4, '0')}`, png: new Uint8Array(png) });
   }
   await writer.close();
@@ -61,7 +71,13 @@ async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFr
   const parts = createRunParts({ config: cfg, data: { train: cfg.data, val: cfg.valData }, backend: onEngine ? 'webgpu' : 'cpu' });
   const engine = onEngine ? await AimEngine.create(device, parts.model.config, { batch: cfg.batchSize }) : undefined;
   try {
-    const summary = await runPretraining({ config: cfg, runDir, parts: { ...parts, engine }, resumeFrom, hooks: { onStep: (r) => losses.set(r.step, r.loss) } });
+    const summary = await runPretraining({
+      config: cfg,
+      runDir,
+      parts: { ...parts, engine },
+      resumeFrom,
+      hooks: { onStep: (r) => losses.set(r.step, r.loss) },
+    });
     return { summary, losses };
   } finally {
     parts.model.dispose();

@@ -19,7 +19,7 @@ afterAll(() => device?.destroy());
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed;
-  return new Float32Array(n).map(() => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1));
+  return new Float32Array(n).map(() => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
 }
 
 /** The model with every parameter perturbed, so zero biases and unit norms do not hide a wrong term. */
@@ -28,7 +28,12 @@ function perturbedModel(variant: string, seed: number): AimModel {
   model.parameters().forEach((p, i) => {
     const v = p.variable.dataSync() as Float32Array;
     const n = noise(v.length, seed * 1000 + i + 1);
-    p.variable.assign(tf.tensor(v.map((x, j) => x + 0.05 * n[j]), p.variable.shape));
+    p.variable.assign(
+      tf.tensor(
+        v.map((x, j) => x + 0.05 * n[j]),
+        p.variable.shape,
+      ),
+    );
   });
   return model;
 }
@@ -67,7 +72,10 @@ describe.skipIf(!probe.adapter).each([
       for (let step = 0; step < 3; step++) {
         const micro = [batchOf(model, 2, 100 + step), batchOf(model, 1, 200 + step)];
         const prefixes = micro.map((b, i) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, step, i)));
-        const stats = await engine.step(micro.map((b, i) => ({ patches: b.patches, prefixLengths: prefixes[i] })), hyper);
+        const stats = await engine.step(
+          micro.map((b, i) => ({ patches: b.patches, prefixLengths: prefixes[i] })),
+          hyper,
+        );
         const ref = trainStep({ model, optimizer, samplePrefixLengths, runSeed, clipNorm: hyper.clipNorm }, step, micro, hyper.lr);
         expect(relError([stats.loss], [ref.loss])).toBeLessThan(1e-4);
         expect(relError([stats.gradNorm], [ref.gradNorm])).toBeLessThan(1e-4);

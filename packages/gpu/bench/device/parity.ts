@@ -5,7 +5,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createAim, describeAdapter, loadAimCheckpoint, prefixLengthsFromMask, probeWebGpu, readSafetensors, selectBackend, vettedWebGpuAdapter } from '@aim/model';
+import {
+  createAim,
+  describeAdapter,
+  loadAimCheckpoint,
+  prefixLengthsFromMask,
+  probeWebGpu,
+  readSafetensors,
+  selectBackend,
+  vettedWebGpuAdapter,
+} from '@aim/model';
 import { AimEngine, requestEngineDevice } from '../../src/index.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
@@ -22,7 +31,7 @@ function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed;
-  return new Float32Array(n).map(() => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1));
+  return new Float32Array(n).map(() => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
 }
 
 let failures = 0;
@@ -46,17 +55,32 @@ async function main(): Promise<void> {
     model.parameters().forEach((p, i) => {
       const v = p.variable.dataSync() as Float32Array;
       const n = noise(v.length, 1000 + i);
-      p.variable.assign(tf.tensor(v.map((x, j) => x + 0.05 * n[j]), p.variable.shape));
+      p.variable.assign(
+        tf.tensor(
+          v.map((x, j) => x + 0.05 * n[j]),
+          p.variable.shape,
+        ),
+      );
     });
     const k = (model.config.imageSize / model.config.patchSize) ** 2;
     const pd = model.config.patchSize ** 2 * 3;
     const patches = noise(3 * k * pd, 11);
     const prefix = Int32Array.from([1, k - 1, k >> 1]);
     const x = tf.tensor3d(patches, [3, k, pd]);
-    const { value, grads } = tf.variableGrads(() => model.pretrainLoss(x, prefix), model.parameters().map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => model.pretrainLoss(x, prefix),
+      model.parameters().map((p) => p.variable),
+    );
     const engine = await AimEngine.create(device, model.config, { batch: 4 });
     engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
-    const stats = await engine.step([{ patches, prefixLengths: prefix }], { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, clipNorm: 0 });
+    const stats = await engine.step([{ patches, prefixLengths: prefix }], {
+      lr: 0,
+      beta1: 0.9,
+      beta2: 0.95,
+      eps: 1e-8,
+      weightDecay: 0,
+      clipNorm: 0,
+    });
     row(`${variant} loss`, relError([stats.loss], value.dataSync()), 1e-4);
     const got = await engine.readGradients();
     let worst = 0;
@@ -79,7 +103,10 @@ async function main(): Promise<void> {
     const feats = await engine.extractFeatures(patches, { blocks });
     for (const i of blocks) row(`golden features.${i}`, relError(feats[i], await io.readFloat32(`features.${i}`)), 1e-5);
     const mask = (await io.read('prefix_mask')) as Uint8Array;
-    const [last] = await engine.extractFeatures(patches, { blocks: [model.config.depth - 1], prefixLengths: prefixLengthsFromMask(mask, b, k) });
+    const [last] = await engine.extractFeatures(patches, {
+      blocks: [model.config.depth - 1],
+      prefixLengths: prefixLengthsFromMask(mask, b, k),
+    });
     row('golden prefix_causal.last', relError(last, await io.readFloat32('prefix_causal.last')), 1e-5);
     await engine.destroy();
     await io.close();

@@ -173,12 +173,12 @@ fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
   return 0.0;
 }
 ${
-    vec
-      ? `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
+  vec
+    ? `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
 fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn / 4}u + nn / 4u][nn % 4u] = x; }`
-      : `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp}u + mm] = x; }
+    : `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp}u + mm] = x; }
 fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn}u + nn] = x; }`
-  }
+}
 
 fn store(m: u32, n: u32, acc: f32, baseC: u32) {
   if (m >= p.M || n >= p.N) { return; }

@@ -18,12 +18,7 @@ const threadsFor = (d: number): number => (d >= 256 ? 256 : 64);
 function forwardKernel(d: number, eps: number, mode: LayerNormForwardMode) {
   const wg = threadsFor(d);
   const c = ceilDiv(d, wg);
-  const out =
-    mode === 'addPos'
-      ? 'y = y + pos[p.offPos + (row % p.posRows) * D + col];'
-      : mode === 'residual'
-        ? 'y = y + xs[j];'
-        : '';
+  const out = mode === 'addPos' ? 'y = y + pos[p.offPos + (row % p.posRows) * D + col];' : mode === 'residual' ? 'y = y + xs[j];' : '';
   return defineKernel(
     `layernorm_${mode}`,
     [
@@ -88,8 +83,7 @@ function backwardKernel(d: number, mode: LayerNormBackwardMode) {
   const wg = threadsFor(d);
   const c = ceilDiv(d, wg);
   const readDy = mode === 'dyIsOut' ? 'Dx' : 'Dy';
-  const write =
-    mode === 'set' ? 'Dx[oi] = dx;' : mode === 'accumulate' ? 'Dx[oi] = Dx[oi] + dx;' : 'Dx[oi] = dys[j] + dx;';
+  const write = mode === 'set' ? 'Dx[oi] = dx;' : mode === 'accumulate' ? 'Dx[oi] = Dx[oi] + dx;' : 'Dx[oi] = dys[j] + dx;';
   return defineKernel(
     `layernorm_backward_${mode}`,
     [
@@ -190,12 +184,7 @@ export function layerNormForward(pb: ProgramBuilder, a: LayerNormForward): Dispa
   if ((a.mode === 'addPos') !== (a.pos !== undefined)) throw new Error('layerNormForward: addPos needs pos');
   const grid = grid1d(a.rows);
   const buffers = [a.x, a.weights, a.out, a.stats, ...(a.pos ? [a.pos] : [])];
-  return pb.dispatch(
-    kernel,
-    [a.rows, grid[0], a.offX ?? 0, a.offOut ?? 0, a.offW, a.offStats ?? 0, 0, a.posRows ?? 1],
-    buffers,
-    grid,
-  );
+  return pb.dispatch(kernel, [a.rows, grid[0], a.offX ?? 0, a.offOut ?? 0, a.offW, a.offStats ?? 0, 0, a.posRows ?? 1], buffers, grid);
 }
 
 export interface LayerNormBackward {

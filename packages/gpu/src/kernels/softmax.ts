@@ -98,16 +98,32 @@ function cached(key: string, make: () => ReturnType<typeof defineKernel>): Retur
 }
 
 /** In place on scores [B * heads, K, K] (already scaled): masked softmax per row with per-sample prefix lengths. */
-export function softmaxForward(pb: ProgramBuilder, a: { batch: number; heads: number; k: number; scores: BufferDesc; prefix: BufferDesc }): Dispatch {
+export function softmaxForward(
+  pb: ProgramBuilder,
+  a: { batch: number; heads: number; k: number; scores: BufferDesc; prefix: BufferDesc },
+): Dispatch {
   const rows = a.batch * a.heads * a.k;
   const grid = grid1d(rows);
-  return pb.dispatch(cached(`f${a.k}`, () => forwardKernel(a.k)), [rows, grid[0], a.heads], [a.scores, a.prefix], grid);
+  return pb.dispatch(
+    cached(`f${a.k}`, () => forwardKernel(a.k)),
+    [rows, grid[0], a.heads],
+    [a.scores, a.prefix],
+    grid,
+  );
 }
 
 /** dScores = scale * P * (dP - rowsum(P * dP)), in place on dP: the gradient w.r.t. the unscaled scores. */
-export function softmaxBackward(pb: ProgramBuilder, a: { rows: number; k: number; scale: number; probs: BufferDesc; dProbs: BufferDesc }): Dispatch {
+export function softmaxBackward(
+  pb: ProgramBuilder,
+  a: { rows: number; k: number; scale: number; probs: BufferDesc; dProbs: BufferDesc },
+): Dispatch {
   const grid = grid1d(a.rows);
-  return pb.dispatch(cached(`b${a.k}`, () => backwardKernel(a.k)), [a.rows, grid[0], a.scale], [a.probs, a.dProbs], grid);
+  return pb.dispatch(
+    cached(`b${a.k}`, () => backwardKernel(a.k)),
+    [a.rows, grid[0], a.scale],
+    [a.probs, a.dProbs],
+    grid,
+  );
 }
 
 /** Reference: masked softmax of one [K, K] score tile for prefix length s. */
