@@ -4,7 +4,7 @@
 import { type AimConfig, numPatches, patchDim, sinCosPositionEmbedding2d } from '@aim/model/spec';
 import { type EngineOptions, type EngineProgram, READBACK_SLOTS, describeEngine } from './describe.js';
 import { STAT, STATS_FLOATS } from './kernels/optimizer.js';
-import { STEP_FIELDS, type StepValues } from './kernels/wgsl.js';
+import { NEUTRAL_STEP, type StepValues } from './kernels/wgsl.js';
 import type { BufferDesc, Op } from './program.js';
 import { Runtime } from './runtime.js';
 
@@ -197,12 +197,6 @@ export class AimEngine {
     this.rt.write(this.program.prefix, prefix);
   }
 
-  private writeStep(values: StepValues): void {
-    const data = new Float32Array(STEP_FIELDS.length);
-    STEP_FIELDS.forEach((f, i) => (data[i] = values[f]));
-    this.rt.device.queue.writeBuffer(this.rt.stepUniform, 0, data);
-  }
-
   private trunkOps(lastBlock: number): Op[] {
     return [...this.program.ops.embed, ...this.program.ops.blocks.slice(0, lastBlock + 1).flat()];
   }
@@ -237,7 +231,7 @@ export class AimEngine {
     const forward = this.trunkOps(this.config.depth - 1);
     micro.forEach((mb, i) => {
       this.upload(mb.patches, mb.prefixLengths, k - 1);
-      this.writeStep({ ...base, lossScale: 1 / total });
+      this.rt.writeStep({ ...base, lossScale: 1 / total });
       this.rt.submit([...(i === 0 ? this.program.ops.startStep : []), ...forward, ...this.program.ops.afterTrunk]);
     });
     this.updates = update;
@@ -282,19 +276,7 @@ export class AimEngine {
     const k = numPatches(this.config);
     const count = batch.prefixLengths.reduce((n, s) => n + (k - s), 0);
     this.upload(batch.patches, batch.prefixLengths, k - 1);
-    this.writeStep({
-      lr: 0,
-      bc1: 1,
-      bc2: 1,
-      beta1: 0,
-      oneMinusBeta1: 1,
-      beta2: 0,
-      oneMinusBeta2: 1,
-      eps: 1,
-      decayFactor: 1,
-      clip: 0,
-      lossScale: 1 / count,
-    });
+    this.rt.writeStep({ ...NEUTRAL_STEP, lossScale: 1 / count });
     return this.finishWith([...this.trunkOps(this.config.depth - 1), ...this.program.ops.evalLoss], (s) => s[STAT.evalLoss]);
   }
 

@@ -1,6 +1,7 @@
 // Materialises a described program on a GPUDevice and records its operations into command encoders.
 // Pipelines are compiled once per distinct kernel source, bind groups made once per dispatch; recording a step is a
 // walk over fixed arrays (no string keys, no allocation of GPU objects).
+import { STEP_FIELDS, type StepValues } from './kernels/wgsl.js';
 import {
   type BufferDesc,
   type Dispatch,
@@ -161,6 +162,11 @@ export class Runtime {
     } finally {
       g.unmap();
     }
+  }
+
+  /** Writes the per-step uniform (STEP_FIELDS in order, f32). */
+  writeStep(values: StepValues): void {
+    this.device.queue.writeBuffer(this.stepUniform, 0, Float32Array.from(STEP_FIELDS, (f) => values[f]));
   }
 
   write(buffer: BufferDesc, data: ArrayBufferView, offsetBytes = 0): void {

@@ -1,26 +1,13 @@
 // A runtime kept across several submissions, with the per-step uniform written the way the engine writes it
 // (STEP_FIELDS in order, f32, at offset 0 of Runtime.stepUniform): for kernels that read `step`, and for tests that
 // run more than one step on the same buffers (the optimizer's sticky gate).
-import { STEP_FIELDS, type StepValues } from '../src/kernels/wgsl.js';
+import { NEUTRAL_STEP, type StepValues } from '../src/kernels/wgsl.js';
 import { type BufferDesc, type Op, ProgramBuilder } from '../src/program.js';
 import { Runtime } from '../src/runtime.js';
 
 /** Neutral step values (what the engine's evalLoss writes), overridden by `values`. */
 export function stepValues(values: Partial<StepValues> = {}): StepValues {
-  return {
-    lr: 0,
-    bc1: 1,
-    bc2: 1,
-    beta1: 0,
-    oneMinusBeta1: 1,
-    beta2: 0,
-    oneMinusBeta2: 1,
-    eps: 1,
-    decayFactor: 1,
-    clip: 0,
-    lossScale: 1,
-    ...values,
-  };
+  return { ...NEUTRAL_STEP, ...values };
 }
 
 export class Session {
@@ -56,11 +43,9 @@ export class Session {
     this.runtime().write(b, data, offsetBytes);
   }
 
-  /** Writes the per-step uniform exactly as AimEngine.writeStep does. */
+  /** Writes the per-step uniform as the engine does. */
   step(values: StepValues): void {
-    const data = new Float32Array(STEP_FIELDS.length);
-    STEP_FIELDS.forEach((f, i) => (data[i] = values[f]));
-    this.device.queue.writeBuffer(this.runtime().stepUniform, 0, data);
+    this.runtime().writeStep(values);
   }
 
   submit(ops: readonly Op[]): void {

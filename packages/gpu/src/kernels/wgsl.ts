@@ -27,6 +27,21 @@ export const STEP_FIELDS = [
 ] as const;
 export type StepValues = Record<(typeof STEP_FIELDS)[number], number>;
 
+/** Step values that update nothing (evaluation): lr 0, no clipping, loss scale 1. */
+export const NEUTRAL_STEP: StepValues = Object.freeze({
+  lr: 0,
+  bc1: 1,
+  bc2: 1,
+  beta1: 0,
+  oneMinusBeta1: 1,
+  beta2: 0,
+  oneMinusBeta2: 1,
+  eps: 1,
+  decayFactor: 1,
+  clip: 0,
+  lossScale: 1,
+});
+
 /** Builds a kernel: `struct P` from `fields` at binding 0, then `bindings` in order, then `body` (defines main). */
 export function defineKernel(
   name: string,
