@@ -13,7 +13,6 @@ import {
   type PrefixSampler,
   type StepResult,
   trainStep,
-  validationLoss,
   validationSums,
 } from './train-step.js';
 import { broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';
@@ -53,7 +52,11 @@ export function tfjsRunner(o: RunnerOptions): StepRunner {
         micro,
         lr,
       ),
-    validate: async (batches) => validationLoss(o.model, o.samplePrefixLengths, iterate(batches), batches.length),
+    validate: async (batches) => {
+      if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
+      const { weighted, positions, images } = validationSums(o.model, o.samplePrefixLengths, batches, () => true);
+      return { loss: weighted / positions, images };
+    },
     syncToHost: async () => {},
     syncFromHost: () => {},
     dispose: async () => {},
@@ -89,10 +92,6 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
     syncFromHost: () => {},
     dispose: async () => {},
   };
-}
-
-async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
-  yield* items;
 }
 
 /** The WebGPU engine computes every step; the host model and optimizer are its checkpoint copy. */

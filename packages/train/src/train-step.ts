@@ -212,21 +212,12 @@ export async function validationLoss(
   batches: AsyncIterable<PatchBatchLike>,
   maxBatches: number,
 ): Promise<{ loss: number; images: number }> {
-  let weighted = 0;
-  let positions = 0;
-  let images = 0;
-  let index = 0;
+  const taken: PatchBatchLike[] = [];
   for await (const batch of batches) {
-    if (index >= maxBatches) break;
-    const prefix = samplePrefixLengths(batch.batchSize, batch.numPatches, validationPrefixSeed(index));
-    const count = weightedPositions(prefix, batch.numPatches);
-    const value = tf.tidy(() => model.pretrainLoss(toTensor(batch), prefix));
-    weighted += value.dataSync()[0] * count;
-    value.dispose();
-    positions += count;
-    images += batch.batchSize;
-    index += 1;
+    if (taken.length >= maxBatches) break;
+    taken.push(batch);
   }
-  if (index === 0) throw new Error('validation: the validation data gave no batches');
+  if (taken.length === 0) throw new Error('validation: the validation data gave no batches');
+  const { weighted, positions, images } = validationSums(model, samplePrefixLengths, taken, () => true);
   return { loss: weighted / positions, images };
 }
