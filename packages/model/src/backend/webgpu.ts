@@ -158,9 +158,12 @@ export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Pr
   }
   if (!adapter) {
     const vk = process.env.VK_DRIVER_FILES;
+    // Only an explicit webgpu request falls back to SwiftShader, so only then is the env variable the advice.
     const hint = vk
       ? `VK_DRIVER_FILES=${vk} gave none`
-      : `no Vulkan driver answered; without a GPU set VK_DRIVER_FILES=${SWIFTSHADER_ICD} (Debian package chromium)`;
+      : opts.softwareFallback
+        ? `no Vulkan driver answered, and SwiftShader was not found at ${SWIFTSHADER_ICD} (Debian package chromium)`
+        : 'no Vulkan driver answered (no GPU); --backend webgpu runs on SwiftShader (Debian package chromium), correct but slow';
     return { why: why ?? `no WebGPU adapter${dawnSaid ? ` (Dawn: ${dawnSaid})` : ''}: ${hint}`, usedSoftwareDefault };
   }
   vettedAdapter = adapter;
