@@ -1,7 +1,8 @@
 // @aim/data: the AIM image pipeline (pure transforms, the sharp worker, and the Piscina loader).
 export type { ImageData } from './image.js';
 export { assertImageShape } from './image.js';
-export { Rng, rngFor } from './random.js';
+// Augmentation's seeded draws, under the names this package has always exported them by.
+export { Random as Rng, randomFor as rngFor } from '@aim/base/random';
 export { readImageHeader, type ImageHeader } from './header.js';
 export {
   AIM_CROP_SCALE,

@@ -11,7 +11,7 @@ import { patchGrid } from './patches.js';
 import { AIM_COLOR_JITTER, type ColorJitterOptions } from './pixels.js';
 import { createPool } from './pool.js';
 import { DEFAULT_LIMITS, type ImageLimits, type ImageRejectReason, type SampleResult, type SampleTask, type TransformOptions } from './process.js';
-import { rngFor } from './random.js';
+import { randomFor } from '@aim/base/random';
 
 /** Why a sample is not in any batch. */
 export type RejectReason = ImageRejectReason | 'missing_image' | 'worker_error' | `filter:${string}`;
@@ -347,7 +347,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       })[Symbol.asyncIterator](),
     );
     const active = sources.map((_, i) => i);
-    const mixRng = rngFor(seed, epoch, 'mix-sources');
+    const mixRng = randomFor(seed, epoch, 'mix-sources');
     let count = 0;
     try {
       while (active.length > 0 && (options.samplesPerEpoch === undefined || count < options.samplesPerEpoch)) {
