@@ -10,7 +10,6 @@ export {
   latestCheckpoint,
   listCheckpoints,
   checkpointDirName,
-  writeFileAtomic,
   CHECKPOINT_MARKER,
   sealCheckpoint,
   verifyCheckpoint,
@@ -22,6 +21,8 @@ export {
   type CheckpointSeal,
   type CheckpointFileDigest,
 } from './checkpoint-dir.js';
+// Checkpoint files are written with @aim/base's atomic write; the synchronous one, under the name it has here.
+export { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 export {
   AUGMENTATIONS,
   ACTIVATIONS,
