@@ -48,18 +48,18 @@ export {
   type SampleTask,
   type TransformOptions,
 } from './process.js';
-export {
-  createLoader,
-  reserveDecodeThreads,
-  type LoaderFilters,
-  type LoaderOptions,
-  type LoaderPosition,
-  type LoaderSource,
-  type LoaderStats,
-  type PatchBatch,
-  type PatchLoader,
-  type RejectReason,
-  type Rejection,
-  type SampleInfo,
-} from './loader.js';
+export { createLoader } from './loader.js';
+export { reserveDecodeThreads } from './decode-threads.js';
+export type {
+  LoaderFilters,
+  LoaderOptions,
+  LoaderPosition,
+  LoaderSource,
+  LoaderStats,
+  PatchBatch,
+  PatchLoader,
+  RejectReason,
+  Rejection,
+  SampleInfo,
+} from './loader-types.js';
 export { createPool, workerLocation, type PoolOptions } from './pool.js';
