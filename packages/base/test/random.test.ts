@@ -26,8 +26,8 @@ describe('Mulberry32.unmixed', () => {
 });
 
 describe('browser safety', () => {
-  it('random.ts imports nothing (so nothing Node-only reaches a browser bundle through it)', () => {
-    const source = readFileSync(new URL('../src/random.ts', import.meta.url), 'utf8');
+  it.each(['random.ts', 'svg-chart.ts'])('%s imports nothing (so nothing Node-only reaches a browser bundle through it)', (file) => {
+    const source = readFileSync(new URL(`../src/${file}`, import.meta.url), 'utf8');
     expect(source).not.toMatch(/^\s*import\b|\bimport\(|\brequire\(/m);
   });
 });

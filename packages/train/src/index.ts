@@ -3,7 +3,6 @@ export { AdamW, ADAMW_DEFAULTS, momentName, type AdamWOptions, type TrainablePar
 export { learningRateAt, warmupSteps, type WarmupCosineSchedule } from './schedule.js';
 export { globalNorm, clipScale } from './clip.js';
 export { deriveSeed, trainPrefixSeed, validationPrefixSeed, SEED_STREAM } from './seed.js';
-export { escapeXml, lineChartSvg, niceTicks, type ChartSeries, type LineChartOptions } from './svg-chart.js';
 export { MetricsLog, readMetrics, lossCurveSvg, type MetricsRecord, type TrainRecord, type ValidationRecord, type EventRecord } from './metrics.js';
 export {
   saveCheckpointDir,
