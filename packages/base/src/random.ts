@@ -81,7 +81,8 @@ function belowByRejection(uint32: () => number, n: number): number {
 // projects compiling this file see (@aim/gpu's build checks that the WebGPU engine needs nothing more), so the one
 // use here is typed locally.
 declare const TextEncoder: new () => { encode(input: string): Uint8Array };
-const utf8 = new TextEncoder();
+// Made on first use, so a bundle that never derives a seed from a key leaves it out (a top-level `new` is kept).
+let utf8: InstanceType<typeof TextEncoder> | undefined;
 
 /** MurmurHash3 (x86_32) of bytes with a seed; an unsigned 32-bit integer. */
 export function murmur3(bytes: Uint8Array, seed: number): number {
@@ -124,6 +125,7 @@ export function deriveSeed(seed: number, epoch: number, key: string): number {
     throw new TypeError(`deriveSeed: seed and epoch must be finite numbers, got ${seed}, ${epoch}`);
   }
   const mixed = mix32(mix32(seed >>> 0) ^ Math.imul(epoch >>> 0, 0x9e3779b1));
+  utf8 ??= new TextEncoder();
   return murmur3(utf8.encode(key), mixed);
 }
 
