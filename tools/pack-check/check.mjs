@@ -20,7 +20,7 @@ const step = (name, what) => console.log(`pack-check: ${name}: ${what}`);
 // What npm installed: the @aim/* packages from the tarballs, one tfjs-core, no webgpu.
 const lock = JSON.parse(readFileSync(join(here, 'node_modules/.package-lock.json'), 'utf8')).packages;
 const aim = Object.entries(lock).filter(([path]) => path.startsWith('node_modules/@aim/'));
-assert.deepEqual(aim.map(([path]) => path).sort(), ['node_modules/@aim/data', 'node_modules/@aim/model', 'node_modules/@aim/webdataset']);
+assert.deepEqual(aim.map(([path]) => path).sort(), ['node_modules/@aim/base', 'node_modules/@aim/data', 'node_modules/@aim/model', 'node_modules/@aim/webdataset']);
 for (const [path, entry] of aim) assert.match(entry.resolved ?? '', /^file:/, `${path} must come from its tarball, not the registry`);
 const cores = Object.keys(lock).filter((path) => path.endsWith('node_modules/@tensorflow/tfjs-core'));
 assert.deepEqual(cores, ['node_modules/@tensorflow/tfjs-core'], 'one tfjs-core, shared by the caller and @aim/model');
