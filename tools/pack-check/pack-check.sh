@@ -29,7 +29,8 @@ for t in "${tarballs[@]}"; do
   [ -f "$t" ] || { echo "pack-check: npm pack left no $t" >&2; exit 1; }
   # The whole listing first: `grep -q` would close the pipe early and pipefail would report tar's SIGPIPE.
   listing="$(tar -tzf "$t")"
-  grep -qx 'package/dist/index\.js' <<<"$listing" || { echo "pack-check: $(basename "$t") has no dist/index.js" >&2; exit 1; }
+  # @aim/base has subpath exports only (no index), so the check is for built JavaScript under dist/.
+  grep -qx 'package/dist/[a-z-]*\.js' <<<"$listing" || { echo "pack-check: $(basename "$t") has no built dist/*.js" >&2; exit 1; }
 done
 
 cd "$scratch"
