@@ -26,6 +26,7 @@ import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice }
 import { gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
+import { TILE_CANDIDATES, tileName } from './tiles.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -70,27 +71,6 @@ const VIT_B = resolveAimConfig({
   probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] },
 });
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
-
-/**
- * The sweep: block shapes, each with register prefetch, without it, with vec4 blocks per thread, and double-buffered
- * workgroup memory (which stages through the prefetch registers) with scalar and with vec4 reads.
- */
-const TILE_CANDIDATES: GemmTile[] = [
-  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
-  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
-  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
-  { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
-  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
-  { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
-].flatMap((t) => [
-  { ...t, prefetch: true },
-  { ...t, prefetch: false },
-  { ...t, prefetch: true, vec4: true },
-  { ...t, prefetch: true, doubleBuffer: true },
-  { ...t, prefetch: true, vec4: true, doubleBuffer: true },
-]);
-const tileName = (t: GemmTile): string =>
-  `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}${t.doubleBuffer ? '+db' : ''}`;
 
 /**
  * The time plan of a sweep (see bench/device/run.sh): every candidate at n^3 for SQUARE_SECONDS each, then only the

@@ -183,45 +183,48 @@ describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {
     }
   });
 
-  it('runs batched, strided heads the way attention reads them', async () => {
+  it('runs batched, strided heads the way attention reads them (default and double-buffered tiles)', async () => {
     const device = await testDevice();
-    // Q K^T per (sample, head) read in place from a [B*K, 3D] qkv activation.
-    const [bs, heads, kk, hd] = [2, 3, 10, 4];
-    const d = heads * hd;
-    const qkv = randomArray(bs * kk * 3 * d, 7);
-    const h = harness(device);
-    const Q = h.input('qkv', qkv);
-    const S = h.input('scores', new Float32Array(bs * heads * kk * kk));
-    gemm(h.pb, {
-      m: kk,
-      n: kk,
-      k: hd,
-      transB: true,
-      alpha: 0.5,
-      a: { buf: Q, offset: 0, ld: 3 * d, sOuter: kk * 3 * d, sInner: hd },
-      b: { buf: Q, offset: d, ld: 3 * d, sOuter: kk * 3 * d, sInner: hd },
-      c: { buf: S, ld: kk, sOuter: heads * kk * kk, sInner: kk * kk },
-      batch: { outer: bs, inner: heads },
-    });
-    const [got] = await h.run([S]);
-    for (let b = 0; b < bs; b++) {
-      for (let hh = 0; hh < heads; hh++) {
-        const want = new Float32Array(kk * kk);
-        gemmReference({
-          m: kk,
-          n: kk,
-          k: hd,
-          transB: true,
-          alpha: 0.5,
-          a: qkv.subarray(b * kk * 3 * d + hh * hd),
-          lda: 3 * d,
-          b: qkv.subarray(b * kk * 3 * d + d + hh * hd),
-          ldb: 3 * d,
-          c: want,
-          ldc: kk,
-        });
-        const off = (b * heads + hh) * kk * kk;
-        expect(relError(got.subarray(off, off + kk * kk), want)).toBeLessThan(1e-5);
+    // Q K^T per (sample, head) read in place from a [B*K, 3D] qkv activation; head width 12 is two K-slices of BK 8.
+    for (const tile of [undefined, { ...GEMM_TILES.medium, doubleBuffer: true }]) {
+      const [bs, heads, kk, hd] = [2, 3, 10, 12];
+      const d = heads * hd;
+      const qkv = randomArray(bs * kk * 3 * d, 7);
+      const h = harness(device);
+      const Q = h.input('qkv', qkv);
+      const S = h.input('scores', new Float32Array(bs * heads * kk * kk));
+      gemm(h.pb, {
+        m: kk,
+        n: kk,
+        k: hd,
+        transB: true,
+        alpha: 0.5,
+        tile,
+        a: { buf: Q, offset: 0, ld: 3 * d, sOuter: kk * 3 * d, sInner: hd },
+        b: { buf: Q, offset: d, ld: 3 * d, sOuter: kk * 3 * d, sInner: hd },
+        c: { buf: S, ld: kk, sOuter: heads * kk * kk, sInner: kk * kk },
+        batch: { outer: bs, inner: heads },
+      });
+      const [got] = await h.run([S]);
+      for (let b = 0; b < bs; b++) {
+        for (let hh = 0; hh < heads; hh++) {
+          const want = new Float32Array(kk * kk);
+          gemmReference({
+            m: kk,
+            n: kk,
+            k: hd,
+            transB: true,
+            alpha: 0.5,
+            a: qkv.subarray(b * kk * 3 * d + hh * hd),
+            lda: 3 * d,
+            b: qkv.subarray(b * kk * 3 * d + d + hh * hd),
+            ldb: 3 * d,
+            c: want,
+            ldc: kk,
+          });
+          const off = (b * heads + hh) * kk * kk;
+          expect(relError(got.subarray(off, off + kk * kk), want)).toBeLessThan(1e-5);
+        }
       }
     }
   });

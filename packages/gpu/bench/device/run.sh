@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in under 8 minutes:
-# engine parity on the hardware adapter, the GEMM tile sweep, the GEMM rate and aim-dev-25M's step with and without
-# Dawn's robustness (disable_robustness), the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-shaped
-# AIM and aim-600M (largest batch that fits), and aim-1B feature extraction at batch 64.
+# engine parity on the hardware adapter (and every sweep tile's GEMM against the reference), the GEMM tile sweep, the
+# GEMM rate and aim-dev-25M's step with and without Dawn's robustness (disable_robustness), the step benchmark with its
+# PyTorch reference for aim-dev-25M, a ViT-B-shaped AIM and aim-600M (largest batch that fits), and aim-1B feature
+# extraction at batch 64.
 # Time plan (480 s): parity at most 120 s, then the bench gets what is left of 460 s (at most 380 s). Of the bench,
 # the sweep is ~30 candidates x ~0.7 s at 4096^3 plus its 10 finalists x 6 step shapes x ~0.7 s (~65 s; bench.ts
 # SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness comparison ~10 s, the rest steps, PyTorch and features.
