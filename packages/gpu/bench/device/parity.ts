@@ -88,7 +88,7 @@ async function gemmTiles(device: GPUDevice, software: boolean): Promise<void> {
       if (err > worst.err) worst = { err, tile: tileName(tile) };
     }
     const layout = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
-    row(`GEMM ${layout}, ${tiles.length} tiles, ${batch} x ${m}x${n}x${k} (worst ${worst.tile})`, worst.err, 1e-5);
+    row(`GEMM ${layout}, tiles: ${tiles.length}, ${batch} x ${m}x${n}x${k} (worst ${worst.tile})`, worst.err, 1e-5);
   }
 }
 
