@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   type AimConfig,
+  type WebGpuAdapterSummary,
   aimParameterSpecs,
   describeAdapter,
   forwardFlops,
@@ -22,7 +23,10 @@ import {
   vettedWebGpuAdapter,
 } from '@aim/model';
 import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice } from '../src/index.js';
+import { gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
+import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
+import { TILE_CANDIDATES, tileName } from './tiles.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,6 +41,7 @@ const { values: flags } = parseArgs({
     'shapes-for': { type: 'string', default: '' },
     'features-for': { type: 'string', default: '' },
     software: { type: 'boolean', default: false },
+    robustness: { type: 'string', default: 'on' },
     torch: { type: 'string', default: 'auto' },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -46,7 +51,9 @@ if (flags.help) {
   console.log(`gpu bench flags: --variants a,b (registry names or vit-b) --batch N --batch-for name=N|max,... --steps N
   --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant)
   --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
-  --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file`);
+  --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file
+  --robustness on|off|both (Dawn's bounds checks on every storage access; off: the disable_robustness toggle;
+    both: everything with them on, then the GEMM rate and the first variant's step with and without)`);
   process.exit(0);
 }
 
@@ -65,22 +72,28 @@ const VIT_B = resolveAimConfig({
 });
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
 
-/** The sweep: block shapes, each with and without register prefetch, and with vec4 blocks per thread. */
-const TILE_CANDIDATES: GemmTile[] = [
-  { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
-  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8 },
-  { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 },
-  { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
-  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
-  { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
-].flatMap((t) => [
-  { ...t, prefetch: true },
-  { ...t, prefetch: false },
-  { ...t, prefetch: true, vec4: true },
-]);
-const tileName = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}`;
+/**
+ * The time plan of a sweep (see bench/device/run.sh): every candidate at n^3 for SQUARE_SECONDS each, then only the
+ * FINALISTS best of them on each of the step's shapes for SHAPE_SECONDS each (the shapes' buffers are hundreds of MB,
+ * so each candidate also pays their upload).
+ */
+const SQUARE_SECONDS = 0.3;
+const SHAPE_SECONDS = 0.2;
+const FINALISTS = 10;
+
+/** Why `t` cannot run on `device` (its workgroup memory), or undefined when it can. */
+function unfit(device: GPUDevice, t: GemmTile): string | undefined {
+  const bytes = gemmWorkgroupBytes(t);
+  const limit = device.limits.maxComputeWorkgroupStorageSize;
+  return bytes > limit ? `needs ${bytes} B of workgroup memory, the device allows ${limit}` : undefined;
+}
 
 const rows: Record<string, unknown>[] = [];
+const head: Record<string, unknown> = {};
+/** Rewrites --json with what is measured so far (after each table, so a run cut by its time limit keeps its rows). */
+function saveJson(): void {
+  if (flags.json) writeFileSync(flags.json, JSON.stringify({ ...head, rows }, null, 2));
+}
 const fmt = (x: number, d = 2): string => (!Number.isFinite(x) ? '-' : Math.abs(x) >= 1 || x === 0 ? x.toFixed(d) : x.toPrecision(d));
 
 function initialValues(config: AimConfig): Map<string, Float32Array> {
@@ -133,11 +146,21 @@ function shapesOf(config: AimConfig, batch: number): GemmShape[] {
   ];
 }
 
-async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number): Promise<void> {
+/**
+ * GEMM rates of the step's shapes with the chosen tile and, with --sweep, the finalists of the n^3 sweep; prints each
+ * shape's best tile and returns it (label -> tile name) for the JSON.
+ */
+async function stepShapes(
+  device: GPUDevice,
+  chosen: GemmTile,
+  finalists: GemmTile[],
+  peak: number,
+): Promise<Record<string, string>> {
   const names = flags.variants.split(',');
   const [name, b] = (flags['shapes-for'] || `${names.at(-1)}=${flags.batch}`).split('=');
   const batch = b === 'max' || b === undefined ? Number(flags.batch) : Number(b);
-  const candidates = flags.sweep ? TILE_CANDIDATES : [chosen];
+  const candidates = finalists.includes(chosen) ? finalists : [chosen, ...finalists];
+  const bestTiles: Record<string, string> = {};
   console.log(
     `\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`,
   );
@@ -145,7 +168,7 @@ async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number): Pr
     let best = { rate: -1, tile: chosen };
     let chosenRate = NaN;
     for (const t of candidates) {
-      const rate = await gemmRate(device, shape, t, 0.2).catch(() => NaN);
+      const rate = await gemmRate(device, shape, t, SHAPE_SECONDS).catch(() => NaN);
       rows.push({
         kind: 'gemm-shape',
         variant: name,
@@ -160,10 +183,15 @@ async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number): Pr
       if (rate > best.rate) best = { rate, tile: t };
       if (t === chosen) chosenRate = rate;
     }
+    const found = best.rate >= 0;
+    if (found) bestTiles[shape.label] = tileName(best.tile);
+    rows.push({ kind: 'gemm-shape-best', variant: name, batch, shape: shape.label, tile: found ? best.tile : undefined });
+    const [bestName, bestRate] = found ? [tileName(best.tile), best.rate] : ['none ran', NaN];
     console.log(
-      `| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${tileName(best.tile)} | ${fmt(best.rate)} | ${fmt(best.rate / peak, 3)} | ${fmt(chosenRate)} |`,
+      `| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${bestName} | ${fmt(bestRate)} | ${fmt(bestRate / peak, 3)} | ${fmt(chosenRate)} |`,
     );
   }
+  return bestTiles;
 }
 
 /** Feature extraction (trunk forward, every block, bidirectional) for the variants in --features-for. */
@@ -187,6 +215,7 @@ async function featureRows(device: GPUDevice, tile: GemmTile, peak: number): Pro
       const ms = (performance.now() - t0) / reps;
       const tflops = forwardFlops({ ...config, headDepth: 0, headWidth: 0, headMlpDim: 0 }, batch) / (ms / 1000) / 1e12;
       rows.push({ kind: 'features', variant: name, batch, plannedBytes: plan.totalBytes, ms, tflops });
+      saveJson();
       console.log(
         `| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(ms, 1)} | ${fmt((batch * 1000) / ms, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
       );
@@ -196,44 +225,150 @@ async function featureRows(device: GPUDevice, tile: GemmTile, peak: number): Pro
   }
 }
 
-async function main(): Promise<void> {
-  const probe = await probeWebGpu({ softwareFallback: true });
+interface Opened {
+  /**
+   * The Dawn instance (probeWebGpu leaves it only on navigator.gpu, which the next probe replaces): held so that it
+   * outlives its device, else it is collected under the device and Dawn aborts.
+   */
+  readonly instance: GPU;
+  readonly device: GPUDevice;
+  readonly adapter: GPUAdapter;
+  readonly summary: WebGpuAdapterSummary;
+  /** What an out-of-bounds read returned on this device (`boundsCheck`): 'clamped' while robustness is on. */
+  readonly check: string;
+}
+
+/** The engine's device from a fresh Dawn instance, with Dawn's robustness on or off (`disable_robustness`). */
+async function openDevice(robust: boolean): Promise<Opened> {
+  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: robust ? [] : [DISABLE_ROBUSTNESS] });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) throw new Error(`gpu bench: no WebGPU adapter: ${probe.why}`);
-  const hardware = !probe.adapter.software;
-  const timed = hardware || flags.software;
+  const instance = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
   const device = await requestEngineDevice(adapter);
-  const peak = Number(flags['peak-tflops']);
+  return { instance, device, adapter, summary: probe.adapter, check: await boundsCheck(device) };
+}
+
+const batchFor = new Map(
+  flags['batch-for']
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => kv.split('=') as [string, string]),
+);
+const HYPER = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 1 };
+
+function stepInput(config: AimConfig, batch: number): { patches: Float32Array; prefixLengths: Int32Array } {
+  const k = numPatches(config);
+  const patches = new Float32Array(batch * k * patchDim(config)).map((_, i) => Math.sin(i * 0.37));
+  const prefixLengths = Int32Array.from({ length: batch }, (_, i) => 1 + ((i * 7) % (k - 1)));
+  return { patches, prefixLengths };
+}
+
+/** Milliseconds per step over --steps steps queued back to back, after one more warm-up step. */
+async function timeSteps(engine: AimEngine, input: ReturnType<typeof stepInput>): Promise<number> {
+  await engine.step([input], HYPER);
+  const steps = Number(flags.steps);
+  const t0 = performance.now();
+  let last: Promise<unknown> = Promise.resolve();
+  for (let i = 0; i < steps; i++) last = engine.step([input], HYPER);
+  await last;
+  return (performance.now() - t0) / steps;
+}
+
+/**
+ * --robustness both: the GEMM rate (n^3, the chosen tile) and the first variant's step on the device with Dawn's
+ * bounds checks and on a second one without them, one after the other in the same process.
+ */
+async function robustnessRows(on: Opened, tile: GemmTile, peak: number): Promise<void> {
+  const off = await openDevice(false);
+  const name = flags.variants.split(',')[0];
+  const config = configOf(name);
+  const want = batchFor.get(name) ?? flags.batch;
+  const batch = want === 'max' ? Number(flags.batch) : Number(want);
+  const n = Number(flags['gemm-n']);
+  const step = `${name} batch ${batch} step`;
   console.log(
-    `adapter: ${describeAdapter(probe.adapter)}; maxStorageBufferBindingSize ${(device.limits.maxStorageBufferBindingSize / 2 ** 30).toFixed(2)} GiB; features: ${[...adapter.features].join(', ')}`,
+    `\n| robustness | out-of-bounds read | GEMM ${n}^3 TFLOP/s (${tileName(tile)}) | of peak | ${step} ms | img/s |\n|---|---|---|---|---|---|`,
+  );
+  try {
+    for (const [label, opened] of [
+      ['on', on],
+      ['off', off],
+    ] as const) {
+      const rate = await gemmRate(opened.device, { label: 'square', m: n, n, k: n }, tile).catch(() => NaN);
+      const engine = await AimEngine.create(opened.device, config, { batch, recompute: !flags['keep-activations'], gemmTile: tile });
+      let stepMs = NaN;
+      try {
+        engine.setParameters(initialValues(config));
+        const input = stepInput(config, batch);
+        await engine.step([input], HYPER); // compiles every pipeline
+        stepMs = await timeSteps(engine, input);
+      } finally {
+        await engine.destroy();
+      }
+      const row = { kind: 'robustness', robustness: label, boundsCheck: opened.check, tile: tileName(tile), n, tflops: rate };
+      rows.push({ ...row, variant: name, batch, stepMs });
+      const imagesPerSecond = (batch * 1000) / stepMs;
+      console.log(`| ${label} | ${opened.check} | ${fmt(rate)} | ${fmt(rate / peak, 3)} | ${fmt(stepMs, 1)} | ${fmt(imagesPerSecond, 1)} |`);
+    }
+  } finally {
+    off.device.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const mode = flags.robustness;
+  if (!['on', 'off', 'both'].includes(mode)) throw new Error(`gpu bench: --robustness ${mode}: expected on, off or both`);
+  const opened = await openDevice(mode !== 'off');
+  const { device, adapter } = opened;
+  const hardware = !opened.summary.software;
+  const timed = hardware || flags.software;
+  const peak = Number(flags['peak-tflops']);
+  const { maxStorageBufferBindingSize: binding, maxComputeWorkgroupStorageSize: workgroup } = device.limits;
+  console.log(
+    `adapter: ${describeAdapter(opened.summary)}; maxStorageBufferBindingSize ${(binding / 2 ** 30).toFixed(2)} GiB; maxComputeWorkgroupStorageSize ${workgroup} B; features: ${[...adapter.features].join(', ')}`,
+  );
+  console.log(
+    `robustness ${mode === 'off' ? 'off (disable_robustness)' : 'on'}: an out-of-bounds storage read was ${opened.check}`,
   );
   if (!timed) console.log('software adapter: counts and plans only (pass --software to time it anyway)');
+  Object.assign(head, { adapter: opened.summary, robustness: mode, boundsCheck: opened.check });
 
   // GEMM: 4096^3 and, with --sweep, every candidate tile (the best one runs the steps below).
   let tile: GemmTile = GEMM_TILES.large;
+  const square: [GemmTile, number][] = [];
   if (timed) {
     const n = Number(flags['gemm-n']);
     const candidates = flags.sweep ? TILE_CANDIDATES : [GEMM_TILES.large];
     console.log(`\n| GEMM ${n}^3 tile | TFLOP/s | of fp32 peak |\n|---|---|---|`);
     let best = -1;
     for (const t of candidates) {
-      const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t).catch(
+      const why = unfit(device, t);
+      if (why) {
+        console.log(`| ${tileName(t)} | skipped: ${why} | |`);
+        continue;
+      }
+      const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t, SQUARE_SECONDS).catch(
         (e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN),
       );
-      if (Number.isFinite(rate)) console.log(`| ${tileName(t)} | ${fmt(rate)} | ${fmt(rate / peak, 3)} |`);
+      if (Number.isFinite(rate)) {
+        square.push([t, rate]);
+        console.log(`| ${tileName(t)} | ${fmt(rate)} | ${fmt(rate / peak, 3)} |`);
+      }
       rows.push({ kind: 'gemm', n, tile: tileName(t), tflops: rate });
       if (rate > best) [best, tile] = [rate, t];
     }
+    console.log(`the steps and features below run with ${tileName(tile)}${flags.sweep ? ` (the best at ${n}^3)` : ''}`);
   }
+  head.tile = tile;
+  saveJson();
 
-  if (timed) await stepShapes(device, tile, peak);
+  // Before the long rows, so that a run stopped by its time limit still has the comparison.
+  if (timed && mode === 'both') await robustnessRows(opened, tile, peak);
+  saveJson();
+  const finalists = flags.sweep ? [...square].sort((x, y) => y[1] - x[1]).slice(0, FINALISTS).map(([t]) => t) : [];
+  head.shapeTiles = timed ? await stepShapes(device, tile, finalists, peak) : {};
+  saveJson();
 
-  const batchFor = new Map(
-    flags['batch-for']
-      .split(',')
-      .filter(Boolean)
-      .map((kv) => kv.split('=') as [string, string]),
-  );
   const torchRows: string[] = [];
   console.log(
     '\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -260,25 +395,12 @@ async function main(): Promise<void> {
     const plan = planMemory(config, batch, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
     try {
       engine.setParameters(initialValues(config));
-      const k = numPatches(config);
-      const pd = patchDim(config);
-      const patches = new Float32Array(batch * k * pd).map((_, i) => Math.sin(i * 0.37));
-      const prefixLengths = Int32Array.from({ length: batch }, (_, i) => 1 + ((i * 7) % (k - 1)));
-      const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 1 };
+      const input = stepInput(config, batch);
       const before = engine.counters;
-      const pending = engine.step([{ patches, prefixLengths }], hyper);
+      const pending = engine.step([input], HYPER);
       const afterSubmit = engine.counters;
       const first = await pending;
-      let stepMs = NaN;
-      if (timed) {
-        await engine.step([{ patches, prefixLengths }], hyper);
-        const steps = Number(flags.steps);
-        const t0 = performance.now();
-        let last: Promise<unknown> = Promise.resolve();
-        for (let i = 0; i < steps; i++) last = engine.step([{ patches, prefixLengths }], hyper);
-        await last;
-        stepMs = (performance.now() - t0) / steps;
-      }
+      const stepMs = timed ? await timeSteps(engine, input) : NaN;
       const flops = stepFlops(config, batch).total;
       const tflops = flops / (stepMs / 1000) / 1e12;
       const row = {
@@ -297,12 +419,14 @@ async function main(): Promise<void> {
         loss: first.loss,
       };
       rows.push(row);
+      saveJson();
       console.log(
         `| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
       );
       if (timed && hardware) {
         const t = torchStep(config, batch, Number(flags.steps));
         rows.push({ kind: 'torch', variant: name, batch, ...t });
+        saveJson();
         torchRows.push(
           t.imagesPerSecond
             ? `| ${name} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(t.imagesPerSecond, 1)} | **${fmt(row.imagesPerSecond / t.imagesPerSecond, 3)}** | ${t.gemm ? fmt(t.gemm) : '-'} |`
@@ -320,7 +444,7 @@ async function main(): Promise<void> {
     torchRows.forEach((r) => console.log(r));
   }
   if (flags['features-for']) await featureRows(device, tile, peak);
-  if (flags.json) writeFileSync(flags.json, JSON.stringify({ adapter: probe.adapter, tile, rows }, null, 2));
+  saveJson();
   device.destroy();
 }
 

@@ -1,6 +1,7 @@
 // Engine parity on the GPU machine (outside vitest: the device has no node_modules). For aim-dev-nano and aim-dev-tiny,
 // the engine's loss and every gradient against the tfjs model on cpu (the reference), and the golden fixture's
-// features (apple/ml-aim) from the engine's trunk. Prints one row per check; exits 1 when any exceeds its tolerance.
+// features (apple/ml-aim) from the engine's trunk; every GEMM tile of the bench's sweep against gemmReference (the
+// sweep's winner runs the bench's steps). Prints one row per check; exits 1 when any exceeds its tolerance.
 // Usage: node parity.mjs --golden <dir with aim-golden-small.*.safetensors> [--software]
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
@@ -16,6 +17,9 @@ import {
   vettedWebGpuAdapter,
 } from '@aim/model';
 import { AimEngine, requestEngineDevice } from '../../src/index.js';
+import { GEMM_TILES, type GemmTile, gemm, gemmReference, gemmWorkgroupBytes } from '../../src/kernels/gemm.js';
+import { harness } from '../../test/harness.js';
+import { TILE_CANDIDATES, tileName } from '../tiles.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
 
@@ -41,6 +45,53 @@ const row = (check: string, err: number, tol: number): void => {
   console.log(`| ${check} | ${err.toExponential(2)} | ${tol} | ${ok ? 'ok' : 'FAIL'} |`);
 };
 
+/**
+ * Every sweep tile that fits the device, NN / NT / TN, on a batch of two odd-sized matrices (edge tiles, many K-slices)
+ * against gemmReference: on a GPU the workgroup's threads really run concurrently, so a missing barrier shows here,
+ * where SwiftShader may hide it. With --software (a rehearsal; vitest covers the tiles there), one tile, smaller.
+ */
+async function gemmTiles(device: GPUDevice, software: boolean): Promise<void> {
+  const fits = (t: GemmTile): boolean => gemmWorkgroupBytes(t) <= device.limits.maxComputeWorkgroupStorageSize;
+  const tiles = (software ? [{ ...GEMM_TILES.large, doubleBuffer: true }] : TILE_CANDIDATES).filter(fits);
+  const [m, n, k, batch] = software ? [70, 60, 41, 2] : [300, 260, 203, 2];
+  const a = noise(batch * m * k, 21);
+  const b = noise(batch * k * n, 22);
+  for (const [transA, transB] of [
+    [false, false],
+    [false, true],
+    [true, false],
+  ]) {
+    const [lda, ldb] = [transA ? m : k, transB ? k : n];
+    const want = new Float32Array(batch * m * n);
+    for (let z = 0; z < batch; z++) {
+      const [az, bz, cz] = [a.subarray(z * m * k), b.subarray(z * k * n), want.subarray(z * m * n)];
+      gemmReference({ m, n, k, transA, transB, a: az, lda, b: bz, ldb, c: cz, ldc: n });
+    }
+    let worst = { err: 0, tile: '-' };
+    for (const tile of tiles) {
+      const h = harness(device);
+      const [A, B, C] = [h.input('A', a), h.input('B', b), h.input('C', new Float32Array(batch * m * n))];
+      gemm(h.pb, {
+        m,
+        n,
+        k,
+        transA,
+        transB,
+        tile,
+        batch: { outer: batch, inner: 1 },
+        a: { buf: A, ld: lda, sOuter: m * k },
+        b: { buf: B, ld: ldb, sOuter: k * n },
+        c: { buf: C, ld: n, sOuter: m * n },
+      });
+      // A tile that throws counts as failed, and the remaining tiles and checks still run.
+      const err = await h.run([C]).then(([got]) => relError(got, want), () => Infinity);
+      if (err > worst.err) worst = { err, tile: tileName(tile) };
+    }
+    const layout = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+    row(`GEMM ${layout}, tiles: ${tiles.length}, ${batch} x ${m}x${n}x${k} (worst ${worst.tile})`, worst.err, 1e-5);
+  }
+}
+
 async function main(): Promise<void> {
   await selectBackend('cpu');
   const probe = await probeWebGpu({ softwareFallback: flags.software });
@@ -49,6 +100,7 @@ async function main(): Promise<void> {
   if (probe.adapter.software && !flags.software) throw new Error(`parity: only a software adapter (${describeAdapter(probe.adapter)})`);
   const device = await requestEngineDevice(adapter);
   console.log(`adapter: ${describeAdapter(probe.adapter)}\n\n| check | rel error | tolerance | ok |\n|---|---|---|---|`);
+  await gemmTiles(device, flags.software);
 
   for (const variant of ['aim-dev-nano', 'aim-dev-tiny']) {
     const model = createAim(variant, {}, { seed: 3 });

@@ -23,6 +23,13 @@ export interface GemmTile {
    * interleaved across the tile (scalar reads, no bank conflicts).
    */
   readonly vec4?: boolean;
+  /**
+   * Two workgroup-memory stages for A and B: slice k+1 goes from its registers into the stage not being read while
+   * slice k is multiplied, so one workgroupBarrier per K-slice suffices instead of two (the barrier that kept the next
+   * stash from overwriting a tile still being read is gone). Stages through registers, so it requires `prefetch`;
+   * twice the workgroup memory (`gemmWorkgroupBytes`).
+   */
+  readonly doubleBuffer?: boolean;
 }
 
 export const GEMM_TILES = {
@@ -80,8 +87,14 @@ function checkTile(t: GemmTile): void {
     threads <= 256 &&
     (t.bm * t.bk) % threads === 0 &&
     (t.bk * t.bn) % threads === 0 &&
-    (!t.vec4 || (t.tm % 4 === 0 && t.tn % 4 === 0));
+    (!t.vec4 || (t.tm % 4 === 0 && t.tn % 4 === 0)) &&
+    (!t.doubleBuffer || t.prefetch === true);
   if (!ok) throw new Error(`GEMM tile ${JSON.stringify(t)} is not valid (threads ${threads})`);
+}
+
+/** Bytes of workgroup memory `t` uses: A's rows padded by 4, plus B; twice that with doubleBuffer. */
+export function gemmWorkgroupBytes(t: GemmTile): number {
+  return (t.doubleBuffer ? 2 : 1) * t.bk * (t.bm + 4 + t.bn) * 4;
 }
 
 const kernelCache = new Map<string, ReturnType<typeof defineKernel>>();
@@ -98,6 +111,12 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   const threads = tx * ty;
   const bmp = bm + 4; // padded rows of the transposed A tile: stores of consecutive k do not share a bank
   const vec = v.tile.vec4 === true;
+  const db = v.tile.doubleBuffer === true;
+  // Elements of As / Bs per stage (vec4 elements with vec4); stage 1 starts right after stage 0.
+  const stageA = vec ? (bk * bmp) / 4 : bk * bmp;
+  const stageB = vec ? (bk * bn) / 4 : bk * bn;
+  // With doubleBuffer, reads and stashes add the stage's offset (sa / sb for the stage being multiplied).
+  const [inA, inB] = db ? ['sa + ', 'sb + '] : ['', ''];
   const bindings: BindingSpec[] = [
     { name: 'A', kind: 'read' },
     { name: 'B', kind: 'read' },
@@ -121,10 +140,11 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
       ...range(ra).map((r) => `pa${r} = fetch_a(${k0}, tid + ${r * threads}u, m0, baseA);`),
       ...range(rb).map((r) => `pb${r} = fetch_b(${k0}, tid + ${r * threads}u, n0, baseB);`),
     ].join(' ');
-  const stash = [
-    ...range(ra).map((r) => `stash_a(tid + ${r * threads}u, pa${r});`),
-    ...range(rb).map((r) => `stash_b(tid + ${r * threads}u, pb${r});`),
-  ].join(' ');
+  const stash = (sa = '', sb = ''): string =>
+    [
+      ...range(ra).map((r) => `stash_a(tid + ${r * threads}u, pa${r}${sa && `, ${sa}`});`),
+      ...range(rb).map((r) => `stash_b(tid + ${r * threads}u, pb${r}${sb && `, ${sb}`});`),
+    ].join(' ');
 
   const acc: string[] = [];
   const inner: string[] = [];
@@ -133,8 +153,8 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
     // Accumulators c{i}_{q}: row i of the thread's block, columns 4q..4q+3.
     for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) acc.push(`c${i}_${q}`);
     for (let k = 0; k < bk; k++) {
-      for (let q = 0; q < tm / 4; q++) inner.push(`let a${q} = As[${(k * bmp) / 4}u + ty * ${tm / 4}u + ${q}u];`);
-      for (let q = 0; q < tn / 4; q++) inner.push(`let b${q} = Bs[${(k * bn) / 4}u + tx * ${tn / 4}u + ${q}u];`);
+      for (let q = 0; q < tm / 4; q++) inner.push(`let a${q} = As[${inA}${(k * bmp) / 4}u + ty * ${tm / 4}u + ${q}u];`);
+      for (let q = 0; q < tn / 4; q++) inner.push(`let b${q} = Bs[${inB}${(k * bn) / 4}u + tx * ${tn / 4}u + ${q}u];`);
       for (let i = 0; i < tm; i++) {
         for (let q = 0; q < tn / 4; q++) inner.push(`c${i}_${q} = fma(vec4<f32>(a${i >> 2}[${i & 3}]), b${q}, c${i}_${q});`);
       }
@@ -148,8 +168,8 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   } else {
     for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) acc.push(`c${i}_${j}`);
     for (let k = 0; k < bk; k++) {
-      for (let i = 0; i < tm; i++) inner.push(`let a${i} = As[${k * bmp}u + ty + ${i * ty}u];`);
-      for (let j = 0; j < tn; j++) inner.push(`let b${j} = Bs[${k * bn}u + tx + ${j * tx}u];`);
+      for (let i = 0; i < tm; i++) inner.push(`let a${i} = As[${inA}${k * bmp}u + ty + ${i * ty}u];`);
+      for (let j = 0; j < tn; j++) inner.push(`let b${j} = Bs[${inB}${k * bn}u + tx + ${j * tx}u];`);
       for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) inner.push(`c${i}_${j} = fma(a${i}, b${j}, c${i}_${j});`);
       inner.push('}{'); // scope per k so the a/b names can repeat
     }
@@ -157,10 +177,42 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
       for (let j = 0; j < tn; j++) epi.push(`store(m0 + ty + ${i * ty}u, n0 + tx + ${j * tx}u, c${i}_${j}, baseC);`);
     }
   }
+  // Slice 0 is staged before the loop. Iteration i multiplies stage st while slice i+1 travels global -> registers
+  // -> stage 1-st; the one barrier at its end both publishes stage 1-st for iteration i+1 and tells every thread that
+  // stage st is no longer read, so iteration i+1 may overwrite it with slice i+2.
+  const loop = db
+    ? `  ${fetch('0u')}
+  ${stash('0u', '0u')}
+  workgroupBarrier();
+  var st = 0u;
+  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${bk}u) {
+    let more = k0 + ${bk}u < p.K;
+    if (more) { ${fetch(`k0 + ${bk}u`)} }
+    let sa = st * ${stageA}u;
+    let sb = st * ${stageB}u;
+    {
+${inner.join('\n')}
+    }
+    if (more) { ${stash(`${stageA}u - sa`, `${stageB}u - sb`)} }
+    st = 1u - st;
+    workgroupBarrier();
+  }`
+    : `  ${v.tile.prefetch ? fetch('0u') : ''}
+  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${bk}u) {
+    ${v.tile.prefetch ? '' : fetch('k0')}
+    ${stash()}
+    workgroupBarrier();
+    ${v.tile.prefetch ? `if (k0 + ${bk}u < p.K) { ${fetch(`k0 + ${bk}u`)} }` : ''}
+    {
+${inner.join('\n')}
+    }
+    workgroupBarrier();
+  }`;
+  const [sArg, sIn] = db ? [', s: u32', 's + '] : ['', ''];
   const body = /* wgsl */ `
 ${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
-var<workgroup> As: array<${vec ? `vec4<f32>, ${(bk * bmp) / 4}` : `f32, ${bk * bmp}`}>;
-var<workgroup> Bs: array<${vec ? `vec4<f32>, ${(bk * bn) / 4}` : `f32, ${bk * bn}`}>;
+var<workgroup> As: array<${vec ? 'vec4<f32>' : 'f32'}, ${(db ? 2 : 1) * stageA}>;
+var<workgroup> Bs: array<${vec ? 'vec4<f32>' : 'f32'}, ${(db ? 2 : 1) * stageB}>;
 
 fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> f32 {
   ${whereA}
@@ -174,10 +226,10 @@ fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
 }
 ${
   vec
-    ? `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
-fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn / 4}u + nn / 4u][nn % 4u] = x; }`
-    : `fn stash_a(f: u32, x: f32) { ${whereA} As[kk * ${bmp}u + mm] = x; }
-fn stash_b(f: u32, x: f32) { ${whereB} Bs[kk * ${bn}u + nn] = x; }`
+    ? `fn stash_a(f: u32, x: f32${sArg}) { ${whereA} As[${sIn}kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
+fn stash_b(f: u32, x: f32${sArg}) { ${whereB} Bs[${sIn}kk * ${bn / 4}u + nn / 4u][nn % 4u] = x; }`
+    : `fn stash_a(f: u32, x: f32${sArg}) { ${whereA} As[${sIn}kk * ${bmp}u + mm] = x; }
+fn stash_b(f: u32, x: f32${sArg}) { ${whereB} Bs[${sIn}kk * ${bn}u + nn] = x; }`
 }
 
 fn store(m: u32, n: u32, acc: f32, baseC: u32) {
@@ -206,17 +258,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
   let ty = tid / ${tx}u;
   ${acc.map((a) => `var ${a} = ${vec ? 'vec4<f32>(0.0)' : '0.0'};`).join(' ')}
   ${[...range(ra).map((r) => `var pa${r} = 0.0;`), ...range(rb).map((r) => `var pb${r} = 0.0;`)].join(' ')}
-  ${v.tile.prefetch ? fetch('0u') : ''}
-  for (var k0 = 0u; k0 < p.K; k0 = k0 + ${bk}u) {
-    ${v.tile.prefetch ? '' : fetch('k0')}
-    ${stash}
-    workgroupBarrier();
-    ${v.tile.prefetch ? `if (k0 + ${bk}u < p.K) { ${fetch(`k0 + ${bk}u`)} }` : ''}
-    {
-${inner.join('\n')}
-    }
-    workgroupBarrier();
-  }
+${loop}
   ${epi.join('\n  ')}
 }
 `;

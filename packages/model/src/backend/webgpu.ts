@@ -145,13 +145,15 @@ async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; 
   return { adapter: false, loadError: firstLine.trim() };
 }
 
-async function requestAdapter(): Promise<{ gpu?: GPU; adapter: GPUAdapter | null; why?: string; dawnSaid?: string }> {
+async function requestAdapter(
+  flags: string[],
+): Promise<{ gpu?: GPU; adapter: GPUAdapter | null; why?: string; dawnSaid?: string }> {
   const child = await adapterInChild();
   if (child?.loadError) throw new Error(child.loadError);
   if (child && !child.adapter) return { adapter: null, dawnSaid: child.dawnSaid };
   const { create } = await loadDawn();
   // A new instance per probe: Dawn reads VK_DRIVER_FILES when it creates the Vulkan instance.
-  const gpu = create([]);
+  const gpu = create(flags);
   try {
     return { gpu, adapter: await gpu.requestAdapter({ powerPreference: 'high-performance' }) };
   } catch (err) {
@@ -162,10 +164,15 @@ async function requestAdapter(): Promise<{ gpu?: GPU; adapter: GPUAdapter | null
 /**
  * Finds a WebGPU adapter and keeps it for `registerWebGpuBackend`. With `softwareFallback`, when VK_DRIVER_FILES is
  * unset and no adapter answers, points Vulkan at SwiftShader (if chromium's ICD file exists) and asks again.
+ * `dawnFlags` go to the binding's `create` (e.g. 'enable-dawn-features=disable_robustness': Dawn applies these
+ * toggles to the adapter and to every device requested from it).
  */
-export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Promise<WebGpuProbe> {
+export async function probeWebGpu(
+  opts: { softwareFallback?: boolean; dawnFlags?: string[] } = {},
+): Promise<WebGpuProbe> {
   let dawnError: unknown;
-  const first = await requestAdapter().catch((err: unknown) => {
+  const flags = opts.dawnFlags ?? [];
+  const first = await requestAdapter(flags).catch((err: unknown) => {
     dawnError = err;
     return undefined;
   });
@@ -181,7 +188,7 @@ export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Pr
   if (!adapter && opts.softwareFallback && process.env.VK_DRIVER_FILES === undefined && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_DRIVER_FILES = SWIFTSHADER_ICD;
     usedSoftwareDefault = true;
-    ({ gpu, adapter, why, dawnSaid } = await requestAdapter());
+    ({ gpu, adapter, why, dawnSaid } = await requestAdapter(flags));
   }
   if (!adapter) {
     const vk = process.env.VK_DRIVER_FILES;
