@@ -35,6 +35,8 @@ export interface ProbeArgs extends ProbeRecipeOptions {
   readonly initSeed: number;
   readonly knnK: number;
   readonly knnTemperature: number;
+  /** Class names saved with the probe (`a,b,c` or `@file` with one name per line); MNIST's digits by default. */
+  readonly classNames?: string;
 }
 
 export interface FeaturesArgs {
@@ -51,10 +53,11 @@ export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run d
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
     [--backend ${BACKEND_LIST}] [--out <dir>] [--cache-dir <dir>]
     [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N] [--init-seed N]
-    [--knn-k N] [--knn-temperature X] [--verbose] [--help]
+    [--knn-k N] [--knn-temperature X] [--class-names a,b,...|@file] [--verbose] [--help]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
   such as 'data/val-{000000..000003}.tar'. --cache-dir (default 'cache', as the trainer's) holds the prepared MNIST
-  shards and the feature cache (<dir>/eval-features).
+  shards and the feature cache (<dir>/eval-features). --class-names (one per class, in label order; '@file' reads one
+  per line) go into probe.safetensors for the browser page; on MNIST they default to the digits.
   Progress goes to stderr, the result to stdout. Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>
@@ -85,6 +88,7 @@ export const PROBE_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'init-seed': { type: 'string' },
   'knn-k': { type: 'string' },
   'knn-temperature': { type: 'string' },
+  'class-names': { type: 'string' },
 });
 
 /** Names these flags had before the tools shared one vocabulary. */
@@ -151,6 +155,7 @@ export function probeArgsFromCli(cli: CommandLine): ProbeArgs {
     initSeed: intFlag('init-seed', v['init-seed'], 0, 0),
     knnK: intFlag('knn-k', v['knn-k'], 20, 1),
     knnTemperature: numberFlag('knn-temperature', v['knn-temperature'], 0.07),
+    classNames: str('class-names'),
   };
   if (args.warmupEpochs >= args.epochs) {
     throw new UsageError(`--warmup-epochs (${args.warmupEpochs}) must be below --epochs (${args.epochs})`);

@@ -22,6 +22,7 @@ import { loadSplit, type LabeledPatches } from './data-source.js';
 import { extractBlocks } from './extract.js';
 import { averageBlocks } from './features.js';
 import { attentiveProbeOf, modelHeads } from './heads.js';
+import { CLASS_NAMES_METADATA_KEY, resolveClassNames } from './class-names.js';
 import { PROBE_BLOCKS_METADATA_KEY } from './features-command.js';
 import { recipeOf, runProbe, type HeadFactories, type LabeledFeatures, type ProbeOutcome, type ProbeSettings } from './probes.js';
 import type { ProbeHead } from './train-probe.js';
@@ -160,14 +161,22 @@ function pixelFeatures(d: LabeledPatches): LabeledFeatures {
  * Saves the trunk with its trained attentive probe (apple/ml-aim `head.*` names, probe blocks in the metadata), so
  * `eval:features` on it also writes logits. Nothing is saved for other probes.
  */
-async function saveTrunkWithProbe(trunk: TrunkSource, head: ProbeHead, blocks: readonly number[], outDir: string): Promise<string | null> {
+async function saveTrunkWithProbe(
+  trunk: TrunkSource,
+  head: ProbeHead,
+  blocks: readonly number[],
+  classNames: readonly string[] | undefined,
+  outDir: string,
+): Promise<string | null> {
   const probe = attentiveProbeOf(head);
   if (!probe) return null;
   const model = await trunk.load();
   try {
     await mkdir(outDir, { recursive: true });
     const path = join(outDir, 'probe.safetensors');
-    await saveAimCheckpoint(path, { model, probe, metadata: { [PROBE_BLOCKS_METADATA_KEY]: JSON.stringify(blocks), trunk: trunk.label } });
+    const metadata: Record<string, string> = { [PROBE_BLOCKS_METADATA_KEY]: JSON.stringify(blocks), trunk: trunk.label };
+    if (classNames) metadata[CLASS_NAMES_METADATA_KEY] = JSON.stringify(classNames);
+    await saveAimCheckpoint(path, { model, probe, metadata });
     return path;
   } finally {
     model.dispose();
@@ -248,10 +257,18 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
 
   let numClasses = 0;
   let trainSamples = 0;
+  // Known once the first probe has seen the labels; checked then, before any file is written.
+  let classNames: string[] | undefined;
+  let classNamesChecked = false;
+  const classNamesFor = (): string[] | undefined => {
+    if (!classNamesChecked) [classNames, classNamesChecked] = [resolveClassNames(args.classNames, specs, numClasses), true];
+    return classNames;
+  };
   const probeOn = async (kind: ProbeKind, train: LabeledFeatures, test: LabeledFeatures, what: string, keepHead = false): Promise<ProbeOutcome> => {
     for (const labels of [train.labels, test.labels]) for (const y of labels) numClasses = Math.max(numClasses, y + 1);
     trainSamples = train.labels.length;
     const t0 = Date.now();
+    classNamesFor();
     const outcome = await runProbe(kind, train, test, numClasses, settings, heads, { keepHead });
     log(`  ${what}: top-1 ${pct(outcome.metrics.top1)}, top-5 ${pct(outcome.metrics.top5)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return outcome;
@@ -272,7 +289,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
       const outcome = await probeTrunk(tfeat, `${trunk.label} blocks ${blocks.join(',')}`, blocks, headline);
       if (outcome.head) {
         try {
-          probeFile = await saveTrunkWithProbe(trunk, outcome.head, blocks, outDir);
+          probeFile = await saveTrunkWithProbe(trunk, outcome.head, blocks, classNamesFor(), outDir);
         } finally {
           outcome.head.dispose();
         }
@@ -330,6 +347,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
     baselines,
     blockSweep: sweep ? { probe: args.probe, points: sweep } : null,
     checkpoints: trunks.length > 1 ? checkpointPoints : [],
+    ...(classNames ? { classNames } : {}),
   });
   const files = await writeReport(outDir, report);
   if (probeFile) files.push(probeFile);

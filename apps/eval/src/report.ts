@@ -46,6 +46,8 @@ export interface EvalReport extends Score {
   readonly baselines: readonly BaselineResult[];
   readonly blockSweep: { readonly probe: string; readonly points: readonly SweepPoint[] } | null;
   readonly checkpoints: readonly CheckpointPoint[];
+  /** Names of labels 0..n-1, when known (--class-names, or MNIST's digits). */
+  readonly classNames?: readonly string[];
   readonly createdAt: string;
 }
 
@@ -140,7 +142,7 @@ export async function writeReport(dir: string, r: EvalReport): Promise<string[]>
   await mkdir(dir, { recursive: true });
   const files: Record<string, string> = {};
   files['report.json'] = JSON.stringify(r, null, 2) + '\n';
-  files['confusion.svg'] = confusionHeatmapSvg(r.confusion, { title: `Confusion matrix: ${r.probe} probe, top-1 ${pct(r.top1)}` });
+  files['confusion.svg'] = confusionHeatmapSvg(r.confusion, { title: `Confusion matrix: ${r.probe} probe, top-1 ${pct(r.top1)}`, classNames: r.classNames });
   const pictures: { sweep?: string; lossVsAccuracy?: string; confusion: string } = { confusion: 'confusion.svg' };
   if (r.blockSweep && r.blockSweep.points.length > 0) {
     files['block-sweep.svg'] = lineChartSvg({

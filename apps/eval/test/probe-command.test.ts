@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAim, saveAimCheckpoint, selectBackend, writeSafetensors } from '@aim/model';
+import { createAim, readSafetensors, saveAimCheckpoint, selectBackend, writeSafetensors } from '@aim/model';
+import { CLASS_NAMES_METADATA_KEY } from '../src/class-names.js';
 import { featuresCommand } from '../src/features-command.js';
 import { parseProbeArgs } from '../src/cli-args.js';
 import { probeCommand } from '../src/probe-command.js';
@@ -63,7 +64,8 @@ describe('probeCommand', () => {
   it('probes every checkpoint of a run, sweeps blocks, adds the random-init baseline, and reuses cached features', async () => {
     const run = await fakeRun();
     const out = join(dir, 'out-run');
-    const args = parseProbeArgs(['--checkpoint', run, '--probe', 'attentive', '--blocks', 'last', ...common(out)]);
+    const names = Array.from({ length: SYNTHETIC_CLASSES }, (_, i) => `shape ${i}`);
+    const args = parseProbeArgs(['--checkpoint', run, '--probe', 'attentive', '--blocks', 'last', '--class-names', names.join(','), ...common(out)]);
     const lines: string[] = [];
     const { report, files } = await probeCommand(args, { resolveData: passthrough, log: (l) => lines.push(l), workers: 1 });
     expect(report.checkpoints.map((c) => [c.step, c.valLoss])).toEqual([[100, 1], [200, 0.75]]);
@@ -75,6 +77,11 @@ describe('probeCommand', () => {
     expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(
       ['block-sweep.svg', 'confusion.svg', 'loss-vs-accuracy.svg', 'probe.safetensors', 'report.json', 'report.md'],
     );
+    // The class names reach the report (and its confusion matrix) and the probe file the browser page reads.
+    expect(report.classNames).toEqual(names);
+    const saved = await readSafetensors(join(out, 'probe.safetensors'));
+    expect(JSON.parse(saved.metadata[CLASS_NAMES_METADATA_KEY])).toEqual(names);
+    await saved.close();
     // The saved trunk + attentive probe gives logits through eval:features.
     const input = join(dir, 'input.safetensors');
     await writeSafetensors(input, [{ name: 'input', dtype: 'F32', shape: [2, 3, 16, 16], data: new Float32Array(2 * 3 * 16 * 16).fill(0.5) }]);

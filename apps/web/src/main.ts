@@ -225,7 +225,7 @@ function showTop5(logits: Float32Array, model: ProbeModel): void {
   list.replaceChildren();
   for (const { cls, prob } of topK(logits, model.probe.numClasses, 0, Math.min(5, model.probe.numClasses))) {
     const li = document.createElement('li');
-    li.textContent = `class ${cls}: ${(100 * prob).toFixed(1)}%`;
+    li.textContent = `${model.classNames?.[cls] ?? `class ${cls}`}: ${(100 * prob).toFixed(1)}%`;
     list.append(li);
   }
 }

@@ -6,6 +6,8 @@ import type { AttentiveProbeWeights } from './probe.js';
 
 /** Metadata key eval:probe records the probe's blocks under (apps/eval PROBE_BLOCKS_METADATA_KEY). */
 export const PROBE_BLOCKS_METADATA_KEY = 'aim.probe_blocks';
+/** Metadata key eval:probe records the class names under (apps/eval CLASS_NAMES_METADATA_KEY). */
+export const CLASS_NAMES_METADATA_KEY = 'aim.class_names';
 
 export interface ProbeModel {
   readonly config: AimConfig;
@@ -14,6 +16,8 @@ export interface ProbeModel {
   /** Trunk parameters in the compute layout (linear [in, out], patch embedding [p*p*3, D]). */
   readonly trunk: Map<string, Float32Array>;
   readonly probe: AttentiveProbeWeights;
+  /** Names of classes 0..n-1 when the file records them; the page shows label numbers otherwise. */
+  readonly classNames?: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
 }
 
@@ -90,5 +94,20 @@ export function loadProbeFile(buffer: ArrayBuffer, name = 'probe file'): ProbeMo
     }
     blocks = parsed as number[];
   }
-  return { config, blocks, trunk, probe, metadata: file.metadata };
+  const classNames = parseClassNames(file.metadata[CLASS_NAMES_METADATA_KEY], numClasses, name);
+  return { config, blocks, trunk, probe, ...(classNames ? { classNames } : {}), metadata: file.metadata };
+}
+
+function parseClassNames(raw: string | undefined, numClasses: number, name: string): string[] | undefined {
+  if (raw === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = null;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== numClasses || !parsed.every((n) => typeof n === 'string')) {
+    throw new Error(`${name}: metadata '${CLASS_NAMES_METADATA_KEY}' must be a JSON list of ${numClasses} names, got ${raw.slice(0, 80)}`);
+  }
+  return parsed as string[];
 }

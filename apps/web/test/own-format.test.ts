@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttentiveProbe, createAim, saveAimCheckpoint } from '@aim/model';
 import { afterAll, expect, it } from 'vitest';
 import { cpuExtractFeatures } from '../src/cpu-trunk.js';
-import { PROBE_BLOCKS_METADATA_KEY, loadProbeFile } from '../src/probe-file.js';
+import { CLASS_NAMES_METADATA_KEY, PROBE_BLOCKS_METADATA_KEY, loadProbeFile } from '../src/probe-file.js';
 import { attentiveProbe, averageBlocks } from '../src/probe.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aim-web-own-'));
@@ -37,6 +37,22 @@ it("reads eval:probe's format and matches the tfjs model's logits", async () => 
   const scale = Math.max(...Array.from(want, Math.abs));
   expect(worst / scale).toBeLessThan(1e-5);
   tf.dispose([patches, features]);
+  model.dispose();
+  probe.dispose();
+});
+
+it("reads the class names eval:probe records, and rejects a list that does not fit the probe", async () => {
+  await tf.setBackend('cpu');
+  const model = createAim('aim-dev-nano', {}, { seed: 1, pretrainHead: false });
+  const probe = new AttentiveProbe({ width: model.config.width, heads: model.config.heads, numClasses: 3, seed: 2 });
+  const load = async (names: string) => {
+    const path = join(dir, 'named.safetensors');
+    await saveAimCheckpoint(path, { model, probe, metadata: { [CLASS_NAMES_METADATA_KEY]: names } });
+    const bytes = readFileSync(path);
+    return loadProbeFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, 'named.safetensors');
+  };
+  expect((await load('["cat","dog","bird"]')).classNames).toEqual(['cat', 'dog', 'bird']);
+  await expect(load('["cat","dog"]')).rejects.toThrow("named.safetensors: metadata 'aim.class_names' must be a JSON list of 3 names");
   model.dispose();
   probe.dispose();
 });
