@@ -279,13 +279,19 @@ export class AimEngine {
     // Kept across steps: the exchange allocates nothing after the first step.
     if (this.exchange?.length !== floats + 1) this.exchange = new Float32Array(floats + 1);
     const flat = this.exchange;
-    await this.withStaging(async () => {
-      await this.readPiecesNow(this.program.grads, (c, start, piece) => flat.set(piece, bases[c] + start));
-      const { stats, staging } = this.program;
-      this.rt.submit([{ kind: 'copy', src: stats, srcOffset: STAT.loss * 4, dst: staging, dstOffset: 0, bytes: 4 }]);
-      flat[floats] = new Float32Array(await this.rt.read(staging, 4))[0];
-    });
-    await allReduceSum(flat);
+    try {
+      await this.withStaging(async () => {
+        await this.readPiecesNow(this.program.grads, (c, start, piece) => flat.set(piece, bases[c] + start));
+        const { stats, staging } = this.program;
+        this.rt.submit([{ kind: 'copy', src: stats, srcOffset: STAT.loss * 4, dst: staging, dstOffset: 0, bytes: 4 }]);
+        flat[floats] = new Float32Array(await this.rt.read(staging, 4))[0];
+      });
+      await allReduceSum(flat);
+    } catch (err) {
+      this.phase = 'idle'; // the step is lost; the next one starts from zeroed gradients
+      throw err;
+    }
+    // Every process writes back the same sums, so the update below runs on the same bits everywhere.
     chunks.forEach((c, i) => this.rt.write(this.program.grads[i], flat.subarray(bases[i], bases[i] + c.floats)));
     this.rt.write(this.program.stats, flat.subarray(floats), STAT.loss * 4);
     this.phase = 'exchanged';

@@ -136,7 +136,7 @@ describe.skipIf(gpuUnavailable !== undefined)('the data-parallel step', () => {
     }
   });
 
-  it('the parts in the wrong order, or a step in the middle, are one-line errors', async () => {
+  it('the parts in the wrong order, or a step in the middle, are one-line errors; a failed exchange ends the step', async () => {
     const e = await engineAt();
     try {
       const micro = STEPS[0];
@@ -148,6 +148,15 @@ describe.skipIf(gpuUnavailable !== undefined)('the data-parallel step', () => {
       await e.exchangeGradients(() => {});
       expect(() => e.accumulateGradients(micro, 1000)).toThrow('(state: exchanged)');
       await e.applyUpdate(hyper);
+      // A failed exchange loses the step, not the engine: the next step starts over.
+      e.accumulateGradients(micro, 1000);
+      await expect(
+        e.exchangeGradients(() => {
+          throw new Error('all-reduce failed');
+        }),
+      ).rejects.toThrow('all-reduce failed');
+      expect(() => e.applyUpdate(hyper)).toThrow('(state: idle)');
+      expect((await e.step(micro, hyper)).nonFinite).toBe(false);
     } finally {
       await e.destroy();
     }
