@@ -1,5 +1,5 @@
 // SVG heatmap of a confusion matrix: rows are true classes, columns predictions, shade = row-normalised rate.
-import { escapeXml } from '@aim/train';
+import { escapeXml } from '@aim/base/svg';
 
 export interface HeatmapOptions {
   readonly title?: string;

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClassificationMetrics } from './metrics.js';
 import { confusionHeatmapSvg } from './heatmap.js';
-import { lineChartSvg } from '@aim/train';
+import { lineChartSvg } from '@aim/base/svg';
 
 /** How a probe was trained; written verbatim so that a number can be reproduced. */
 export type ProbeRecipe = Readonly<Record<string, string | number | boolean | null | readonly (string | number)[]>>;

@@ -1,5 +1,6 @@
 // Trains a probe head on cached frozen features with AdamW and a warm-up + cosine schedule, then scores a test set.
 // References: El-Nouby et al. 2024 (AIM), attentive-probe evaluation; Loshchilov & Hutter (AdamW).
+import { Mulberry32 } from '@aim/base/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, learningRateAt, type TrainableParameter } from '@aim/train';
 
@@ -38,19 +39,12 @@ function sampleCount(name: string, d: ProbeData): number {
   return n;
 }
 
-/** Seeded Fisher-Yates permutation (mulberry32), so a probe run is reproducible. */
+/** Seeded Fisher-Yates permutation (mulberry32 seeded with `seed` unmixed), so a probe run is reproducible. */
 export function permutation(n: number, seed: number): Int32Array {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = Mulberry32.unmixed(seed);
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
+    const j = Math.floor(rng.uniform() * (i + 1));
     [p[i], p[j]] = [p[j], p[i]];
   }
   return p;

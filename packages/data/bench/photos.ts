@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShardWriter } from '@aim/webdataset';
 import sharp from 'sharp';
-import { rngFor } from '../src/random.js';
+import { randomFor } from '@aim/base/random';
 import { stdlibPhotoPaths } from '../test/fixtures.js';
 
 export function stdlibPhotos(): Buffer[] {
@@ -17,7 +17,7 @@ export async function photoVariants(count: number): Promise<Buffer[]> {
   const metas = await Promise.all(sources.map((s) => sharp(s).metadata()));
   const out: Buffer[] = [];
   for (let i = 0; i < count; i++) {
-    const rng = rngFor(1234, 0, `variant${i}`);
+    const rng = randomFor(1234, 0, `variant${i}`);
     const s = i % sources.length;
     const { width, height } = metas[s] as { width: number; height: number };
     const w = Math.round(width * rng.uniform(0.4, 1));

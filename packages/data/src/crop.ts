@@ -3,7 +3,7 @@
 // References: torchvision.transforms.RandomResizedCrop.get_params, torchvision.transforms.functional.resize /
 // center_crop (v0.17+); timm's eval transform (crop_pct 0.875).
 
-import type { Rng } from './random.js';
+import type { Random } from '@aim/base/random';
 
 /** A crop rectangle in pixel coordinates of the (EXIF-oriented) source image. */
 export interface CropBox {
@@ -70,7 +70,7 @@ export function roundHalfEven(x: number): number {
 export function randomResizedCropBox(
   width: number,
   height: number,
-  rng: Rng,
+  rng: Random,
   options: RandomResizedCropOptions = {},
 ): CropBox {
   const [scaleLow, scaleHigh] = options.scale ?? AIM_CROP_SCALE;

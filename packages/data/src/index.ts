@@ -1,7 +1,8 @@
 // @aim/data: the AIM image pipeline (pure transforms, the sharp worker, and the Piscina loader).
 export type { ImageData } from './image.js';
 export { assertImageShape } from './image.js';
-export { Rng, rngFor } from './random.js';
+// Augmentation's seeded draws, under the names this package has always exported them by.
+export { Random as Rng, randomFor as rngFor } from '@aim/base/random';
 export { readImageHeader, type ImageHeader } from './header.js';
 export {
   AIM_CROP_SCALE,
@@ -47,18 +48,18 @@ export {
   type SampleTask,
   type TransformOptions,
 } from './process.js';
-export {
-  createLoader,
-  reserveDecodeThreads,
-  type LoaderFilters,
-  type LoaderOptions,
-  type LoaderPosition,
-  type LoaderSource,
-  type LoaderStats,
-  type PatchBatch,
-  type PatchLoader,
-  type RejectReason,
-  type Rejection,
-  type SampleInfo,
-} from './loader.js';
+export { createLoader } from './loader.js';
+export { reserveDecodeThreads } from './decode-threads.js';
+export type {
+  LoaderFilters,
+  LoaderOptions,
+  LoaderPosition,
+  LoaderSource,
+  LoaderStats,
+  PatchBatch,
+  PatchLoader,
+  RejectReason,
+  Rejection,
+  SampleInfo,
+} from './loader-types.js';
 export { createPool, workerLocation, type PoolOptions } from './pool.js';

@@ -3,7 +3,7 @@
 // brightness/contrast/saturation/hue formulas; ImageNet mean/std as in docs/aim-spec.md.
 
 import { assertImageShape, type ImageData } from './image.js';
-import type { Rng } from './random.js';
+import type { Random } from '@aim/base/random';
 
 export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly number[] = [0.229, 0.224, 0.225];
@@ -132,7 +132,7 @@ export interface ColorJitterParams {
 }
 
 /** Draws ColorJitter parameters as torchvision does (random order, then uniform factors), or null when not applied. */
-export function sampleColorJitter(rng: Rng, options: ColorJitterOptions): ColorJitterParams | null {
+export function sampleColorJitter(rng: Random, options: ColorJitterOptions): ColorJitterParams | null {
   if (!(rng.next() < options.p)) return null;
   const order = rng.permutation(4);
   // float32 draws, as torch.empty(1).uniform_ gives them to torchvision

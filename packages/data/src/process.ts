@@ -11,7 +11,7 @@ import { resizeBicubic, resizeInKernel } from './resample.js';
 import type { ImageData } from './image.js';
 import { normalizedPatches, patchesInKernel, patchify } from './patches.js';
 import { IMAGENET_MEAN, IMAGENET_STD, applyColorJitter, horizontalFlip, normalize, sampleColorJitter, toUnitFloat, type ColorJitterOptions } from './pixels.js';
-import { rngFor } from './random.js';
+import { randomFor } from '@aim/base/random';
 
 /** Why the worker refused an image (the loader adds missing_image, filter:<name> and worker_error). */
 export type ImageRejectReason = 'decode_error' | 'too_small' | 'aspect' | 'too_many_pixels';
@@ -129,7 +129,7 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   if (aspect > limits.maxAspect) return reject('aspect', `${width}x${height}: aspect ratio ${aspect.toFixed(2)} > ${limits.maxAspect}`);
 
   const size = transform.imageSize;
-  const rng = rngFor(task.seed, task.epoch, key);
+  const rng = randomFor(task.seed, task.epoch, key);
   // CMYK (and YCCK) JPEGs: decoded to raw CMYK and converted with Pillow's formula (see cmykToRgb), never shrunk on load.
   const cmyk = header.format === 'jpeg' && (header.components === 4 || header.space === 'cmyk');
   const shrinkOnLoad = transform.shrinkOnLoad && header.format === 'jpeg' && !cmyk;

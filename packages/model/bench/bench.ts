@@ -12,7 +12,7 @@ import { loadTensorflowBackend } from '../src/backend/tensorflow.js';
 import { describeAdapter, probeWebGpu } from '../src/backend/webgpu.js';
 import { AIM_VARIANTS, numPatches, patchDim, resolveAimConfig } from '../src/config.js';
 import { createAim } from '../src/model.js';
-import { samplePrefixLengths } from '../src/random.js';
+import { samplePrefixLengths } from '../src/prefix-lengths.js';
 import { forwardFlops, matmulParams, stepFlops } from '../src/flops.js';
 import { type MatmulRate, measureMatmulRate } from './matmul.js';
 import { topKernelShapes, topKernels, useCpuTimeForKernels } from './profile.js';

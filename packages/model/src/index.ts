@@ -39,7 +39,8 @@ export {
 export { MASKED_SCORE, gelu, layerNorm, linear, prefixCausalMask, selfAttention } from './ops.js';
 export { forwardFlops, matmulParams, stepFlops } from './flops.js';
 export { sinCosPositionEmbedding2d } from './positions.js';
-export { Rng, samplePrefixLengths } from './random.js';
+export { Mulberry32 as Rng } from '@aim/base/random'; // the seeded generator of initialisation and prefixes
+export { samplePrefixLengths } from './prefix-lengths.js';
 export {
   AttentiveProbe,
   LinearProbe,

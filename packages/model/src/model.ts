@@ -16,7 +16,8 @@ import { PRETRAIN_HEAD_PREFIX, type ParameterSink, type StateSpec, describeAim }
 import { layerNorm, linear, mlp, prefixCausalMask, recomputeInBackward, selfAttention } from './ops.js';
 import { type NamedParameter, ParameterSet } from './parameters.js';
 import { sinCosPositionEmbedding2d } from './positions.js';
-import { Rng, xavierUniform } from './random.js';
+import { Mulberry32 } from '@aim/base/random';
+import { xavierUniform } from './init.js';
 
 export interface CreateAimOptions {
   /** Initialisation seed (default 0): equal seeds give identical weights. */
@@ -64,7 +65,7 @@ export class AimModel {
     this.config = config;
     this.hasPretrainHead = options.pretrainHead ?? true;
     this.recomputeBlocks = options.recomputeBlocks ?? false;
-    const rng = new Rng(options.seed ?? 0);
+    const rng = new Mulberry32(options.seed ?? 0);
     const grid = config.imageSize / config.patchSize;
     this.trunkPositions = tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.width), [grid * grid, config.width]);
     this.headPositions = this.hasPretrainHead
@@ -73,7 +74,7 @@ export class AimModel {
     describeAim(config, this.hasPretrainHead, this.allocate(rng));
   }
 
-  private allocate(rng: Rng): ParameterSink {
+  private allocate(rng: Mulberry32): ParameterSink {
     return {
       linear: (name, inDim, outDim, bias) => {
         this.params.add(`${name}.weight`, xavierUniform(rng, inDim * outDim, inDim, outDim), [inDim, outDim], {

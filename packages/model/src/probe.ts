@@ -2,7 +2,8 @@
 // References: apple/ml-aim aim-v1 torch/layers.py AttentionPoolingClassifier; MAE main_linprobe.py (BN + linear).
 import * as tf from '@tensorflow/tfjs-core';
 import { type NamedParameter, ParameterSet, sameShape } from './parameters.js';
-import { Rng, normalValues, uniformValues } from './random.js';
+import { Mulberry32 } from '@aim/base/random';
+import { normalValues, uniformValues } from './init.js';
 import { linear } from './ops.js';
 
 /** BatchNorm1d(affine=False, eps=1e-6), PyTorch defaults otherwise (momentum 0.1, unbiased running variance). */
@@ -159,7 +160,7 @@ export class AttentiveProbe extends ProbeBase {
     this.width = width;
     this.heads = heads;
     this.numClasses = numClasses;
-    const rng = new Rng(options.seed ?? 0);
+    const rng = new Mulberry32(options.seed ?? 0);
     this.params.add('head.cls_token', normalValues(rng, width, 0.02), [1, 1, width], { decay: false });
     // k, v and the classifier use PyTorch's default nn.Linear init, U(-1/sqrt(in), 1/sqrt(in)).
     const bound = 1 / Math.sqrt(width);
@@ -220,7 +221,7 @@ export class LinearProbe extends ProbeBase {
     }
     this.width = width;
     this.numClasses = numClasses;
-    const rng = new Rng(options.seed ?? 0);
+    const rng = new Mulberry32(options.seed ?? 0);
     const bound = 1 / Math.sqrt(width);
     this.params.add('linear_probe.linear.weight', uniformValues(rng, width * numClasses, bound), [width, numClasses], {
       decay: true,

@@ -1,9 +1,9 @@
 // safetensors files: header parsing and per-tensor reads through a file handle; streamed, atomic writes.
 // References: huggingface/safetensors format (8-byte LE header length, JSON header, raw little-endian data).
-import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '@aim/base/atomic-file';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -306,9 +306,7 @@ export async function writeSafetensors(
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await open(tmp, 'w');
-  try {
+  await writeFileAtomic(path, async (handle) => {
     await handle.write(lenBytes);
     await handle.write(headerBytes);
     for (const e of entries) {
@@ -319,12 +317,5 @@ export async function writeSafetensors(
       }
       await handle.write(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     }
-    await handle.sync();
-    await handle.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await handle.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  });
 }

@@ -4,5 +4,6 @@ export * from './config.js';
 export * from './param-specs.js';
 export { CONFIG_METADATA_KEY, configFromMetadata, configMetadata } from './config-metadata.js';
 export { sinCosPositionEmbedding2d } from './positions.js';
-export { Rng, samplePrefixLengths } from './random.js';
+export { Mulberry32 as Rng } from '@aim/base/random'; // the seeded generator of initialisation and prefixes
+export { samplePrefixLengths } from './prefix-lengths.js';
 export { forwardFlops, matmulParams, stepFlops } from './flops.js';

@@ -3,9 +3,10 @@
 // Every save is sealed: state.json gets the SHA-256 and size of every other file and a SHA-256 of its own content,
 // so damage after the save (truncation, a flipped bit) is found by `verifyCheckpoint` before anything loads.
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncPath, writeFileAtomicSync } from '@aim/base/atomic-file';
 
 const STEP_DIR = /^step-(\d+)$/;
 const POINTER = 'latest';
@@ -14,31 +15,12 @@ export const CHECKPOINT_MARKER = 'state.json';
 
 export const checkpointDirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
 
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function fsyncTree(dir: string): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
     if (entry.isDirectory()) fsyncTree(p);
     else if (entry.isFile()) fsyncPath(p);
   }
-  fsyncPath(dir);
-}
-
-/** Writes `content` to `path` atomically (temp file, fsync, rename, fsync of the folder). */
-export function writeFileAtomic(path: string, content: string | Uint8Array): void {
-  const dir = join(path, '..');
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content);
-  fsyncPath(tmp);
-  renameSync(tmp, path);
   fsyncPath(dir);
 }
 
@@ -116,7 +98,7 @@ export async function saveCheckpointDir(options: SaveCheckpointOptions): Promise
   }
   renameSync(tmp, final);
   fsyncPath(root);
-  writeFileAtomic(join(root, POINTER), name + '\n');
+  writeFileAtomicSync(join(root, POINTER), name + '\n');
   if (displaced) rmSync(displaced, { recursive: true, force: true });
   prune(root, keep, final);
   return final;
@@ -201,7 +183,7 @@ export function sealCheckpoint(dir: string): void {
   for (const rel of checkpointFiles(dir)) files[rel] = fileDigest(join(dir, rel));
   const sealed: Record<string, unknown> = { ...rest, files };
   sealed.stateSha256 = stateDigest(sealed);
-  writeFileAtomic(path, JSON.stringify(sealed, null, 2) + '\n');
+  writeFileAtomicSync(path, JSON.stringify(sealed, null, 2) + '\n');
 }
 
 /** What `verifyCheckpoint` found. */

@@ -3,14 +3,12 @@ export { AdamW, ADAMW_DEFAULTS, momentName, type AdamWOptions, type TrainablePar
 export { learningRateAt, warmupSteps, type WarmupCosineSchedule } from './schedule.js';
 export { globalNorm, clipScale } from './clip.js';
 export { deriveSeed, trainPrefixSeed, validationPrefixSeed, SEED_STREAM } from './seed.js';
-export { escapeXml, lineChartSvg, niceTicks, type ChartSeries, type LineChartOptions } from './svg-chart.js';
 export { MetricsLog, readMetrics, lossCurveSvg, type MetricsRecord, type TrainRecord, type ValidationRecord, type EventRecord } from './metrics.js';
 export {
   saveCheckpointDir,
   latestCheckpoint,
   listCheckpoints,
   checkpointDirName,
-  writeFileAtomic,
   CHECKPOINT_MARKER,
   sealCheckpoint,
   verifyCheckpoint,
@@ -22,6 +20,8 @@ export {
   type CheckpointSeal,
   type CheckpointFileDigest,
 } from './checkpoint-dir.js';
+// Checkpoint files are written with @aim/base's atomic write; the synchronous one, under the name it has here.
+export { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 export {
   AUGMENTATIONS,
   ACTIVATIONS,

@@ -1,7 +1,7 @@
 // Append-only JSONL metrics log and the loss-curve plot drawn from it.
 import { appendFileSync, closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { lineChartSvg } from './svg-chart.js';
+import { lineChartSvg } from '@aim/base/svg';
 
 export interface TrainRecord {
   readonly kind: 'train';

@@ -1,6 +1,6 @@
 // Named training presets: the built-in demo, a smoke test, and the paper's recipes (global batch 4096 by accumulation).
 // References: El-Nouby et al. 2024 (AIM), section 4 and appendix; apple/ml-l3m configs/aimv1.
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from './config-fields.js';
 
 export interface Preset {
   readonly name: string;
@@ -10,6 +10,19 @@ export interface Preset {
   readonly prints: string;
   readonly values: Partial<TrainConfig>;
 }
+
+/** The paper's optimiser and schedule settings: the defaults of every config, restated by the paper presets. */
+export const PAPER_OPTIMISER = Object.freeze({
+  lr: 1e-3,
+  warmupFraction: 0.025,
+  warmupStartLr: 1e-6,
+  finalLr: 0,
+  weightDecay: 0.05,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  clipNorm: 1.0,
+} satisfies Partial<TrainConfig>);
 
 const preset = (p: Preset): Preset => Object.freeze({ ...p, values: Object.freeze(p.values) });
 
@@ -28,15 +41,7 @@ const paper = (name: string, steps: number, batchSize: number): Preset =>
       steps,
       batchSize,
       accum: 4096 / batchSize,
-      lr: 1e-3,
-      warmupFraction: 0.025,
-      warmupStartLr: 1e-6,
-      finalLr: 0,
-      weightDecay: 0.05,
-      beta1: 0.9,
-      beta2: 0.95,
-      eps: 1e-8,
-      clipNorm: 1.0,
+      ...PAPER_OPTIMISER,
       workers: 16,
       prefetch: 8,
       saveEvery: 5000,

@@ -3,7 +3,7 @@
 import type { LoaderOptions, LoaderPosition } from '@aim/data';
 import { openLoaderThread } from './loader-thread.js';
 import { createAim, samplePrefixLengths } from '@aim/model';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from './config-fields.js';
 import type { RunParts, TrainData } from './run.js';
 
 export interface DataSpecs {

@@ -45,5 +45,7 @@ export {
   requireNonEmpty,
   fromArray,
 } from './stages.js';
-export { createRng, deriveSeed, murmur3, shuffleInPlace, type Rng } from './rng.js';
+export { randomMix, type Mixed, type RandomMixOptions } from './mix.js';
+// The seeded generator of shard and sample shuffles, for callers that shuffle alike.
+export { createRng, deriveSeed, murmur3, shuffleInPlace, type Rng } from '@aim/base/random';
 export { WebDatasetError, type ErrorPolicy, type ErrorHandling, type WdsErrorInfo } from './errors.js';

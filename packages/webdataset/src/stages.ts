@@ -1,7 +1,7 @@
 // Stream stages, each `(src: AsyncIterable<A>) => AsyncIterable<B>` built from its options: shard shuffling,
 // resampling, node/worker splitting, sample shuffling and limiting.
 // References: webdataset (Python) shardlists.ResampledShards / split_by_node / split_by_worker, filters._shuffle.
-import { createRng, deriveSeed, shuffleInPlace, type Rng } from './rng.js';
+import { createRng, deriveSeed, shuffleInPlace, type Rng } from '@aim/base/random';
 
 /** A pipeline stage. */
 export type Stage<A, B> = (src: AsyncIterable<A>) => AsyncIterable<B>;

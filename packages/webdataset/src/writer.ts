@@ -1,8 +1,8 @@
 // ShardWriter: write samples into numbered POSIX tar shards, each moved into place atomically when complete.
 // References: webdataset (Python) writer.ShardWriter / TarWriter; POSIX.1-2001 ustar + pax.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AtomicFile } from '@aim/base/atomic-file';
 import { isMetaMember } from './sample.js';
 import { BLOCK, encodeFileHeader, paddingFor } from './tar/format.js';
 
@@ -91,8 +91,8 @@ function checkMemberName(key: string, ext: string): void {
 
 interface OpenShard {
   path: string;
-  tempPath: string;
-  handle: FileHandle;
+  /** The shard under a hidden temporary name in its folder until it is complete. */
+  file: AtomicFile;
   samples: number;
   bytes: number;
 }
@@ -153,8 +153,7 @@ export class ShardWriter {
       const shard = this.current;
       this.current = undefined;
       if (!shard) return;
-      await shard.handle.close().catch(() => undefined);
-      await rm(shard.tempPath, { force: true });
+      await shard.file.abort();
     });
   }
 
@@ -197,7 +196,7 @@ export class ShardWriter {
       shard = undefined;
     }
     shard ??= await this.openShard();
-    await shard.handle.writev(parts.filter((p) => p.length > 0));
+    await shard.file.handle.writev(parts.filter((p) => p.length > 0));
     shard.samples++;
     shard.bytes += bytes;
     this.lastKey = key;
@@ -206,10 +205,8 @@ export class ShardWriter {
   private async openShard(): Promise<OpenShard> {
     const path = formatShardName(this.options.pattern, this.nextIndex++);
     await mkdir(dirname(path) || '.', { recursive: true });
-    // Same directory, so the final rename is atomic; a crash leaves only this hidden temporary name behind.
-    const tempPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const handle = await open(tempPath, 'wx');
-    this.current = { path, tempPath, handle, samples: 0, bytes: 0 };
+    // A crash leaves only the hidden temporary name behind, never a partial shard under its final name.
+    this.current = { path, file: await AtomicFile.open(path), samples: 0, bytes: 0 };
     return this.current;
   }
 
@@ -218,15 +215,12 @@ export class ShardWriter {
     if (!shard) return;
     this.current = undefined;
     try {
-      await shard.handle.write(END_OF_ARCHIVE);
-      await shard.handle.sync();
-      await shard.handle.close();
-      await rename(shard.tempPath, shard.path);
+      await shard.file.handle.write(END_OF_ARCHIVE);
     } catch (error) {
-      await shard.handle.close().catch(() => undefined);
-      await rm(shard.tempPath, { force: true });
+      await shard.file.abort();
       throw error;
     }
+    await shard.file.commit(); // removes the temporary file itself if it fails
     this.written.push(shard.path);
     this.options.onShard?.({ path: shard.path, samples: shard.samples, bytes: shard.bytes + END_OF_ARCHIVE.length });
   }

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { withTempDir } from './helpers.js';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The one package this one depends on (its seeded generator), packed and installed beside it as a user would get it.
+const baseDir = resolve(packageDir, '../base');
 const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin/tsc');
 function run(cmd: string, args: string[], cwd: string): string {
   try {
@@ -45,8 +47,10 @@ readSamples('a.tar', { shufle: 3 });
 
 describe('npm pack', () => {
   it('packs dist with types, installs from the tarball offline, and works from plain Node ESM and TypeScript', async () => {
+    run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], baseDir);
     run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], packageDir);
     await withTempDir(async (dir) => {
+      const [base] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir], baseDir)) as { filename: string }[];
       const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir], packageDir)) as {
         filename: string;
         files: { path: string }[];
@@ -60,7 +64,7 @@ describe('npm pack', () => {
       const project = join(dir, 'scratch');
       run('mkdir', ['-p', project], dir);
       await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
-      run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(dir, packed.filename)], project);
+      run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(dir, base.filename), join(dir, packed.filename)], project);
 
       await writeFile(join(project, 'consumer.mjs'), consumerJs);
       const out = JSON.parse(run(process.execPath, ['consumer.mjs', project], project));

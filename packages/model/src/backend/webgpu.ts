@@ -47,9 +47,31 @@ export function registeredWebGpuAdapter(): WebGpuAdapterSummary | undefined {
   return registered;
 }
 
+/**
+ * `webgpu` is an optional peer dependency of this package (Dawn's binaries for every platform, ~130 MB), so a user who
+ * never asks for the GPU path need not install it. Without it, the GPU path says which package to install.
+ */
+export const DAWN_NOT_INSTALLED =
+  "the optional package 'webgpu' (Dawn, WebGPU for Node) is not installed; `npm install webgpu` to use the WebGPU backend";
+
+/** True for Node's "cannot find" error about `webgpu` itself (not about a file or dependency inside it). */
+function isDawnMissing(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+    /Cannot find (package|module) 'webgpu'/.test(String((err as Error).message))
+  );
+}
+
 async function loadDawn(): Promise<DawnModule> {
   if (dawn) return dawn;
-  const mod = (await import('webgpu')) as unknown as DawnModule;
+  let mod: DawnModule;
+  try {
+    // A literal specifier, so that bundles (bench/device) include the binding.
+    mod = (await import('webgpu')) as unknown as DawnModule;
+  } catch (err) {
+    throw isDawnMissing(err) ? new Error(DAWN_NOT_INSTALLED, { cause: err }) : err;
+  }
   // GPUBufferUsage, GPUMapMode, ... are globals in browsers; tfjs-backend-webgpu uses them as such.
   Object.assign(globalThis, mod.globals);
   dawn = mod;
@@ -98,7 +120,8 @@ async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; 
   try {
     entry = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
   } catch {
-    return undefined; // bundled without node_modules (bench/device): ask in this process instead
+    // Not installed, or bundled without node_modules (bench/device): ask in this process, whose import says which.
+    return undefined;
   }
   const script =
     "const { create } = await import(process.env.AIM_DAWN_ENTRY);" +
@@ -147,7 +170,11 @@ export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Pr
     return undefined;
   });
   if (!first) {
-    return { why: `the Dawn binding (npm 'webgpu') failed to load: ${String(dawnError)}`, usedSoftwareDefault: false };
+    const why =
+      dawnError instanceof Error && dawnError.message === DAWN_NOT_INSTALLED
+        ? DAWN_NOT_INSTALLED
+        : `the Dawn binding (npm 'webgpu') failed to load: ${String(dawnError)}`;
+    return { why, usedSoftwareDefault: false };
   }
   let { gpu, adapter, why, dawnSaid } = first;
   let usedSoftwareDefault = false;
@@ -158,9 +185,12 @@ export async function probeWebGpu(opts: { softwareFallback?: boolean } = {}): Pr
   }
   if (!adapter) {
     const vk = process.env.VK_DRIVER_FILES;
+    // Only an explicit webgpu request falls back to SwiftShader, so only then is the env variable the advice.
     const hint = vk
       ? `VK_DRIVER_FILES=${vk} gave none`
-      : `no Vulkan driver answered; without a GPU set VK_DRIVER_FILES=${SWIFTSHADER_ICD} (Debian package chromium)`;
+      : opts.softwareFallback
+        ? `no Vulkan driver answered, and SwiftShader was not found at ${SWIFTSHADER_ICD} (Debian package chromium)`
+        : 'no Vulkan driver answered (no GPU); --backend webgpu runs on SwiftShader (Debian package chromium), correct but slow';
     return { why: why ?? `no WebGPU adapter${dawnSaid ? ` (Dawn: ${dawnSaid})` : ''}: ${hint}`, usedSoftwareDefault };
   }
   vettedAdapter = adapter;
