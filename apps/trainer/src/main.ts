@@ -101,9 +101,6 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
-  if (worldSize > 1 && config.backend === 'webgpu') {
-    throw new Error(`--backend webgpu runs in one process for now; with ${worldSize} MPI ranks use --backend cpu, wasm or tensorflow`);
-  }
   const compute = await selectCompute(config.backend);
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);

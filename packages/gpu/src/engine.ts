@@ -52,6 +52,10 @@ export class AimEngine {
   private destroyed = false;
   /** Readers of the staging buffer run one at a time (a buffer can be mapped by one reader only). */
   private stagingQueue: Promise<unknown> = Promise.resolve();
+  /** Where a data-parallel step stands (accumulateGradients, exchangeGradients, applyUpdate); idle between steps. */
+  private phase: 'idle' | 'accumulated' | 'exchanging' | 'exchanged' = 'idle';
+  /** Host copy of the gradients and the loss for the data-parallel exchange, allocated on first use. */
+  private exchange: Float32Array | undefined;
 
   private constructor(device: GPUDevice, program: EngineProgram) {
     this.config = program.config;
@@ -120,22 +124,28 @@ export class AimEngine {
     const out = new Map<string, Float32Array>();
     const slots = [...this.program.arena.slots.values()];
     for (const slot of slots) out.set(slot.spec.name, new Float32Array(slot.size));
+    await this.readPiecesNow(chunks, (c, start, piece) => {
+      for (const s of slots) {
+        if (s.chunk !== c) continue;
+        const from = Math.max(s.offset, start);
+        const to = Math.min(s.offset + s.size, start + piece.length);
+        if (from < to) out.get(s.spec.name)!.set(piece.subarray(from - start, to - start), from - s.offset);
+      }
+    });
+    return out;
+  }
+
+  /** Copies every chunk of an arena to the host a staging buffer at a time; `visit` sees each piece once, in order. */
+  private async readPiecesNow(chunks: readonly BufferDesc[], visit: (chunk: number, start: number, piece: Float32Array) => void): Promise<void> {
     const stagingFloats = this.program.staging.bytes / 4;
     for (let c = 0; c < chunks.length; c++) {
-      const inChunk = slots.filter((s) => s.chunk === c);
       const floats = this.program.arena.chunks[c].floats;
       for (let start = 0; start < floats; start += stagingFloats) {
         const n = Math.min(stagingFloats, floats - start);
         this.rt.submit([{ kind: 'copy', src: chunks[c], srcOffset: start * 4, dst: this.program.staging, dstOffset: 0, bytes: n * 4 }]);
-        const piece = new Float32Array(await this.rt.read(this.program.staging, n * 4));
-        for (const s of inChunk) {
-          const from = Math.max(s.offset, start);
-          const to = Math.min(s.offset + s.size, start + n);
-          if (from < to) out.get(s.spec.name)!.set(piece.subarray(from - start, to - start), from - s.offset);
-        }
+        visit(c, start, new Float32Array(await this.rt.read(this.program.staging, n * 4)));
       }
     }
-    return out;
   }
 
   setParameters(values: ReadonlyMap<string, Float32Array>): void {
@@ -203,20 +213,110 @@ export class AimEngine {
 
   // ---- training ----
 
+  /** Weighted target positions of one micro-batch: the loss averages over K - S positions per sample. */
+  lossPositions(prefixLengths: Int32Array): number {
+    const k = numPatches(this.config);
+    return prefixLengths.reduce((n, s) => n + (k - s), 0);
+  }
+
   /**
    * One optimiser step over `micro` (its micro-batches are accumulated, each weighted by its share of the step's
    * weighted target positions, as @aim/train does). Returns once the work is submitted; the statistics resolve when
    * the GPU has finished the step.
    */
   step(micro: readonly MicroBatch[], hyper: AdamWHyper): Promise<EngineStepStats> {
+    this.requireIdle('step()');
+    if (micro.length === 0) throw new Error('engine: a step needs at least one micro-batch');
+    const total = micro.reduce((n, mb) => n + this.lossPositions(mb.prefixLengths), 0);
+    const update = this.updates + 1;
+    const base = this.updateValues(hyper, update);
+    this.submitMicroBatches(micro, { ...base, lossScale: 1 / total });
+    this.updates = update;
+    return this.finishUpdate();
+  }
+
+  // ---- a data-parallel step, in three parts ----
+  //
+  // Processes that share a step (MPI ranks) each compute the gradient of their micro-batches, sum the gradients, and
+  // apply the same update. WebGPU has no memory shared between processes or devices, and MPI's collectives work on
+  // host memory, so the exchange goes through the host: the gradient arena is copied to the host through the staging
+  // buffer, summed by the caller's all-reduce, and written back. That costs the gradient bytes twice per step (GPU to
+  // host, host to GPU) plus the all-reduce itself, and one host read per staging-sized piece; a single-process
+  // step() does none of it. The loss sum travels with the gradients, so the update's non-finite gate sees the global
+  // loss and the global gradient: every process halts at the same step.
+
+  /**
+   * Part 1: forward and backward of this process's micro-batches, accumulated into the gradient arena. Each is
+   * weighted by its share of `stepPositions`, the weighted target positions of the WHOLE step (every process's
+   * micro-batches; see lossPositions), so the sum over processes is what step() accumulates in one process.
+   */
+  accumulateGradients(micro: readonly MicroBatch[], stepPositions: number): void {
+    this.requireIdle('accumulateGradients()');
+    if (micro.length === 0) throw new Error('engine: a step needs at least one micro-batch');
+    const mine = micro.reduce((n, mb) => n + this.lossPositions(mb.prefixLengths), 0);
+    if (!Number.isInteger(stepPositions) || stepPositions < mine) {
+      throw new Error(`engine: the step's loss positions (${stepPositions}) must be an integer >= this process's ${mine}`);
+    }
+    this.submitMicroBatches(micro, { ...NEUTRAL_STEP, lossScale: 1 / stepPositions });
+    this.phase = 'accumulated';
+  }
+
+  /**
+   * Part 2: the gradient arena and the loss sum go to the host as one Float32Array (gradient chunks in arena order,
+   * then the loss), `allReduceSum` sums it in place over the processes, and the sums are written back.
+   */
+  async exchangeGradients(allReduceSum: (values: Float32Array) => unknown): Promise<void> {
+    this.check();
+    if (this.phase !== 'accumulated') throw new Error(`engine: exchangeGradients() needs accumulateGradients() first (state: ${this.phase})`);
+    this.phase = 'exchanging';
+    const { chunks } = this.program.arena;
+    const bases: number[] = [];
+    let floats = 0;
+    for (const c of chunks) {
+      bases.push(floats);
+      floats += c.floats;
+    }
+    // Kept across steps: the exchange allocates nothing after the first step.
+    if (this.exchange?.length !== floats + 1) this.exchange = new Float32Array(floats + 1);
+    const flat = this.exchange;
+    try {
+      await this.withStaging(async () => {
+        await this.readPiecesNow(this.program.grads, (c, start, piece) => flat.set(piece, bases[c] + start));
+        const { stats, staging } = this.program;
+        this.rt.submit([{ kind: 'copy', src: stats, srcOffset: STAT.loss * 4, dst: staging, dstOffset: 0, bytes: 4 }]);
+        flat[floats] = new Float32Array(await this.rt.read(staging, 4))[0];
+      });
+      await allReduceSum(flat);
+    } catch (err) {
+      this.phase = 'idle'; // the step is lost; the next one starts from zeroed gradients
+      throw err;
+    }
+    // Every process writes back the same sums, so the update below runs on the same bits everywhere.
+    chunks.forEach((c, i) => this.rt.write(this.program.grads[i], flat.subarray(bases[i], bases[i] + c.floats)));
+    this.rt.write(this.program.stats, flat.subarray(floats), STAT.loss * 4);
+    this.phase = 'exchanged';
+  }
+
+  /** Part 3: norm, clip and the non-finite gate on the summed gradients, then AdamW; as the end of step(). */
+  applyUpdate(hyper: AdamWHyper): Promise<EngineStepStats> {
+    this.check();
+    if (this.phase !== 'exchanged') throw new Error(`engine: applyUpdate() needs exchangeGradients() first (state: ${this.phase})`);
+    const update = this.updates + 1;
+    this.rt.writeStep({ ...this.updateValues(hyper, update), lossScale: 1 });
+    this.updates = update;
+    this.phase = 'idle';
+    return this.finishUpdate();
+  }
+
+  private requireIdle(what: string): void {
     this.check();
     this.requireHead();
-    if (micro.length === 0) throw new Error('engine: a step needs at least one micro-batch');
-    const k = numPatches(this.config);
-    let total = 0;
-    for (const mb of micro) for (const s of mb.prefixLengths) total += k - s;
-    const update = this.updates + 1;
-    const base: Omit<StepValues, 'lossScale'> = {
+    if (this.phase !== 'idle') throw new Error(`engine: ${what} in the middle of a data-parallel step (state: ${this.phase})`);
+  }
+
+  /** The per-step values of AdamW update number `update` (1-based: bias correction). */
+  private updateValues(hyper: AdamWHyper, update: number): Omit<StepValues, 'lossScale'> {
+    return {
       lr: hyper.lr,
       bc1: 1 - hyper.beta1 ** update,
       bc2: 1 - hyper.beta2 ** update,
@@ -228,13 +328,21 @@ export class AimEngine {
       decayFactor: hyper.weightDecay > 0 ? 1 - hyper.lr * hyper.weightDecay : 1,
       clip: Number.isFinite(hyper.clipNorm) ? hyper.clipNorm : 0,
     };
+  }
+
+  /** One command buffer per micro-batch: the first zeroes the gradients and the step's statistics. */
+  private submitMicroBatches(micro: readonly MicroBatch[], values: StepValues): void {
+    const k = numPatches(this.config);
     const forward = this.trunkOps(this.config.depth - 1);
     micro.forEach((mb, i) => {
       this.upload(mb.patches, mb.prefixLengths, k - 1);
-      this.rt.writeStep({ ...base, lossScale: 1 / total });
+      this.rt.writeStep(values);
       this.rt.submit([...(i === 0 ? this.program.ops.startStep : []), ...forward, ...this.program.ops.afterTrunk]);
     });
-    this.updates = update;
+  }
+
+  /** The update's command buffer; its statistics come back through the promise. */
+  private finishUpdate(): Promise<EngineStepStats> {
     return this.finishWith(this.program.ops.optimizer, (s) => ({
       loss: s[STAT.loss],
       gradNorm: s[STAT.gradNorm],
@@ -273,9 +381,8 @@ export class AimEngine {
   evalLoss(batch: MicroBatch): Promise<number> {
     this.check();
     this.requireHead();
-    const k = numPatches(this.config);
-    const count = batch.prefixLengths.reduce((n, s) => n + (k - s), 0);
-    this.upload(batch.patches, batch.prefixLengths, k - 1);
+    const count = this.lossPositions(batch.prefixLengths);
+    this.upload(batch.patches, batch.prefixLengths, numPatches(this.config) - 1);
     this.rt.writeStep({ ...NEUTRAL_STEP, lossScale: 1 / count });
     return this.finishWith([...this.trunkOps(this.config.depth - 1), ...this.program.ops.evalLoss], (s) => s[STAT.evalLoss]);
   }

@@ -159,7 +159,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const writer = (parallel?.rank ?? 0) === 0;
   if (parallel && parallel.size > 1) {
     microBatchesPerRank(config.accum, parallel.size);
-    if (parts.engine) throw new Error(`data parallel: the WebGPU engine runs in one process for now; use --backend cpu, wasm or tensorflow with ${parallel.size} ranks`);
   }
   const checkpointsRoot = join(runDir, 'checkpoints');
   const metricsPath = join(runDir, 'metrics.jsonl');

@@ -3,7 +3,7 @@
 // the same AdamW, so a run can move between them through a checkpoint. With the engine, the tfjs model and AdamW
 // stay on the host as the checkpoint copy: they are synchronised only when a checkpoint is written or loaded.
 import * as tf from '@tensorflow/tfjs-core';
-import type { AimEngine } from '@aim/gpu';
+import type { AimEngine, EngineStepStats } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
 import { type AdamW, momentName } from './adamw.js';
 import { trainPrefixSeed, validationPrefixSeed } from './seed.js';
@@ -94,17 +94,24 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
   };
 }
 
-/** The WebGPU engine computes every step; the host model and optimizer are its checkpoint copy. */
+/**
+ * The WebGPU engine computes every step; the host model and optimizer are its checkpoint copy. Data parallel (more
+ * than one process): every rank starts from rank 0's weights, computes its share of each step's micro-batches with
+ * the whole step's loss positions, the gradients are summed through the host (AimEngine.exchangeGradients) and every
+ * rank applies the same update on its own device; validation batches are shared out and the sums added.
+ */
 export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
+  const comm = o.parallel && o.parallel.size > 1 ? o.parallel : undefined;
   const params = o.model.parameters();
-  const k = numPatchesOf(o.model);
-  const weighted = (prefix: Int32Array): number => prefix.reduce((n, s) => n + (k - s), 0);
   const syncFromHost = (): void => {
     engine.setParameters(new Map(params.map((p) => [p.name, p.variable.dataSync() as Float32Array])));
     const state = o.optimizer.stateTensors();
     const moment = (which: 'm' | 'v') => new Map(params.map((p) => [p.name, state[momentName(which, p.name)].dataSync() as Float32Array]));
     engine.setMoments(moment('m'), moment('v'), o.optimizer.updateCount);
   };
+  // Rank 0's weights go to the host copy of every rank, which the engine then takes (the engine's own parameters are
+  // the host copy's at this point, so this is the engine's weights broadcast, without an asynchronous GPU read here).
+  if (comm) broadcastParameters(params, comm);
   syncFromHost();
   const { beta1, beta2, eps, weightDecay } = o.optimizer.options;
   return {
@@ -113,24 +120,36 @@ export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
         patches: b.patches,
         prefixLengths: o.samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(o.runSeed, stepIndex, i)),
       }));
-      const stats = await engine.step(batches, { lr, beta1, beta2, eps, weightDecay, clipNorm: o.clipNorm });
+      const hyper = { lr, beta1, beta2, eps, weightDecay, clipNorm: o.clipNorm };
+      let stats: EngineStepStats;
+      if (comm) {
+        // Every rank has the whole step's micro-batches (it keeps only its share): the step's positions, locally.
+        const positions = batches.reduce((n, b) => n + engine.lossPositions(b.prefixLengths), 0);
+        const share = microBatchesPerRank(micro.length, comm.size);
+        engine.accumulateGradients(batches.slice(comm.rank * share, (comm.rank + 1) * share), positions);
+        await engine.exchangeGradients((v) => comm.allReduceSum(v));
+        stats = await engine.applyUpdate(hyper);
+      } else {
+        stats = await engine.step(batches, hyper);
+      }
+      // The statistics are the summed ones on every rank: a non-finite loss or gradient anywhere stops all at this step.
       if (stats.nonFinite) throw new NonFiniteLossError(stepIndex + 1, Number.isFinite(stats.loss) ? stats.gradNorm : stats.loss);
       const images = micro.reduce((n, b) => n + b.batchSize, 0);
       return { step: stepIndex + 1, loss: stats.loss, lr, gradNorm: stats.gradNorm, images };
     },
     async validate(batches) {
-      let sum = 0;
-      let positions = 0;
-      let images = 0;
-      for (const [index, b] of batches.entries()) {
-        const prefixLengths = o.samplePrefixLengths(b.batchSize, b.numPatches, validationPrefixSeed(index));
-        const count = weighted(prefixLengths);
-        sum += (await engine.evalLoss({ patches: b.patches, prefixLengths })) * count;
-        positions += count;
-        images += b.batchSize;
-      }
       if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
-      return { loss: sum / positions, images };
+      const sums = new Float64Array(3); // weighted loss, positions, images
+      for (const [index, b] of batches.entries()) {
+        if (comm && index % comm.size !== comm.rank) continue;
+        const prefixLengths = o.samplePrefixLengths(b.batchSize, b.numPatches, validationPrefixSeed(index));
+        const count = engine.lossPositions(prefixLengths);
+        sums[0] += (await engine.evalLoss({ patches: b.patches, prefixLengths })) * count;
+        sums[1] += count;
+        sums[2] += b.batchSize;
+      }
+      comm?.allReduceSum(sums);
+      return { loss: sums[0] / sums[1], images: sums[2] };
     },
     async syncToHost() {
       const values = await engine.readParameters();
@@ -155,5 +174,3 @@ export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
     dispose: () => engine.destroy(),
   };
 }
-
-const numPatchesOf = (model: AimModel): number => (model.config.imageSize / model.config.patchSize) ** 2;
