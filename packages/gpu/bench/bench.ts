@@ -23,7 +23,7 @@ import {
   vettedWebGpuAdapter,
 } from '@aim/model';
 import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice } from '../src/index.js';
-import { gemmWorkgroupBytes } from '../src/kernels/gemm.js';
+import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
 import { TILE_CANDIDATES, tileName } from './tiles.js';
@@ -146,6 +146,10 @@ function shapesOf(config: AimConfig, batch: number): GemmShape[] {
   ];
 }
 
+/** --shapes-for as [variant, batch] (default: the last variant at --batch). */
+const shapesFor = (): string[] => (flags['shapes-for'] || `${flags.variants.split(',').at(-1)}=${flags.batch}`).split('=');
+const shapesVariant = (): string => shapesFor()[0];
+
 /**
  * GEMM rates of the step's shapes with the chosen tile and, with --sweep, the finalists of the n^3 sweep; prints each
  * shape's best tile and returns it (label -> tile name) for the JSON.
@@ -155,12 +159,12 @@ async function stepShapes(
   chosen: GemmTile,
   finalists: GemmTile[],
   peak: number,
-): Promise<Record<string, string>> {
-  const names = flags.variants.split(',');
-  const [name, b] = (flags['shapes-for'] || `${names.at(-1)}=${flags.batch}`).split('=');
+): Promise<{ names: Record<string, string>; tiles: Map<string, GemmTile> }> {
+  const [name, b] = shapesFor();
   const batch = b === 'max' || b === undefined ? Number(flags.batch) : Number(b);
   const candidates = finalists.includes(chosen) ? finalists : [chosen, ...finalists];
   const bestTiles: Record<string, string> = {};
+  const tuned = new Map<string, GemmTile>();
   console.log(
     `\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`,
   );
@@ -184,14 +188,17 @@ async function stepShapes(
       if (t === chosen) chosenRate = rate;
     }
     const found = best.rate >= 0;
-    if (found) bestTiles[shape.label] = tileName(best.tile);
+    if (found) {
+      bestTiles[shape.label] = tileName(best.tile);
+      tuned.set(gemmTileKey(shape), best.tile);
+    }
     rows.push({ kind: 'gemm-shape-best', variant: name, batch, shape: shape.label, tile: found ? best.tile : undefined });
     const [bestName, bestRate] = found ? [tileName(best.tile), best.rate] : ['none ran', NaN];
     console.log(
       `| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${bestName} | ${fmt(bestRate)} | ${fmt(bestRate / peak, 3)} | ${fmt(chosenRate)} |`,
     );
   }
-  return bestTiles;
+  return { names: bestTiles, tiles: tuned };
 }
 
 /** Feature extraction (trunk forward, every block, bidirectional) for the variants in --features-for. */
@@ -366,14 +373,21 @@ async function main(): Promise<void> {
   if (timed && mode === 'both') await robustnessRows(opened, tile, peak);
   saveJson();
   const finalists = flags.sweep ? [...square].sort((x, y) => y[1] - x[1]).slice(0, FINALISTS).map(([t]) => t) : [];
-  head.shapeTiles = timed ? await stepShapes(device, tile, finalists, peak) : {};
+  const shapes = timed ? await stepShapes(device, tile, finalists, peak) : { names: {}, tiles: new Map<string, GemmTile>() };
+  head.shapeTiles = shapes.names;
   saveJson();
 
   const torchRows: string[] = [];
+  const torchRuns = new Map<string, ReturnType<typeof torchStep>>();
   console.log(
     '\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
-  for (const name of flags.variants.split(',')) {
+  // With --sweep, the variant whose shapes were swept runs a second time with each shape's best tile ("+ tuned").
+  const sweptVariant = flags.sweep && shapes.tiles.size > 0 ? shapesVariant() : undefined;
+  const runs = flags.variants.split(',').flatMap((name) => (name === sweptVariant ? [name, `${name} + tuned`] : [name]));
+  for (const run of runs) {
+    const name = run.replace(/ \+ tuned$/, '');
+    const gemmTiles = run === name ? undefined : shapes.tiles;
     const config = configOf(name);
     const want = batchFor.get(name) ?? flags.batch;
     const candidates = want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
@@ -383,7 +397,7 @@ async function main(): Promise<void> {
     for (const b of candidates) {
       try {
         planMemory(config, b, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
-        engine = await AimEngine.create(device, config, { batch: b, recompute, gemmTile: tile });
+        engine = await AimEngine.create(device, config, { batch: b, recompute, gemmTile: tile, gemmTiles });
         batch = b;
         break;
       } catch (err) {
@@ -406,6 +420,7 @@ async function main(): Promise<void> {
       const row = {
         kind: 'step',
         variant: name,
+        ...(gemmTiles ? { tunedTiles: true } : {}),
         batch,
         plannedBytes: plan.totalBytes,
         allocatedBytes: engine.allocatedBytes,
@@ -421,16 +436,21 @@ async function main(): Promise<void> {
       rows.push(row);
       saveJson();
       console.log(
-        `| ${name} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
+        `| ${run} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
       );
       if (timed && hardware) {
-        const t = torchStep(config, batch, Number(flags.steps));
-        rows.push({ kind: 'torch', variant: name, batch, ...t });
-        saveJson();
+        // PyTorch runs once per variant and batch; the tuned row is compared with that same run.
+        const key = `${name}@${batch}`;
+        const t = torchRuns.get(key) ?? torchStep(config, batch, Number(flags.steps));
+        if (!torchRuns.has(key)) {
+          torchRuns.set(key, t);
+          rows.push({ kind: 'torch', variant: name, batch, ...t });
+          saveJson();
+        }
         torchRows.push(
           t.imagesPerSecond
-            ? `| ${name} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(t.imagesPerSecond, 1)} | **${fmt(row.imagesPerSecond / t.imagesPerSecond, 3)}** | ${t.gemm ? fmt(t.gemm) : '-'} |`
-            : `| ${name} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${t.why} | - | - |`,
+            ? `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(t.imagesPerSecond, 1)} | **${fmt(row.imagesPerSecond / t.imagesPerSecond, 3)}** | ${t.gemm ? fmt(t.gemm) : '-'} |`
+            : `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${t.why} | - | - |`,
         );
       }
     } finally {

@@ -11,7 +11,7 @@ import {
   patchDim,
 } from '@aim/model/spec';
 import { type ArenaLayout, layoutArena } from './arena.js';
-import { type GemmTile, gemm } from './kernels/gemm.js';
+import { type GemmTile, gemm, gemmTileKey } from './kernels/gemm.js';
 import { layerNormBackward, layerNormForward, layerNormPartialRows } from './kernels/layernorm.js';
 import { pixelLoss } from './kernels/loss.js';
 import { STATS_FLOATS, STAT, SUMSQ_GROUPS, adamw, normClipGate, sumOfSquares } from './kernels/optimizer.js';
@@ -33,6 +33,11 @@ export interface EngineOptions {
   readonly maxBindingBytes?: number;
   /** Tile of the large GEMMs (default GEMM_TILES.large); the device benchmark sweeps it. */
   readonly gemmTile?: GemmTile;
+  /**
+   * Tuned tiles of the step's unbatched GEMMs by `gemmTileKey` (the benchmark's per-shape sweep); the others, and
+   * the attention GEMMs, pick as without it.
+   */
+  readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
 }
 
 interface TrunkWorkspace {
@@ -140,7 +145,8 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const grad = (name: string, ld: number) => ({ buf: grads[slot(name).chunk], offset: slot(name).offset, ld });
   const norm = (prefix: string) => ({ weights: params[slot(`${prefix}.weight`).chunk], offW: slot(`${prefix}.weight`).offset });
   const bias = (name: string) => ({ buf: params[slot(name).chunk], offset: slot(name).offset });
-  const gm = (call: Parameters<typeof gemm>[1]) => gemm(pb, call, tile);
+  const tuned = (call: Parameters<typeof gemm>[1]) => (call.batch ? undefined : options.gemmTiles?.get(gemmTileKey(call)));
+  const gm = (call: Parameters<typeof gemm>[1]) => gemm(pb, { ...call, tile: call.tile ?? tuned(call) }, tile);
 
   const patches = buf('patches', N * P, 'io');
   const prefix = buf('prefix lengths', batch, 'io');

@@ -2,6 +2,6 @@
 export { requestEngineDevice } from './device.js';
 export { type EngineOptions, type MemoryPlan, describeEngine, planMemory } from './describe.js';
 export { AimEngine, type AdamWHyper, type EngineStepStats, type FeatureRequest, type MicroBatch } from './engine.js';
-export { GEMM_TILES, type GemmTile, gemm, gemmReference } from './kernels/gemm.js';
+export { GEMM_TILES, type GemmTile, gemm, gemmReference, gemmTileKey } from './kernels/gemm.js';
 export { ProgramBuilder } from './program.js';
 export { Runtime, type GpuCounters } from './runtime.js';
