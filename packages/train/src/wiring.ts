@@ -4,7 +4,7 @@ import type { LoaderOptions, LoaderPosition } from '@aim/data';
 import { openLoaderThread } from './loader-thread.js';
 import { createAim, samplePrefixLengths } from '@aim/model';
 import type { TrainConfig } from './config.js';
-import type { RunParts, TrainData } from './run.js';
+import type { RunParts, TrainData } from './run-parts.js';
 
 export interface DataSpecs {
   /** Training shard spec (WebDataset URLs / brace patterns). */
