@@ -62,3 +62,4 @@ export {
   type SampleInfo,
 } from './loader.js';
 export { createPool, workerLocation, type PoolOptions } from './pool.js';
+export { type LoaderShare } from './share.js';

@@ -12,6 +12,7 @@ import { AIM_COLOR_JITTER, type ColorJitterOptions } from './pixels.js';
 import { createPool } from './pool.js';
 import { DEFAULT_LIMITS, type ImageLimits, type ImageRejectReason, type SampleResult, type SampleTask, type TransformOptions } from './process.js';
 import { rngFor } from './random.js';
+import { BlockOwner, checkShare, type LoaderShare } from './share.js';
 
 /** Why a sample is not in any batch. */
 export type RejectReason = ImageRejectReason | 'missing_image' | 'worker_error' | `filter:${string}`;
@@ -93,6 +94,11 @@ export interface LoaderOptions {
   /** This process's place among data-parallel processes (shards are split rank::worldSize). */
   rank?: number;
   worldSize?: number;
+  /**
+   * This process's share of every optimiser step (share.ts): the raw stream is read whole, but only the blocks of
+   * batchSize samples that fill this rank's micro-batch slots are decoded. Needs `ordered`; excludes rank/worldSize.
+   */
+  share?: LoaderShare;
   /** Member holding an integer class label (e.g. 'cls'); batches then carry `labels` (-1 where a sample has none). */
   labelKey?: string;
   /** Members tried, in order, for the image; default jpg, jpeg, png, webp. */
@@ -162,6 +168,8 @@ export interface LoaderStats {
   lostToReadErrors: number;
   /** Encoded bytes of the samples seen. */
   bytes: number;
+  /** With `share`: raw samples passed over, undecoded, because their blocks belong to other ranks (not in `seen`). */
+  otherRanks?: number;
   batches: number;
   epoch: number;
   elapsedSeconds: number;
@@ -172,6 +180,9 @@ export interface LoaderStats {
 export interface LoaderPosition {
   epoch: number;
   samplesInEpoch: number;
+  /** With `share`: raw index in `epoch` where the block labelled `blockLabel` starts (see share.ts). */
+  blockStart?: number;
+  blockLabel?: number;
 }
 
 export interface PatchLoader extends AsyncIterable<PatchBatch> {
@@ -193,6 +204,8 @@ type Outcome =
 
 interface Pending {
   outcome: Promise<Outcome>;
+  /** With `share`: the sample's raw index in its epoch (the position after it, once consumed, is index + 1). */
+  rawIndex?: number;
   settled: Outcome | undefined;
   /** The ring slot the worker writes into (released when the outcome is consumed); none when no worker runs. */
   slot?: number;
@@ -258,6 +271,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     throw new RangeError(`createLoader: need 0 <= rank < worldSize, got rank ${rank}, worldSize ${worldSize}`);
   }
   if (options.samplesPerEpoch !== undefined) positiveInteger(options.samplesPerEpoch, 'samplesPerEpoch');
+  if (options.share) {
+    checkShare(options.share);
+    if (worldSize > 1) throw new TypeError('createLoader: give either rank/worldSize (shards split by rank) or share (blocks of samples by rank), not both');
+    if (!ordered) throw new TypeError('createLoader: share needs ordered batches (its positions count raw samples in stream order)');
+  }
 
   const sources: LoaderSource[] = options.sources ? [...options.sources] : options.shards !== undefined ? [{ shards: options.shards }] : [];
   if (sources.length === 0) throw new TypeError('createLoader: give `shards` or a non-empty `sources` list');
@@ -299,12 +317,17 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     readErrors: 0,
     lostToReadErrors: 0,
     bytes: 0,
+    ...(options.share ? { otherRanks: 0 } : {}),
     batches: 0,
     epoch: options.resume?.epoch ?? 0,
     elapsedSeconds: 0,
     imagesPerSecond: 0,
   };
   const position: LoaderPosition = { epoch: options.resume?.epoch ?? 0, samplesInEpoch: options.resume?.samplesInEpoch ?? 0 };
+  // A resume position without block fields is a step boundary: blocks are labelled from there.
+  const owner = options.share
+    ? new BlockOwner(options.share, batchSize, { blockStart: options.resume?.blockStart ?? position.samplesInEpoch, blockLabel: options.resume?.blockLabel ?? 0 })
+    : undefined;
   let startTime: number | undefined;
   let pool: Piscina | undefined;
   let closed = false;
@@ -518,7 +541,6 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       let workerTasks = 0;
       let consumedInEpoch = skip;
       let batch = newBatch(epoch);
-      const seenBefore = stats.seen;
       try {
         while (!closed) {
           while (!exhausted && workerTasks < prefetch && window.length < 4 * prefetch) {
@@ -531,7 +553,13 @@ export function createLoader(options: LoaderOptions): PatchLoader {
               index++; // resuming: these samples were consumed before the checkpoint
               continue;
             }
+            if (owner && !owner.owns(index)) {
+              index++; // another rank decodes it: not seen, not rejected, no worker task
+              stats.otherRanks!++;
+              continue;
+            }
             const pending = dispatch(next.value.sample, next.value.source, epoch, index++);
+            if (owner) pending.rawIndex = index - 1;
             if (pending.slot !== undefined) workerTasks++;
             window.push(pending);
           }
@@ -551,7 +579,8 @@ export function createLoader(options: LoaderOptions): PatchLoader {
             ring.release(pending.slot);
           }
           stats.seen++;
-          consumedInEpoch++;
+          // With a share, the other ranks' samples since the last consumed one are passed over too.
+          consumedInEpoch = pending.rawIndex !== undefined ? pending.rawIndex + 1 : consumedInEpoch + 1;
           if (outcome.ok) {
             stats.buffered++;
           } else {
@@ -567,7 +596,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
         await stream.return(undefined);
       }
       if (closed) break;
-      if (stats.seen === seenBefore && skip === 0 && stats.readErrors > 0) {
+      if (index === 0 && skip === 0 && stats.readErrors > 0) {
         const more = stats.readErrors - 1;
         throw new Error(
           `@aim/data: epoch ${epoch} read no samples: ${firstReadError}` +
@@ -584,6 +613,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       }
       position.epoch = epoch + 1;
       position.samplesInEpoch = 0;
+      owner?.nextEpoch(index, options.dropLast === true);
     }
   }
 
@@ -639,7 +669,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       return { ...stats, rejected: { ...stats.rejected }, elapsedSeconds: elapsed, imagesPerSecond: elapsed > 0 ? stats.yielded / elapsed : 0 };
     },
     position() {
-      return { ...position };
+      return { ...position, ...owner?.anchor };
     },
     recycle(batch: PatchBatch) {
       const buffer = lent.get(batch.patches);

@@ -1,7 +1,7 @@
 // The pretraining run: resume, step loop with prefetched data, validation, metrics, plots, checkpoints, stops.
 // Everything random is derived from (run seed, step, micro-batch), so a checkpoint needs no RNG state to resume exactly.
 // Its parts: run-parts.ts (what a run reads), checkpoint-state.ts (state.json, restore, write), validation.ts,
-// throughput.ts (the moving images/s window).
+// throughput.ts (the moving images/s window), data-share.ts (what each rank reads under data parallelism).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from './adamw.js';
@@ -9,6 +9,7 @@ import { assertCheckpointVerified, writeFileAtomic } from './checkpoint-dir.js';
 import { restoreCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint-state.js';
 import { formatConfig, type TrainConfig } from './config.js';
 import { anyRank, microBatchesPerRank, type DataParallel } from './data-parallel.js';
+import { gatherRankPositions, type DataShare } from './data-share.js';
 import { MetricsLog, lossCurveSvg, readMetrics } from './metrics.js';
 import { Prefetcher } from './prefetch.js';
 import type { DataPosition, PositionedBatch, RunParts } from './run-parts.js';
@@ -67,9 +68,10 @@ export interface RunOptions {
   /** Polled after every step: true finishes the step, saves and returns (SIGINT/SIGTERM). */
   readonly shouldStop?: () => boolean;
   /**
-   * Data-parallel processes (MPI): every rank runs runPretraining with the same options and reads the same training
-   * stream; each computes its share of every step's micro-batches, gradients are summed across ranks, and rank 0
-   * alone writes config, metrics, plots and checkpoints.
+   * Data-parallel processes (MPI): every rank runs runPretraining with the same options; each reads the same raw
+   * training stream but decodes and computes only its share of every step's micro-batches (data-share.ts), gradients
+   * are summed across ranks, and rank 0 alone writes config, metrics, plots and checkpoints (with every rank's data
+   * position).
    */
   readonly parallel?: DataParallel;
 }
@@ -136,7 +138,10 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
 
   let microBatchesConsumed = resumePosition?.microBatches ?? 0;
   let loaderPosition = resumePosition?.loader;
-  const data = await parts.openTrainData(resumePosition);
+  // Data parallel: this rank's loader yields only its micro-batches of each step (`perRank` of the step's `accum`).
+  const share: DataShare | undefined = parallel && parallel.size > 1 ? { rank: parallel.rank, size: parallel.size, step: startStep } : undefined;
+  const perRank = share ? microBatchesPerRank(config.accum, share.size) : config.accum;
+  const data = share ? await parts.openTrainData(resumePosition, share) : await parts.openTrainData(resumePosition);
   const stream = new Prefetcher(data.batches, config.prefetch);
 
   let step = startStep;
@@ -153,7 +158,11 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
 
   const save = async (): Promise<void> => {
     await runner.syncToHost();
-    const position: DataPosition = { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
+    // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
+    const position: DataPosition =
+      share
+        ? { microBatches: microBatchesConsumed, ...gatherRankPositions(loaderPosition, parallel!, step, config) }
+        : { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
     const state: CheckpointState = {
       format: 'aim-train-checkpoint/1',
       step,
@@ -179,9 +188,9 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       const t0 = performance.now();
       let waitBefore = stream.waitSeconds;
       const micro: PositionedBatch[] = [];
-      for (let i = 0; i < config.accum; i++) {
+      for (let i = 0; i < perRank; i++) {
         const next = await stream.next();
-        if (next.done) throw new Error(`training data ended after ${microBatchesConsumed + micro.length} micro-batches; the loader must repeat epochs`);
+        if (next.done) throw new Error(`training data ended after ${microBatchesConsumed + micro.length * (config.accum / perRank)} micro-batches; the loader must repeat epochs`);
         micro.push(next.value);
       }
       const stepEndPosition = micro.at(-1)!.dataPosition;
@@ -203,7 +212,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
         }
         throw err;
       }
-      microBatchesConsumed += micro.length;
+      microBatchesConsumed += config.accum; // the whole step's, on every rank
       loaderPosition = stepEndPosition ?? loaderPosition;
       step = result.step;
       const seconds = (performance.now() - tCompute) / 1000;

@@ -15,10 +15,10 @@ import {
   trainStep,
   validationSums,
 } from './train-step.js';
-import { broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';
+import { broadcastParameters, type DataParallel } from './data-parallel.js';
 
 export interface StepRunner {
-  /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`. */
+  /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`; data parallel: this rank's share of it. */
   step(stepIndex: number, micro: readonly PatchBatchLike[], lr: number): Promise<StepResult>;
   /** Mean loss over every weighted position of `batches`, with the fixed validation prefixes. */
   validate(batches: readonly PatchBatchLike[]): Promise<{ loss: number; images: number }>;
@@ -36,7 +36,10 @@ export interface RunnerOptions {
   readonly samplePrefixLengths: PrefixSampler;
   readonly runSeed: number;
   readonly clipNorm: number;
-  /** Data-parallel processes: each computes its share of every step's micro-batches; rank 0's weights are broadcast. */
+  /**
+   * Data-parallel processes: each is given and computes only its share of every step's micro-batches (rank r: the
+   * step's micro-batches r*n .. (r+1)*n - 1, n = micro.length); rank 0's weights are broadcast.
+   */
   readonly parallel?: DataParallel;
 }
 
@@ -63,14 +66,13 @@ export function tfjsRunner(o: RunnerOptions): StepRunner {
   };
 }
 
-/** tfjsRunner across processes: each computes its share of a step's micro-batches and of the validation batches. */
+/** tfjsRunner across processes: each computes its share of a step's micro-batches (all it is given) and of the validation batches. */
 function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunner {
   broadcastParameters(o.model.parameters(), comm);
   return {
     step: async (stepIndex, micro, lr) => {
-      const share = microBatchesPerRank(micro.length, comm.size);
-      const firstMicro = comm.rank * share;
-      const shard = { firstMicro, totalMicro: micro.length, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
+      // Every rank holds the same number of the step's micro-batches (its loader's share), rank r the r-th run of them.
+      const shard = { firstMicro: comm.rank * micro.length, totalMicro: micro.length * comm.size, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
       const options = {
         model: o.model,
         optimizer: o.optimizer,
@@ -79,7 +81,7 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
         clipNorm: o.clipNorm,
         shard,
       };
-      return trainStep(options, stepIndex, micro.slice(firstMicro, firstMicro + share), lr);
+      return trainStep(options, stepIndex, micro, lr);
     },
     validate: async (batches) => {
       if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
