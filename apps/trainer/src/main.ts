@@ -33,7 +33,7 @@ async function dataSpecs(config: TrainConfig, log: (m: string) => void): Promise
   };
 }
 
-function summaryText(s: RunSummary, resumeCommand: string): string {
+function summaryText(s: RunSummary, resumeCommand: string, worldSize: number): string {
   const lines = [
     `${s.stopReason === 'completed' ? 'done' : `stopped (${s.stopReason === 'signal' ? 'signal' : '--stop-at'})`}: ` +
       `step ${s.finalStep}/${s.totalSteps} (this process: ${s.startStep} -> ${s.finalStep}) in ${formatDuration(s.wallSeconds)}`,
@@ -45,7 +45,8 @@ function summaryText(s: RunSummary, resumeCommand: string): string {
   const stats = s.dataStats as { yielded?: number; rejectedTotal?: number; rejected?: Record<string, number>; readErrors?: number } | undefined;
   if (stats) {
     const reasons = Object.entries(stats.rejected ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
-    lines.push(`data: ${stats.yielded ?? 0} images loaded, ${stats.rejectedTotal ?? 0} rejected${reasons ? ` (${reasons})` : ''}, ${stats.readErrors ?? 0} read errors`);
+    // Under data parallelism each rank decodes only its share; rank 0 prints its own counts.
+    lines.push(`data${worldSize > 1 ? " (rank 0's share)" : ''}: ${stats.yielded ?? 0} images loaded, ${stats.rejectedTotal ?? 0} rejected${reasons ? ` (${reasons})` : ''}, ${stats.readErrors ?? 0} read errors`);
   }
   lines.push(
     `run folder ${s.runDir}: metrics.jsonl, loss-curve.svg, config.json` + (s.checkpoint ? `, checkpoint ${s.checkpoint}` : ''),
@@ -166,7 +167,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
       },
     });
     progress.end();
-    out.write(summaryText(summary, resumeCommand) + '\n');
+    out.write(summaryText(summary, resumeCommand, worldSize) + '\n');
     return 0;
   } catch (err) {
     progress.end();

@@ -114,6 +114,7 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(output).toMatch(/data parallel: rank 0 of 2 /);
     expect(output).toMatch(/data parallel: rank 1 of 2 /);
     expect(output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
+    expect(output).toMatch(/data \(rank 0's share\): \d+ images loaded, 0 rejected/);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
   });
 

@@ -16,6 +16,7 @@ export class LoaderAccounting {
     private readonly policy: 'raise' | 'warn' | 'skip',
     private readonly onReject: LoaderOptions['onReject'],
     epoch: number,
+    shared = false,
   ) {
     this.counts = {
       seen: 0,
@@ -27,6 +28,7 @@ export class LoaderAccounting {
       readErrors: 0,
       lostToReadErrors: 0,
       bytes: 0,
+      ...(shared ? { otherRanks: 0 } : {}),
       batches: 0,
       epoch,
       elapsedSeconds: 0,
@@ -39,9 +41,9 @@ export class LoaderAccounting {
     this.startTime = performance.now();
   }
 
-  /** Samples seen so far (to tell whether an epoch read any). */
-  get seen(): number {
-    return this.counts.seen;
+  /** A raw sample another rank decodes (share.ts): not seen, not rejected, no worker task. */
+  otherRank(): void {
+    this.counts.otherRanks!++;
   }
 
   startEpoch(epoch: number): void {
@@ -102,9 +104,9 @@ export class LoaderAccounting {
     this.counts.buffered -= size;
   }
 
-  /** Throws when an epoch read nothing and read errors are why (a wrong shard spec, typically). */
-  failIfNothingRead(epoch: number, seenBefore: number): void {
-    if (this.counts.seen === seenBefore && this.counts.readErrors > 0) {
+  /** Call when an epoch read no sample: throws when read errors are why (a wrong shard spec, typically). */
+  failIfNothingRead(epoch: number): void {
+    if (this.counts.readErrors > 0) {
       const more = this.counts.readErrors - 1;
       throw new Error(
         `@aim/data: epoch ${epoch} read no samples: ${this.firstReadError}` +

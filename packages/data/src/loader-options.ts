@@ -6,6 +6,7 @@ import type { LoaderOptions, LoaderSource, SampleInfo } from './loader-types.js'
 import { patchGrid } from './patches.js';
 import { AIM_COLOR_JITTER } from './pixels.js';
 import { DEFAULT_LIMITS, type ImageLimits, type TransformOptions } from './process.js';
+import { checkShare } from './share.js';
 
 const DEFAULT_IMAGE_KEYS = ['jpg', 'jpeg', 'png', 'webp'] as const;
 
@@ -61,6 +62,11 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
     throw new RangeError(`createLoader: need 0 <= rank < worldSize, got rank ${rank}, worldSize ${worldSize}`);
   }
   if (options.samplesPerEpoch !== undefined) positiveInteger(options.samplesPerEpoch, 'samplesPerEpoch');
+  if (options.share) {
+    checkShare(options.share);
+    if (worldSize > 1) throw new TypeError('createLoader: give either rank/worldSize (shards split by rank) or share (blocks of samples by rank), not both');
+    if (!ordered) throw new TypeError('createLoader: share needs ordered batches (its positions count raw samples in stream order)');
+  }
 
   const sources: LoaderSource[] = options.sources ? [...options.sources] : options.shards !== undefined ? [{ shards: options.shards }] : [];
   if (sources.length === 0) throw new TypeError('createLoader: give `shards` or a non-empty `sources` list');

@@ -2,6 +2,7 @@
 import type { HttpOptions, Sample } from '@aim/webdataset';
 import type { ColorJitterOptions } from './pixels.js';
 import type { ImageRejectReason } from './process.js';
+import type { LoaderShare } from './share.js';
 
 /** Why a sample is not in any batch. */
 export type RejectReason = ImageRejectReason | 'missing_image' | 'worker_error' | `filter:${string}`;
@@ -80,6 +81,11 @@ export interface LoaderOptions {
   /** This process's place among data-parallel processes (shards are split rank::worldSize). */
   rank?: number;
   worldSize?: number;
+  /**
+   * This process's share of every optimiser step (share.ts): the raw stream is read whole, but only the blocks of
+   * batchSize samples that fill this rank's micro-batch slots are decoded. Needs `ordered`; excludes rank/worldSize.
+   */
+  share?: LoaderShare;
   /** Member holding an integer class label (e.g. 'cls'); batches then carry `labels` (-1 where a sample has none). */
   labelKey?: string;
   /** Members tried, in order, for the image; default jpg, jpeg, png, webp. */
@@ -149,6 +155,8 @@ export interface LoaderStats {
   lostToReadErrors: number;
   /** Encoded bytes of the samples seen. */
   bytes: number;
+  /** With `share`: raw samples passed over, undecoded, because their blocks belong to other ranks (not in `seen`). */
+  otherRanks?: number;
   batches: number;
   epoch: number;
   elapsedSeconds: number;
@@ -159,6 +167,9 @@ export interface LoaderStats {
 export interface LoaderPosition {
   epoch: number;
   samplesInEpoch: number;
+  /** With `share`: raw index in `epoch` where the block labelled `blockLabel` starts (see share.ts). */
+  blockStart?: number;
+  blockLabel?: number;
 }
 
 export interface PatchLoader extends AsyncIterable<PatchBatch> {

@@ -13,11 +13,14 @@ import { resolveLoaderOptions } from './loader-options.js';
 import type { LoaderOptions, LoaderPosition, Outcome, PatchBatch, PatchLoader } from './loader-types.js';
 import type { SampleTask } from './process.js';
 import { checkSample } from './sample-checks.js';
+import { BlockOwner } from './share.js';
 import { SlotRing } from './slot-ring.js';
 import { WorkerTasks } from './worker-tasks.js';
 
 interface Pending {
   outcome: Promise<Outcome>;
+  /** With `share`: the sample's raw index in its epoch (the position after it, once consumed, is index + 1). */
+  rawIndex?: number;
   settled: Outcome | undefined;
   /** The ring slot the worker writes into (released when the outcome is consumed); none when no worker runs. */
   slot?: number;
@@ -27,8 +30,12 @@ interface Pending {
 export function createLoader(options: LoaderOptions): PatchLoader {
   const resolved = resolveLoaderOptions(options);
   const { batchSize, numPatches, patchDim, prefetch, mode, seed, epochs, ordered, policy, rank, worldSize, sources, transform, limits } = resolved;
-  const accounting = new LoaderAccounting(policy, options.onReject, options.resume?.epoch ?? 0);
+  const accounting = new LoaderAccounting(policy, options.onReject, options.resume?.epoch ?? 0, options.share !== undefined);
   const position: LoaderPosition = { epoch: options.resume?.epoch ?? 0, samplesInEpoch: options.resume?.samplesInEpoch ?? 0 };
+  // A resume position without block fields is a step boundary: blocks are labelled from there.
+  const owner = options.share
+    ? new BlockOwner(options.share, batchSize, { blockStart: options.resume?.blockStart ?? position.samplesInEpoch, blockLabel: options.resume?.blockLabel ?? 0 })
+    : undefined;
   let closed = false;
   let started = false;
   let generator: AsyncGenerator<PatchBatch> | undefined;
@@ -119,7 +126,6 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       let workerTasks = 0;
       let consumedInEpoch = skip;
       let batch = buffers.newBatch(epoch);
-      const seenBefore = accounting.seen;
       try {
         while (!closed) {
           while (!exhausted && workerTasks < prefetch && window.length < 4 * prefetch) {
@@ -132,7 +138,13 @@ export function createLoader(options: LoaderOptions): PatchLoader {
               index++; // resuming: these samples were consumed before the checkpoint
               continue;
             }
+            if (owner && !owner.owns(index)) {
+              index++; // another rank decodes it: not seen, not rejected, no worker task
+              accounting.otherRank();
+              continue;
+            }
             const pending = dispatch(next.value.item, next.value.source, epoch, index++);
+            if (owner) pending.rawIndex = index - 1;
             if (pending.slot !== undefined) workerTasks++;
             window.push(pending);
           }
@@ -151,7 +163,8 @@ export function createLoader(options: LoaderOptions): PatchLoader {
             workerTasks--;
             ring.release(pending.slot);
           }
-          consumedInEpoch++;
+          // With a share, the other ranks' samples since the last consumed one are passed over too.
+          consumedInEpoch = pending.rawIndex !== undefined ? pending.rawIndex + 1 : consumedInEpoch + 1;
           accounting.consumed(outcome);
           if (batch.count === batchSize) {
             const full = batch.finish();
@@ -163,7 +176,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
         await stream.return(undefined);
       }
       if (closed) break;
-      if (skip === 0) accounting.failIfNothingRead(epoch, seenBefore);
+      if (skip === 0 && index === 0) accounting.failIfNothingRead(epoch);
       if (batch.count > 0) {
         if (options.dropLast) {
           accounting.dropped(batch.count);
@@ -173,6 +186,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       }
       position.epoch = epoch + 1;
       position.samplesInEpoch = 0;
+      owner?.nextEpoch(index, options.dropLast === true);
     }
   }
 
@@ -193,7 +207,7 @@ export function createLoader(options: LoaderOptions): PatchLoader {
       return accounting.snapshot();
     },
     position() {
-      return { ...position };
+      return { ...position, ...owner?.anchor };
     },
     recycle(batch: PatchBatch) {
       buffers.recycle(batch);

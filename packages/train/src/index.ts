@@ -56,21 +56,9 @@ export {
   validationSums,
   type StepShard,
 } from './train-step.js';
-export {
-  runPretraining,
-  resolveCheckpoint,
-  readCheckpointState,
-  type RunOptions,
-  type RunParts,
-  type RunHooks,
-  type RunSummary,
-  type StepReport,
-  type StopReason,
-  type TrainData,
-  type DataPosition,
-  type PositionedBatch,
-  type CheckpointState,
-} from './run.js';
+export { runPretraining, type RunOptions, type RunHooks, type RunSummary, type StepReport, type StopReason } from './run.js';
+export { type RunParts, type TrainData, type DataPosition, type PositionedBatch } from './run-parts.js';
+export { resolveCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint-state.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
 export { selectCompute, type ComputeSelection } from './compute.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';

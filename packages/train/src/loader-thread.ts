@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LoaderOptions } from '@aim/data';
 import type { FromLoaderWorker, LoaderWorkerData, ToLoaderWorker } from './loader-worker.js';
-import type { PositionedBatch, TrainData } from './run.js';
+import type { PositionedBatch, TrainData } from './run-parts.js';
 
 /**
  * The worker's entry script. From TypeScript sources (tests, `node --import tsx`), it first registers tsx in the

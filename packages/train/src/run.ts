@@ -1,56 +1,24 @@
 // The pretraining run: resume, step loop with prefetched data, validation, metrics, plots, checkpoints, stops.
 // Everything random is derived from (run seed, step, micro-batch), so a checkpoint needs no RNG state to resume exactly.
-import { mkdirSync, readFileSync } from 'node:fs';
-import type * as tf from '@tensorflow/tfjs-core';
+// Its parts: run-parts.ts (what a run reads), checkpoint-state.ts (state.json, restore, write), validation.ts,
+// throughput.ts (the moving images/s window), data-share.ts (what each rank reads under data parallelism).
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AimEngine } from '@aim/gpu';
-import { readSafetensors, saveAimCheckpoint, tensorEntry, writeSafetensors, type AimModel } from '@aim/model';
 import { AdamW } from './adamw.js';
 import { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
-import { CHECKPOINT_MARKER, assertCheckpointVerified, latestCheckpoint, latestVerifiedCheckpoint, saveCheckpointDir } from './checkpoint-dir.js';
-import { checkValues, formatConfig, type TrainConfig } from './config.js';
+import { assertCheckpointVerified } from './checkpoint-dir.js';
+import { restoreCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint-state.js';
+import { formatConfig, type TrainConfig } from './config.js';
+import { anyRank, microBatchesPerRank, type DataParallel } from './data-parallel.js';
+import { gatherRankPositions, type DataShare } from './data-share.js';
 import { MetricsLog, lossCurveSvg, readMetrics } from './metrics.js';
 import { Prefetcher } from './prefetch.js';
+import type { DataPosition, PositionedBatch, RunParts } from './run-parts.js';
 import { learningRateAt } from './schedule.js';
 import { engineRunner, tfjsRunner } from './step-runner.js';
-import { anyRank, microBatchesPerRank, type DataParallel } from './data-parallel.js';
-import { NonFiniteLossError, type PatchBatchLike, type PrefixSampler, type StepResult } from './train-step.js';
-
-/** Where the training stream stands; saved in checkpoints. `microBatches` is what resuming relies on. */
-export interface DataPosition {
-  /** Micro-batches consumed since the start of the run. */
-  readonly microBatches: number;
-  /** What the loader reports about its position (epoch, shard, sample offset), for people reading the checkpoint. */
-  readonly loader?: Readonly<Record<string, unknown>>;
-}
-
-/** A batch with the loader's position right after it (what a checkpoint must record once the batch is consumed). */
-export type PositionedBatch = PatchBatchLike & { readonly dataPosition?: Readonly<Record<string, unknown>> };
-
-export interface TrainData {
-  readonly batches: AsyncIterable<PositionedBatch>;
-  /** Rejected-sample counts and throughput, reported in logs. */
-  stats?(): Readonly<Record<string, unknown>>;
-  close(): Promise<void>;
-}
-
-/** The parts a run is made of; `createRunParts` (wiring.ts) builds them from a config with @aim/model and @aim/data. */
-export interface RunParts {
-  /** The AIM model with its pretraining head. */
-  readonly model: AimModel;
-  readonly samplePrefixLengths: PrefixSampler;
-  /** Opens the training stream at its start, or right after the position saved in a checkpoint. */
-  openTrainData(from: DataPosition | undefined): Promise<TrainData>;
-  /** Opens the validation stream from its start (deterministic order, eval transform); undefined: no validation. */
-  openValData?(): Promise<TrainData>;
-  /** Short description of the compute backend, for logs. */
-  readonly backend: string;
-  /**
-   * The WebGPU engine, when it computes the steps: `model` is then its host copy for checkpoints, synchronised when one
-   * is written or loaded. runPretraining destroys it when the run ends.
-   */
-  readonly engine?: AimEngine;
-}
+import { ThroughputWindow } from './throughput.js';
+import { NonFiniteLossError, type StepResult } from './train-step.js';
+import { readValidationBatches, validator } from './validation.js';
 
 export interface StepReport extends StepResult {
   readonly totalSteps: number;
@@ -101,54 +69,12 @@ export interface RunOptions {
   /** Polled after every step: true finishes the step, saves and returns (SIGINT/SIGTERM). */
   readonly shouldStop?: () => boolean;
   /**
-   * Data-parallel processes (MPI): every rank runs runPretraining with the same options and reads the same training
-   * stream; each computes its share of every step's micro-batches, gradients are summed across ranks, and rank 0
-   * alone writes config, metrics, plots and checkpoints.
+   * Data-parallel processes (MPI): every rank runs runPretraining with the same options; each reads the same raw
+   * training stream but decodes and computes only its share of every step's micro-batches (data-share.ts), gradients
+   * are summed across ranks, and rank 0 alone writes config, metrics, plots and checkpoints (with every rank's data
+   * position).
    */
   readonly parallel?: DataParallel;
-}
-
-/** What state.json in a checkpoint holds. */
-export interface CheckpointState {
-  readonly format: 'aim-train-checkpoint/1';
-  readonly step: number;
-  readonly optimizerUpdates: number;
-  readonly dataPosition: DataPosition;
-  /** All randomness is derived from this seed and the step, so it is the whole RNG state. */
-  readonly rng: { readonly runSeed: number; readonly scheme: string };
-  readonly config: TrainConfig;
-  readonly backend: string;
-  readonly lastLoss?: number;
-  /** Validation loss at this step (when validated here or earlier), read by the eval app. */
-  readonly valLoss?: number;
-  readonly savedAt: string;
-}
-
-const MODEL_FILE = 'model.safetensors';
-const OPTIMIZER_FILE = 'optimizer.safetensors';
-
-/**
- * Resolves a --resume argument: a checkpoint folder (as is: loading verifies it), or a run folder (its newest
- * checkpoint that verifies; each damaged one passed over goes to `onSkip` as one line).
- */
-export function resolveCheckpoint(path: string, onSkip?: (line: string) => void): string {
-  try {
-    readFileSync(join(path, CHECKPOINT_MARKER));
-    return path;
-  } catch {
-    const latest = latestVerifiedCheckpoint(join(path, 'checkpoints'), onSkip);
-    if (latest) return latest;
-    if (latestCheckpoint(join(path, 'checkpoints'))) throw new Error(`resume: no checkpoint under '${path}' verifies (all damaged)`);
-    throw new Error(`resume: '${path}' is neither a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with checkpoints/`);
-  }
-}
-
-export function readCheckpointState(checkpointDir: string): CheckpointState {
-  const path = join(checkpointDir, CHECKPOINT_MARKER);
-  const state = JSON.parse(readFileSync(path, 'utf8')) as CheckpointState;
-  if (state.format !== 'aim-train-checkpoint/1') throw new Error(`${path}: unknown checkpoint format ${JSON.stringify(state.format)}`);
-  checkValues(state.config, `${path} config`);
-  return state;
 }
 
 /** Runs (or continues) pretraining until the schedule ends, --stop-at, or shouldStop(). */
@@ -178,10 +104,8 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   let startStep = 0;
   let resumePosition: DataPosition | undefined;
   if (options.resumeFrom) {
-    const state = readCheckpointState(options.resumeFrom);
+    const state = await restoreCheckpoint(options.resumeFrom, parts.model, optimizer);
     resumePosition = state.dataPosition;
-    await loadModelWeights(parts.model, join(options.resumeFrom, MODEL_FILE));
-    await loadOptimizerState(optimizer, join(options.resumeFrom, OPTIMIZER_FILE), state.optimizerUpdates);
     startStep = state.step;
     if (state.dataPosition.microBatches !== state.step * config.accum) {
       hooks.onMessage?.(
@@ -206,32 +130,18 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   };
   const lastStep = config.stopAt > 0 ? Math.min(config.stopAt, config.steps) : config.steps;
 
-  // Validation batches are read once and kept: the same images with the same prefixes at every evaluation.
-  let valBatches: PatchBatchLike[] | undefined;
-  if (parts.openValData) {
-    const val = await parts.openValData();
-    valBatches = [];
-    try {
-      for await (const b of val.batches) {
-        valBatches.push(b);
-        if (valBatches.length >= config.valBatches) break;
-      }
-    } finally {
-      await val.close();
-    }
-    if (valBatches.length === 0) throw new Error('validation data gave no batches');
-  }
-  const validate = async (step: number): Promise<number | undefined> => {
-    if (!valBatches) return undefined;
-    const { loss, images } = await runner.validate(valBatches);
+  const valBatches = await readValidationBatches(parts, config.valBatches);
+  const validate = validator(runner, valBatches, (step, loss, images) => {
     metrics.append({ kind: 'val', step, loss, images });
     hooks.onValidation?.(step, loss);
-    return loss;
-  };
+  });
 
   let microBatchesConsumed = resumePosition?.microBatches ?? 0;
   let loaderPosition = resumePosition?.loader;
-  const data = await parts.openTrainData(resumePosition);
+  // Data parallel: this rank's loader yields only its micro-batches of each step (`perRank` of the step's `accum`).
+  const share: DataShare | undefined = parallel && parallel.size > 1 ? { rank: parallel.rank, size: parallel.size, step: startStep } : undefined;
+  const perRank = share ? microBatchesPerRank(config.accum, share.size) : config.accum;
+  const data = share ? await parts.openTrainData(resumePosition, share) : await parts.openTrainData(resumePosition);
   const stream = new Prefetcher(data.batches, config.prefetch);
 
   let step = startStep;
@@ -244,11 +154,15 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   let firstBatchSeconds = 0;
   let trainImages = 0;
   let stopReason: StopReason = 'completed';
-  const recent: Array<{ seconds: number; images: number }> = [];
+  const throughput = new ThroughputWindow();
 
   const save = async (): Promise<void> => {
     await runner.syncToHost();
-    const position: DataPosition = { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
+    // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
+    const position: DataPosition =
+      share
+        ? { microBatches: microBatchesConsumed, ...gatherRankPositions(loaderPosition, parallel!, step, config) }
+        : { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
     const state: CheckpointState = {
       format: 'aim-train-checkpoint/1',
       step,
@@ -261,24 +175,8 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       ...(lastValLoss !== undefined && lastValStep === step ? { valLoss: lastValLoss } : {}),
       savedAt: new Date().toISOString(),
     };
-    const meta = { step: String(step), variant: config.variant };
     if (!writer) return;
-    lastCheckpoint = await saveCheckpointDir({
-      root: checkpointsRoot,
-      step,
-      keep: config.keep,
-      write: async (dir) => {
-        // model.safetensors is a plain AIM checkpoint (config in its metadata) that @aim/model and the eval app load.
-        await saveAimCheckpoint(join(dir, MODEL_FILE), { model: parts.model, metadata: meta });
-        const moments = optimizer.stateTensors();
-        await writeSafetensors(
-          join(dir, OPTIMIZER_FILE),
-          Object.entries(moments).map(([name, t]) => tensorEntry(name, t)),
-          { ...meta, contents: 'AdamW moments', updates: String(optimizer.updateCount) },
-        );
-        writeFileAtomic(join(dir, CHECKPOINT_MARKER), JSON.stringify(state, null, 2) + '\n');
-      },
-    });
+    lastCheckpoint = await writeCheckpoint({ root: checkpointsRoot, keep: config.keep, state, model: parts.model, optimizer });
     const stats = data.stats?.();
     metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...(stats ? { dataStats: stats } : {}) });
     hooks.onCheckpoint?.(lastCheckpoint, step);
@@ -290,9 +188,9 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       const t0 = performance.now();
       let waitBefore = stream.waitSeconds;
       const micro: PositionedBatch[] = [];
-      for (let i = 0; i < config.accum; i++) {
+      for (let i = 0; i < perRank; i++) {
         const next = await stream.next();
-        if (next.done) throw new Error(`training data ended after ${microBatchesConsumed + micro.length} micro-batches; the loader must repeat epochs`);
+        if (next.done) throw new Error(`training data ended after ${microBatchesConsumed + micro.length * (config.accum / perRank)} micro-batches; the loader must repeat epochs`);
         micro.push(next.value);
       }
       const stepEndPosition = micro.at(-1)!.dataPosition;
@@ -314,17 +212,13 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
         }
         throw err;
       }
-      microBatchesConsumed += micro.length;
+      microBatchesConsumed += config.accum; // the whole step's, on every rank
       loaderPosition = stepEndPosition ?? loaderPosition;
       step = result.step;
       const seconds = (performance.now() - tCompute) / 1000;
       trainSeconds += seconds;
       trainImages += result.images;
-      recent.push({ seconds, images: result.images });
-      if (recent.length > 20) recent.shift();
-      const windowSeconds = recent.reduce((a, r) => a + r.seconds, 0);
-      const imagesPerSecond = recent.reduce((a, r) => a + r.images, 0) / windowSeconds;
-      const etaSeconds = (windowSeconds / recent.length) * (lastStep - step);
+      const { imagesPerSecond, etaSeconds } = throughput.add(seconds, result.images, lastStep - step);
       firstLoss ??= result.loss;
       lastLoss = result.loss;
       metrics.append({ kind: 'train', step, loss: result.loss, lr, gradNorm: result.gradNorm, imagesPerSecond, elapsedSeconds: (performance.now() - started) / 1000 });
@@ -374,37 +268,4 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     metricsPath,
     plotPath,
   };
-}
-
-/** Loads every state-dict tensor of `model` from an AIM safetensors file, one tensor at a time. */
-async function loadModelWeights(model: AimModel, path: string): Promise<void> {
-  const file = await readSafetensors(path);
-  try {
-    for (const { name } of model.stateSpecs()) {
-      if (!file.tensors.has(name)) throw new Error(`${path}: missing tensor '${name}' (was it saved from variant ${model.config.name}?)`);
-      const t = await file.readTensor(name);
-      try {
-        model.loadStateDict({ [name]: t }, { partial: true });
-      } finally {
-        t.dispose();
-      }
-    }
-  } finally {
-    await file.close();
-  }
-}
-
-async function loadOptimizerState(optimizer: AdamW, path: string, updates: number): Promise<void> {
-  const file = await readSafetensors(path);
-  const tensors: Record<string, tf.Tensor> = {};
-  try {
-    for (const name of Object.keys(optimizer.stateTensors())) {
-      if (!file.tensors.has(name)) throw new Error(`${path}: missing optimizer tensor '${name}'`);
-      tensors[name] = await file.readTensor(name);
-    }
-    optimizer.loadState(tensors, updates);
-  } finally {
-    Object.values(tensors).forEach((t) => t.dispose());
-    await file.close();
-  }
 }

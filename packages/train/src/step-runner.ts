@@ -6,19 +6,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AimEngine, EngineStepStats } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
 import { type AdamW, momentName } from './adamw.js';
-import { trainPrefixSeed, validationPrefixSeed } from './seed.js';
+import { validationPrefixSeed } from './seed.js';
 import {
   NonFiniteLossError,
   type PatchBatchLike,
   type PrefixSampler,
   type StepResult,
+  stepPrefixes,
   trainStep,
   validationSums,
 } from './train-step.js';
-import { broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';
+import { broadcastParameters, type DataParallel } from './data-parallel.js';
 
 export interface StepRunner {
-  /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`. */
+  /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`; data parallel: this rank's share of it. */
   step(stepIndex: number, micro: readonly PatchBatchLike[], lr: number): Promise<StepResult>;
   /** Mean loss over every weighted position of `batches`, with the fixed validation prefixes. */
   validate(batches: readonly PatchBatchLike[]): Promise<{ loss: number; images: number }>;
@@ -36,7 +37,10 @@ export interface RunnerOptions {
   readonly samplePrefixLengths: PrefixSampler;
   readonly runSeed: number;
   readonly clipNorm: number;
-  /** Data-parallel processes: each computes its share of every step's micro-batches; rank 0's weights are broadcast. */
+  /**
+   * Data-parallel processes: each is given and computes only its share of every step's micro-batches (rank r: the
+   * step's micro-batches r*n .. (r+1)*n - 1, n = micro.length); rank 0's weights are broadcast.
+   */
   readonly parallel?: DataParallel;
 }
 
@@ -63,14 +67,13 @@ export function tfjsRunner(o: RunnerOptions): StepRunner {
   };
 }
 
-/** tfjsRunner across processes: each computes its share of a step's micro-batches and of the validation batches. */
+/** tfjsRunner across processes: each computes its share of a step's micro-batches (all it is given) and of the validation batches. */
 function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunner {
   broadcastParameters(o.model.parameters(), comm);
   return {
     step: async (stepIndex, micro, lr) => {
-      const share = microBatchesPerRank(micro.length, comm.size);
-      const firstMicro = comm.rank * share;
-      const shard = { firstMicro, totalMicro: micro.length, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
+      // Every rank holds the same number of the step's micro-batches (its loader's share), rank r the r-th run of them.
+      const shard = { firstMicro: comm.rank * micro.length, totalMicro: micro.length * comm.size, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
       const options = {
         model: o.model,
         optimizer: o.optimizer,
@@ -79,7 +82,7 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
         clipNorm: o.clipNorm,
         shard,
       };
-      return trainStep(options, stepIndex, micro.slice(firstMicro, firstMicro + share), lr);
+      return trainStep(options, stepIndex, micro, lr);
     },
     validate: async (batches) => {
       if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
@@ -116,17 +119,14 @@ export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
   const { beta1, beta2, eps, weightDecay } = o.optimizer.options;
   return {
     async step(stepIndex, micro, lr) {
-      const batches = micro.map((b, i) => ({
-        patches: b.patches,
-        prefixLengths: o.samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(o.runSeed, stepIndex, i)),
-      }));
+      // Data parallel: `micro` is this rank's share, the step's micro-batches rank*n .. of n*size.
+      const shard = comm ? { firstMicro: comm.rank * micro.length, totalMicro: micro.length * comm.size } : undefined;
+      const { prefixes, total } = stepPrefixes(o.samplePrefixLengths, o.runSeed, stepIndex, micro, shard);
+      const batches = micro.map((b, i) => ({ patches: b.patches, prefixLengths: prefixes[i] }));
       const hyper = { lr, beta1, beta2, eps, weightDecay, clipNorm: o.clipNorm };
       let stats: EngineStepStats;
       if (comm) {
-        // Every rank has the whole step's micro-batches (it keeps only its share): the step's positions, locally.
-        const positions = batches.reduce((n, b) => n + engine.lossPositions(b.prefixLengths), 0);
-        const share = microBatchesPerRank(micro.length, comm.size);
-        engine.accumulateGradients(batches.slice(comm.rank * share, (comm.rank + 1) * share), positions);
+        engine.accumulateGradients(batches, total);
         await engine.exchangeGradients((v) => comm.allReduceSum(v));
         stats = await engine.applyUpdate(hyper);
       } else {
@@ -134,7 +134,8 @@ export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
       }
       // The statistics are the summed ones on every rank: a non-finite loss or gradient anywhere stops all at this step.
       if (stats.nonFinite) throw new NonFiniteLossError(stepIndex + 1, Number.isFinite(stats.loss) ? stats.gradNorm : stats.loss);
-      const images = micro.reduce((n, b) => n + b.batchSize, 0);
+      // Every rank's share has the same shape, so the step's images are this rank's times the world size.
+      const images = micro.reduce((n, b) => n + b.batchSize, 0) * (comm?.size ?? 1);
       return { step: stepIndex + 1, loss: stats.loss, lr, gradNorm: stats.gradNorm, images };
     },
     async validate(batches) {

@@ -69,6 +69,35 @@ export interface StepShard {
   allReduceSum(values: Float32Array | Float64Array): void;
 }
 
+/**
+ * The prefix lengths of a step's micro-batches (drawn from (run seed, step, micro-batch)), their weighted positions,
+ * and the positions of the whole step that weight them. With a shard, `micro` are the step's micro-batches
+ * `firstMicro ..` of `totalMicro`, all of one shape, so the others' positions are drawn here without communication.
+ */
+export function stepPrefixes(
+  samplePrefixLengths: PrefixSampler,
+  runSeed: number,
+  stepIndex: number,
+  micro: readonly PatchBatchLike[],
+  shard?: Pick<StepShard, 'firstMicro' | 'totalMicro'>,
+): { prefixes: Int32Array[]; counts: number[]; total: number } {
+  const first = shard?.firstMicro ?? 0;
+  const prefixes = micro.map((b, i) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, stepIndex, first + i)));
+  const counts = micro.map((b, i) => weightedPositions(prefixes[i], b.numPatches));
+  let total = counts.reduce((a, b) => a + b, 0);
+  if (shard) {
+    const { batchSize, numPatches } = micro[0];
+    total = 0;
+    for (let j = 0; j < shard.totalMicro; j++) {
+      total +=
+        j >= first && j < first + micro.length
+          ? counts[j - first]
+          : weightedPositions(samplePrefixLengths(batchSize, numPatches, trainPrefixSeed(runSeed, stepIndex, j)), numPatches);
+    }
+  }
+  return { prefixes, counts, total };
+}
+
 export interface StepResult {
   /** 1-based: the number of optimiser steps completed after this one. */
   readonly step: number;
@@ -93,20 +122,7 @@ export function trainStep(options: StepOptions, stepIndex: number, microBatches:
   const paramByVariable = new Map(params.map((p) => [p.variable.name, p.name]));
 
   const shard = options.shard;
-  const first = shard?.firstMicro ?? 0;
-  const prefixes = microBatches.map((b, micro) => samplePrefixLengths(b.batchSize, b.numPatches, trainPrefixSeed(runSeed, stepIndex, first + micro)));
-  const counts = microBatches.map((b, i) => weightedPositions(prefixes[i], b.numPatches));
-  let total = counts.reduce((a, b) => a + b, 0);
-  if (shard) {
-    // Every process's micro-batches have this shape (equal batches): the whole step's positions, without communication.
-    const { batchSize, numPatches } = microBatches[0];
-    total = 0;
-    for (let j = 0; j < shard.totalMicro; j++) {
-      total += j >= first && j < first + microBatches.length
-        ? counts[j - first]
-        : weightedPositions(samplePrefixLengths(batchSize, numPatches, trainPrefixSeed(runSeed, stepIndex, j)), numPatches);
-    }
-  }
+  const { prefixes, counts, total } = stepPrefixes(samplePrefixLengths, runSeed, stepIndex, microBatches, shard);
 
   const summed = new Map<string, tf.Tensor>();
   let loss = 0;

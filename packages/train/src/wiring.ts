@@ -1,21 +1,17 @@
 // Builds a run's parts from a resolved config: the AIM model (@aim/model) and the training/validation loaders
 // (@aim/data), with loader positions captured per batch so checkpoints record what the step actually consumed.
-import type { LoaderOptions, LoaderPosition } from '@aim/data';
+import type { LoaderOptions } from '@aim/data';
 import { openLoaderThread } from './loader-thread.js';
 import { createAim, samplePrefixLengths } from '@aim/model';
 import type { TrainConfig } from './config-fields.js';
-import type { RunParts, TrainData } from './run.js';
+import { oneProcessResumePosition, rankResumePosition } from './data-share.js';
+import type { RunParts, TrainData } from './run-parts.js';
 
 export interface DataSpecs {
   /** Training shard spec (WebDataset URLs / brace patterns). */
   readonly train: string;
   /** Validation shard spec; undefined: no validation. */
   readonly val?: string;
-}
-
-function isLoaderPosition(p: unknown): p is LoaderPosition {
-  const q = p as Partial<LoaderPosition> | undefined;
-  return typeof q?.epoch === 'number' && typeof q.samplesInEpoch === 'number';
 }
 
 export interface CreateRunPartsOptions {
@@ -34,11 +30,8 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
     model,
     samplePrefixLengths,
     backend: options.backend,
-    openTrainData: async (from) => {
-      const resume = from?.loader;
-      if (from && from.microBatches > 0 && !isLoaderPosition(resume)) {
-        throw new Error(`checkpoint data position ${JSON.stringify(from)} has no loader position {epoch, samplesInEpoch} to resume from`);
-      }
+    openTrainData: async (from, share) => {
+      const resume = share ? rankResumePosition(from, share, config) : oneProcessResumePosition(from);
       const loaderOptions: LoaderOptions = {
         shards: data.train,
         batchSize: config.batchSize,
@@ -53,7 +46,9 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
         // Equal batch sizes keep every step's shapes and accumulation weights the same.
         dropLast: true,
         ordered: true,
-        ...(isLoaderPosition(resume) ? { resume } : {}),
+        ...(resume ? { resume } : {}),
+        // Data parallel: this rank decodes only the blocks of samples that fill its micro-batch slots of each step.
+        ...(share ? { share: { rank: share.rank, size: share.size, batchesPerStep: config.accum } } : {}),
       };
       // On its own thread: wasm/cpu steps block this one, and the loader must keep going during them.
       return openLoaderThread(loaderOptions, config.prefetch);

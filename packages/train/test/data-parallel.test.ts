@@ -1,6 +1,7 @@
-// Data parallelism over MPI: 2 ranks x micro-batch 8 take the same step as 1 rank accumulating 2 micro-batches of 8
-// over the same samples (losses and final parameters within 1e-6, ranks bitwise identical); the same on the WebGPU
-// engine, one device per rank (within 1e-5); a NaN on one rank stops both engines at that step; the accumulation split.
+// Data parallelism over MPI: 2 ranks x micro-batch 8, each decoding only its share of the samples, take the same step
+// as 1 rank accumulating 2 micro-batches of 8 over the same samples (losses and final parameters within 1e-6, ranks
+// bitwise identical); the same on the WebGPU engine, one device per rank (within 1e-5); a NaN on one rank stops both
+// engines at that step; the accumulation split.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,12 @@ describe('microBatchesPerRank', () => {
 
 const read = (dir: string, sub: string, rank: number) => ({
   params: new Float32Array(new Uint8Array(readFileSync(join(dir, sub, `params-rank${rank}.bin`))).buffer),
-  log: JSON.parse(readFileSync(join(dir, sub, `losses-rank${rank}.json`), 'utf8')) as { losses: number[]; vals: number[]; images: number },
+  log: JSON.parse(readFileSync(join(dir, sub, `losses-rank${rank}.json`), 'utf8')) as {
+    losses: number[];
+    vals: number[];
+    images: number;
+    dataStats: { seen: number; otherRanks?: number; rejectedTotal: number };
+  },
 });
 
 async function makeShards(pattern: string, count: number, perShard: number, seed: number): Promise<void> {
@@ -83,6 +89,16 @@ describe.skipIf(missing !== undefined)(`data parallel over mpirun -np 2${missing
       for (let i = 0; i < ref.params.length; i++) worst = Math.max(worst, Math.abs(r.params[i] - ref.params[i]));
       expect(worst).toBeLessThanOrEqual(1e-6);
     }
+    // Each rank decoded only its share: 10 steps x 8 of its own samples (plus what its loader read ahead), while the one
+    // process decoded all 160; the other rank's samples were passed over, not counted as seen or rejected.
+    for (const r of [r0, r1]) {
+      expect(r.log.dataStats.seen).toBeGreaterThanOrEqual(80);
+      expect(r.log.dataStats.seen).toBeLessThan(ref.log.dataStats.seen - 40);
+      expect(r.log.dataStats.otherRanks).toBeGreaterThanOrEqual(72);
+      expect(r.log.dataStats.rejectedTotal).toBe(0);
+    }
+    expect(ref.log.dataStats.seen).toBeGreaterThanOrEqual(160);
+    expect(ref.log.dataStats.otherRanks).toBeUndefined();
     // Every rank applied the same AdamW step to the same summed gradients: the same bits.
     expect(Buffer.from(r0.params.buffer).equals(Buffer.from(r1.params.buffer))).toBe(true);
     // Rank 0 alone wrote the run folder.

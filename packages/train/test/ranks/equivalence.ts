@@ -1,6 +1,6 @@
 // One process of test/data-parallel.test.ts: a run of `runPretraining` on the cpu backend or the WebGPU engine (each
-// rank on a device of its own), data parallel when started by mpirun. Writes this rank's step losses, validation loss
-// and final parameters (raw float32, parameter order).
+// rank on a device of its own), data parallel when started by mpirun. Writes this rank's step losses, validation loss,
+// loader stats and final parameters (raw float32, parameter order).
 // usage: equivalence.ts <out folder> <train shards> <val shards> <steps> <batch size> <accum> [cpu | webgpu]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +41,6 @@ for (const p of params) {
 }
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, `params-rank${rank}.bin`), flat);
-writeFileSync(join(out, `losses-rank${rank}.json`), JSON.stringify({ losses, vals, images: summary.imagesPerSecond * summary.trainSeconds }));
+writeFileSync(join(out, `losses-rank${rank}.json`), JSON.stringify({ losses, vals, images: summary.imagesPerSecond * summary.trainSeconds, dataStats: summary.dataStats }));
 parts.model.dispose();
 parallel?.finalize();

@@ -1,0 +1,126 @@
+// A training checkpoint's contents: state.json (step, data position, config), the model and the AdamW moments.
+// Reading and restoring them on resume, and writing them (rank 0 only) through the atomic checkpoint folders.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import { readSafetensors, saveAimCheckpoint, tensorEntry, writeSafetensors, type AimModel } from '@aim/model';
+import type { AdamW } from './adamw.js';
+import { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
+import { CHECKPOINT_MARKER, latestCheckpoint, latestVerifiedCheckpoint, saveCheckpointDir } from './checkpoint-dir.js';
+import { checkValues, type TrainConfig } from './config.js';
+import type { DataPosition } from './run-parts.js';
+
+/** What state.json in a checkpoint holds. */
+export interface CheckpointState {
+  readonly format: 'aim-train-checkpoint/1';
+  readonly step: number;
+  readonly optimizerUpdates: number;
+  readonly dataPosition: DataPosition;
+  /** All randomness is derived from this seed and the step, so it is the whole RNG state. */
+  readonly rng: { readonly runSeed: number; readonly scheme: string };
+  readonly config: TrainConfig;
+  readonly backend: string;
+  readonly lastLoss?: number;
+  /** Validation loss at this step (when validated here or earlier), read by the eval app. */
+  readonly valLoss?: number;
+  readonly savedAt: string;
+}
+
+const MODEL_FILE = 'model.safetensors';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+/**
+ * Resolves a --resume argument: a checkpoint folder (as is: loading verifies it), or a run folder (its newest
+ * checkpoint that verifies; each damaged one passed over goes to `onSkip` as one line).
+ */
+export function resolveCheckpoint(path: string, onSkip?: (line: string) => void): string {
+  try {
+    readFileSync(join(path, CHECKPOINT_MARKER));
+    return path;
+  } catch {
+    const latest = latestVerifiedCheckpoint(join(path, 'checkpoints'), onSkip);
+    if (latest) return latest;
+    if (latestCheckpoint(join(path, 'checkpoints'))) throw new Error(`resume: no checkpoint under '${path}' verifies (all damaged)`);
+    throw new Error(`resume: '${path}' is neither a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with checkpoints/`);
+  }
+}
+
+export function readCheckpointState(checkpointDir: string): CheckpointState {
+  const path = join(checkpointDir, CHECKPOINT_MARKER);
+  const state = JSON.parse(readFileSync(path, 'utf8')) as CheckpointState;
+  if (state.format !== 'aim-train-checkpoint/1') throw new Error(`${path}: unknown checkpoint format ${JSON.stringify(state.format)}`);
+  checkValues(state.config, `${path} config`);
+  return state;
+}
+
+/** Loads a (verified) checkpoint's weights into `model` and moments into `optimizer`; returns its state.json. */
+export async function restoreCheckpoint(checkpointDir: string, model: AimModel, optimizer: AdamW): Promise<CheckpointState> {
+  const state = readCheckpointState(checkpointDir);
+  await loadModelWeights(model, join(checkpointDir, MODEL_FILE));
+  await loadOptimizerState(optimizer, join(checkpointDir, OPTIMIZER_FILE), state.optimizerUpdates);
+  return state;
+}
+
+export interface WriteCheckpointOptions {
+  /** The run's checkpoints/ folder. */
+  readonly root: string;
+  readonly keep: number;
+  readonly state: CheckpointState;
+  readonly model: AimModel;
+  readonly optimizer: AdamW;
+}
+
+/** Writes one checkpoint folder atomically (model, optimizer, state.json, sealed); returns its path. */
+export async function writeCheckpoint(o: WriteCheckpointOptions): Promise<string> {
+  const { state, optimizer } = o;
+  const meta = { step: String(state.step), variant: state.config.variant };
+  return saveCheckpointDir({
+    root: o.root,
+    step: state.step,
+    keep: o.keep,
+    write: async (dir) => {
+      // model.safetensors is a plain AIM checkpoint (config in its metadata) that @aim/model and the eval app load.
+      await saveAimCheckpoint(join(dir, MODEL_FILE), { model: o.model, metadata: meta });
+      const moments = optimizer.stateTensors();
+      await writeSafetensors(
+        join(dir, OPTIMIZER_FILE),
+        Object.entries(moments).map(([name, t]) => tensorEntry(name, t)),
+        { ...meta, contents: 'AdamW moments', updates: String(optimizer.updateCount) },
+      );
+      writeFileAtomic(join(dir, CHECKPOINT_MARKER), JSON.stringify(state, null, 2) + '\n');
+    },
+  });
+}
+
+/** Loads every state-dict tensor of `model` from an AIM safetensors file, one tensor at a time. */
+async function loadModelWeights(model: AimModel, path: string): Promise<void> {
+  const file = await readSafetensors(path);
+  try {
+    for (const { name } of model.stateSpecs()) {
+      if (!file.tensors.has(name)) throw new Error(`${path}: missing tensor '${name}' (was it saved from variant ${model.config.name}?)`);
+      const t = await file.readTensor(name);
+      try {
+        model.loadStateDict({ [name]: t }, { partial: true });
+      } finally {
+        t.dispose();
+      }
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+async function loadOptimizerState(optimizer: AdamW, path: string, updates: number): Promise<void> {
+  const file = await readSafetensors(path);
+  const tensors: Record<string, tf.Tensor> = {};
+  try {
+    for (const name of Object.keys(optimizer.stateTensors())) {
+      if (!file.tensors.has(name)) throw new Error(`${path}: missing optimizer tensor '${name}'`);
+      tensors[name] = await file.readTensor(name);
+    }
+    optimizer.loadState(tensors, updates);
+  } finally {
+    Object.values(tensors).forEach((t) => t.dispose());
+    await file.close();
+  }
+}
