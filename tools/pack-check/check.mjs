@@ -20,12 +20,20 @@ const step = (name, what) => console.log(`pack-check: ${name}: ${what}`);
 // What npm installed: the @aim/* packages from the tarballs, one tfjs-core, no webgpu.
 const lock = JSON.parse(readFileSync(join(here, 'node_modules/.package-lock.json'), 'utf8')).packages;
 const aim = Object.entries(lock).filter(([path]) => path.startsWith('node_modules/@aim/'));
-assert.deepEqual(aim.map(([path]) => path).sort(), ['node_modules/@aim/base', 'node_modules/@aim/data', 'node_modules/@aim/model', 'node_modules/@aim/webdataset']);
+assert.deepEqual(aim.map(([path]) => path).sort(), [
+  'node_modules/@aim/base',
+  'node_modules/@aim/data',
+  'node_modules/@aim/model',
+  'node_modules/@aim/webdataset',
+]);
 for (const [path, entry] of aim) assert.match(entry.resolved ?? '', /^file:/, `${path} must come from its tarball, not the registry`);
 const cores = Object.keys(lock).filter((path) => path.endsWith('node_modules/@tensorflow/tfjs-core'));
 assert.deepEqual(cores, ['node_modules/@tensorflow/tfjs-core'], 'one tfjs-core, shared by the caller and @aim/model');
 assert.ok(!existsSync(join(here, 'node_modules/webgpu')), "the optional peer 'webgpu' must not be installed by default");
-step('install', `${aim.map(([p, e]) => `${p.slice('node_modules/'.length)}@${e.version}`).join(', ')} from tarballs; tfjs-core ${lock['node_modules/@tensorflow/tfjs-core'].version} once; no webgpu`);
+step(
+  'install',
+  `${aim.map(([p, e]) => `${p.slice('node_modules/'.length)}@${e.version}`).join(', ')} from tarballs; tfjs-core ${lock['node_modules/@tensorflow/tfjs-core'].version} once; no webgpu`,
+);
 
 // @aim/webdataset: a shard of three small real JPEGs (a colour gradient each), written and read back.
 const shard = join(here, 'shard-000000.tar');
@@ -36,7 +44,13 @@ for (let i = 0; i < 3; i++) {
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) rgb.set([(x * 255) / w, (y * 255) / h, 80 * i], (y * w + x) * 3);
   }
-  images.push({ __key__: `img${i}`, jpg: await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer(), cls: i });
+  images.push({
+    __key__: `img${i}`,
+    jpg: await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg()
+      .toBuffer(),
+    cls: i,
+  });
 }
 const writer = new ShardWriter({ pattern: join(here, 'shard-%06d.tar') });
 for (const sample of images) await writer.write(sample);

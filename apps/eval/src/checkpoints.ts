@@ -87,7 +87,9 @@ export function resolveCheckpoints(path: string, onSkip?: (line: string) => void
   const root = join(path, 'checkpoints');
   const found = listCheckpoints(root);
   if (found.length === 0) {
-    throw new Error(`--checkpoint ${path}: neither a .safetensors file, a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with complete checkpoints under checkpoints/`);
+    throw new Error(
+      `--checkpoint ${path}: neither a .safetensors file, a checkpoint folder (with ${CHECKPOINT_MARKER}) nor a run folder with complete checkpoints under checkpoints/`,
+    );
   }
   const runVal = runValLosses(path);
   const usable = found.filter(({ dir }) => {

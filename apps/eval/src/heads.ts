@@ -25,9 +25,7 @@ export function attentiveProbeOf(head: ProbeHead): AttentiveProbe | null {
  */
 export function modelHeads(heads: number): HeadFactories {
   return {
-    attentive: (width, numClasses, seed) =>
-      adapt(new AttentiveProbe({ width, heads, numClasses, seed }), (x) => x as tf.Tensor3D),
-    linear: (width, numClasses, seed) =>
-      adapt(new LinearProbe({ width, numClasses, seed }), (x) => tf.reshape(x, [x.shape[0], 1, width]) as tf.Tensor3D),
+    attentive: (width, numClasses, seed) => adapt(new AttentiveProbe({ width, heads, numClasses, seed }), (x) => x as tf.Tensor3D),
+    linear: (width, numClasses, seed) => adapt(new LinearProbe({ width, numClasses, seed }), (x) => tf.reshape(x, [x.shape[0], 1, width]) as tf.Tensor3D),
   };
 }

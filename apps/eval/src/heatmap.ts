@@ -43,9 +43,13 @@ export function confusionHeatmapSvg(confusion: readonly (readonly number[])[], o
       const fill = `rgb(${shade},${Math.round(shade * 0.9 + 25 * (1 - rate))},255)`;
       const x = left + p * cell;
       const y = top + t * cell;
-      parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"><title>true ${escapeXml(names[t])}, predicted ${escapeXml(names[p])}: ${count}</title></rect>`);
+      parts.push(
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ddd"><title>true ${escapeXml(names[t])}, predicted ${escapeXml(names[p])}: ${count}</title></rect>`,
+      );
       if (cell >= 18 && count > 0) {
-        parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + fontSize / 3}" text-anchor="middle" font-size="${fontSize}" fill="${rate > 0.5 ? 'white' : 'black'}">${count}</text>`);
+        parts.push(
+          `<text x="${x + cell / 2}" y="${y + cell / 2 + fontSize / 3}" text-anchor="middle" font-size="${fontSize}" fill="${rate > 0.5 ? 'white' : 'black'}">${count}</text>`,
+        );
       }
     }
     parts.push(`<text x="${left - 6}" y="${top + t * cell + cell / 2 + 4}" text-anchor="end" font-size="11">${escapeXml(names[t])}</text>`);

@@ -41,4 +41,13 @@ export {
   type Score,
   type SweepPoint,
 } from './report.js';
-export { crossEntropy, permutation, predictScores, trainProbe, type ProbeData, type ProbeHead, type ProbeRecipeOptions, type TrainProbeResult } from './train-probe.js';
+export {
+  crossEntropy,
+  permutation,
+  predictScores,
+  trainProbe,
+  type ProbeData,
+  type ProbeHead,
+  type ProbeRecipeOptions,
+  type TrainProbeResult,
+} from './train-probe.js';

@@ -229,7 +229,9 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
   const outDir = args.out ?? defaultOutDir(args);
   const settings: ProbeSettings = { ...args };
   const heads: HeadFactories = modelHeads(config.heads);
-  log(`eval:probe: ${args.probe} probe, blocks ${blocks.join(',')}, ${trunks.length} trunk(s) of ${config.name} (${config.imageSize}px, patch ${config.patchSize})`);
+  log(
+    `eval:probe: ${args.probe} probe, blocks ${blocks.join(',')}, ${trunks.length} trunk(s) of ${config.name} (${config.imageSize}px, patch ${config.patchSize})`,
+  );
 
   const loaded = new Map<Split, Promise<LabeledPatches>>();
   const specs: Record<Split, string> = { train: args.train, test: args.test };
@@ -247,7 +249,14 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
         p = (async () => {
           const shards = await deps.resolveData(specs[split], split);
           log(`  reading ${split} data ${specs[split]} (up to ${limits[split]} samples)`);
-          return loadSplit({ shards, name: `--${split} ${specs[split]}`, limit: limits[split], imageSize: config.imageSize, patchSize: config.patchSize, workers: deps.workers });
+          return loadSplit({
+            shards,
+            name: `--${split} ${specs[split]}`,
+            limit: limits[split],
+            imageSize: config.imageSize,
+            patchSize: config.patchSize,
+            workers: deps.workers,
+          });
         })();
         loaded.set(split, p);
       }

@@ -32,9 +32,13 @@ export interface ProbeOutcome {
 
 /** The recipe as written into report.json: what a reader needs to rerun the probe. */
 export function recipeOf(kind: ProbeKind, s: ProbeSettings): Record<string, string | number> {
-  if (kind === 'knn') return { method: 'kNN on mean-pooled features', similarity: 'cosine', k: s.knnK, temperature: s.knnTemperature, votes: 'sum of exp(sim / T)' };
+  if (kind === 'knn')
+    return { method: 'kNN on mean-pooled features', similarity: 'cosine', k: s.knnK, temperature: s.knnTemperature, votes: 'sum of exp(sim / T)' };
   return {
-    method: kind === 'attentive' ? 'attentive probe on token features (BatchNorm, learned query, k/v attention, linear)' : 'linear probe on mean-pooled features (BatchNorm, linear)',
+    method:
+      kind === 'attentive'
+        ? 'attentive probe on token features (BatchNorm, learned query, k/v attention, linear)'
+        : 'linear probe on mean-pooled features (BatchNorm, linear)',
     optimizer: 'AdamW',
     beta1: s.beta1 ?? 0.9,
     beta2: s.beta2 ?? 0.999,

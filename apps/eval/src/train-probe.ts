@@ -80,12 +80,7 @@ export interface TrainProbeResult {
  * Trains `head` on `train` for `epochs` passes of shuffled mini-batches (the last partial batch is dropped so
  * BatchNorm never sees a batch of one). LR: linear warm-up from 1e-6 over `warmupEpochs`, cosine to 0.
  */
-export async function trainProbe(
-  head: ProbeHead,
-  train: ProbeData,
-  numClasses: number,
-  r: ProbeRecipeOptions,
-): Promise<TrainProbeResult> {
+export async function trainProbe(head: ProbeHead, train: ProbeData, numClasses: number, r: ProbeRecipeOptions): Promise<TrainProbeResult> {
   const n = sampleCount('train', train);
   for (const y of train.labels) if (y < 0 || y >= numClasses) throw new Error(`train label ${y} is outside the classes 0..${numClasses - 1}`);
   const batch = Math.min(r.batchSize, n);

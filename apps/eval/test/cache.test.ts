@@ -22,7 +22,12 @@ describe('FeatureCache', () => {
       const hit = await cache.get({ ...key, transform: { patchSize: 4, revision: 2, imageSize: 32, name: 'eval' } }); // key order is irrelevant
       expect(hit!.features).toEqual({ data, n: 2, tokens: 3, dim: 4 });
       expect([...hit!.labels]).toEqual([4, 9]);
-      for (const other of [{ ...key, block: 3 }, { ...key, trunk: 'sha256:abd' }, { ...key, data: { spec: 'mnist:train', limit: 50 } }, { ...key, transform: { ...key.transform, revision: 1 } }]) {
+      for (const other of [
+        { ...key, block: 3 },
+        { ...key, trunk: 'sha256:abd' },
+        { ...key, data: { spec: 'mnist:train', limit: 50 } },
+        { ...key, transform: { ...key.transform, revision: 1 } },
+      ]) {
         expect(await cache.get(other)).toBeNull();
       }
       // A damaged file is a miss, not a crash.

@@ -7,7 +7,10 @@ import { resolveCheckpoints } from '../src/checkpoints.js';
 
 async function fakeRun(): Promise<string> {
   const run = await mkdtemp(join(tmpdir(), 'eval-run-'));
-  for (const [step, valLoss] of [[200, undefined], [400, 0.7]] as const) {
+  for (const [step, valLoss] of [
+    [200, undefined],
+    [400, 0.7],
+  ] as const) {
     const dir = join(run, 'checkpoints', `step-${String(step).padStart(8, '0')}`);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'model.safetensors'), '');
@@ -17,7 +20,10 @@ async function fakeRun(): Promise<string> {
   await mkdir(join(run, 'checkpoints', 'step-00000600'));
   await writeFile(
     join(run, 'metrics.jsonl'),
-    [{ kind: 'val', step: 200, loss: 0.9, images: 64 }, { kind: 'val', step: 400, loss: 0.75, images: 64 }]
+    [
+      { kind: 'val', step: 200, loss: 0.9, images: 64 },
+      { kind: 'val', step: 400, loss: 0.75, images: 64 },
+    ]
       .map((r) => JSON.stringify(r))
       .join('\n') + '\n',
   );
@@ -25,11 +31,14 @@ async function fakeRun(): Promise<string> {
 }
 
 describe('resolveCheckpoints', () => {
-  it('lists a run folder\'s complete checkpoints with steps and validation losses', async () => {
+  it("lists a run folder's complete checkpoints with steps and validation losses", async () => {
     const run = await fakeRun();
     try {
       const refs = resolveCheckpoints(run);
-      expect(refs.map((r) => [r.step, r.valLoss])).toEqual([[200, 0.9], [400, 0.7]]);
+      expect(refs.map((r) => [r.step, r.valLoss])).toEqual([
+        [200, 0.9],
+        [400, 0.7],
+      ]);
       expect(refs[0].file).toBe(join(run, 'checkpoints', 'step-00000200', 'model.safetensors'));
       const one = resolveCheckpoints(join(run, 'checkpoints', 'step-00000200'));
       expect(one).toHaveLength(1);

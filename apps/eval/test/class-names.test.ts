@@ -23,7 +23,7 @@ it('names the digits on the built-in MNIST and nothing on other data', () => {
 });
 
 it('rejects a count that is not the number of classes, an empty name and a missing file, naming the flag', () => {
-  expect(() => resolveClassNames('a,b', shards, 3)).toThrow('--class-names: 2 names for 3 classes (the data\'s labels are 0..2)');
+  expect(() => resolveClassNames('a,b', shards, 3)).toThrow("--class-names: 2 names for 3 classes (the data's labels are 0..2)");
   expect(() => resolveClassNames('a,,c', shards, 3)).toThrow('--class-names: name 1 (label 1) is empty');
   expect(() => resolveClassNames(`@${join(dir, 'absent.txt')}`, shards, 3)).toThrow(/--class-names: cannot read '.*absent\.txt': ENOENT/);
 });

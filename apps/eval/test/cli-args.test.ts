@@ -53,7 +53,10 @@ describe('parseBlocks', () => {
 describe('parseFeaturesArgs', () => {
   it('requires checkpoint, input and out', () => {
     expect(parseFeaturesArgs(['--checkpoint', 'a', '--input', 'b', '--out', 'c'])).toEqual({
-      checkpoint: 'a', input: 'b', out: 'c', backend: undefined,
+      checkpoint: 'a',
+      input: 'b',
+      out: 'c',
+      backend: undefined,
     });
     expect(() => parseFeaturesArgs(['--checkpoint', 'a', '--out', 'c'])).toThrow(/--input is required/);
   });

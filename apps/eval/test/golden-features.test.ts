@@ -83,9 +83,7 @@ describe.each(['cpu', 'wasm'] as const)('eval:features on the golden fixtures (%
     try {
       const weights = golden('aim-golden-small.weights.safetensors');
       // The weights file has no 'input' tensor.
-      await expect(featuresCommand({ checkpoint: weights, input: weights, out: join(dir, 'x.safetensors') })).rejects.toThrow(
-        /no tensor named 'input'/,
-      );
+      await expect(featuresCommand({ checkpoint: weights, input: weights, out: join(dir, 'x.safetensors') })).rejects.toThrow(/no tensor named 'input'/);
       await expect(featuresCommand({ checkpoint: join(dir, 'none.safetensors'), input: weights, out: join(dir, 'x.safetensors') })).rejects.toThrow(
         /none\.safetensors/,
       );

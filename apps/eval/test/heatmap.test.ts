@@ -3,7 +3,13 @@ import { confusionHeatmapSvg } from '../src/heatmap.js';
 
 describe('confusionHeatmapSvg', () => {
   it('draws one cell per entry, shaded by the row-normalised rate', () => {
-    const svg = confusionHeatmapSvg([[3, 1], [0, 4]], { classNames: ['cat', 'dog'] });
+    const svg = confusionHeatmapSvg(
+      [
+        [3, 1],
+        [0, 4],
+      ],
+      { classNames: ['cat', 'dog'] },
+    );
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<rect x=/g)).toHaveLength(4);
     expect(svg).toContain('true cat, predicted dog: 1');

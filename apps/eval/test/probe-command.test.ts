@@ -27,7 +27,22 @@ afterAll(async () => {
 });
 
 const passthrough = async (spec: string) => spec;
-const common = (out: string) => ['--train', train, '--test', test, '--out', out, '--cache-dir', join(dir, 'cache'), '--epochs', '4', '--batch-size', '16', '--lr', '1e-2'];
+const common = (out: string) => [
+  '--train',
+  train,
+  '--test',
+  test,
+  '--out',
+  out,
+  '--cache-dir',
+  join(dir, 'cache'),
+  '--epochs',
+  '4',
+  '--batch-size',
+  '16',
+  '--lr',
+  '1e-2',
+];
 
 async function fakeRun(): Promise<string> {
   const run = join(dir, 'run');
@@ -68,15 +83,23 @@ describe('probeCommand', () => {
     const args = parseProbeArgs(['--checkpoint', run, '--probe', 'attentive', '--blocks', 'last', '--class-names', names.join(','), ...common(out)]);
     const lines: string[] = [];
     const { report, files } = await probeCommand(args, { resolveData: passthrough, log: (l) => lines.push(l), workers: 1 });
-    expect(report.checkpoints.map((c) => [c.step, c.valLoss])).toEqual([[100, 1], [200, 0.75]]);
+    expect(report.checkpoints.map((c) => [c.step, c.valLoss])).toEqual([
+      [100, 1],
+      [200, 0.75],
+    ]);
     expect(report.checkpoint).toContain('step-00000200');
     expect(report.blockSweep!.points.map((p) => p.block)).toEqual([0, 1]);
     expect(report.baselines.map((b) => b.name)).toEqual(['random-init trunk (same shape, untrained)', 'raw pixels (normalised input)']);
     expect(report.recipe).toMatchObject({ optimizer: 'AdamW', epochs: 4, batchSize: 16 });
     expect(report.top1).toBeGreaterThan(1 / SYNTHETIC_CLASSES);
-    expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual(
-      ['block-sweep.svg', 'confusion.svg', 'loss-vs-accuracy.svg', 'probe.safetensors', 'report.json', 'report.md'],
-    );
+    expect(files.map((f) => f.slice(out.length + 1)).sort()).toEqual([
+      'block-sweep.svg',
+      'confusion.svg',
+      'loss-vs-accuracy.svg',
+      'probe.safetensors',
+      'report.json',
+      'report.md',
+    ]);
     // The class names reach the report (and its confusion matrix) and the probe file the browser page reads.
     expect(report.classNames).toEqual(names);
     const saved = await readSafetensors(join(out, 'probe.safetensors'));

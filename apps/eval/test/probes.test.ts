@@ -26,7 +26,14 @@ function synthetic(n: number, seed: number): LabeledFeatures {
 }
 
 const settings: ProbeSettings = {
-  epochs: 12, batchSize: 32, lr: 3e-2, weightDecay: 0.01, warmupEpochs: 1, seed: 1, knnK: 10, knnTemperature: 0.07,
+  epochs: 12,
+  batchSize: 32,
+  lr: 3e-2,
+  weightDecay: 0.01,
+  warmupEpochs: 1,
+  seed: 1,
+  knnK: 10,
+  knnTemperature: 0.07,
 };
 
 describe('runProbe', () => {

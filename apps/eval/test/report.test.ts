@@ -25,9 +25,13 @@ describe('writeReport', () => {
         ],
       });
       const files = await writeReport(dir, report);
-      expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(
-        ['block-sweep.svg', 'confusion.svg', 'loss-vs-accuracy.svg', 'report.json', 'report.md'],
-      );
+      expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual([
+        'block-sweep.svg',
+        'confusion.svg',
+        'loss-vs-accuracy.svg',
+        'report.json',
+        'report.md',
+      ]);
       const json = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
       expect(json.top1).toBeCloseTo(2 / 3);
       expect(json.top5).toBe(1);
@@ -36,7 +40,11 @@ describe('writeReport', () => {
       expect(json.checkpoint).toBe('runs/x/checkpoints/step-00000600');
       expect(json.recipe.optimizer).toBe('AdamW');
       expect(json.perClass).toEqual([1, null, 0.5]);
-      expect(json.confusion).toEqual([[1, 0, 0], [0, 0, 0], [0, 1, 1]]);
+      expect(json.confusion).toEqual([
+        [1, 0, 0],
+        [0, 0, 0],
+        [0, 1, 1],
+      ]);
       const md = await readFile(join(dir, 'report.md'), 'utf8');
       expect(md).toContain('| random-init trunk | attentive | 2, 3 | 20.00% | 100.00% |');
       expect(md).toContain('![block sweep](block-sweep.svg)');

@@ -9,7 +9,7 @@ export const SYNTHETIC_CLASSES = 4;
 /** Writes `count` samples (`png`, `cls`) into `dir`; returns the shard spec. */
 export async function writeSyntheticShards(dir: string, prefix: string, count: number, seed: number, size = 24): Promise<string> {
   let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const writer = new ShardWriter({ pattern: join(dir, `${prefix}-%06d.tar`), maxCount: Math.ceil(count / 2), mtime: 0 });
   for (let i = 0; i < count; i++) {
     const cls = i % SYNTHETIC_CLASSES;
@@ -18,7 +18,9 @@ export async function writeSyntheticShards(dir: string, prefix: string, count: n
     const half = size / 2;
     const [x0, y0] = [(cls % 2) * half, Math.floor(cls / 2) * half];
     for (let y = y0 + 2; y < y0 + half - 2; y++) for (let x = x0 + 2; x < x0 + half - 2; x++) px.fill(230, (y * size + x) * 3, (y * size + x) * 3 + 3);
-    const png = await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+    const png = await sharp(px, { raw: { width: size, height: size, channels: 3 } })
+      .png()
+      .toBuffer();
     await writer.write({ __key__: `${prefix}-${String(i).padStart(5, '0')}`, png: new Uint8Array(png), cls });
   }
   const paths = await writer.close();

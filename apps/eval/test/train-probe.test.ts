@@ -41,7 +41,12 @@ describe('trainProbe', () => {
     const head = softmaxRegression(4, 3);
     const before = tf.memory().numTensors;
     const { epochLosses, steps } = await trainProbe(head, blobs(120, 1), 3, {
-      epochs: 8, batchSize: 32, lr: 0.1, weightDecay: 0, warmupEpochs: 1, seed: 0,
+      epochs: 8,
+      batchSize: 32,
+      lr: 0.1,
+      weightDecay: 0,
+      warmupEpochs: 1,
+      seed: 0,
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(steps).toBe(8 * 3);

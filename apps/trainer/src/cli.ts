@@ -1,15 +1,6 @@
 // Command-line parsing for `nx run trainer:train`: argv -> resolved TrainConfig, in @aim/cli's dialect.
 import { UsageError, parseCommandLine, type CommandLine, type FlagSpec } from '@aim/cli';
-import {
-  CONFIG_FIELDS,
-  PRESETS,
-  configHelp,
-  flagsToValues,
-  readConfigFile,
-  resolveConfig,
-  type ConfigValues,
-  type TrainConfig,
-} from '@aim/train';
+import { CONFIG_FIELDS, PRESETS, configHelp, flagsToValues, readConfigFile, resolveConfig, type ConfigValues, type TrainConfig } from '@aim/train';
 
 export type CliCommand =
   | { readonly kind: 'help'; readonly text: string }
@@ -51,7 +42,7 @@ export function usage(): string {
     'flags:',
     '  --help      this text',
     '  --verbose   print the stack of an unexpected failure',
-    '  --config    JSON file of settings (a run folder\'s config.json works)',
+    "  --config    JSON file of settings (a run folder's config.json works)",
     '  --no-val    no validation (the same as --val-data= ; an empty argument does not survive nx)',
     configHelp(),
     '',

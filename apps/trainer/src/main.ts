@@ -4,15 +4,7 @@ import { join } from 'node:path';
 import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
 import { AimEngine } from '@aim/gpu';
-import {
-  ConfigError,
-  createRunParts,
-  formatConfig,
-  runPretraining,
-  selectCompute,
-  type RunSummary,
-  type TrainConfig,
-} from '@aim/train';
+import { ConfigError, createRunParts, formatConfig, runPretraining, selectCompute, type RunSummary, type TrainConfig } from '@aim/train';
 import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
@@ -39,18 +31,19 @@ function summaryText(s: RunSummary, resumeCommand: string, worldSize: number): s
       `step ${s.finalStep}/${s.totalSteps} (this process: ${s.startStep} -> ${s.finalStep}) in ${formatDuration(s.wallSeconds)}`,
     `train loss ${s.firstLoss?.toFixed(4) ?? '-'} (first step) -> ${s.lastLoss?.toFixed(4) ?? '-'} (last step)` +
       (s.lastValLoss !== undefined ? `; validation loss ${s.lastValLoss.toFixed(4)}` : ''),
-    `throughput ${s.imagesPerSecond.toFixed(1)} img/s over ${formatDuration(s.trainSeconds)} of steps; ` +
-      `waited ${s.dataWaitSeconds.toFixed(1)} s for data`,
+    `throughput ${s.imagesPerSecond.toFixed(1)} img/s over ${formatDuration(s.trainSeconds)} of steps; ` + `waited ${s.dataWaitSeconds.toFixed(1)} s for data`,
   ];
   const stats = s.dataStats as { yielded?: number; rejectedTotal?: number; rejected?: Record<string, number>; readErrors?: number } | undefined;
   if (stats) {
-    const reasons = Object.entries(stats.rejected ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+    const reasons = Object.entries(stats.rejected ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     // Under data parallelism each rank decodes only its share; rank 0 prints its own counts.
-    lines.push(`data${worldSize > 1 ? " (rank 0's share)" : ''}: ${stats.yielded ?? 0} images loaded, ${stats.rejectedTotal ?? 0} rejected${reasons ? ` (${reasons})` : ''}, ${stats.readErrors ?? 0} read errors`);
+    lines.push(
+      `data${worldSize > 1 ? " (rank 0's share)" : ''}: ${stats.yielded ?? 0} images loaded, ${stats.rejectedTotal ?? 0} rejected${reasons ? ` (${reasons})` : ''}, ${stats.readErrors ?? 0} read errors`,
+    );
   }
-  lines.push(
-    `run folder ${s.runDir}: metrics.jsonl, loss-curve.svg, config.json` + (s.checkpoint ? `, checkpoint ${s.checkpoint}` : ''),
-  );
+  lines.push(`run folder ${s.runDir}: metrics.jsonl, loss-curve.svg, config.json` + (s.checkpoint ? `, checkpoint ${s.checkpoint}` : ''));
   if (s.stopReason !== 'completed') lines.push(`resume with: ${resumeCommand}`);
   return lines.join('\n');
 }
@@ -113,7 +106,9 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
     const engine = await AimEngine.create(compute.device, m.config, { batch: config.batchSize, recompute: config.activations !== 'keep' });
     parts = { ...hostParts, engine };
-    log(`engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`);
+    log(
+      `engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`,
+    );
   }
   log(
     `model: ${m.config.name}, ${(m.parameterCount() / 1e6).toFixed(2)}M parameters (trunk + pretraining head), ` +

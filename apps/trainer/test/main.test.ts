@@ -41,8 +41,24 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aim-trainer-'));
   const shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
   common = [
-    '--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--data', shards.train, '--val-data', shards.val,
-    '--batch-size', '4', '--workers', '1', '--val-batches', '2', '--log-every', '1',
+    '--preset',
+    'smoke',
+    '--variant',
+    'aim-dev-nano',
+    '--backend',
+    'cpu',
+    '--data',
+    shards.train,
+    '--val-data',
+    shards.val,
+    '--batch-size',
+    '4',
+    '--workers',
+    '1',
+    '--val-batches',
+    '2',
+    '--log-every',
+    '1',
   ];
 });
 

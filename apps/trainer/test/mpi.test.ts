@@ -16,7 +16,11 @@ const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const CWD = fileURLToPath(new URL('..', import.meta.url));
 const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
-const missing = !hasMpirun ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)' : !mpiAvailable() ? '@aim/mpi was not built (npm rebuild @aim/mpi)' : undefined;
+const missing = !hasMpirun
+  ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)'
+  : !mpiAvailable()
+    ? '@aim/mpi was not built (npm rebuild @aim/mpi)'
+    : undefined;
 if (missing && process.env.CI === 'true') throw new Error(`trainer MPI tests need MPI: ${missing}`);
 const probe = await probeWebGpu({ softwareFallback: true });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
@@ -32,7 +36,20 @@ function mpirunTrainer(np: number, args: string[], onOutput?: (text: string) => 
   return new Promise((resolve, reject) => {
     const child = spawn(
       'mpirun',
-      ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', String(np), process.execPath, '--conditions=@aim/source', '--import', TSX, MAIN, ...args],
+      [
+        '--oversubscribe',
+        '--allow-run-as-root',
+        '--bind-to',
+        'none',
+        '-np',
+        String(np),
+        process.execPath,
+        '--conditions=@aim/source',
+        '--import',
+        TSX,
+        MAIN,
+        ...args,
+      ],
       { cwd: CWD },
     );
     let output = '';
@@ -53,7 +70,25 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'aim-trainer-mpi-'));
     const shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
-    common = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--data', shards.train, '--no-val', '--batch-size', '4', '--accum', '2', '--workers', '1', '--log-every', '1'];
+    common = [
+      '--preset',
+      'smoke',
+      '--variant',
+      'aim-dev-nano',
+      '--backend',
+      'cpu',
+      '--data',
+      shards.train,
+      '--no-val',
+      '--batch-size',
+      '4',
+      '--accum',
+      '2',
+      '--workers',
+      '1',
+      '--log-every',
+      '1',
+    ];
   });
 
   it('SIGKILL of rank 1 mid-run ends the job within 10 s naming the rank; resuming from the last checkpoint works', async () => {
@@ -92,21 +127,44 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(r.exitedAt - started).toBeLessThan(120_000);
   });
 
-  it.skipIf(!probe.adapter)(`--backend webgpu on 2 ranks trains, each rank on a WebGPU device of its own${probe.adapter ? '' : ` (skipped: ${probe.why})`}`, async () => {
-    const out = join(dir, 'runs/gpu');
-    const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--steps', '2', '--out', out]);
-    expect(r.code, r.output).toBe(0);
-    expect(r.output).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
-    expect(r.output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
-    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
-  });
+  it.skipIf(!probe.adapter)(
+    `--backend webgpu on 2 ranks trains, each rank on a WebGPU device of its own${probe.adapter ? '' : ` (skipped: ${probe.why})`}`,
+    async () => {
+      const out = join(dir, 'runs/gpu');
+      const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--steps', '2', '--out', out]);
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
+      expect(r.output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
+      expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
+    },
+  );
 
-  it('the README\'s launch through nx works as written: mpirun -np 2 -x NX_NATIVE_COMMAND_RUNNER=false npx nx run trainer:train', () => {
+  it("the README's launch through nx works as written: mpirun -np 2 -x NX_NATIVE_COMMAND_RUNNER=false npx nx run trainer:train", () => {
     const out = join(dir, 'runs/nx');
     const r = spawnSync(
       'mpirun',
-      ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', '2', '-x', 'NX_NATIVE_COMMAND_RUNNER=false', '-x', 'NX_DAEMON=false',
-        'npx', 'nx', 'run', 'trainer:train', '--', ...common, '--steps', '2', '--out', out],
+      [
+        '--oversubscribe',
+        '--allow-run-as-root',
+        '--bind-to',
+        'none',
+        '-np',
+        '2',
+        '-x',
+        'NX_NATIVE_COMMAND_RUNNER=false',
+        '-x',
+        'NX_DAEMON=false',
+        'npx',
+        'nx',
+        'run',
+        'trainer:train',
+        '--',
+        ...common,
+        '--steps',
+        '2',
+        '--out',
+        out,
+      ],
       { cwd: join(CWD, '..', '..'), encoding: 'utf8', timeout: 240_000 },
     );
     const output = r.stdout + r.stderr;

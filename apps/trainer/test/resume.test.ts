@@ -7,14 +7,32 @@ import { flagsToValues, resolveConfig, saveCheckpointDir } from '@aim/train';
 import { planResume } from '../src/resume.js';
 
 async function fakeRun(runsRoot: string, name: string, step: number, mtime: number): Promise<string> {
-  const config = resolveConfig({ preset: 'smoke', flags: flagsToValues(new Map([['--stop-at', '5'], ['--seed', '3'], ['--steps', '50']])) });
+  const config = resolveConfig({
+    preset: 'smoke',
+    flags: flagsToValues(
+      new Map([
+        ['--stop-at', '5'],
+        ['--seed', '3'],
+        ['--steps', '50'],
+      ]),
+    ),
+  });
   const dir = await saveCheckpointDir({
     root: join(runsRoot, name, 'checkpoints'),
     step,
     keep: 2,
     write: async (tmp) => {
       writeFileSync(join(tmp, 'model.safetensors'), `weights of step ${step}`);
-      const state = { format: 'aim-train-checkpoint/1', step, optimizerUpdates: step, dataPosition: { microBatches: step }, rng: { runSeed: 3, scheme: '' }, config, backend: 'cpu', savedAt: '' };
+      const state = {
+        format: 'aim-train-checkpoint/1',
+        step,
+        optimizerUpdates: step,
+        dataPosition: { microBatches: step },
+        rng: { runSeed: 3, scheme: '' },
+        config,
+        backend: 'cpu',
+        savedAt: '',
+      };
       writeFileSync(join(tmp, 'state.json'), JSON.stringify(state));
     },
   });
@@ -59,7 +77,9 @@ describe('planResume', () => {
     );
     // nothing verifies: a clear error naming every damaged checkpoint
     writeFileSync(join(older, 'state.json'), '{"format": "aim-train');
-    expect(() => planResume('latest', {}, runs)).toThrow(/no checkpoint found under .* that verifies \(every one found is damaged: .*step-00000008: model.*; .*step-00000004: state\.json: not valid JSON/);
+    expect(() => planResume('latest', {}, runs)).toThrow(
+      /no checkpoint found under .* that verifies \(every one found is damaged: .*step-00000008: model.*; .*step-00000004: state\.json: not valid JSON/,
+    );
     expect(() => planResume(join(runs, 'r'), {})).toThrow(/no checkpoint under .* verifies \(all damaged\)/);
   });
 });

@@ -48,7 +48,24 @@ beforeAll(async () => {
 
 describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend webgpu', { timeout: 600_000 }, () => {
   it('train a few steps, probe the checkpoint: exit 0, the same numbers as on cpu', async () => {
-    const common = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--data', shards.train, '--val-data', shards.val, '--batch-size', '4', '--workers', '1', '--val-batches', '2', '--steps', '4'];
+    const common = [
+      '--preset',
+      'smoke',
+      '--variant',
+      'aim-dev-nano',
+      '--data',
+      shards.train,
+      '--val-data',
+      shards.val,
+      '--batch-size',
+      '4',
+      '--workers',
+      '1',
+      '--val-batches',
+      '2',
+      '--steps',
+      '4',
+    ];
     const gpu = await run(TRAIN, [...common, '--backend', 'webgpu', '--out', join(dir, 'gpu')]);
     expect(gpu.code, gpu.stderr.slice(-2000)).toBe(0);
     expect(gpu.stderr).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
@@ -59,8 +76,26 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     a.forEach((loss, i) => expect(Math.abs(loss - b[i]) / b[i], `step ${i + 1}`).toBeLessThan(1e-4));
 
     const probeArgs = (backend: string) => [
-      '--checkpoint', join(dir, 'gpu'), '--train', shards.train, '--test', shards.val, '--train-limit', '48', '--test-limit', '16',
-      '--epochs', '2', '--no-sweep', '--no-baselines', '--backend', backend, '--cache-dir', join(dir, `cache-${backend}`), '--out', join(dir, `probe-${backend}`),
+      '--checkpoint',
+      join(dir, 'gpu'),
+      '--train',
+      shards.train,
+      '--test',
+      shards.val,
+      '--train-limit',
+      '48',
+      '--test-limit',
+      '16',
+      '--epochs',
+      '2',
+      '--no-sweep',
+      '--no-baselines',
+      '--backend',
+      backend,
+      '--cache-dir',
+      join(dir, `cache-${backend}`),
+      '--out',
+      join(dir, `probe-${backend}`),
     ];
     const probeGpu = await run(PROBE, probeArgs('webgpu'));
     expect(probeGpu.code, probeGpu.stderr.slice(-2000)).toBe(0);

@@ -138,10 +138,7 @@ async function loadProbe(buffer: ArrayBuffer, name: string): Promise<void> {
  * patches [b, K, P] -> logits [b, C], probe attention [b, H, K], and for sample 0 the mean token norm of every
  * block's output [depth] (how the features grow through the trunk).
  */
-async function classifyPatches(
-  patches: Float32Array,
-  b: number,
-): Promise<{ logits: Float32Array; attention: Float32Array; norms: Float32Array }> {
+async function classifyPatches(patches: Float32Array, b: number): Promise<{ logits: Float32Array; attention: Float32Array; norms: Float32Array }> {
   if (!loaded) throw new Error('no probe file loaded');
   const { model, trunk } = loaded;
   const k = numPatches(model.config);

@@ -68,14 +68,7 @@ export interface Window {
 }
 
 /** RGB [h, w, 3] resized to resizeWidth x resizeHeight with Pillow's BICUBIC; returns the window's RGB pixels. */
-export function resizeBicubicRgb(
-  rgb: Uint8Array,
-  width: number,
-  height: number,
-  resizeWidth: number,
-  resizeHeight: number,
-  win: Window,
-): Uint8Array {
+export function resizeBicubicRgb(rgb: Uint8Array, width: number, height: number, resizeWidth: number, resizeHeight: number, win: Window): Uint8Array {
   if (rgb.length !== width * height * 3) throw new Error(`resize: ${rgb.length} bytes for a ${width}x${height} RGB image`);
   const horizontal = resizeWidth !== width ? axisCoefficients(width, resizeWidth) : null;
   const vertical = resizeHeight !== height ? axisCoefficients(height, resizeHeight) : null;

@@ -52,8 +52,7 @@ export function loadProbeFile(buffer: ArrayBuffer, name = 'probe file'): ProbeMo
       const out = new Float32Array(pd * d);
       for (let o = 0; o < d; o++)
         for (let ch = 0; ch < 3; ch++)
-          for (let r = 0; r < p; r++)
-            for (let c = 0; c < p; c++) out[((r * p + c) * 3 + ch) * d + o] = stored[((o * 3 + ch) * p + r) * p + c];
+          for (let r = 0; r < p; r++) for (let c = 0; c < p; c++) out[((r * p + c) * 3 + ch) * d + o] = stored[((o * 3 + ch) * p + r) * p + c];
       trunk.set(spec.name, out);
     } else {
       trunk.set(spec.name, stored);

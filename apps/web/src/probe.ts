@@ -59,8 +59,7 @@ export function attentiveProbe(w: AttentiveProbeWeights, features: Float32Array,
       }
   };
   for (let s = 0; s < b; s++) {
-    for (let t = 0; t < n; t++)
-      for (let j = 0; j < d; j++) x[t * d + j] = (features[(s * n + t) * d + j] - w.runningMean[j]) * scale[j];
+    for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) x[t * d + j] = (features[(s * n + t) * d + j] - w.runningMean[j]) * scale[j];
     matmul(x, w.k, k);
     matmul(x, w.v, v);
     const pooled = new Float32Array(d);

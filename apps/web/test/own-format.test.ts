@@ -31,7 +31,7 @@ it("reads eval:probe's format and matches the tfjs model's logits", async () => 
   expect(loaded.config.name).toBe('aim-dev-tiny');
   expect(loaded.blocks).toEqual(blocks);
   expect(loaded.probe.numClasses).toBe(7);
-  const ours = cpuExtractFeatures(loaded.config, loaded.trunk, await patches.data() as Float32Array, b, loaded.blocks);
+  const ours = cpuExtractFeatures(loaded.config, loaded.trunk, (await patches.data()) as Float32Array, b, loaded.blocks);
   const { logits } = attentiveProbe(loaded.probe, averageBlocks(ours), b, 16);
   const worst = Math.max(...Array.from(want, (w, i) => Math.abs(w - logits[i])));
   const scale = Math.max(...Array.from(want, Math.abs));
@@ -41,7 +41,7 @@ it("reads eval:probe's format and matches the tfjs model's logits", async () => 
   probe.dispose();
 });
 
-it("reads the class names eval:probe records, and rejects a list that does not fit the probe", async () => {
+it('reads the class names eval:probe records, and rejects a list that does not fit the probe', async () => {
   await tf.setBackend('cpu');
   const model = createAim('aim-dev-nano', {}, { seed: 1, pretrainHead: false });
   const probe = new AttentiveProbe({ width: model.config.width, heads: model.config.heads, numClasses: 3, seed: 2 });

@@ -17,14 +17,7 @@ import { parseSafetensors } from '../src/safetensors.js';
 const CHROMIUM = process.env.AIM_CHROMIUM ?? '/usr/bin/chromium';
 /** Flags under which Debian's chromium exposes navigator.gpu on SwiftShader (no GPU needed). */
 const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-angle=swiftshader', '--enable-features=Vulkan', '--use-vulkan=swiftshader'];
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  ...WEBGPU_ARGS,
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
+const CHROMIUM_ARGS = ['--no-sandbox', ...WEBGPU_ARGS, '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 const webRoot = fileURLToPath(new URL('..', import.meta.url));
 const golden = fileURLToPath(new URL('../../../fixtures/golden/', import.meta.url));
 const weights = join(golden, 'aim-golden-small.weights.safetensors');
@@ -58,10 +51,10 @@ async function goldenLogitError(page: Page, label: string): Promise<number> {
   const patches = io.float32('patches');
   const want = io.float32('logits');
   const [b] = io.tensors.get('patches')!.shape;
-  const got = await page.evaluate(
-    ([p, n]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.classifyPatches(new Float32Array(p), n),
-    [Array.from(patches), b] as const,
-  );
+  const got = await page.evaluate(([p, n]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.classifyPatches(new Float32Array(p), n), [
+    Array.from(patches),
+    b,
+  ] as const);
   expect(got).toHaveLength(want.length);
   const worst = Math.max(...got.map((x, i) => Math.abs(x - want[i])));
   console.log(`[web] ${label}: page logits vs golden, max abs difference ${worst.toExponential(2)} over ${want.length} logits`);
@@ -182,10 +175,11 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     const b = [10, 120, 250];
     const rgba: number[] = [];
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgba.push(...(x < 32 ? a : b), 255);
-    const patches = await page.evaluate(
-      ([px, ww, hh]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.transformRgba(px, ww, hh, 32, 8),
-      [rgba, w, h] as const,
-    );
+    const patches = await page.evaluate(([px, ww, hh]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.transformRgba(px, ww, hh, 32, 8), [
+      rgba,
+      w,
+      h,
+    ] as const);
     expect(patches).toHaveLength(16 * 8 * 8 * 3);
     const mean = [0.485, 0.456, 0.406];
     const std = [0.229, 0.224, 0.225];
@@ -203,7 +197,15 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
     const { page } = opened!;
     // A gray 28 x 28 "digit" (MNIST's size: upscaled to 36, cropped to 32) and a 300 x 200 colour picture (downscaled).
     const cases: { name: string; w: number; h: number; px: (x: number, y: number) => [number, number, number] }[] = [
-      { name: '28x28 gray digit', w: 28, h: 28, px: (x, y) => { const v = Math.max(0, 255 - 40 * Math.abs(Math.hypot(x - 14, y - 14) - 7)); return [v, v, v]; } },
+      {
+        name: '28x28 gray digit',
+        w: 28,
+        h: 28,
+        px: (x, y) => {
+          const v = Math.max(0, 255 - 40 * Math.abs(Math.hypot(x - 14, y - 14) - 7));
+          return [v, v, v];
+        },
+      },
       { name: '300x200 colour', w: 300, h: 200, px: (x, y) => [(x * 7 + y * 3) % 256, 128 + 100 * Math.sin(x / 9) * Math.cos(y / 13), (x * y) % 251] },
     ];
     for (const c of cases) {
@@ -216,12 +218,18 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
           rgba.push(...p, 255);
         }
       const plan = evalResizePlan(c.w, c.h, 32);
-      const crop = resizeBicubic({ data: rgb, width: c.w, height: c.h, channels: 3 }, plan.resizeWidth, plan.resizeHeight, { left: plan.left, top: plan.top, width: 32, height: 32 });
+      const crop = resizeBicubic({ data: rgb, width: c.w, height: c.h, channels: 3 }, plan.resizeWidth, plan.resizeHeight, {
+        left: plan.left,
+        top: plan.top,
+        width: 32,
+        height: 32,
+      });
       const want = normalizedPatches(crop, 8, IMAGENET_MEAN, IMAGENET_STD);
-      const got = await page.evaluate(
-        ([px, ww, hh]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.transformRgba(px, ww, hh, 32, 8),
-        [rgba, c.w, c.h] as const,
-      );
+      const got = await page.evaluate(([px, ww, hh]) => (window as unknown as { aimWeb: AimWebHooks }).aimWeb.transformRgba(px, ww, hh, 32, 8), [
+        rgba,
+        c.w,
+        c.h,
+      ] as const);
       // Differences in 8-bit levels (undo the normalisation's std; channel = index % 3 in the patch layout).
       const levels = got.map((g, i) => Math.abs(g - want[i]) * IMAGENET_STD[i % 3] * 255);
       const max = Math.max(...levels);
@@ -264,7 +272,9 @@ describe.skipIf(missing)('the page in headless Chromium (WebGPU on SwiftShader)'
 
   it('a malformed probe file gives a readable error and the page keeps working', async () => {
     const { page } = opened!;
-    await page.locator('#probe-file').setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a safetensors file') });
+    await page
+      .locator('#probe-file')
+      .setInputFiles({ name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a safetensors file') });
     await page.locator('#error').waitFor({ state: 'visible' });
     expect(await page.textContent('#error')).toMatch(/^broken\.safetensors: not a valid safetensors file: header length \d+ does not fit/);
     const truncated = readFileSync(weights).subarray(0, 4000);

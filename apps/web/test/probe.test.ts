@@ -76,12 +76,19 @@ describe('eval transform', () => {
 describe('cpu trunk (the no-WebGPU fallback)', () => {
   it('erf is accurate', () => {
     // Reference values of erf (Abramowitz & Stegun table 7.1 / mpmath).
-    for (const [x, want] of [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014], [-1.5, -0.9661051464753108]]) {
+    for (const [x, want] of [
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+      [-1.5, -0.9661051464753108],
+    ]) {
       expect(Math.abs(erf(x) - want)).toBeLessThan(1e-13);
     }
   });
 
-  it("reproduces the golden features and logits", () => {
+  it('reproduces the golden features and logits', () => {
     const model = loadProbeFile(bytes('aim-golden-small.weights.safetensors'), 'golden');
     const io = parseSafetensors(bytes('aim-golden-small.io.safetensors'), 'io');
     const [b, n] = io.tensors.get('patches')!.shape;
@@ -107,9 +114,18 @@ describe('Pillow bicubic in the page', () => {
   it("equals @aim/data's resizeBicubic byte for byte (up, down, one axis, crop windows)", () => {
     let seed = 7;
     const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 255;
-    for (const [w, h, rw, rh] of [[28, 28, 36, 36], [300, 200, 54, 36], [37, 91, 36, 88], [64, 48, 64, 36], [5, 9, 40, 72]]) {
+    for (const [w, h, rw, rh] of [
+      [28, 28, 36, 36],
+      [300, 200, 54, 36],
+      [37, 91, 36, 88],
+      [64, 48, 64, 36],
+      [5, 9, 40, 72],
+    ]) {
       const rgb = Uint8Array.from({ length: w * h * 3 }, rand);
-      for (const win of [{ left: 0, top: 0, width: rw, height: rh }, { left: Math.floor(rw / 4), top: Math.floor(rh / 3), width: Math.ceil(rw / 2), height: Math.ceil(rh / 2) }]) {
+      for (const win of [
+        { left: 0, top: 0, width: rw, height: rh },
+        { left: Math.floor(rw / 4), top: Math.floor(rh / 3), width: Math.ceil(rw / 2), height: Math.ceil(rh / 2) },
+      ]) {
         const want = resizeBicubic({ data: rgb, width: w, height: h, channels: 3 }, rw, rh, win).data;
         const got = resizeBicubicRgb(rgb, w, h, rw, rh, win);
         expect(Buffer.from(got).equals(Buffer.from(want)), `${w}x${h} -> ${rw}x${rh} ${JSON.stringify(win)}`).toBe(true);

@@ -22,7 +22,11 @@ describe('serve.mjs', () => {
     try {
       expect(await get(url)).toMatchObject({ status: 200, body: '<p>page</p>' });
       expect(await get(`${url}probe.safetensors`)).toMatchObject({ status: 404, body: NO_PROBE_MESSAGE });
-      for (const [dir, age] of [['old-attentive', 100], ['new-attentive', 10], ['nested/run-attentive', 50]] as const) {
+      for (const [dir, age] of [
+        ['old-attentive', 100],
+        ['new-attentive', 10],
+        ['nested/run-attentive', 50],
+      ] as const) {
         mkdirSync(join(root, 'runs/eval', dir), { recursive: true });
         const f = join(root, 'runs/eval', dir, 'probe.safetensors');
         writeFileSync(f, dir);

@@ -177,7 +177,10 @@ export class Random {
 
   /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
   permutation(n: number): number[] {
-    return shuffleInPlace(Array.from({ length: n }, (_, i) => i), this.source);
+    return shuffleInPlace(
+      Array.from({ length: n }, (_, i) => i),
+      this.source,
+    );
   }
 }
 

@@ -9,8 +9,23 @@ describe('lineChartSvg', () => {
       xLabel: 'step',
       yLabel: 'loss',
       series: [
-        { name: 'train', points: [[0, 1], [1, 0.5], [2, NaN], [3, 0.25]] },
-        { name: 'val', points: [[0, 0.9], [3, 0.3]], markers: true },
+        {
+          name: 'train',
+          points: [
+            [0, 1],
+            [1, 0.5],
+            [2, NaN],
+            [3, 0.25],
+          ],
+        },
+        {
+          name: 'val',
+          points: [
+            [0, 0.9],
+            [3, 0.3],
+          ],
+          markers: true,
+        },
       ],
     });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);

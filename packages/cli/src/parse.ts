@@ -89,9 +89,7 @@ export function parseCommandLine(argv: readonly string[], spec: CommandLineSpec)
         continue;
       }
       const best = spec.renamed?.[name] ?? closestMatch(name, names) ?? names.find((n) => n.startsWith(name) || name.startsWith(n));
-      throw new UsageError(
-        `unknown flag --${name}${best ? ` (did you mean --${best}?)` : ''}; valid flags: ${names.map((n) => `--${n}`).join(' ')}`,
-      );
+      throw new UsageError(`unknown flag --${name}${best ? ` (did you mean --${best}?)` : ''}; valid flags: ${names.map((n) => `--${n}`).join(' ')}`);
     }
     if (flag.type === 'boolean') {
       if (eq >= 0) throw new UsageError(`flag --${name} takes no value (got '${arg.slice(eq + 1)}'); use --${name} or --no-${name}`);

@@ -13,7 +13,13 @@ const spec: CommandLineSpec = {
 };
 
 function sink(isTTY = false): { isTTY: boolean; text: string; write(t: string): void } {
-  return { isTTY, text: '', write(t: string) { this.text += t; } };
+  return {
+    isTTY,
+    text: '',
+    write(t: string) {
+      this.text += t;
+    },
+  };
 }
 
 async function run(def: Partial<CommandDefinition>, argv: string[]) {
@@ -32,7 +38,9 @@ describe('parseCommandLine', () => {
   });
 
   it('names the flag, the valid choices and the closest match', () => {
-    expect(() => parseCommandLine(['--bakend', 'cpu'], spec)).toThrow(/^unknown flag --bakend \(did you mean --backend\?\); valid flags: --backend --cache-dir/);
+    expect(() => parseCommandLine(['--bakend', 'cpu'], spec)).toThrow(
+      /^unknown flag --bakend \(did you mean --backend\?\); valid flags: --backend --cache-dir/,
+    );
     expect(() => parseCommandLine(['--backend', 'wsam'], spec)).toThrow("--backend: 'wsam' is not one of auto, cpu, wasm (did you mean 'wasm'?)");
     expect(() => parseCommandLine(['--backend'], spec)).toThrow('flag --backend needs a value: one of auto, cpu, wasm');
     expect(() => parseCommandLine(['--cache-dir', '--sweep'], spec)).toThrow('flag --cache-dir needs a value (got the flag --sweep)');
@@ -63,7 +71,15 @@ describe('runCommand', () => {
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^tool: unknown flag --bakend \(did you mean --backend\?\)/);
     class ConfigError extends Error {}
-    const c = await run({ usageErrors: [ConfigError], run: async () => { throw new ConfigError('bad\nconfig'); } }, []);
+    const c = await run(
+      {
+        usageErrors: [ConfigError],
+        run: async () => {
+          throw new ConfigError('bad\nconfig');
+        },
+      },
+      [],
+    );
     expect(c).toEqual({ code: 2, stdout: '', stderr: 'tool: bad; config (see --help)\n' });
   });
 

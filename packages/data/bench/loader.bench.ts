@@ -34,12 +34,17 @@ const child = (name: string, args: (string | number)[], threads: number) =>
       .pop()!,
   );
 
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 console.log(`@aim/data benchmark: ${cores} cores, load average at start ${load()}`);
 const images = await photoVariants(IMAGES);
 const sizes = await Promise.all(images.slice(0, 50).map((b) => sharp(b).metadata()));
 const meanSide = sizes.reduce((s, m) => s + Math.max(m.width!, m.height!), 0) / sizes.length;
-console.log(`${IMAGES} JPEG photo variants, longer side ~${meanSide.toFixed(0)} px, ${(images.reduce((s, b) => s + b.length, 0) / IMAGES / 1024).toFixed(0)} KiB each`);
+console.log(
+  `${IMAGES} JPEG photo variants, longer side ~${meanSide.toFixed(0)} px, ${(images.reduce((s, b) => s + b.length, 0) / IMAGES / 1024).toFixed(0)} KiB each`,
+);
 
 // Single-thread sharp only: decode + resize to 224x224 (bicubic) of the same files, one at a time, no pool.
 sharp.concurrency(1);
@@ -49,7 +54,7 @@ async function rate(label: string, work: (b: Buffer, i: number) => Promise<unkno
   const t = performance.now();
   const cpu = process.cpuUsage();
   let n = 0;
-  for (let p = 0; p < passes; p++) for (const [i, b] of images.entries()) (await work(b, i), n++);
+  for (let p = 0; p < passes; p++) for (const [i, b] of images.entries()) await work(b, i), n++;
   const used = process.cpuUsage(cpu);
   const perSecond = n / ((performance.now() - t) / 1000);
   const cpuMs = (used.user + used.system) / 1000 / n;
@@ -81,7 +86,13 @@ try {
   const sharpAt = new Map<number, number>();
   // Every W with the default 2 images per worker and with 1 (one core per worker), then the widest W without recycle().
   const last = workerCounts[workerCounts.length - 1];
-  const runs: [number, number, boolean][] = [...workerCounts.flatMap((w): [number, number, boolean][] => [[w, 2, true], [w, 1, true]]), [last, 2, false]];
+  const runs: [number, number, boolean][] = [
+    ...workerCounts.flatMap((w): [number, number, boolean][] => [
+      [w, 2, true],
+      [w, 1, true],
+    ]),
+    [last, 2, false],
+  ];
   let widest = { cpuMsPerImage: NaN };
   for (const [w, tasks, recycle] of runs) {
     const inFlight = w * tasks;

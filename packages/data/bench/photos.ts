@@ -26,11 +26,7 @@ export async function photoVariants(count: number): Promise<Buffer[]> {
     const top = rng.int(0, height - h + 1);
     const longSide = rng.int(440, 561);
     out.push(
-      await sharp(sources[s])
-        .extract({ left, top, width: w, height: h })
-        .resize(longSide, longSide, { fit: 'inside' })
-        .jpeg({ quality: 90 })
-        .toBuffer(),
+      await sharp(sources[s]).extract({ left, top, width: w, height: h }).resize(longSide, longSide, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer(),
     );
   }
   return out;

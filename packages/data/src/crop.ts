@@ -67,12 +67,7 @@ export function roundHalfEven(x: number): number {
  * from `scale` and an aspect ratio log-uniformly from `ratio`; the first box that fits is placed uniformly at random.
  * If none fits, the centre crop of the largest box whose ratio is clamped into `ratio`.
  */
-export function randomResizedCropBox(
-  width: number,
-  height: number,
-  rng: Random,
-  options: RandomResizedCropOptions = {},
-): CropBox {
+export function randomResizedCropBox(width: number, height: number, rng: Random, options: RandomResizedCropOptions = {}): CropBox {
   const [scaleLow, scaleHigh] = options.scale ?? AIM_CROP_SCALE;
   const [ratioLow, ratioHigh] = options.ratio ?? DEFAULT_CROP_RATIO;
   if (!(width > 0 && height > 0)) throw new RangeError(`randomResizedCropBox: image is ${width}x${height}`);
@@ -142,13 +137,7 @@ export function trainPlan(imageWidth: number, imageHeight: number, box: CropBox,
  * and the longer side int(short * long / shorter), then a centre crop whose offsets use Python's round. With
  * `shrinkOnLoad` a JPEG whose shorter side shrinks by SHRINK_ON_LOAD_FROM or more takes the approximate fast path.
  */
-export function evalResizePlan(
-  imageWidth: number,
-  imageHeight: number,
-  size: number,
-  cropFraction = EVAL_CROP_FRACTION,
-  shrinkOnLoad = false,
-): ResizePlan {
+export function evalResizePlan(imageWidth: number, imageHeight: number, size: number, cropFraction = EVAL_CROP_FRACTION, shrinkOnLoad = false): ResizePlan {
   const shortSide = Math.floor(size / cropFraction);
   const wide = imageWidth >= imageHeight;
   const short = wide ? imageHeight : imageWidth;

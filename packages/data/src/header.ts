@@ -49,7 +49,17 @@ function readJpegHeader(b: Uint8Array): ImageHeader | null {
     const length = u16be(b, i + 2);
     if (length < 2 || i + 2 + length > b.length) return null;
     const body = i + 4;
-    if (marker === 0xe1 && !sawExif && length >= 16 && b[body] === 0x45 && b[body + 1] === 0x78 && b[body + 2] === 0x69 && b[body + 3] === 0x66 && b[body + 4] === 0 && b[body + 5] === 0) {
+    if (
+      marker === 0xe1 &&
+      !sawExif &&
+      length >= 16 &&
+      b[body] === 0x45 &&
+      b[body + 1] === 0x78 &&
+      b[body + 2] === 0x69 &&
+      b[body + 3] === 0x66 &&
+      b[body + 4] === 0 &&
+      b[body + 5] === 0
+    ) {
       sawExif = true;
       const parsed = exifOrientation(b.subarray(body + 6, i + 2 + length));
       if (parsed === null) return null;

@@ -11,12 +11,14 @@ export interface ImageData<T extends Uint8Array | Float32Array = Uint8Array | Fl
 /** Throws a clear error when `image.data` does not hold width * height * channels values. */
 export function assertImageShape(image: ImageData, what = 'image'): void {
   const { width, height, channels, data } = image;
-  for (const [name, v] of [['width', width], ['height', height], ['channels', channels]] as const) {
+  for (const [name, v] of [
+    ['width', width],
+    ['height', height],
+    ['channels', channels],
+  ] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${what}: ${name} must be a positive integer, got ${v}`);
   }
   if (data.length !== width * height * channels) {
-    throw new RangeError(
-      `${what}: data has ${data.length} values but width*height*channels = ${width}*${height}*${channels} = ${width * height * channels}`,
-    );
+    throw new RangeError(`${what}: data has ${data.length} values but width*height*channels = ${width}*${height}*${channels} = ${width * height * channels}`);
   }
 }

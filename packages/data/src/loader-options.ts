@@ -55,7 +55,8 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
   if (epochs !== Infinity) positiveInteger(epochs, 'epochs');
   const ordered = options.ordered ?? true;
   const policy = options.errorPolicy ?? 'skip';
-  if (!['raise', 'warn', 'skip'].includes(policy)) throw new TypeError(`createLoader: errorPolicy must be 'raise', 'warn' or 'skip', got ${JSON.stringify(policy)}`);
+  if (!['raise', 'warn', 'skip'].includes(policy))
+    throw new TypeError(`createLoader: errorPolicy must be 'raise', 'warn' or 'skip', got ${JSON.stringify(policy)}`);
   const rank = options.rank ?? 0;
   const worldSize = options.worldSize ?? 1;
   if (!(Number.isInteger(rank) && Number.isInteger(worldSize) && worldSize >= 1 && rank >= 0 && rank < worldSize)) {

@@ -186,6 +186,4 @@ export interface PatchLoader extends AsyncIterable<PatchBatch> {
 }
 
 /** What became of one sample (internal to the loader): accepted into a slot of the ring, or rejected and why. */
-export type Outcome =
-  | { ok: true; key: string; label: number; slot: number }
-  | { ok: false; key: string; url: string; reason: RejectReason; message: string };
+export type Outcome = { ok: true; key: string; label: number; slot: number } | { ok: false; key: string; url: string; reason: RejectReason; message: string };

@@ -34,14 +34,22 @@ export function createLoader(options: LoaderOptions): PatchLoader {
   const position: LoaderPosition = { epoch: options.resume?.epoch ?? 0, samplesInEpoch: options.resume?.samplesInEpoch ?? 0 };
   // A resume position without block fields is a step boundary: blocks are labelled from there.
   const owner = options.share
-    ? new BlockOwner(options.share, batchSize, { blockStart: options.resume?.blockStart ?? position.samplesInEpoch, blockLabel: options.resume?.blockLabel ?? 0 })
+    ? new BlockOwner(options.share, batchSize, {
+        blockStart: options.resume?.blockStart ?? position.samplesInEpoch,
+        blockLabel: options.resume?.blockLabel ?? 0,
+      })
     : undefined;
   let closed = false;
   let started = false;
   let generator: AsyncGenerator<PatchBatch> | undefined;
   const per = numPatches * patchDim;
   let ring: SlotRing; // allocated when iteration starts
-  const tasks = new WorkerTasks({ workers: resolved.workers, tasksPerWorker: resolved.tasksPerWorker, ...(options.workerFile ? { workerFile: options.workerFile } : {}), closed: () => closed });
+  const tasks = new WorkerTasks({
+    workers: resolved.workers,
+    tasksPerWorker: resolved.tasksPerWorker,
+    ...(options.workerFile ? { workerFile: options.workerFile } : {}),
+    closed: () => closed,
+  });
   const buffers = new BatchBuffers(batchSize, numPatches, patchDim, options.labelKey !== undefined || sources.some((s) => s.labelKey !== undefined));
 
   /** The samples of one epoch, mixed across sources by weight with a seeded draw per sample. */
@@ -75,7 +83,11 @@ export function createLoader(options: LoaderOptions): PatchLoader {
     const key = sample.__key__;
     const url = sample.__url__;
     accounting.read(sample);
-    const checked = checkSample(sample, { imageKeys: resolved.imageKeys, predicates: resolved.predicates, labelKey: sources[source].labelKey ?? options.labelKey });
+    const checked = checkSample(sample, {
+      imageKeys: resolved.imageKeys,
+      predicates: resolved.predicates,
+      labelKey: sources[source].labelKey ?? options.labelKey,
+    });
     if (!checked.ok) return { outcome: Promise.resolve(checked), settled: checked };
     const { imageExt, label } = checked;
 

@@ -50,13 +50,7 @@ export function patchify(image: ImageData<Float32Array>, patchSize: number, out?
 }
 
 /** [K, p*p*C] -> [H, W, C], the inverse of `patchify` for a width x height image. */
-export function unpatchify(
-  patches: Float32Array,
-  width: number,
-  height: number,
-  channels: number,
-  patchSize: number,
-): ImageData<Float32Array> {
+export function unpatchify(patches: Float32Array, width: number, height: number, channels: number, patchSize: number): ImageData<Float32Array> {
   const { gridHeight, gridWidth, numPatches, patchDim } = patchGrid(width, height, channels, patchSize);
   if (patches.length !== numPatches * patchDim) {
     throw new RangeError(`unpatchify: got ${patches.length} values, expected K*p*p*C = ${numPatches}*${patchDim}`);

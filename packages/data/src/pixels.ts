@@ -38,11 +38,7 @@ export function toUnitFloat(image: ImageData<Uint8Array>): ImageData<Float32Arra
  * as torchvision's ToTensor + Normalize compute it, so the values equal torchvision's bit for bit.
  * The result is what the model sees: AIM normalises every pixel with ImageNet statistics.
  */
-export function normalize(
-  image: ImageData,
-  mean: readonly number[] = IMAGENET_MEAN,
-  std: readonly number[] = IMAGENET_STD,
-): ImageData<Float32Array> {
+export function normalize(image: ImageData, mean: readonly number[] = IMAGENET_MEAN, std: readonly number[] = IMAGENET_STD): ImageData<Float32Array> {
   assertImageShape(image, 'normalize');
   const { channels, data } = image;
   checkStatistics('normalize', channels, mean, std);

@@ -105,8 +105,7 @@ export async function processSample(task: SampleTask): Promise<SampleResult> {
   if (bytes.length === 0) return reject('decode_error', 'image is empty (0 bytes)');
 
   // Plain JPEG/PNG headers are parsed here; anything else (WebP, unusual files, garbage) goes to sharp.
-  let header: { format?: string; width?: number; height?: number; orientation?: number; components?: number; space?: string } | null =
-    readImageHeader(bytes);
+  let header: { format?: string; width?: number; height?: number; orientation?: number; components?: number; space?: string } | null = readImageHeader(bytes);
   if (header === null) {
     try {
       header = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -219,11 +218,7 @@ async function decodeCrop(bytes: Uint8Array, plan: ResizePlan, maxPixels: number
     pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: 'cubic' });
     if (plan.resizeWidth !== plan.size || plan.resizeHeight !== plan.size) pipeline = pipeline.extract(planWindow(plan));
   }
-  const { data, info } = await pipeline
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const expected = shrinking ? { width: plan.size, height: plan.size } : (plan.crop ?? { width: info.width, height: info.height });
   if (info.channels !== 3 || info.width !== expected.width || info.height !== expected.height) {
     throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${expected.width}x${expected.height}x3`);

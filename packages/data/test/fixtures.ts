@@ -20,7 +20,9 @@ export function stdlibPhotoPaths(): string[] {
 /** The photos re-encoded as JPEG with the longer side `longSide` (small keeps the tests fast). */
 export async function photos(longSide = 160): Promise<Uint8Array[]> {
   return Promise.all(
-    stdlibPhotoPaths().map(async (p) => new Uint8Array(await sharp(readFileSync(p)).resize(longSide, longSide, { fit: 'inside' }).jpeg({ quality: 85 }).toBuffer())),
+    stdlibPhotoPaths().map(
+      async (p) => new Uint8Array(await sharp(readFileSync(p)).resize(longSide, longSide, { fit: 'inside' }).jpeg({ quality: 85 }).toBuffer()),
+    ),
   );
 }
 

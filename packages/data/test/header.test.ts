@@ -30,7 +30,9 @@ describe('readImageHeader', () => {
   });
 
   it('reads big-endian (MM) EXIF as sharp does', async () => {
-    const plain = await sharp({ create: { width: 30, height: 12, channels: 3, background: 'blue' } }).jpeg().toBuffer();
+    const plain = await sharp({ create: { width: 30, height: 12, channels: 3, background: 'blue' } })
+      .jpeg()
+      .toBuffer();
     // APP1 "Exif\0\0" + TIFF "MM", 42, IFD0 at 8 with one entry: 0x0112 SHORT count 1 value 8.
     const tiff = Buffer.from([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
     const body = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
@@ -41,7 +43,7 @@ describe('readImageHeader', () => {
     expect(readImageHeader(bytes)).toEqual({ format: 'jpeg', width: 30, height: 12, orientation: 8, components: 3 });
   });
 
-  it('reads a decompression bomb\'s header without touching pixels, and declines other formats and garbage', async () => {
+  it("reads a decompression bomb's header without touching pixels, and declines other formats and garbage", async () => {
     expect(readImageHeader(pngHeaderClaiming(100_000, 100_000))).toEqual({ format: 'png', width: 100_000, height: 100_000, orientation: 1 });
     const cases = await imageCases((await photos(64))[0]);
     for (const name of ['webp', 'gif', 'textNamedJpg', 'zeroBytes']) expect(readImageHeader(cases[name])).toBeNull();

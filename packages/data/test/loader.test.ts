@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WritableSample } from '@aim/webdataset';
-import { createLoader, defaultTransformOptions, DEFAULT_LIMITS, processSample, reserveDecodeThreads, type LoaderOptions, type PatchBatch, type Rejection } from '../src/index.js';
+import {
+  createLoader,
+  defaultTransformOptions,
+  DEFAULT_LIMITS,
+  processSample,
+  reserveDecodeThreads,
+  type LoaderOptions,
+  type PatchBatch,
+  type Rejection,
+} from '../src/index.js';
 import { imageCases, photos } from './fixtures.js';
 import { writeShards, type TempShards } from './shards.js';
 
@@ -53,7 +62,14 @@ describe('createLoader', () => {
     expect(batches.flatMap((b) => Array.from(b.labels!))).toEqual(keys.map((k) => Number(k.slice(3)) % 5));
     expect(stats).toMatchObject({ seen: 14, yielded: 14, rejectedTotal: 0, buffered: 0, dropped: 0, batches: 4 });
     // Eval is deterministic and key-independent, so one image run directly gives the same numbers.
-    const direct = await processSample({ key: keys[0], bytes: photoBytes[Number(keys[0].slice(3)) % photoBytes.length], seed: 0, epoch: 0, transform: defaultTransformOptions({ ...small, mode: 'eval' }), limits: DEFAULT_LIMITS });
+    const direct = await processSample({
+      key: keys[0],
+      bytes: photoBytes[Number(keys[0].slice(3)) % photoBytes.length],
+      seed: 0,
+      epoch: 0,
+      transform: defaultTransformOptions({ ...small, mode: 'eval' }),
+      limits: DEFAULT_LIMITS,
+    });
     if (!direct.ok) throw new Error('rejected');
     expect(batches[0].patches.subarray(0, 16 * 192)).toEqual(direct.patches);
   });
@@ -114,14 +130,24 @@ describe('createLoader', () => {
   });
 
   it("errorPolicy 'raise' throws on broken data, naming the sample", async () => {
-    const shards = await writeShards([{ __key__: 'ok', jpg: photoBytes[0] }, { __key__: 'broken', jpg: new TextEncoder().encode('not a jpeg') }], 10);
+    const shards = await writeShards(
+      [
+        { __key__: 'ok', jpg: photoBytes[0] },
+        { __key__: 'broken', jpg: new TextEncoder().encode('not a jpeg') },
+      ],
+      10,
+    );
     temp.push(shards);
-    await expect(collect({ shards: shards.paths, batchSize: 1, ...small, workers: 1, errorPolicy: 'raise', transform: 'eval' })).rejects.toThrow(/"broken".*decode_error/);
+    await expect(collect({ shards: shards.paths, batchSize: 1, ...small, workers: 1, errorPolicy: 'raise', transform: 'eval' })).rejects.toThrow(
+      /"broken".*decode_error/,
+    );
   });
 
   it('fails an epoch that read no samples with the first read error and how many more, in one line', async () => {
     const missing = join(tmpdir(), `aim-missing-${process.pid}`);
-    const err = await collect({ shards: [`${missing}/x-000.tar`, `${missing}/x-001.tar`], batchSize: 2, ...small, workers: 1 }).catch((e: unknown) => e as Error);
+    const err = await collect({ shards: [`${missing}/x-000.tar`, `${missing}/x-001.tar`], batchSize: 2, ...small, workers: 1 }).catch(
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(Error);
     const message = (err as Error).message;
     expect(message).toContain(`${missing}/x-00`);
@@ -167,7 +193,9 @@ describe('createLoader', () => {
         expect(batches.flatMap((b) => b.keys)).toEqual(Array.from({ length: epochs }, () => ['t0', 't1', 't2', 't3']).flat());
         expect(stats).toMatchObject({ seen: 4 * epochs, yielded: 4 * epochs, rejectedTotal: 0, readErrors: epochs, lostToReadErrors: epochs });
         expect(warned).toHaveLength(epochs);
-        expect(warned[0]).toMatch(/read error in .*trunc-0000\.tar \(t4\): archive is truncated: member t4\.jpg should have \d+ bytes but the archive ends after 100/);
+        expect(warned[0]).toMatch(
+          /read error in .*trunc-0000\.tar \(t4\): archive is truncated: member t4\.jpg should have \d+ bytes but the archive ends after 100/,
+        );
       }
     } finally {
       console.warn = warn;
@@ -185,7 +213,7 @@ describe('createLoader', () => {
           const samples: WritableSample[] = ops.map((op, i) => {
             const jpg = photoBytes[i % photoBytes.length].slice();
             const key = `c${i}`;
-            if (op === 'truncate') return { __key__: key, jpg: jpg.slice(0, 1 + (i * 97) % (jpg.length - 1)) };
+            if (op === 'truncate') return { __key__: key, jpg: jpg.slice(0, 1 + ((i * 97) % (jpg.length - 1))) };
             if (op === 'zero') return { __key__: key, jpg: new Uint8Array(0) };
             if (op === 'garble') {
               for (let j = 200; j < jpg.length; j += 7) jpg[j] ^= 0x5a;
@@ -234,20 +262,31 @@ describe('createLoader', () => {
   });
 
   it('mixes sources by weight (DFN-2B+ style 0.8 / 0.2)', async () => {
-    const a = await writeShards(Array.from({ length: 6 }, (_, i) => ({ __key__: `a${i}`, jpg: photoBytes[0] })), 3, 'dfn');
-    const b = await writeShards(Array.from({ length: 6 }, (_, i) => ({ __key__: `b${i}`, jpg: photoBytes[1] })), 3, 'in1k');
+    const a = await writeShards(
+      Array.from({ length: 6 }, (_, i) => ({ __key__: `a${i}`, jpg: photoBytes[0] })),
+      3,
+      'dfn',
+    );
+    const b = await writeShards(
+      Array.from({ length: 6 }, (_, i) => ({ __key__: `b${i}`, jpg: photoBytes[1] })),
+      3,
+      'in1k',
+    );
     temp.push(a, b);
     let fromA = 0;
     let total = 0;
     // A predicate that refuses everything shows the mixed stream without decoding a single image.
     const { stats } = await collect({
-      sources: [{ shards: a.paths, weight: 0.8 }, { shards: b.paths, weight: 0.2 }],
+      sources: [
+        { shards: a.paths, weight: 0.8 },
+        { shards: b.paths, weight: 0.2 },
+      ],
       resampled: true,
       samplesPerEpoch: 4000,
       batchSize: 8,
       ...small,
       workers: 1,
-      filters: { predicates: { count: (s) => ((total++, s.key.startsWith('a') && fromA++), false) } },
+      filters: { predicates: { count: (s) => (total++, s.key.startsWith('a') && fromA++, false) } },
     });
     expect(stats.seen).toBe(4000);
     expect(total).toBe(4000);
@@ -334,7 +373,10 @@ describe('createLoader', () => {
     };
     // On failure, say which threads and handles are left.
     const census = () =>
-      `threads: ${readdirSync('/proc/self/task').map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()).sort().join(', ')}; handles: ${process.getActiveResourcesInfo().join(', ')}`;
+      `threads: ${readdirSync('/proc/self/task')
+        .map((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim())
+        .sort()
+        .join(', ')}; handles: ${process.getActiveResourcesInfo().join(', ')}`;
     const before = threads();
     const beforeCensus = census();
     const loader = createLoader({ shards: photoShards.paths, batchSize: 2, ...small, workers: 2, epochs: 1000 });

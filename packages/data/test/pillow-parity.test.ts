@@ -40,7 +40,13 @@ describe.skipIf(noPillow)('resizeBicubic', () => {
   it("equals Pillow's Image.resize(BICUBIC).crop(window) byte for byte, down and up, for random images", () => {
     const cases = fc.sample(
       fc
-        .record({ w: fc.integer({ min: 1, max: 300 }), h: fc.integer({ min: 1, max: 300 }), rw: fc.integer({ min: 1, max: 260 }), rh: fc.integer({ min: 1, max: 260 }), seed: fc.integer() })
+        .record({
+          w: fc.integer({ min: 1, max: 300 }),
+          h: fc.integer({ min: 1, max: 300 }),
+          rw: fc.integer({ min: 1, max: 260 }),
+          rh: fc.integer({ min: 1, max: 260 }),
+          seed: fc.integer(),
+        })
         .chain((c) =>
           fc.record({
             c: fc.constant(c),
@@ -52,7 +58,13 @@ describe.skipIf(noPillow)('resizeBicubic', () => {
       { numRuns: 300, seed: 42 },
     );
     // Exact ratios put tap centres on half pixels, where rounding and truncation matter most.
-    for (const [w, h, rw, rh] of [[448, 448, 224, 224], [300, 150, 150, 75], [224, 310, 224, 224], [10, 7, 40, 28], [641, 480, 341, 256]]) {
+    for (const [w, h, rw, rh] of [
+      [448, 448, 224, 224],
+      [300, 150, 150, 75],
+      [224, 310, 224, 224],
+      [10, 7, 40, 28],
+      [641, 480, 341, 256],
+    ]) {
       cases.push({ w, h, rw, rh, seed: w + h, window: { left: 0, top: 0, width: rw, height: rh } });
     }
     const images = cases.map((c) => {
@@ -86,12 +98,19 @@ open(sys.argv[2], 'wb').write(b''.join(out))
 
   it('keeps a constant image constant and returns an unchanged size as is', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 255 }), (w, h, rw, rh, v) => {
-        const flat = resizeBicubic({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h, channels: 3 }, rw, rh);
-        expect(flat.data.every((x) => x === v)).toBe(true);
-        const image = { data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) & 255), width: w, height: h, channels: 3 };
-        expect(resizeBicubic(image, w, h).data).toEqual(image.data);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 0, max: 255 }),
+        (w, h, rw, rh, v) => {
+          const flat = resizeBicubic({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h, channels: 3 }, rw, rh);
+          expect(flat.data.every((x) => x === v)).toBe(true);
+          const image = { data: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) & 255), width: w, height: h, channels: 3 };
+          expect(resizeBicubic(image, w, h).data).toEqual(image.data);
+        },
+      ),
     );
   });
 

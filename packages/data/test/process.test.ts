@@ -172,8 +172,17 @@ describe('processSample', () => {
           const noise = Buffer.alloc(w * h * 3);
           const rng = rngFor(seed, 0, 'noise');
           for (let i = 0; i < noise.length; i++) noise[i] = rng.int(0, 256);
-          const bytes = new Uint8Array(await sharp(noise, { raw: { width: w, height: h, channels: 3 } }).toFormat(format).toBuffer());
-          const t = defaultTransformOptions({ imageSize, patchSize, mode, colorJitter: jitter ? { brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1, p: 1 } : null });
+          const bytes = new Uint8Array(
+            await sharp(noise, { raw: { width: w, height: h, channels: 3 } })
+              .toFormat(format)
+              .toBuffer(),
+          );
+          const t = defaultTransformOptions({
+            imageSize,
+            patchSize,
+            mode,
+            colorJitter: jitter ? { brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1, p: 1 } : null,
+          });
           const r = await processSample(task(bytes, `s${seed}`, { transform: t }));
           if (!r.ok) throw new Error(`${w}x${h} ${format}: ${r.reason} ${r.message}`);
           expectPatches(r.patches, t);

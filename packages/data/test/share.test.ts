@@ -37,7 +37,15 @@ beforeAll(async () => {
 afterAll(() => [shards, broken].forEach((s) => s.remove()));
 
 const base = (paths: string[]): LoaderOptions => ({
-  shards: paths, batchSize: 3, ...small, transform: 'train', seed: 7, workers: 1, epochs: 2, dropLast: true, shuffleBuffer: 5,
+  shards: paths,
+  batchSize: 3,
+  ...small,
+  transform: 'train',
+  seed: 7,
+  workers: 1,
+  epochs: 2,
+  dropLast: true,
+  shuffleBuffer: 5,
 });
 const ACCUM = 4;
 const STEPS = 5; // 20 micro-batches: all of both epochs (10 full blocks each)

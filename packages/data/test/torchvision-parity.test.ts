@@ -105,7 +105,9 @@ describe('RandomResizedCrop boxes against torchvision.transforms.RandomResizedCr
     }
     expect(fallbacks).toBeGreaterThan(50);
     const got = JSON.parse(reference({ command: 'boxes', cases }).toString()) as { boxes: number[][] };
-    const differing = ours.flatMap((b, i) => (JSON.stringify(b) === JSON.stringify(got.boxes[i]) ? [] : [{ ...cases[i], draws: undefined, ours: b, torchvision: got.boxes[i] }]));
+    const differing = ours.flatMap((b, i) =>
+      JSON.stringify(b) === JSON.stringify(got.boxes[i]) ? [] : [{ ...cases[i], draws: undefined, ours: b, torchvision: got.boxes[i] }],
+    );
     expect(differing.slice(0, 3)).toEqual([]);
   });
 });
@@ -113,7 +115,19 @@ describe('RandomResizedCrop boxes against torchvision.transforms.RandomResizedCr
 describe('the eval plan against torchvision Resize(256) + CenterCrop(224)', () => {
   it('resizes to the same size and crops at the same offset for 3000 image sizes', () => {
     const rng = rngFor(2, 0, 'eval-sizes');
-    const sizes: Array<[number, number]> = [[224, 224], [256, 256], [257, 256], [256, 257], [255, 300], [300, 255], [1, 1], [7, 3], [511, 512], [4000, 3000], [3000, 4000]];
+    const sizes: Array<[number, number]> = [
+      [224, 224],
+      [256, 256],
+      [257, 256],
+      [256, 257],
+      [255, 300],
+      [300, 255],
+      [1, 1],
+      [7, 3],
+      [511, 512],
+      [4000, 3000],
+      [3000, 4000],
+    ];
     while (sizes.length < 3000) {
       const short = rng.int(1, 1500);
       const long = Math.min(20 * short, short + rng.int(0, 2500));
@@ -133,8 +147,7 @@ describe('CMYK conversion', () => {
   it("cmykToRgb equals Pillow's convert('RGB') for every (C, K) pair", () => {
     const want = reference({ command: 'cmyk_table' });
     const cmyk = new Uint8Array(65536 * 4);
-    for (let k = 0; k < 256; k++)
-      for (let c = 0; c < 256; c++) cmyk.set([c, c, c, k], (k * 256 + c) * 4);
+    for (let k = 0; k < 256; k++) for (let c = 0; c < 256; c++) cmyk.set([c, c, c, k], (k * 256 + c) * 4);
     const rgb = cmykToRgb(cmyk);
     const red = Uint8Array.from({ length: 65536 }, (_, i) => rgb[i * 3]);
     expect(Buffer.from(red).equals(want)).toBe(true);
@@ -166,7 +179,15 @@ function trainCase(key: string, width: number, height: number, transform: Transf
   randomResizedCropBox(width, height, rec, { scale: transform.scale, ratio: transform.ratio });
   rec.next();
   const jitter = transform.colorJitter ? sampleColorJitter(rec, transform.colorJitter) : undefined;
-  return { mode: 'train', draws: rec.draws, scale: transform.scale, ratio: transform.ratio, flipP: transform.flipProbability, jitter: transform.colorJitter, params: jitter };
+  return {
+    mode: 'train',
+    draws: rec.draws,
+    scale: transform.scale,
+    ratio: transform.ratio,
+    flipP: transform.flipProbability,
+    jitter: transform.colorJitter,
+    params: jitter,
+  };
 }
 
 describe('the worker against torchvision transforms on PIL images, every input kind', () => {
@@ -175,7 +196,9 @@ describe('the worker against torchvision transforms on PIL images, every input k
     const base = sharp(plain[0]);
     const u8 = (b: Buffer) => new Uint8Array(b);
     // [name, bytes, extension, the PIL mode torchvision sees, EXIF orientation]
-    const kinds: Array<[string, Uint8Array, string, string, number]> = plain.map((p, i) => [`jpeg #${i}`, p, 'jpg', 'RGB', 1] as [string, Uint8Array, string, string, number]);
+    const kinds: Array<[string, Uint8Array, string, string, number]> = plain.map(
+      (p, i) => [`jpeg #${i}`, p, 'jpg', 'RGB', 1] as [string, Uint8Array, string, string, number],
+    );
     kinds.push(
       ['jpeg with a Display P3 profile', u8(await sharp(plain[1]).withIccProfile('p3').jpeg({ quality: 90 }).toBuffer()), 'jpg', 'RGB', 1],
       ['CMYK jpeg', u8(await base.clone().toColourspace('cmyk').jpeg().toBuffer()), 'jpg', 'CMYK', 1],
@@ -188,7 +211,13 @@ describe('the worker against torchvision transforms on PIL images, every input k
       ['gray + alpha png', u8(await base.clone().toColourspace('b-w').ensureAlpha(0.7).png().toBuffer()), 'png', 'LA', 1],
     );
     for (const orientation of [2, 3, 4, 5, 6, 7, 8]) {
-      kinds.push([`jpeg with EXIF orientation ${orientation}`, u8(await sharp(plain[2]).withMetadata({ orientation }).jpeg({ quality: 90 }).toBuffer()), 'jpg', 'RGB', orientation]);
+      kinds.push([
+        `jpeg with EXIF orientation ${orientation}`,
+        u8(await sharp(plain[2]).withMetadata({ orientation }).jpeg({ quality: 90 }).toBuffer()),
+        'jpg',
+        'RGB',
+        orientation,
+      ]);
     }
     const paths = kinds.map(([, bytes, ext], k) => {
       const path = join(dir, `kind${k}.${ext}`);
@@ -232,7 +261,10 @@ describe('the worker against torchvision transforms on PIL images, every input k
     const transform = defaultTransformOptions({ imageSize: SIZE, patchSize: PATCH, shrinkOnLoad: false, mode: 'eval' });
     const r = await processSample({ key: 'k', bytes, seed: 0, epoch: 0, transform, limits: DEFAULT_LIMITS });
     if (!r.ok) throw new Error(r.message);
-    const [clipped] = compare([r.patches], reference({ command: 'pixels', size: SIZE, patch: PATCH, short: 256, cases: [{ path, mode: 'eval', exif: false }] }));
+    const [clipped] = compare(
+      [r.patches],
+      reference({ command: 'pixels', size: SIZE, patch: PATCH, short: 256, cases: [{ path, mode: 'eval', exif: false }] }),
+    );
     expect(clipped.differing).toBeGreaterThan(0.9 * r.patches.length);
   });
 });

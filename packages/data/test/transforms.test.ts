@@ -60,15 +60,23 @@ describe('patchify / unpatchify', () => {
 
   it('normalizedPatches equals flip + normalise + patchify composed, for any channel count', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.integer(), (p, gw, gh, channels, flip, seed) => {
-        const rng = rngFor(seed, 0, 'bytes');
-        const img = { data: Uint8Array.from({ length: gw * p * gh * p * channels }, () => rng.int(0, 256)), width: gw * p, height: gh * p, channels };
-        const mean = Array.from({ length: channels }, () => rng.uniform(0.3, 0.6));
-        const std = Array.from({ length: channels }, () => rng.uniform(0.2, 0.3));
-        const expected = patchify(normalize(flip ? horizontalFlip(img) : img, mean, std), p);
-        const fused = normalizedPatches(img, p, mean, std, flip);
-        expect(fused).toEqual(expected); // both are torchvision's float32 values, exactly
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.boolean(),
+        fc.integer(),
+        (p, gw, gh, channels, flip, seed) => {
+          const rng = rngFor(seed, 0, 'bytes');
+          const img = { data: Uint8Array.from({ length: gw * p * gh * p * channels }, () => rng.int(0, 256)), width: gw * p, height: gh * p, channels };
+          const mean = Array.from({ length: channels }, () => rng.uniform(0.3, 0.6));
+          const std = Array.from({ length: channels }, () => rng.uniform(0.2, 0.3));
+          const expected = patchify(normalize(flip ? horizontalFlip(img) : img, mean, std), p);
+          const fused = normalizedPatches(img, p, mean, std, flip);
+          expect(fused).toEqual(expected); // both are torchvision's float32 values, exactly
+        },
+      ),
     );
   });
 
@@ -109,7 +117,7 @@ describe('RandomResizedCrop boxes', () => {
     );
   });
 
-  it('falls back to torchvision\'s centre crop for extreme aspect ratios', () => {
+  it("falls back to torchvision's centre crop for extreme aspect ratios", () => {
     // 1000x10: no box of area >= 40% with ratio <= 4/3 fits, so h = 10 and w = round(10 * 4/3) = 13, centred.
     const box = randomResizedCropBox(1000, 10, rngFor(0, 0, 'wide'));
     expect(box).toEqual({ left: Math.floor((1000 - 13) / 2), top: 0, width: 13, height: 10, fallback: true });
@@ -196,7 +204,10 @@ describe('pixel transforms', () => {
     const out = applyColorJitter(grayImg, { order: [2, 3], brightness: 1, contrast: 1, saturation: 1.2, hue: 0.1 });
     for (const v of out.data) expect(v).toBeCloseTo(0.5, 4); // torchvision's gray weights sum to 0.9999
     // A pure hue rotation by 1/3 turn maps red to green.
-    const red = applyColorJitter({ data: new Float32Array([1, 0, 0]), width: 1, height: 1, channels: 3 }, { order: [3], brightness: 1, contrast: 1, saturation: 1, hue: 1 / 3 });
+    const red = applyColorJitter(
+      { data: new Float32Array([1, 0, 0]), width: 1, height: 1, channels: 3 },
+      { order: [3], brightness: 1, contrast: 1, saturation: 1, hue: 1 / 3 },
+    );
     expect(Array.from(red.data).map((v) => Math.round(v * 1000) / 1000)).toEqual([0, 1, 0]);
   });
 });

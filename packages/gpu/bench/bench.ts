@@ -165,9 +165,7 @@ async function stepShapes(
   const candidates = finalists.includes(chosen) ? finalists : [chosen, ...finalists];
   const bestTiles: Record<string, string> = {};
   const tuned = new Map<string, GemmTile>();
-  console.log(
-    `\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`,
-  );
+  console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`);
   for (const shape of shapesOf(configOf(name), batch)) {
     let best = { rate: -1, tile: chosen };
     let chosenRate = NaN;
@@ -194,9 +192,7 @@ async function stepShapes(
     }
     rows.push({ kind: 'gemm-shape-best', variant: name, batch, shape: shape.label, tile: found ? best.tile : undefined });
     const [bestName, bestRate] = found ? [tileName(best.tile), best.rate] : ['none ran', NaN];
-    console.log(
-      `| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${bestName} | ${fmt(bestRate)} | ${fmt(bestRate / peak, 3)} | ${fmt(chosenRate)} |`,
-    );
+    console.log(`| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${bestName} | ${fmt(bestRate)} | ${fmt(bestRate / peak, 3)} | ${fmt(chosenRate)} |`);
   }
   return { names: bestTiles, tiles: tuned };
 }
@@ -293,9 +289,7 @@ async function robustnessRows(on: Opened, tile: GemmTile, peak: number): Promise
   const batch = want === 'max' ? Number(flags.batch) : Number(want);
   const n = Number(flags['gemm-n']);
   const step = `${name} batch ${batch} step`;
-  console.log(
-    `\n| robustness | out-of-bounds read | GEMM ${n}^3 TFLOP/s (${tileName(tile)}) | of peak | ${step} ms | img/s |\n|---|---|---|---|---|---|`,
-  );
+  console.log(`\n| robustness | out-of-bounds read | GEMM ${n}^3 TFLOP/s (${tileName(tile)}) | of peak | ${step} ms | img/s |\n|---|---|---|---|---|---|`);
   try {
     for (const [label, opened] of [
       ['on', on],
@@ -334,9 +328,7 @@ async function main(): Promise<void> {
   console.log(
     `adapter: ${describeAdapter(opened.summary)}; maxStorageBufferBindingSize ${(binding / 2 ** 30).toFixed(2)} GiB; maxComputeWorkgroupStorageSize ${workgroup} B; features: ${[...adapter.features].join(', ')}`,
   );
-  console.log(
-    `robustness ${mode === 'off' ? 'off (disable_robustness)' : 'on'}: an out-of-bounds storage read was ${opened.check}`,
-  );
+  console.log(`robustness ${mode === 'off' ? 'off (disable_robustness)' : 'on'}: an out-of-bounds storage read was ${opened.check}`);
   if (!timed) console.log('software adapter: counts and plans only (pass --software to time it anyway)');
   Object.assign(head, { adapter: opened.summary, robustness: mode, boundsCheck: opened.check });
 
@@ -372,7 +364,12 @@ async function main(): Promise<void> {
   // Before the long rows, so that a run stopped by its time limit still has the comparison.
   if (timed && mode === 'both') await robustnessRows(opened, tile, peak);
   saveJson();
-  const finalists = flags.sweep ? [...square].sort((x, y) => y[1] - x[1]).slice(0, FINALISTS).map(([t]) => t) : [];
+  const finalists = flags.sweep
+    ? [...square]
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, FINALISTS)
+        .map(([t]) => t)
+    : [];
   const shapes = timed ? await stepShapes(device, tile, finalists, peak) : { names: {}, tiles: new Map<string, GemmTile>() };
   head.shapeTiles = shapes.names;
   saveJson();
@@ -458,9 +455,7 @@ async function main(): Promise<void> {
     }
   }
   if (torchRows.length > 0) {
-    console.log(
-      '\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|',
-    );
+    console.log('\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|');
     torchRows.forEach((r) => console.log(r));
   }
   if (flags['features-for']) await featureRows(device, tile, peak);

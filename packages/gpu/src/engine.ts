@@ -402,8 +402,7 @@ export class AimEngine {
     const { blocks } = request;
     if (blocks.length === 0) throw new Error('engine: blocks must not be empty');
     for (const b of blocks) {
-      if (!Number.isInteger(b) || b < 0 || b >= this.config.depth)
-        throw new Error(`engine: block ${b} is outside 0..${this.config.depth - 1}`);
+      if (!Number.isInteger(b) || b < 0 || b >= this.config.depth) throw new Error(`engine: block ${b} is outside 0..${this.config.depth - 1}`);
     }
     const k = numPatches(this.config);
     const rows = patches.length / (k * patchDim(this.config));
@@ -412,9 +411,7 @@ export class AimEngine {
     const bytes = rows * k * this.config.width * 4;
     const out: Float32Array[] = [];
     for (const b of blocks) {
-      this.rt.submit([
-        { kind: 'copy', src: this.program.blockInputs[b + 1], srcOffset: 0, dst: this.program.staging, dstOffset: 0, bytes },
-      ]);
+      this.rt.submit([{ kind: 'copy', src: this.program.blockInputs[b + 1], srcOffset: 0, dst: this.program.staging, dstOffset: 0, bytes }]);
       out.push(new Float32Array(await this.rt.read(this.program.staging, bytes)));
     }
     return out;

@@ -2,16 +2,7 @@
 // Pipelines are compiled once per distinct kernel source, bind groups made once per dispatch; recording a step is a
 // walk over fixed arrays (no string keys, no allocation of GPU objects).
 import { STEP_FIELDS, type StepValues } from './kernels/wgsl.js';
-import {
-  type BufferDesc,
-  type Dispatch,
-  type Kernel,
-  type Op,
-  PARAM_SLOT_BYTES,
-  paramSlabBytes,
-  type ProgramBuilder,
-  STEP_UNIFORM_BYTES,
-} from './program.js';
+import { type BufferDesc, type Dispatch, type Kernel, type Op, PARAM_SLOT_BYTES, paramSlabBytes, type ProgramBuilder, STEP_UNIFORM_BYTES } from './program.js';
 
 interface Compiled {
   pipeline: GPUComputePipeline;
@@ -42,9 +33,7 @@ export class Runtime {
     let bytes = 0;
     for (const b of program.buffers) {
       const usage =
-        b.role === 'readback'
-          ? GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
-          : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+        b.role === 'readback' ? GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
       this.gpuBuffers.set(b.id, device.createBuffer({ label: b.label, size: b.bytes, usage }));
       bytes += b.bytes;
     }
@@ -166,7 +155,11 @@ export class Runtime {
 
   /** Writes the per-step uniform (STEP_FIELDS in order, f32). */
   writeStep(values: StepValues): void {
-    this.device.queue.writeBuffer(this.stepUniform, 0, Float32Array.from(STEP_FIELDS, (f) => values[f]));
+    this.device.queue.writeBuffer(
+      this.stepUniform,
+      0,
+      Float32Array.from(STEP_FIELDS, (f) => values[f]),
+    );
   }
 
   write(buffer: BufferDesc, data: ArrayBufferView, offsetBytes = 0): void {

@@ -110,7 +110,7 @@ describe.skipIf(gpuUnavailable !== undefined)('the data-parallel step', () => {
     }
   });
 
-  it('a NaN in one engine\'s micro-batch halts both at that step, and neither changes a parameter', async () => {
+  it("a NaN in one engine's micro-batch halts both at that step, and neither changes a parameter", async () => {
     const [r0, r1] = [await engineAt(), await engineAt()];
     try {
       const allReduce = inProcessAllReduce(2);

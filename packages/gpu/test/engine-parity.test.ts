@@ -28,8 +28,7 @@ function perturbedModel(variant: string, seed: number): AimModel {
   return model;
 }
 
-const values = (model: AimModel): Map<string, Float32Array> =>
-  new Map(model.parameters().map((p) => [p.name, p.variable.dataSync().slice() as Float32Array]));
+const values = (model: AimModel): Map<string, Float32Array> => new Map(model.parameters().map((p) => [p.name, p.variable.dataSync().slice() as Float32Array]));
 
 function batchOf(model: AimModel, size: number, seed: number) {
   const k = (model.config.imageSize / model.config.patchSize) ** 2;

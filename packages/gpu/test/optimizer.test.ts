@@ -90,9 +90,7 @@ function optimizerSession(device: GPUDevice, chunks: Chunk[], w0: Float32Array[]
   const reset: Op = { kind: 'clear', buffer: stats, offset: 0, bytes: 4 * STAT.halted };
   chunks.forEach((c, i) => ops.push(sumOfSquares(s.pb, { n: c.n, grads: grads[i], partials, offPart: i * SUMSQ_GROUPS })));
   ops.push(normClipGate(s.pb, { parts: chunks.length * SUMSQ_GROUPS, partials, stats }));
-  chunks.forEach((c, i) =>
-    ops.push(adamw(s.pb, { n: c.n, decayEnd: c.decayEnd, params: params[i], grads: grads[i], m: m[i], v: v[i], stats })),
-  );
+  chunks.forEach((c, i) => ops.push(adamw(s.pb, { n: c.n, decayEnd: c.decayEnd, params: params[i], grads: grads[i], m: m[i], v: v[i], stats })));
   s.start();
   const readAll = async (bufs: BufferDesc[]): Promise<Float32Array[]> => {
     const out: Float32Array[] = [];

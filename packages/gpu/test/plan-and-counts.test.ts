@@ -103,10 +103,7 @@ describe.skipIf(gpuUnavailable !== undefined)('the parameter arena', () => {
       expect(one.program.arena.chunks).toHaveLength(1);
       expect(many.program.arena.chunks.length).toBeGreaterThan(4);
       const values = new Map(
-        [...one.program.arena.slots.values()].map((s) => [
-          s.spec.name,
-          new Float32Array(s.size).map((_, i) => Math.cos(i * 0.1 + s.offset) * 0.2),
-        ]),
+        [...one.program.arena.slots.values()].map((s) => [s.spec.name, new Float32Array(s.size).map((_, i) => Math.cos(i * 0.1 + s.offset) * 0.2)]),
       );
       many.setParameters(values);
       expect(await many.readParameters()).toEqual(values);
@@ -135,20 +132,13 @@ describe.skipIf(gpuUnavailable !== undefined)('overlapping calls', () => {
     const engine = await AimEngine.create(device, resolveAimConfig('aim-dev-nano'), { batch: 2, pretrainHead: false });
     try {
       const values = new Map(
-        [...engine.program.arena.slots.values()].map((s) => [
-          s.spec.name,
-          new Float32Array(s.size).map((_, i) => Math.sin(i + s.offset) * 0.3),
-        ]),
+        [...engine.program.arena.slots.values()].map((s) => [s.spec.name, new Float32Array(s.size).map((_, i) => Math.sin(i + s.offset) * 0.3)]),
       );
       engine.setParameters(values);
       const a = new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i));
       const b = new Float32Array(2 * 16 * 48).map((_, i) => Math.cos(i * 0.7));
       const alone = [await engine.extractFeatures(a, { blocks: [1] }), await engine.extractFeatures(b, { blocks: [0, 1] })];
-      const together = await Promise.all([
-        engine.extractFeatures(a, { blocks: [1] }),
-        engine.readParameters(),
-        engine.extractFeatures(b, { blocks: [0, 1] }),
-      ]);
+      const together = await Promise.all([engine.extractFeatures(a, { blocks: [1] }), engine.readParameters(), engine.extractFeatures(b, { blocks: [0, 1] })]);
       expect(together[0]).toEqual(alone[0]);
       expect(together[1]).toEqual(values);
       expect(together[2]).toEqual(alone[1]);

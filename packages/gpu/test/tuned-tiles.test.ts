@@ -11,7 +11,12 @@ const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05,
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 // Neither of the tiles the default picks for these small shapes, so a tuned GEMM is told apart by its grid.
 const TUNED: GemmTile = { bm: 32, bn: 64, bk: 8, tm: 2, tn: 4, prefetch: true };
-const everyUnbatched = () => new Map(gemms().filter((g) => g.workgroups[2] === 1).map((g) => [g.key, TUNED] as const));
+const everyUnbatched = () =>
+  new Map(
+    gemms()
+      .filter((g) => g.workgroups[2] === 1)
+      .map((g) => [g.key, TUNED] as const),
+  );
 
 /** The step's GEMM dispatches as (key, m, n, workgroups), read from the described program. */
 function gemms(tiles?: ReadonlyMap<string, GemmTile>) {
@@ -47,7 +52,10 @@ it('every unbatched GEMM whose key is tuned runs with its tile; the batched ones
   expect(unbatched).toBeGreaterThan(10);
   expect(changed).toBeGreaterThan(unbatched / 2);
   // Attention's batched GEMMs are left to the default choice.
-  const batched = (tiles?: ReadonlyMap<string, GemmTile>) => gemms(tiles).filter((g) => g.workgroups[2] > 1).map((g) => g.workgroups);
+  const batched = (tiles?: ReadonlyMap<string, GemmTile>) =>
+    gemms(tiles)
+      .filter((g) => g.workgroups[2] > 1)
+      .map((g) => g.workgroups);
   expect(batched(tuned)).toEqual(batched());
 });
 

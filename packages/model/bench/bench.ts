@@ -197,9 +197,7 @@ async function benchVariant(backend: BackendName, variant: string, opts: BenchOp
   const patches = tf.randomNormal([batch, k, patchDim(config)], 0, 1, 'float32', 3) as tf.Tensor3D;
   const prefix = samplePrefixLengths(batch, k, 7);
   const step =
-    opts.mode === 'step'
-      ? makeStep(model, patches, prefix)
-      : { run: () => tf.tidy(() => model.pretrainLoss(patches, prefix)), dispose: () => undefined };
+    opts.mode === 'step' ? makeStep(model, patches, prefix) : { run: () => tf.tidy(() => model.pretrainLoss(patches, prefix)), dispose: () => undefined };
   try {
     // Warm-up step under tf.profile: compiles shaders / packs weights, and gives the peak bytes inside one step.
     const info = await tf.profile(async () => {
@@ -251,7 +249,22 @@ function rescale(row: BenchRow, mm: MatmulRate): void {
 }
 
 function formatTable(rows: BenchRow[]): string {
-  const head = ['backend', 'variant', 'mode', 'batch', 'matmul params', 'step s (cpu s)', 'img/s', 'held MiB', 'peak MiB', 'GFLOP/step', 'step GFLOP/s', 'matmul GFLOP/s (n)', 'ratio', 'ratio (cpu time)'];
+  const head = [
+    'backend',
+    'variant',
+    'mode',
+    'batch',
+    'matmul params',
+    'step s (cpu s)',
+    'img/s',
+    'held MiB',
+    'peak MiB',
+    'GFLOP/step',
+    'step GFLOP/s',
+    'matmul GFLOP/s (n)',
+    'ratio',
+    'ratio (cpu time)',
+  ];
   const body = rows.map((r) =>
     r.skipped && r.stepSeconds === undefined
       ? [r.backend, r.variant, r.mode, String(r.batch), `${(r.matmulParams / 1e6).toFixed(2)}M`, `skipped: ${r.skipped}`]
@@ -344,4 +357,3 @@ if (isMain) {
     process.exit(1);
   });
 }
-

@@ -31,7 +31,10 @@ async function summarise(info: ProfileInfo, key: (k: ProfileInfo['kernels'][numb
   return [...groups]
     .sort((a, b) => b[1].ms - a[1].ms)
     .slice(0, limit)
-    .map(([name, e]) => `  ${name.padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(5)} calls ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`)
+    .map(
+      ([name, e]) =>
+        `  ${name.padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${String(e.calls).padStart(5)} calls ${((100 * e.ms) / total).toFixed(1).padStart(5)}%`,
+    )
     .join('\n');
 }
 

@@ -26,10 +26,7 @@ export function stopwatch(): () => { wall: number; cpu: number } {
  * Mean seconds per call of `fn` after `warmup` calls; runs until `minSeconds` of wall time have passed and at least
  * `minRuns` calls. `fn` returns a tensor that is read back (await data) and disposed, which waits for the device.
  */
-export async function timeIt(
-  fn: () => tf.Tensor,
-  opts: { minSeconds: number; warmup?: number; minRuns?: number; maxRuns?: number },
-): Promise<Timing> {
+export async function timeIt(fn: () => tf.Tensor, opts: { minSeconds: number; warmup?: number; minRuns?: number; maxRuns?: number }): Promise<Timing> {
   const once = async () => {
     const t = fn();
     await t.data();

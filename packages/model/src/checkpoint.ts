@@ -7,13 +7,7 @@ import { AimModel } from './model.js';
 import { PRETRAIN_HEAD_PREFIX, type StateSpec, aimStateSpecs } from './param-specs.js';
 import { sameShape } from './parameters.js';
 import { AttentiveProbe } from './probe.js';
-import {
-  FLOAT_DTYPES,
-  type SafetensorsFile,
-  type SafetensorsWriteEntry,
-  readSafetensors,
-  writeSafetensors,
-} from './safetensors.js';
+import { FLOAT_DTYPES, type SafetensorsFile, type SafetensorsWriteEntry, readSafetensors, writeSafetensors } from './safetensors.js';
 
 /** `__metadata__` key holding the resolved AimConfig as JSON. */
 export { CONFIG_METADATA_KEY, configFromMetadata, configMetadata } from './config-metadata.js';
@@ -176,8 +170,7 @@ export interface LoadedAim {
 export async function loadAimCheckpoint(path: string, options: LoadAimOptions = {}): Promise<LoadedAim> {
   const file = await readSafetensors(path);
   try {
-    const config =
-      options.config !== undefined ? resolveAimConfig(options.config) : configFromMetadata(file.metadata, path);
+    const config = options.config !== undefined ? resolveAimConfig(options.config) : configFromMetadata(file.metadata, path);
     if (config === null) {
       throw new Error(`${path}: no config in metadata ('${CONFIG_METADATA_KEY}' or apple/ml-aim keys); pass options.config`);
     }

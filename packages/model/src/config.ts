@@ -41,13 +41,7 @@ function range(start: number, endExclusive: number): readonly number[] {
   return Object.freeze(Array.from({ length: endExclusive - start }, (_, i) => start + i));
 }
 
-function paperVariant(
-  name: string,
-  width: number,
-  depth: number,
-  heads: number,
-  bestFirst: number,
-): AimConfig {
+function paperVariant(name: string, width: number, depth: number, heads: number, bestFirst: number): AimConfig {
   return {
     name,
     imageSize: 224,
@@ -270,8 +264,7 @@ export function resolveAimConfig(nameOrConfig: string | AimConfigInput, override
   }
   const merged: AimConfig = { ...base, ...overrides };
   const depthChanged = overrides.depth !== undefined && overrides.depth !== base.depth;
-  const probeBlocks =
-    depthChanged && overrides.probeBlocks === undefined ? defaultProbeBlocks(merged.depth) : merged.probeBlocks;
+  const probeBlocks = depthChanged && overrides.probeBlocks === undefined ? defaultProbeBlocks(merged.depth) : merged.probeBlocks;
   const config: AimConfig = {
     ...merged,
     probeBlocks: { last: [...probeBlocks.last], best: [...probeBlocks.best] },

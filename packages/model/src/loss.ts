@@ -90,11 +90,7 @@ export function targetWeights(prefixLengths: Int32Array, numPatches: number): Fl
  * (already pixel-normalised) patches. Per-patch MSE between predictions[:, :-1] and normalised targets[:, 1:],
  * weighted by the non-prefix mask of the target position, summed and divided by the number of weighted positions.
  */
-export function normalizedPixelLoss(
-  predictions: tf.Tensor3D,
-  patches: tf.Tensor3D,
-  prefixLengths: Int32Array,
-): tf.Scalar {
+export function normalizedPixelLoss(predictions: tf.Tensor3D, patches: tf.Tensor3D, prefixLengths: Int32Array): tf.Scalar {
   const [b, k, p] = patches.shape;
   if (predictions.shape[0] !== b || predictions.shape[1] !== k || predictions.shape[2] !== p) {
     throw new Error(`loss: predictions [${predictions.shape}] and patches [${patches.shape}] differ in shape`);

@@ -2,15 +2,7 @@
 // References: AIM paper (arXiv 2401.08541) Sec. 3; apple/ml-aim aim-v1 torch/models.py and layers.py;
 // apple/ml-l3m configs/aimv1 and model/heads/simple_decoder.py (pretraining head).
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type AimConfig,
-  type AimConfigInput,
-  type AimConfigOverrides,
-  LAYER_NORM_EPS,
-  numPatches,
-  patchDim,
-  resolveAimConfig,
-} from './config.js';
+import { type AimConfig, type AimConfigInput, type AimConfigOverrides, LAYER_NORM_EPS, numPatches, patchDim, resolveAimConfig } from './config.js';
 import { normalizedPixelLoss, patchify } from './loss.js';
 import { PRETRAIN_HEAD_PREFIX, type ParameterSink, type StateSpec, describeAim } from './param-specs.js';
 import { layerNorm, linear, mlp, prefixCausalMask, recomputeInBackward, selfAttention } from './ops.js';
@@ -68,9 +60,7 @@ export class AimModel {
     const rng = new Mulberry32(options.seed ?? 0);
     const grid = config.imageSize / config.patchSize;
     this.trunkPositions = tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.width), [grid * grid, config.width]);
-    this.headPositions = this.hasPretrainHead
-      ? tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.headWidth), [grid * grid, config.headWidth])
-      : null;
+    this.headPositions = this.hasPretrainHead ? tf.tensor2d(sinCosPositionEmbedding2d(grid, grid, config.headWidth), [grid * grid, config.headWidth]) : null;
     describeAim(config, this.hasPretrainHead, this.allocate(rng));
   }
 
@@ -242,10 +232,7 @@ export class AimModel {
       throw new Error(`${this.config.name} was created without a pretraining head (pretrainHead: false)`);
     }
     const h = PRETRAIN_HEAD_PREFIX;
-    let x = tf.add(
-      linear(tokens, this.v2(`${h}decoder_projection.weight`), this.v1(`${h}decoder_projection.bias`)),
-      this.headPositions,
-    ); // [B, K, W]
+    let x = tf.add(linear(tokens, this.v2(`${h}decoder_projection.weight`), this.v1(`${h}decoder_projection.bias`)), this.headPositions); // [B, K, W]
     for (let i = 0; i < this.config.headDepth; i++) {
       const p = `${h}decoder_blocks.${i}`;
       const input = x;
@@ -341,11 +328,6 @@ export class AimModel {
  * Builds an AIM model from a registry name or a config, with optional overrides (validated; unknown keys are
  * errors naming the valid ones) and a seed for reproducible initialisation.
  */
-export function createAim(
-  nameOrConfig: string | AimConfigInput,
-  overrides: AimConfigOverrides = {},
-  options: CreateAimOptions = {},
-): AimModel {
+export function createAim(nameOrConfig: string | AimConfigInput, overrides: AimConfigOverrides = {}, options: CreateAimOptions = {}): AimModel {
   return new AimModel(resolveAimConfig(nameOrConfig, overrides), options);
 }
-

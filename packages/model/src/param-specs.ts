@@ -67,7 +67,6 @@ export function aimStateSpecs(config: AimConfig, options: { pretrainHead: boolea
   return out;
 }
 
-
 /**
  * How a parameter is held for computation: linear weights [in, out] (so y = x @ W), the patch embedding
  * [p*p*3, D] over (row, col, channel) patch vectors, everything else as in the state dict.

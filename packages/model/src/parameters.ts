@@ -20,12 +20,7 @@ export class ParameterSet {
   private readonly entries = new Map<string, Entry>();
 
   /** Registers a variable built from `values` (its own shape); the set owns and later disposes it. */
-  add(
-    name: string,
-    values: Float32Array,
-    shape: number[],
-    options: { decay: boolean; layout?: StateLayout; trainable?: boolean },
-  ): tf.Variable {
+  add(name: string, values: Float32Array, shape: number[], options: { decay: boolean; layout?: StateLayout; trainable?: boolean }): tf.Variable {
     if (this.entries.has(name)) throw new Error(`duplicate parameter name '${name}'`);
     const layout = options.layout ?? 'plain';
     const variable = tf.tidy(() => tf.variable(tf.tensor(values, shape), options.trainable ?? true));
@@ -45,9 +40,7 @@ export class ParameterSet {
 
   /** Trainable parameters in registration order. */
   list(): NamedParameter[] {
-    return [...this.entries.values()]
-      .filter((e) => e.variable.trainable)
-      .map(({ name, variable, decay }) => ({ name, variable, decay }));
+    return [...this.entries.values()].filter((e) => e.variable.trainable).map(({ name, variable, decay }) => ({ name, variable, decay }));
   }
 
   /** Every entry (trainable or not) with its reference state shape. */

@@ -188,9 +188,7 @@ export class AttentiveProbe extends ProbeBase {
     return tf.tidy(() => {
       const x = this.bn.apply(features, mode); // [B, N, D]
       const k = tf.reshape(linear(x, this.params.get('head.k.weight') as tf.Tensor2D), [b, n, h, hd]);
-      const v = tf.transpose(tf.reshape(linear(x, this.params.get('head.v.weight') as tf.Tensor2D), [b, n, h, hd]), [
-        0, 2, 1, 3,
-      ]); // [B, H, N, hd]
+      const v = tf.transpose(tf.reshape(linear(x, this.params.get('head.v.weight') as tf.Tensor2D), [b, n, h, hd]), [0, 2, 1, 3]); // [B, H, N, hd]
       const q = tf.reshape(this.params.get('head.cls_token'), [1, 1, h, hd]);
       const scores = tf.transpose(tf.sum(tf.mul(k, tf.mul(q, 1 / Math.sqrt(hd))), 3), [0, 2, 1]); // [B, H, N]
       const probs = tf.reshape(tf.softmax(scores), [b, h, 1, n]);

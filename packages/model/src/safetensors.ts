@@ -196,7 +196,12 @@ export class SafetensorsFile {
     const shape = [...info.shape];
     if (FLOAT_DTYPES.includes(info.dtype)) return tf.tensor(await this.readFloat32(name), shape, 'float32');
     const data = await this.read(name);
-    if (info.dtype === 'BOOL') return tf.tensor(Uint8Array.from(data as Uint8Array, (x) => (x ? 1 : 0)), shape, 'bool');
+    if (info.dtype === 'BOOL')
+      return tf.tensor(
+        Uint8Array.from(data as Uint8Array, (x) => (x ? 1 : 0)),
+        shape,
+        'bool',
+      );
     if (info.dtype === 'I64') {
       const out = new Int32Array(data.length);
       (data as BigInt64Array).forEach((v, i) => {
@@ -274,11 +279,7 @@ export function tensorEntry(name: string, tensor: tf.Tensor, options: { intAs?: 
  * Writes a safetensors file tensor by tensor (each entry's data is produced, written and released in turn) to a
  * temporary file beside `path`, then renames it over `path`, so readers never see a half-written file.
  */
-export async function writeSafetensors(
-  path: string,
-  entries: readonly SafetensorsWriteEntry[],
-  metadata: Record<string, string> = {},
-): Promise<void> {
+export async function writeSafetensors(path: string, entries: readonly SafetensorsWriteEntry[], metadata: Record<string, string> = {}): Promise<void> {
   checkLittleEndian();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {

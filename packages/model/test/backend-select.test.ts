@@ -33,9 +33,7 @@ async function checkErfGradient(): Promise<void> {
 describe('selectBackend', () => {
   it('rejects an unknown name and lists the valid choices', async () => {
     for (const bad of ['gpu', 'WASM', '', 'tfjs-node']) {
-      await expect(selectBackend(bad as never)).rejects.toThrow(
-        `unknown backend ${JSON.stringify(bad)}; valid choices: ${BACKEND_CHOICES.join(', ')}`,
-      );
+      await expect(selectBackend(bad as never)).rejects.toThrow(`unknown backend ${JSON.stringify(bad)}; valid choices: ${BACKEND_CHOICES.join(', ')}`);
     }
   });
 

@@ -37,8 +37,14 @@ describe('wasm BatchMatMul', () => {
         async ({ batch, bBroadcast, m, k, p, transposeA, transposeB }) => {
           const aShape = [...batch, ...(transposeA ? [k, m] : [m, k])];
           const bShape = [...(bBroadcast ? [] : batch), ...(transposeB ? [p, k] : [k, p])];
-          const av = values(aShape.reduce((x, y) => x * y, 1), 1);
-          const bv = values(bShape.reduce((x, y) => x * y, 1), 2);
+          const av = values(
+            aShape.reduce((x, y) => x * y, 1),
+            1,
+          );
+          const bv = values(
+            bShape.reduce((x, y) => x * y, 1),
+            2,
+          );
           const f = () => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), transposeA, transposeB);
           const want = await on('cpu', f);
           const got = await on('wasm', f);

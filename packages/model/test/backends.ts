@@ -39,9 +39,7 @@ export const webgpuUnavailable: string | undefined = await (async () => {
   return why;
 })();
 
-export const backendsUnderTest: readonly BackendUnderTest[] = ALL.filter(
-  (b) => b.name !== 'webgpu' || webgpuUnavailable === undefined,
-);
+export const backendsUnderTest: readonly BackendUnderTest[] = ALL.filter((b) => b.name !== 'webgpu' || webgpuUnavailable === undefined);
 
 /** Activates a backend (gradients registered, float32 checked); a failure names the backend and why. */
 export async function useBackend(name: string): Promise<void> {

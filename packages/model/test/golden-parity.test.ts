@@ -1,14 +1,7 @@
 // Parity with apple/ml-aim's torch model on the shared golden fixtures, on every backend under test.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AimModel,
-  type AttentiveProbe,
-  loadAimCheckpoint,
-  normalizePatchTargets,
-  normalizedPixelLoss,
-  prefixLengthsFromMask,
-} from '../src/index.js';
+import { type AimModel, type AttentiveProbe, loadAimCheckpoint, normalizePatchTargets, normalizedPixelLoss, prefixLengthsFromMask } from '../src/index.js';
 import { backendsUnderTest, useBackend } from './backends.js';
 import { goldenPath, parityError, readGoldenIo, take } from './golden.js';
 
@@ -52,9 +45,7 @@ for (const backend of backendsUnderTest) {
       const err = parityError(actual, want);
       expect(err.maxRel, `${name}: max|a-b|/max|b| = ${err.maxRel}`).toBeLessThanOrEqual(backend.relTol);
       const at = err.elemIndex;
-      expect(err.elemRel, `${name}: elementwise rel error ${err.elemRel} at [${at}] (${actual[at]} vs ${want[at]})`).toBeLessThanOrEqual(
-        backend.elemTol,
-      );
+      expect(err.elemRel, `${name}: elementwise rel error ${err.elemRel} at [${at}] (${actual[at]} vs ${want[at]})`).toBeLessThanOrEqual(backend.elemTol);
     };
 
     it('reads the fixture config from the apple/ml-aim metadata keys', () => {
@@ -90,9 +81,7 @@ for (const backend of backendsUnderTest) {
     it('reproduces the normalised targets and the loss', async () => {
       expectClose(await take(normalizePatchTargets(patches)), 'normalized_targets');
       const pred = golden('prediction');
-      const loss = tf.tidy(() =>
-        normalizedPixelLoss(tf.tensor3d(pred.data, pred.shape as [number, number, number]), patches, prefixLengths),
-      );
+      const loss = tf.tidy(() => normalizedPixelLoss(tf.tensor3d(pred.data, pred.shape as [number, number, number]), patches, prefixLengths));
       expectClose(await take(loss), 'loss');
     });
   });

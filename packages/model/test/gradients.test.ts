@@ -70,7 +70,10 @@ for (const backend of backendsUnderTest) {
       patches = tf.tensor3d(values, [2, numPatches(c), patchDim(c)]);
       prefix = samplePrefixLengths(2, numPatches(c), 9);
       const params = model.parameters();
-      const { value, grads: g } = tf.variableGrads(() => model.pretrainLoss(patches, prefix), params.map((p) => p.variable));
+      const { value, grads: g } = tf.variableGrads(
+        () => model.pretrainLoss(patches, prefix),
+        params.map((p) => p.variable),
+      );
       value.dispose();
       grads = new Map();
       for (const p of params) {
@@ -115,7 +118,10 @@ for (const backend of backendsUnderTest) {
     it('activation checkpointing (recomputeBlocks) gives the same loss and gradients', async () => {
       const twin = createAim('aim-dev-nano', {}, { seed: 3, recomputeBlocks: true });
       const params = twin.parameters();
-      const { value, grads: g } = tf.variableGrads(() => twin.pretrainLoss(patches, prefix), params.map((p) => p.variable));
+      const { value, grads: g } = tf.variableGrads(
+        () => twin.pretrainLoss(patches, prefix),
+        params.map((p) => p.variable),
+      );
       const [lossTwin, lossRef] = [(await value.data())[0], await loss()];
       expect(Math.abs(lossTwin - lossRef)).toBeLessThanOrEqual(1e-6 * Math.abs(lossRef));
       let worst = 0;
@@ -139,9 +145,7 @@ for (const backend of backendsUnderTest) {
           const dir = new Float32Array(g.length);
           dir[i] = 1;
           const numeric = await numericDirectional(name, dir);
-          expect(Math.abs(numeric - g[i]), `${name}[${i}]: numeric ${numeric} vs analytic ${g[i]}`).toBeLessThanOrEqual(
-            REL_TOL * Math.abs(g[i]) + ABS_TOL,
-          );
+          expect(Math.abs(numeric - g[i]), `${name}[${i}]: numeric ${numeric} vs analytic ${g[i]}`).toBeLessThanOrEqual(REL_TOL * Math.abs(g[i]) + ABS_TOL);
         }
       }
     });

@@ -1,15 +1,7 @@
 // Tensor memory is part of the contract: repeated calls leave tf.memory().numTensors unchanged, on every backend.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AimModel,
-  AttentiveProbe,
-  LinearProbe,
-  createAim,
-  numPatches,
-  patchDim,
-  samplePrefixLengths,
-} from '../src/index.js';
+import { type AimModel, AttentiveProbe, LinearProbe, createAim, numPatches, patchDim, samplePrefixLengths } from '../src/index.js';
 import { backendsUnderTest, useBackend } from './backends.js';
 
 const REPEATS = 3;

@@ -118,18 +118,14 @@ describe('resolveAimConfig', () => {
     expect(() => resolveAimConfig('aim-dev-tiny', { heads: 5 })).toThrow(/'width' \(64\) must be a multiple of 'heads' \(5\)/);
     expect(() => resolveAimConfig('aim-dev-tiny', { patchSize: 5 })).toThrow(/'imageSize' \(32\) must be a multiple of 'patchSize'/);
     expect(() => resolveAimConfig('aim-dev-tiny', { depth: 0 })).toThrow(/'depth' must be a positive integer/);
-    expect(() => resolveAimConfig('aim-dev-tiny', { probeBlocks: { last: [3], best: [0] } })).toThrow(
-      /'probeBlocks.last' has block 3 outside 0..2/,
-    );
+    expect(() => resolveAimConfig('aim-dev-tiny', { probeBlocks: { last: [3], best: [0] } })).toThrow(/'probeBlocks.last' has block 3 outside 0..2/);
   });
 
   it('fills a hand-written config with the paper defaults', () => {
     const c = resolveAimConfig({ name: 'mine', imageSize: 32, patchSize: 8, width: 64, depth: 8, heads: 2 });
     expect(c).toMatchObject({ mlpDim: 256, headWidth: 2048, headDepth: 12, headMlpDim: 8192 });
     expect(c.probeBlocks).toEqual({ last: [2, 3, 4, 5, 6, 7], best: [2, 3, 4, 5, 6, 7] });
-    expect(() => resolveAimConfig({ name: 'bad', imageSize: 32, patchSize: 8, width: 64, heads: 2 } as never)).toThrow(
-      /'depth' must be a positive integer/,
-    );
+    expect(() => resolveAimConfig({ name: 'bad', imageSize: 32, patchSize: 8, width: 64, heads: 2 } as never)).toThrow(/'depth' must be a positive integer/);
   });
 
   it('createAim is deterministic in the seed', async () => {

@@ -108,7 +108,10 @@ describe('safetensors files', () => {
 
   it('writes tf tensors through tensorEntry (int32 as I64 by default)', async () => {
     const path = join(dir, 'tensors.safetensors');
-    const a = tf.tensor2d([[1, 2], [3, 4]]);
+    const a = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
     const n = tf.scalar(9, 'int32');
     await writeSafetensors(path, [tensorEntry('a', a), tensorEntry('n', n)]);
     const file = await readSafetensors(path);
@@ -123,9 +126,36 @@ describe('safetensors files', () => {
     const cases: [string, Buffer, RegExp][] = [
       ['short', Buffer.from([1, 2, 3]), /only 3 bytes/],
       ['huge-header', Buffer.concat([Buffer.from([0xff, 0xff, 0, 0, 0, 0, 0, 0]), Buffer.alloc(16)]), /header length/],
-      ['not-json', (() => { const h = Buffer.from('{nope'); const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(h.length)); return Buffer.concat([l, h]); })(), /header is not JSON/],
-      ['bad-offsets', (() => { const h = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 8] } })); const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(h.length)); return Buffer.concat([l, h, Buffer.alloc(8)]); })(), /tensor 'w' data_offsets \[0, 8\] do not hold 16 bytes/],
-      ['bad-dtype', (() => { const h = Buffer.from(JSON.stringify({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } })); const l = Buffer.alloc(8); l.writeBigUInt64LE(BigInt(h.length)); return Buffer.concat([l, h, Buffer.alloc(1)]); })(), /tensor 'w' has unsupported dtype "Q4"/],
+      [
+        'not-json',
+        (() => {
+          const h = Buffer.from('{nope');
+          const l = Buffer.alloc(8);
+          l.writeBigUInt64LE(BigInt(h.length));
+          return Buffer.concat([l, h]);
+        })(),
+        /header is not JSON/,
+      ],
+      [
+        'bad-offsets',
+        (() => {
+          const h = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 8] } }));
+          const l = Buffer.alloc(8);
+          l.writeBigUInt64LE(BigInt(h.length));
+          return Buffer.concat([l, h, Buffer.alloc(8)]);
+        })(),
+        /tensor 'w' data_offsets \[0, 8\] do not hold 16 bytes/,
+      ],
+      [
+        'bad-dtype',
+        (() => {
+          const h = Buffer.from(JSON.stringify({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } }));
+          const l = Buffer.alloc(8);
+          l.writeBigUInt64LE(BigInt(h.length));
+          return Buffer.concat([l, h, Buffer.alloc(1)]);
+        })(),
+        /tensor 'w' has unsupported dtype "Q4"/,
+      ],
     ];
     for (const [name, bytes, pattern] of cases) {
       const path = join(dir, `${name}.safetensors`);
@@ -187,8 +217,7 @@ describe('AIM checkpoints', () => {
           let s = 0;
           for (let ch = 0; ch < 3; ch++)
             for (let r = 0; r < p; r++)
-              for (let col = 0; col < p; col++)
-                s += w[((o * 3 + ch) * p + r) * p + col] * img[(ch * c.imageSize + gy * p + r) * c.imageSize + gx * p + col];
+              for (let col = 0; col < p; col++) s += w[((o * 3 + ch) * p + r) * p + col] * img[(ch * c.imageSize + gy * p + r) * c.imageSize + gx * p + col];
           expected[(gy * grid + gx) * d + o] = s;
         }
     const patches = model.patchify(images);
@@ -213,9 +242,9 @@ describe('AIM checkpoints', () => {
     expect(() => b.loadStateDict({ 'trunk.blocks.9.norm_1.weight': sd['trunk.blocks.0.norm_1.weight'] })).toThrow(
       /unexpected tensor 'trunk.blocks.9.norm_1.weight'/,
     );
-    expect(() =>
-      b.loadStateDict({ 'trunk.blocks.0.attn.qkv.weight': sd['trunk.blocks.0.attn.proj.weight'] }, { partial: true }),
-    ).toThrow(/tensor 'trunk.blocks.0.attn.qkv.weight' has shape \[32,32\], expected \[96,32\]/);
+    expect(() => b.loadStateDict({ 'trunk.blocks.0.attn.qkv.weight': sd['trunk.blocks.0.attn.proj.weight'] }, { partial: true })).toThrow(
+      /tensor 'trunk.blocks.0.attn.qkv.weight' has shape \[32,32\], expected \[96,32\]/,
+    );
     tf.dispose(sd);
     a.dispose();
     b.dispose();
@@ -263,16 +292,12 @@ describe('AIM checkpoints', () => {
     });
 
     it('wrong shape', async () => {
-      const path = await variant('shape', (t) =>
-        t.map((e) => (e.name === 'trunk.post_trunk_norm.bias' ? { ...e, shape: [16, 2] } : e)),
-      );
+      const path = await variant('shape', (t) => t.map((e) => (e.name === 'trunk.post_trunk_norm.bias' ? { ...e, shape: [16, 2] } : e)));
       await expect(loadAimCheckpoint(path)).rejects.toThrow(/tensor 'trunk.post_trunk_norm.bias' has shape \[16,2\], expected \[32\]/);
     });
 
     it('wrong dtype', async () => {
-      const path = await variant('dtype', (t) =>
-        t.map((e) => (e.name === 'trunk.blocks.0.norm_2.weight' ? { ...e, dtype: 'I32' as const } : e)),
-      );
+      const path = await variant('dtype', (t) => t.map((e) => (e.name === 'trunk.blocks.0.norm_2.weight' ? { ...e, dtype: 'I32' as const } : e)));
       await expect(loadAimCheckpoint(path)).rejects.toThrow(/tensor 'trunk.blocks.0.norm_2.weight' has dtype I32, expected F64\/F32\/F16\/BF16/);
     });
 

@@ -12,7 +12,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const repo = join(root, '..', '..');
 const { values } = parseArgs({
-  options: { np: { type: 'string', default: '2' }, rounds: { type: 'string', default: '2' }, 'no-trainer': { type: 'boolean', default: false }, steps: { type: 'string', default: '12' } },
+  options: {
+    np: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '2' },
+    'no-trainer': { type: 'boolean', default: false },
+    steps: { type: 'string', default: '12' },
+  },
 });
 const np = values.np!;
 const MPIRUN = ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np'];
@@ -22,7 +27,13 @@ const cBench = join(root, 'build', 'bench-allreduce');
 execFileSync('mpicc', ['-O2', '-o', cBench, join(here, 'allreduce.c')], { stdio: 'inherit' });
 
 const parse = (text: string): Map<number, number> =>
-  new Map(text.trim().split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(' ').map(Number) as [number, number]));
+  new Map(
+    text
+      .trim()
+      .split('\n')
+      .filter((l) => /^\d+ /.test(l))
+      .map((l) => l.split(' ').map(Number) as [number, number]),
+  );
 const run = (args: string[]): string => {
   const r = spawnSync('mpirun', [...MPIRUN, np, ...args], { encoding: 'utf8', cwd: root });
   if (r.status !== 0) throw new Error(`mpirun ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
@@ -39,19 +50,54 @@ console.log(`in-place MPI_Allreduce (sum, float32), ${np} ranks on this machine,
 console.log('  buffer     C (GB/s)   @aim/mpi (GB/s)   binding / C');
 for (const [bytes, c] of best.c) {
   const n = best.node.get(bytes)!;
-  console.log(`${`${bytes / 2 ** 20} MB`.padStart(8)} ${(bytes / c / 1e9).toFixed(3).padStart(12)} ${(bytes / n / 1e9).toFixed(3).padStart(17)} ${(c / n).toFixed(2).padStart(13)}`);
+  console.log(
+    `${`${bytes / 2 ** 20} MB`.padStart(8)} ${(bytes / c / 1e9).toFixed(3).padStart(12)} ${(bytes / n / 1e9).toFixed(3).padStart(17)} ${(c / n).toFixed(2).padStart(13)}`,
+  );
 }
 
 if (!values['no-trainer']) {
   // The trainer on the same data with 1 and N ranks: global batch 16 (--batch-size 8 --accum 2), cpu backend.
   const data = mkdtempSync(join(tmpdir(), 'aim-mpi-bench-'));
-  const prep = spawnSync(process.execPath, ['--conditions=@aim/source', '--import', 'tsx', '-e',
-    `import('@aim/shards').then(async (m) => console.log(JSON.stringify(await m.prepareMnist(${JSON.stringify(join(data, 'mnist'))}, () => {}, { limit: 256 }))))`], { encoding: 'utf8', cwd: repo });
+  const prep = spawnSync(
+    process.execPath,
+    [
+      '--conditions=@aim/source',
+      '--import',
+      'tsx',
+      '-e',
+      `import('@aim/shards').then(async (m) => console.log(JSON.stringify(await m.prepareMnist(${JSON.stringify(join(data, 'mnist'))}, () => {}, { limit: 256 }))))`,
+    ],
+    { encoding: 'utf8', cwd: repo },
+  );
   const shards = JSON.parse(prep.stdout.trim().split('\n').at(-1)!) as { train: string };
   const trainer = join(repo, 'apps', 'trainer', 'src', 'main.ts');
-  const args = ['--preset', 'smoke', '--variant', 'aim-dev-tiny', '--backend', 'cpu', '--data', shards.train, '--no-val', '--batch-size', '8', '--accum', '2', '--workers', '1', '--steps', values.steps!, '--save-every', '1000'];
+  const args = [
+    '--preset',
+    'smoke',
+    '--variant',
+    'aim-dev-tiny',
+    '--backend',
+    'cpu',
+    '--data',
+    shards.train,
+    '--no-val',
+    '--batch-size',
+    '8',
+    '--accum',
+    '2',
+    '--workers',
+    '1',
+    '--steps',
+    values.steps!,
+    '--save-every',
+    '1000',
+  ];
   for (const ranks of ['1', np]) {
-    const r = spawnSync('mpirun', [...MPIRUN, ranks, process.execPath, '--conditions=@aim/source', '--import', 'tsx', trainer, ...args, '--out', join(data, `run-${ranks}`)], { encoding: 'utf8', cwd: repo });
+    const r = spawnSync(
+      'mpirun',
+      [...MPIRUN, ranks, process.execPath, '--conditions=@aim/source', '--import', 'tsx', trainer, ...args, '--out', join(data, `run-${ranks}`)],
+      { encoding: 'utf8', cwd: repo },
+    );
     const rate = /throughput ([\d.]+) img\/s/.exec(r.stdout)?.[1];
     console.log(`trainer, aim-dev-tiny, cpu, global batch 16, ${values.steps} steps: ${ranks} rank(s) ${rate ?? `failed: ${r.stderr.slice(-400)}`} img/s`);
     const millions = /model: \S+, ([\d.]+)M parameters/.exec(r.stderr)?.[1];

@@ -18,7 +18,9 @@ if (process.env.AIM_MPI_SKIP_BUILD) {
 function mpiHeaders() {
   try {
     const { wrapperFlags } = require('./mpi-flags.cjs');
-    const dirs = wrapperFlags().compile.filter((f) => f.startsWith('-I')).map((f) => f.slice(2));
+    const dirs = wrapperFlags()
+      .compile.filter((f) => f.startsWith('-I'))
+      .map((f) => f.slice(2));
     return dirs.some((d) => existsSync(join(d, 'mpi.h')));
   } catch {
     return false;
@@ -34,7 +36,8 @@ function nodeDir() {
 
 function nodeGyp() {
   if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) return process.env.npm_config_node_gyp;
-  for (const p of [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')]) if (existsSync(p)) return p;
+  for (const p of [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')])
+    if (existsSync(p)) return p;
   try {
     return require.resolve('node-gyp/bin/node-gyp.js');
   } catch {

@@ -20,7 +20,13 @@ module.exports = { wrapperFlags };
 if (require.main === module) {
   const flags = wrapperFlags();
   const what = process.argv[2];
-  if (what === 'include') console.log(flags.compile.filter((f) => f.startsWith('-I')).map((f) => f.slice(2)).join(' '));
+  if (what === 'include')
+    console.log(
+      flags.compile
+        .filter((f) => f.startsWith('-I'))
+        .map((f) => f.slice(2))
+        .join(' '),
+    );
   else if (what === 'link') console.log(flags.link.join(' '));
   else throw new Error('usage: mpi-flags.cjs include|link');
 }

@@ -14,9 +14,20 @@ describe('chunking', () => {
     expect(chunkRanges(1)).toEqual([[0, 1]]);
     expect(chunkRanges(2 ** 31 - 1)).toEqual([[0, 2 ** 31 - 1]]);
     // 2^31 + 5 floats (8 GiB): two calls, the second of 6 elements.
-    expect(chunkRanges(2 ** 31 + 5)).toEqual([[0, 2 ** 31 - 1], [2 ** 31 - 1, 6]]);
-    expect(chunkRanges(10, 4)).toEqual([[0, 4], [4, 4], [8, 2]]);
-    for (const [n, c] of [[1_000_003, 4096], [17, 17], [18, 17]]) {
+    expect(chunkRanges(2 ** 31 + 5)).toEqual([
+      [0, 2 ** 31 - 1],
+      [2 ** 31 - 1, 6],
+    ]);
+    expect(chunkRanges(10, 4)).toEqual([
+      [0, 4],
+      [4, 4],
+      [8, 2],
+    ]);
+    for (const [n, c] of [
+      [1_000_003, 4096],
+      [17, 17],
+      [18, 17],
+    ]) {
       const r = chunkRanges(n, c);
       expect(r.reduce((a, [, k]) => a + k, 0)).toBe(n);
       expect(r.every(([o, k], i) => k <= c && o === i * c)).toBe(true);
@@ -27,8 +38,18 @@ describe('chunking', () => {
 describe('launch detection', () => {
   it('reads Open MPI, Slurm and PMI environments, and plain node as one process', () => {
     expect(detectLaunch({})).toEqual({ rank: 0, size: 1, localRank: 0 });
-    expect(detectLaunch({ OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_RANK: '2', OMPI_COMM_WORLD_LOCAL_RANK: '0' })).toEqual({ launcher: 'open-mpi', size: 4, rank: 2, localRank: 0 });
-    expect(detectLaunch({ SLURM_STEP_ID: '0', SLURM_NTASKS: '8', SLURM_PROCID: '5', SLURM_LOCALID: '1' })).toEqual({ launcher: 'slurm', size: 8, rank: 5, localRank: 1 });
+    expect(detectLaunch({ OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_RANK: '2', OMPI_COMM_WORLD_LOCAL_RANK: '0' })).toEqual({
+      launcher: 'open-mpi',
+      size: 4,
+      rank: 2,
+      localRank: 0,
+    });
+    expect(detectLaunch({ SLURM_STEP_ID: '0', SLURM_NTASKS: '8', SLURM_PROCID: '5', SLURM_LOCALID: '1' })).toEqual({
+      launcher: 'slurm',
+      size: 8,
+      rank: 5,
+      localRank: 1,
+    });
     // A Slurm allocation without srun (the batch script itself) is not a launch.
     expect(detectLaunch({ SLURM_NTASKS: '8', SLURM_JOB_ID: '7' }).launcher).toBeUndefined();
     expect(detectLaunch({ PMI_SIZE: '3', PMI_RANK: '1' })).toEqual({ launcher: 'pmi', size: 3, rank: 1, localRank: 0 });

@@ -11,7 +11,11 @@ export function missingMpi(): string | undefined {
 /** mpirun flags for this CI machine: more ranks than cores, root allowed. */
 export const MPIRUN_FLAGS = ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none'];
 
-export function mpirun(np: number, args: readonly string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
+export function mpirun(
+  np: number,
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): SpawnSyncReturns<string> {
   return spawnSync('mpirun', [...MPIRUN_FLAGS, '-np', String(np), ...args], {
     encoding: 'utf8',
     cwd: options.cwd,

@@ -38,7 +38,5 @@ export function flagsToValues(flags: ReadonlyMap<string, string>): ConfigValues 
 /** Help text: every flag with its type and default. */
 export function configHelp(): string {
   const width = Math.max(...CONFIG_FIELDS.map((f) => f.flag.length));
-  return CONFIG_FIELDS.map(
-    (f) => `  ${f.flag.padEnd(width)}  ${f.doc}; ${describeSpec(f.spec)} (default ${JSON.stringify(DEFAULT_CONFIG[f.key])})`,
-  ).join('\n');
+  return CONFIG_FIELDS.map((f) => `  ${f.flag.padEnd(width)}  ${f.doc}; ${describeSpec(f.spec)} (default ${JSON.stringify(DEFAULT_CONFIG[f.key])})`).join('\n');
 }

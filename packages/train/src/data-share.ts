@@ -49,7 +49,7 @@ export function atStepBoundary(p: LoaderPosition, rank: number, size: number, st
 export function rankPositionSlot(reported: object | undefined, rank: number, size: number, step: number, split: Split): Float64Array {
   const own = reported as Partial<LoaderPosition> | undefined;
   if (!isLoaderPosition(own) || typeof own.blockStart !== 'number' || typeof own.blockLabel !== 'number') {
-    throw new Error('data parallel: the training stream reports no block position; openTrainData must open this rank\'s share of the data');
+    throw new Error("data parallel: the training stream reports no block position; openTrainData must open this rank's share of the data");
   }
   const all = new Float64Array(size * FIELDS);
   all.set([own.epoch, own.samplesInEpoch, own.blockStart, own.blockLabel, atStepBoundary(own, rank, size, step, split) ? 1 : 0], rank * FIELDS);

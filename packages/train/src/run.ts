@@ -97,7 +97,8 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
 
   if (options.resumeFrom) {
     // Before anything is allocated: every file of the checkpoint against the SHA-256s in its state.json.
-    if (!assertCheckpointVerified(options.resumeFrom).sealed) hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
+    if (!assertCheckpointVerified(options.resumeFrom).sealed)
+      hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
   }
   const params = parts.model.parameters();
   const optimizer = new AdamW(params, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay });
@@ -118,7 +119,14 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   } else {
     metrics.append({ kind: 'event', step: 0, event: 'start', backend: parts.backend, config });
   }
-  const runnerOptions = { model: parts.model, optimizer, samplePrefixLengths: parts.samplePrefixLengths, runSeed: config.seed, clipNorm: config.clipNorm, parallel };
+  const runnerOptions = {
+    model: parts.model,
+    optimizer,
+    samplePrefixLengths: parts.samplePrefixLengths,
+    runSeed: config.seed,
+    clipNorm: config.clipNorm,
+    parallel,
+  };
   const runner = parts.engine ? engineRunner(parts.engine, runnerOptions) : tfjsRunner(runnerOptions);
 
   const schedule = {
@@ -159,10 +167,9 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const save = async (): Promise<void> => {
     await runner.syncToHost();
     // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
-    const position: DataPosition =
-      share
-        ? { microBatches: microBatchesConsumed, ...gatherRankPositions(loaderPosition, parallel!, step, config) }
-        : { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
+    const position: DataPosition = share
+      ? { microBatches: microBatchesConsumed, ...gatherRankPositions(loaderPosition, parallel!, step, config) }
+      : { microBatches: microBatchesConsumed, ...(loaderPosition ? { loader: loaderPosition } : {}) };
     const state: CheckpointState = {
       format: 'aim-train-checkpoint/1',
       step,
@@ -190,7 +197,10 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       const micro: PositionedBatch[] = [];
       for (let i = 0; i < perRank; i++) {
         const next = await stream.next();
-        if (next.done) throw new Error(`training data ended after ${microBatchesConsumed + micro.length * (config.accum / perRank)} micro-batches; the loader must repeat epochs`);
+        if (next.done)
+          throw new Error(
+            `training data ended after ${microBatchesConsumed + micro.length * (config.accum / perRank)} micro-batches; the loader must repeat epochs`,
+          );
         micro.push(next.value);
       }
       const stepEndPosition = micro.at(-1)!.dataPosition;
@@ -221,7 +231,15 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       const { imagesPerSecond, etaSeconds } = throughput.add(seconds, result.images, lastStep - step);
       firstLoss ??= result.loss;
       lastLoss = result.loss;
-      metrics.append({ kind: 'train', step, loss: result.loss, lr, gradNorm: result.gradNorm, imagesPerSecond, elapsedSeconds: (performance.now() - started) / 1000 });
+      metrics.append({
+        kind: 'train',
+        step,
+        loss: result.loss,
+        lr,
+        gradNorm: result.gradNorm,
+        imagesPerSecond,
+        elapsedSeconds: (performance.now() - started) / 1000,
+      });
       hooks.onStep?.({ ...result, totalSteps: config.steps, imagesPerSecond, etaSeconds, dataWaitSeconds: stream.waitSeconds - waitBefore });
 
       const stopping = anyRank(options.shouldStop?.() === true, parallel);

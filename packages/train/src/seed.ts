@@ -11,5 +11,4 @@ export const SEED_STREAM = Object.freeze({ prefix: 1, validationPrefix: 2 });
 export const validationPrefixSeed = (batchIndex: number): number => seedFromParts(SEED_STREAM.validationPrefix, batchIndex);
 
 /** Prefix-length seed of micro-batch `micro` of optimiser step `step`. */
-export const trainPrefixSeed = (runSeed: number, step: number, micro: number): number =>
-  seedFromParts(SEED_STREAM.prefix, runSeed, step, micro);
+export const trainPrefixSeed = (runSeed: number, step: number, micro: number): number => seedFromParts(SEED_STREAM.prefix, runSeed, step, micro);

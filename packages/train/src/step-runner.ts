@@ -7,15 +7,7 @@ import type { AimEngine, EngineStepStats } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
 import { type AdamW, momentName } from './adamw.js';
 import { validationPrefixSeed } from './seed.js';
-import {
-  NonFiniteLossError,
-  type PatchBatchLike,
-  type PrefixSampler,
-  type StepResult,
-  stepPrefixes,
-  trainStep,
-  validationSums,
-} from './train-step.js';
+import { NonFiniteLossError, type PatchBatchLike, type PrefixSampler, type StepResult, stepPrefixes, trainStep, validationSums } from './train-step.js';
 import { broadcastParameters, type DataParallel } from './data-parallel.js';
 
 export interface StepRunner {
@@ -73,7 +65,11 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
   return {
     step: async (stepIndex, micro, lr) => {
       // Every rank holds the same number of the step's micro-batches (its loader's share), rank r the r-th run of them.
-      const shard = { firstMicro: comm.rank * micro.length, totalMicro: micro.length * comm.size, allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v) };
+      const shard = {
+        firstMicro: comm.rank * micro.length,
+        totalMicro: micro.length * comm.size,
+        allReduceSum: (v: Float32Array | Float64Array) => void comm.allReduceSum(v),
+      };
       const options = {
         model: o.model,
         optimizer: o.optimizer,

@@ -36,8 +36,7 @@ export class NonFiniteLossError extends Error {
 }
 
 /** Target positions the loss averages over for one sample: positions 1..K-1 that are >= S, i.e. K - S. */
-const weightedPositions = (prefixLengths: Int32Array, numPatches: number): number =>
-  prefixLengths.reduce((sum, s) => sum + (numPatches - s), 0);
+const weightedPositions = (prefixLengths: Int32Array, numPatches: number): number => prefixLengths.reduce((sum, s) => sum + (numPatches - s), 0);
 
 function toTensor(batch: PatchBatchLike): tf.Tensor3D {
   const { batchSize, numPatches, patchDim, patches } = batch;
@@ -146,7 +145,10 @@ export function trainStep(options: StepOptions, stepIndex: number, microBatches:
           summed.set(name, g); // a single micro-batch: its gradient is the step's gradient
           continue;
         }
-        summed.set(name, tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, share)) : tf.mul(g, share))));
+        summed.set(
+          name,
+          tf.tidy(() => (prev ? tf.add(prev, tf.mul(g, share)) : tf.mul(g, share))),
+        );
         prev?.dispose();
         g.dispose();
       }

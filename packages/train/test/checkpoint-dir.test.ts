@@ -108,7 +108,11 @@ describe('checkpoint digests', () => {
   // by name is an error.
   const damages: Array<[string, (dir: string) => void, RegExp]> = [
     ['model truncated', (d) => truncateBy(join(d, 'model.safetensors'), 1000), /^model\.safetensors: 39004 bytes, 40004 recorded \(truncated\)$/],
-    ['model bit-flipped', (d) => flipBit(join(d, 'model.safetensors'), 20_000), /^model\.safetensors: SHA-256 [0-9a-f]{12}\.\.\. differs from the recorded [0-9a-f]{12}\.\.\. \(corrupted\)$/],
+    [
+      'model bit-flipped',
+      (d) => flipBit(join(d, 'model.safetensors'), 20_000),
+      /^model\.safetensors: SHA-256 [0-9a-f]{12}\.\.\. differs from the recorded [0-9a-f]{12}\.\.\. \(corrupted\)$/,
+    ],
     ['optimizer truncated', (d) => truncateBy(join(d, 'optimizer.safetensors'), 1), /^optimizer\.safetensors: 80003 bytes, 80004 recorded \(truncated\)$/],
     ['optimizer bit-flipped', (d) => flipBit(join(d, 'optimizer.safetensors'), 79_999, 0), /^optimizer\.safetensors: SHA-256 .* \(corrupted\)$/],
     ['optimizer missing', (d) => rmSync(join(d, 'optimizer.safetensors')), /^optimizer\.safetensors: cannot be read \(ENOENT\)$/],
@@ -127,7 +131,11 @@ describe('checkpoint digests', () => {
       },
       /^state\.json: content does not match its recorded SHA-256/,
     ],
-    ['state.json bit-flipped in a digest', (d) => flipBit(join(d, CHECKPOINT_MARKER), readFileSync(join(d, CHECKPOINT_MARKER), 'utf8').indexOf('"sha256": "') + 12, 0), /^state\.json: content does not match/],
+    [
+      'state.json bit-flipped in a digest',
+      (d) => flipBit(join(d, CHECKPOINT_MARKER), readFileSync(join(d, CHECKPOINT_MARKER), 'utf8').indexOf('"sha256": "') + 12, 0),
+      /^state\.json: content does not match/,
+    ],
   ];
   for (const [what, damage, problem] of damages) {
     it(`${what}: detected, and resume falls back to the previous checkpoint`, async () => {

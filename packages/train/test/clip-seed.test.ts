@@ -25,7 +25,10 @@ describe('global-norm clipping', () => {
     const run = (scaleInside: boolean): number[] => {
       const w = tf.variable(tf.tensor1d([0.5, -1, 2]), true);
       const opt = new AdamW([{ name: 'w', variable: w, decay: true }]);
-      for (const g of [[1, 2, 3], [-3, 0.5, 1]]) {
+      for (const g of [
+        [1, 2, 3],
+        [-3, 0.5, 1],
+      ]) {
         const t = tf.tensor1d(scaleInside ? g : g.map((x) => x * 0.25));
         opt.apply(new Map([['w', t]]), 1e-2, scaleInside ? 0.25 : 1);
         t.dispose();
@@ -44,7 +47,8 @@ describe('deriveSeed', () => {
   it('is deterministic and separates steps, micro-batches, run seeds and streams', () => {
     expect(trainPrefixSeed(1, 5, 0)).toBe(trainPrefixSeed(1, 5, 0));
     const seeds = new Set<number>();
-    for (let run = 0; run < 4; run++) for (let step = 0; step < 200; step++) for (let micro = 0; micro < 4; micro++) seeds.add(trainPrefixSeed(run, step, micro));
+    for (let run = 0; run < 4; run++)
+      for (let step = 0; step < 200; step++) for (let micro = 0; micro < 4; micro++) seeds.add(trainPrefixSeed(run, step, micro));
     expect(seeds.size).toBe(4 * 200 * 4);
     expect(validationPrefixSeed(0)).not.toBe(trainPrefixSeed(0, 0, 0));
     expect(deriveSeed(2 ** 40)).not.toBe(deriveSeed(0));

@@ -48,12 +48,16 @@ describe('resolveConfig', () => {
   });
 
   it('names valid choices in errors', () => {
-    expect(() => resolveConfig({ preset: 'aim-600m' })).toThrow(/unknown preset 'aim-600m' \(did you mean 'aim-600M'\?\); valid presets: demo, smoke, aim-600M/);
+    expect(() => resolveConfig({ preset: 'aim-600m' })).toThrow(
+      /unknown preset 'aim-600m' \(did you mean 'aim-600M'\?\); valid presets: demo, smoke, aim-600M/,
+    );
     expect(() => flagsToValues(new Map([['--lrate', '1']]))).toThrow(/unknown flag --lrate.*valid flags: .*--lr /);
     expect(() => flagsToValues(new Map([['--steps', 'ten']]))).toThrow(/--steps: must be an integer >= 1, got 'ten'/);
     expect(() => flagsToValues(new Map([['--steps', '2.5']]))).toThrow(/'steps' must be an integer >= 1, got 2.5/);
     expect(() => flagsToValues(new Map([['--backend', 'gpu']]))).toThrow(/'backend' must be one of 'auto', 'tensorflow', 'webgpu', 'wasm', 'cpu', got "gpu"/);
-    expect(() => checkValues({ batch_size: 3 }, 'f.json')).toThrow(/f.json: unknown key 'batch_size' \(did you mean 'batchSize'\?\); valid keys: preset, variant/);
+    expect(() => checkValues({ batch_size: 3 }, 'f.json')).toThrow(
+      /f.json: unknown key 'batch_size' \(did you mean 'batchSize'\?\); valid keys: preset, variant/,
+    );
     expect(() => checkValues({ lr: '1e-3' }, 'f.json')).toThrow(/f.json: 'lr' must be a number > 0, got "1e-3"/);
     expect(() => checkValues([1], 'f.json')).toThrow(/must be a JSON object/);
     expect(() => resolveConfig({ flags: flagsToValues(new Map([['--stop-at', '5000']])) })).toThrow(/stopAt \(5000\) must be <= steps/);

@@ -16,17 +16,24 @@ import { microBatchesPerRank } from '../src/index.js';
 const RANK = join(import.meta.dirname, 'ranks', 'equivalence.ts');
 const GATE = join(import.meta.dirname, 'ranks', 'engine-gate.ts');
 const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
-const missing = !hasMpirun ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)' : !mpiAvailable() ? '@aim/mpi was not built (npm rebuild @aim/mpi)' : undefined;
+const missing = !hasMpirun
+  ? 'mpirun not found (apt-get install openmpi-bin libopenmpi-dev)'
+  : !mpiAvailable()
+    ? '@aim/mpi was not built (npm rebuild @aim/mpi)'
+    : undefined;
 if (missing && process.env.CI === 'true') throw new Error(`data-parallel tests need MPI: ${missing}`);
 // Each rank finds its own adapter the same way (SwiftShader where there is no GPU, VK_DRIVER_FILES inherited).
 const probe = await probeWebGpu({ softwareFallback: true });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
 const noEngine = missing ?? (probe.adapter ? undefined : probe.why);
 const mpirun = (args: string[]) =>
-  spawnSync('mpirun', ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', '2', process.execPath, ...args], { encoding: 'utf8', timeout: 300_000 });
+  spawnSync('mpirun', ['--oversubscribe', '--allow-run-as-root', '--bind-to', 'none', '-np', '2', process.execPath, ...args], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
 
 describe('microBatchesPerRank', () => {
-  it('splits the step\'s micro-batches evenly, or names the --accum to use', () => {
+  it("splits the step's micro-batches evenly, or names the --accum to use", () => {
     expect(microBatchesPerRank(2, 2)).toBe(1);
     expect(microBatchesPerRank(8, 4)).toBe(2);
     expect(microBatchesPerRank(3, 1)).toBe(3);
@@ -48,14 +55,15 @@ const read = (dir: string, sub: string, rank: number) => ({
 async function makeShards(pattern: string, count: number, perShard: number, seed: number): Promise<void> {
   const writer = new ShardWriter({ pattern, maxCount: perShard, mtime: 0 });
   let s = seed;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   for (let i = 0; i < count; i++) {
     const [a, b, c] = [rand(), rand(), rand()];
     const px = Buffer.alloc(20 * 20 * 3);
     for (let y = 0; y < 20; y++)
-      for (let x = 0; x < 20; x++)
-        for (let ch = 0; ch < 3; ch++) px[(y * 20 + x) * 3 + ch] = Math.round((255 * ((a * x + b * y + c * ch * 7) % 20)) / 20);
-    const png = await sharp(px, { raw: { width: 20, height: 20, channels: 3 } }).png().toBuffer();
+      for (let x = 0; x < 20; x++) for (let ch = 0; ch < 3; ch++) px[(y * 20 + x) * 3 + ch] = Math.round((255 * ((a * x + b * y + c * ch * 7) % 20)) / 20);
+    const png = await sharp(px, { raw: { width: 20, height: 20, channels: 3 } })
+      .png()
+      .toBuffer();
     await writer.write({ __key__: `s${seed}-${String(i).padStart(4, '0')}`, png: new Uint8Array(png), cls: i % 10 });
   }
   await writer.close();
@@ -70,7 +78,18 @@ describe.skipIf(missing !== undefined)(`data parallel over mpirun -np 2${missing
   });
 
   it('2 ranks x micro-batch 8 = 1 rank accumulating 2 x 8 over the same samples, 10 steps, cpu', () => {
-    const args = (out: string) => ['--conditions=@aim/source', '--import', 'tsx', RANK, out, join(dir, 'train-{0000..0001}.tar'), join(dir, 'val-0000.tar'), '10', '8', '2'];
+    const args = (out: string) => [
+      '--conditions=@aim/source',
+      '--import',
+      'tsx',
+      RANK,
+      out,
+      join(dir, 'train-{0000..0001}.tar'),
+      join(dir, 'val-0000.tar'),
+      '10',
+      '8',
+      '2',
+    ];
     const one = spawnSync(process.execPath, args(join(dir, 'one')), { encoding: 'utf8', timeout: 300_000 });
     expect(one.status, one.stderr).toBe(0);
     const two = mpirun(args(join(dir, 'two')));
@@ -102,7 +121,11 @@ describe.skipIf(missing !== undefined)(`data parallel over mpirun -np 2${missing
     // Every rank applied the same AdamW step to the same summed gradients: the same bits.
     expect(Buffer.from(r0.params.buffer).equals(Buffer.from(r1.params.buffer))).toBe(true);
     // Rank 0 alone wrote the run folder.
-    expect(readFileSync(join(dir, 'two', 'run', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"kind":"train"'))).toHaveLength(10);
+    expect(
+      readFileSync(join(dir, 'two', 'run', 'metrics.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"kind":"train"')),
+    ).toHaveLength(10);
   });
 });
 
@@ -115,7 +138,19 @@ describe.skipIf(noEngine !== undefined)(`the WebGPU engine over mpirun -np 2${no
   });
 
   it('2 ranks x micro-batch 2, one device each = 1 rank accumulating 2 x 2 on the engine, 3 steps', () => {
-    const args = (out: string) => ['--conditions=@aim/source', '--import', 'tsx', RANK, out, join(dir, 'train-{0000..0001}.tar'), join(dir, 'val-0000.tar'), '3', '2', '2', 'webgpu'];
+    const args = (out: string) => [
+      '--conditions=@aim/source',
+      '--import',
+      'tsx',
+      RANK,
+      out,
+      join(dir, 'train-{0000..0001}.tar'),
+      join(dir, 'val-0000.tar'),
+      '3',
+      '2',
+      '2',
+      'webgpu',
+    ];
     const one = spawnSync(process.execPath, args(join(dir, 'one')), { encoding: 'utf8', timeout: 300_000 });
     expect(one.status, one.stderr).toBe(0);
     const two = mpirun(args(join(dir, 'two')));
@@ -137,11 +172,16 @@ describe.skipIf(noEngine !== undefined)(`the WebGPU engine over mpirun -np 2${no
     expect(r0.log.losses).toEqual(r1.log.losses);
   });
 
-  it('a NaN in rank 1\'s micro-batch stops both ranks at that step, naming it, with no update applied', () => {
+  it("a NaN in rank 1's micro-batch stops both ranks at that step, naming it, with no update applied", () => {
     const r = mpirun(['--conditions=@aim/source', '--import', 'tsx', GATE, join(dir, 'gate')]);
     expect(r.status, r.stderr + r.stdout).toBe(0);
     for (const rank of [0, 1]) {
-      const seen = JSON.parse(readFileSync(join(dir, 'gate', `gate-rank${rank}.json`), 'utf8')) as { firstLoss: number; haltedAt: number; message: string; unchanged: boolean };
+      const seen = JSON.parse(readFileSync(join(dir, 'gate', `gate-rank${rank}.json`), 'utf8')) as {
+        firstLoss: number;
+        haltedAt: number;
+        message: string;
+        unchanged: boolean;
+      };
       expect(Number.isFinite(seen.firstLoss)).toBe(true);
       expect(seen.haltedAt, `rank ${rank}`).toBe(2);
       expect(seen.message).toMatch(/^loss is NaN at step 2; stopping without applying this update/);

@@ -17,7 +17,13 @@ async function writeShards(pattern: string, count: number, bad: ReadonlySet<numb
   const writer = new ShardWriter({ pattern, maxCount: 10, mtime: 0 });
   for (let i = 0; i < count; i++) {
     const px = Buffer.alloc(16 * 16 * 3, (i * 37) % 256);
-    const png = bad.has(i) ? new Uint8Array([137, 80, 78, 71]) : new Uint8Array(await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toBuffer());
+    const png = bad.has(i)
+      ? new Uint8Array([137, 80, 78, 71])
+      : new Uint8Array(
+          await sharp(px, { raw: { width: 16, height: 16, channels: 3 } })
+            .png()
+            .toBuffer(),
+        );
     await writer.write({ __key__: `k${String(i).padStart(3, '0')}`, png });
   }
   await writer.close();
@@ -50,7 +56,14 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const options = (shards: string): LoaderOptions => ({
-  shards, batchSize: BATCH, imageSize: 16, patchSize: 4, workers: 1, seed: 3, epochs: Infinity, dropLast: true,
+  shards,
+  batchSize: BATCH,
+  imageSize: 16,
+  patchSize: 4,
+  workers: 1,
+  seed: 3,
+  epochs: Infinity,
+  dropLast: true,
   // In a fixed order, so that the broken sample (index 5: block 1) falls to rank 0 of 2; shuffling is the loader tests' business.
   shuffleShards: false,
 });
@@ -63,7 +76,10 @@ async function checkpointAfter(shards: string, size: number, steps: number, from
   for (let rank = 0; rank < size; rank++) {
     const share = { rank, size, step: from?.step ?? 0 };
     const resume = from ? rankResumePosition({ microBatches: 0, ...from.position }, share, split) : undefined;
-    const r = await read({ ...options(shards), share: { rank, size, batchesPerStep: ACCUM }, ...(resume ? { resume } : {}) }, (steps - (from?.step ?? 0)) * perRank);
+    const r = await read(
+      { ...options(shards), share: { rank, size, batchesPerStep: ACCUM }, ...(resume ? { resume } : {}) },
+      (steps - (from?.step ?? 0)) * perRank,
+    );
     rankPositionSlot(r.positions.at(-1)!, rank, size, steps, split).forEach((v, i) => (sum[i] += v));
   }
   return combineRankPositions(sum, split);
@@ -93,7 +109,7 @@ describe('data-parallel positions', () => {
     expect(at5.loader).toEqual({ epoch: one.positions[5 * ACCUM - 1].epoch, samplesInEpoch: one.positions[5 * ACCUM - 1].samplesInEpoch });
   });
 
-  it('a rejected sample shifts its rank: the same split resumes from each rank\'s own position, any other is a one-line error', async () => {
+  it("a rejected sample shifts its rank: the same split resumes from each rank's own position, any other is a one-line error", async () => {
     const merged = await checkpointAfter(broken, 2, 3);
     expect(merged.loader).toBeUndefined();
     const from = { microBatches: 3 * ACCUM, ...merged };
@@ -102,7 +118,9 @@ describe('data-parallel positions', () => {
       /^resume: this checkpoint's 2 ranks stood at different places in the data .* only with 2 ranks, --batch-size 4 and --accum 4, not with 4 ranks, --batch-size 4 and --accum 4$/,
     );
     expect(() => oneProcessResumePosition(from)).toThrow(/only with 2 ranks, --batch-size 4 and --accum 4, not with one process$/);
-    expect(() => rankResumePosition(from, { rank: 0, size: 2, step: 3 }, { accum: 8, batchSize: BATCH })).toThrow(/not with 2 ranks, --batch-size 4 and --accum 8$/);
+    expect(() => rankResumePosition(from, { rank: 0, size: 2, step: 3 }, { accum: 8, batchSize: BATCH })).toThrow(
+      /not with 2 ranks, --batch-size 4 and --accum 8$/,
+    );
   });
 
   it('a one-process checkpoint resumes on N ranks with its blocks labelled from the step', () => {

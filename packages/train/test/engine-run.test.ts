@@ -9,15 +9,7 @@ import sharp from 'sharp';
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
 import { probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 import { ShardWriter } from '@aim/webdataset';
-import {
-  createRunParts,
-  flagsToValues,
-  latestCheckpoint,
-  readCheckpointState,
-  resolveConfig,
-  runPretraining,
-  type TrainConfig,
-} from '../src/index.js';
+import { createRunParts, flagsToValues, latestCheckpoint, readCheckpointState, resolveConfig, runPretraining, type TrainConfig } from '../src/index.js';
 
 const probe = await probeWebGpu({ softwareFallback: true });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);

@@ -16,7 +16,14 @@ beforeAll(async () => {
   const writer = new ShardWriter({ pattern: join(dir, 'd-%04d.tar'), maxCount: 100, mtime: 0 });
   for (let i = 0; i < 12; i++) {
     const px = Buffer.alloc(8 * 8 * 3, (i * 20) % 256);
-    await writer.write({ __key__: `k${i}`, png: new Uint8Array(await sharp(px, { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer()) });
+    await writer.write({
+      __key__: `k${i}`,
+      png: new Uint8Array(
+        await sharp(px, { raw: { width: 8, height: 8, channels: 3 } })
+          .png()
+          .toBuffer(),
+      ),
+    });
   }
   await writer.close();
   options = { shards: join(dir, 'd-0000.tar'), batchSize: 4, imageSize: 8, patchSize: 4, workers: 1, seed: 1, epochs: 2, dropLast: true };

@@ -40,7 +40,10 @@ describe('long runs', () => {
     const ms = performance.now() - started;
     expect(svg.length).toBeLessThan(200_000);
     const trainPath = /<path d="([^"]+)"/.exec(svg)![1];
-    const ys = trainPath.split(/[ML]/).filter(Boolean).map((p) => Number(p.trim().split(' ')[1]));
+    const ys = trainPath
+      .split(/[ML]/)
+      .filter(Boolean)
+      .map((p) => Number(p.trim().split(' ')[1]));
     expect(ys.length).toBeLessThanOrEqual(4 * 630 + 8);
     // the spike and the dip (the extremes of the y axis) survive the thinning: SVG y grows downwards
     const top = 40;

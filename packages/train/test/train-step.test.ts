@@ -66,9 +66,7 @@ describe('trainStep', () => {
     const model = createAim(VARIANT, {}, { seed: 1 });
     const opt = new AdamW(model.parameters());
     const before = weights(model);
-    expect(() =>
-      trainStep({ model, optimizer: opt, samplePrefixLengths, runSeed: 0, clipNorm: 1 }, 41, [batch(2, 1, NaN)], 1e-3),
-    ).toThrow(NonFiniteLossError);
+    expect(() => trainStep({ model, optimizer: opt, samplePrefixLengths, runSeed: 0, clipNorm: 1 }, 41, [batch(2, 1, NaN)], 1e-3)).toThrow(NonFiniteLossError);
     expect(() => trainStep({ model, optimizer: opt, samplePrefixLengths, runSeed: 0, clipNorm: 1 }, 41, [batch(2, 1, NaN)], 1e-3)).toThrow(
       /loss is NaN at step 42/,
     );

@@ -139,7 +139,10 @@ for (const cache of ['warm', 'cold'] as const) {
     samples = run.result.samples;
   }
   console.log(`page cache ${cache}${cache === 'cold' ? ' (evicted before every run)' : ''}, ${reps} runs each:`);
-  for (const [label, pick] of [['median', median], ['best', best]] as const) {
+  for (const [label, pick] of [
+    ['median', median],
+    ['best', best],
+  ] as const) {
     const rawS = pick(raw);
     const oursS = pick(ours);
     console.log(`  ${label}:`);

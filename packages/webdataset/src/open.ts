@@ -203,7 +203,9 @@ async function* httpChunks(url: string, options: HttpOptions): AsyncGenerator<Ui
       const start = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '')?.[1];
       if (start === undefined || Number(start) !== received) {
         await response.body.cancel();
-        throw new Error(`${url}: asked to resume at byte ${received} but the server sent content-range ${JSON.stringify(response.headers.get('content-range'))}`);
+        throw new Error(
+          `${url}: asked to resume at byte ${received} but the server sent content-range ${JSON.stringify(response.headers.get('content-range'))}`,
+        );
       }
     }
     let skip = received > 0 && response.status !== 206 ? received : 0;

@@ -61,9 +61,7 @@ export function readSamples(spec: string | readonly string[], options: ReadSampl
     if (options.worker) shardStages.push(splitByWorker(options.worker));
     shardStages.push(
       requireNonEmpty(
-        () =>
-          `${place} gets no shards: the spec has ${urls.length} shard(s) for ${readers} reader(s); ` +
-          'use more shards, fewer readers, or resampled mode',
+        () => `${place} gets no shards: the spec has ${urls.length} shard(s) for ${readers} reader(s); ` + 'use more shards, fewer readers, or resampled mode',
       ),
     );
   }

@@ -26,9 +26,7 @@ function member(sample: Sample, ext: string): Uint8Array | string {
   const value = sample[ext];
   if (value === undefined || ext.startsWith('__')) {
     const exts = Object.keys(sample).filter((k) => !k.startsWith('__'));
-    throw new Error(
-      `sample ${JSON.stringify(sample.__key__)} from ${sample.__url__} has no "${ext}" member (it has: ${exts.join(', ') || 'none'})`,
-    );
+    throw new Error(`sample ${JSON.stringify(sample.__key__)} from ${sample.__url__} has no "${ext}" member (it has: ${exts.join(', ') || 'none'})`);
   }
   return value;
 }
@@ -58,9 +56,7 @@ export function sampleJson<T = unknown>(sample: Sample, ext = 'json'): T {
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw new Error(
-      `sample ${JSON.stringify(sample.__key__)} from ${sample.__url__}: "${ext}" is not valid JSON (${(error as Error).message})`,
-    );
+    throw new Error(`sample ${JSON.stringify(sample.__key__)} from ${sample.__url__}: "${ext}" is not valid JSON (${(error as Error).message})`);
   }
 }
 
@@ -68,9 +64,7 @@ export function sampleJson<T = unknown>(sample: Sample, ext = 'json'): T {
 export function sampleCls(sample: Sample, ext = 'cls'): number {
   const text = sampleText(sample, ext).trim();
   if (!/^[+-]?\d+$/.test(text)) {
-    throw new Error(
-      `sample ${JSON.stringify(sample.__key__)} from ${sample.__url__}: "${ext}" is not an integer: ${JSON.stringify(text.slice(0, 40))}`,
-    );
+    throw new Error(`sample ${JSON.stringify(sample.__key__)} from ${sample.__url__}: "${ext}" is not an integer: ${JSON.stringify(text.slice(0, 40))}`);
   }
   const value = Number(text);
   if (!Number.isSafeInteger(value)) {

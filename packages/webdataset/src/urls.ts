@@ -27,9 +27,7 @@ export function locateShard(url: string): ShardLocation {
       throw new Error(`invalid file URL ${JSON.stringify(url)}: ${(error as Error).message} (use file:///absolute/path)`);
     }
   }
-  throw new Error(
-    `unsupported URL scheme "${scheme}:" in ${JSON.stringify(url)}; supported: plain paths, file://, http://, https://`,
-  );
+  throw new Error(`unsupported URL scheme "${scheme}:" in ${JSON.stringify(url)}; supported: plain paths, file://, http://, https://`);
 }
 
 function findMatchingBrace(text: string, open: number): number {
@@ -65,9 +63,7 @@ function rangeValues(body: string, spec: string): string[] | null {
   if (!match) return null;
   const step = Math.abs(match[3] === undefined ? 1 : Number(match[3]));
   if (step === 0) throw new Error(`brace range {${body}} in ${JSON.stringify(spec)} has step 0`);
-  const [first, last] = numeric
-    ? [Number(match[1]), Number(match[2])]
-    : [match[1].charCodeAt(0), match[2].charCodeAt(0)];
+  const [first, last] = numeric ? [Number(match[1]), Number(match[2])] : [match[1].charCodeAt(0), match[2].charCodeAt(0)];
   const count = Math.floor(Math.abs(last - first) / step) + 1;
   if (count > MAX_EXPANDED) {
     throw new Error(`brace range {${body}} in ${JSON.stringify(spec)} expands to ${count} items (limit ${MAX_EXPANDED})`);
@@ -100,9 +96,7 @@ export function braceExpand(text: string, spec = text): string[] {
   const range = rangeValues(body, spec);
   const alternatives = range ?? splitTopLevelCommas(body);
   if (range === null && alternatives.length < 2) {
-    throw new Error(
-      `"{${body}}" in shard spec ${JSON.stringify(spec)} is neither a range like {000..099} nor a list like {a,b}`,
-    );
+    throw new Error(`"{${body}}" in shard spec ${JSON.stringify(spec)} is neither a range like {000..099} nor a list like {a,b}`);
   }
   const suffixes = braceExpand(text.slice(close + 1), spec);
   const out: string[] = [];

@@ -51,9 +51,7 @@ export function formatShardName(pattern: string, index: number): string {
     return String(index).padStart(width, spec.startsWith('0') ? '0' : ' ');
   });
   if (directives !== 1) {
-    throw new Error(
-      `shard pattern ${JSON.stringify(pattern)} must contain exactly one integer directive like %06d (found ${directives})`,
-    );
+    throw new Error(`shard pattern ${JSON.stringify(pattern)} must contain exactly one integer directive like %06d (found ${directives})`);
   }
   return out;
 }

@@ -5,14 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { commandSucceeds, missingSystemDependency } from '../../../vitest.shared.js';
-import {
-  readSamples,
-  readTarSamples,
-  ShardWriter,
-  WebDatasetError,
-  type WdsErrorInfo,
-  type WritableSample,
-} from '../src/index.js';
+import { readSamples, readTarSamples, ShardWriter, WebDatasetError, type WdsErrorInfo, type WritableSample } from '../src/index.js';
 import { bytes, collect, comparable, withTempDir } from './helpers.js';
 
 async function* chunksOf(data: Uint8Array, size = 4096): AsyncGenerator<Uint8Array> {
@@ -22,7 +15,10 @@ async function* chunksOf(data: Uint8Array, size = 4096): AsyncGenerator<Uint8Arr
 const block = (n: number) => Math.ceil(n / 512) * 512;
 
 /** A shard of samples with short keys (one 512-byte header per member), and where each sample's first header ends. */
-async function makeShard(dir: string, sizes: number[][]): Promise<{ data: Uint8Array; samples: WritableSample[]; firstHeaderEnd: number[]; markerStart: number }> {
+async function makeShard(
+  dir: string,
+  sizes: number[][],
+): Promise<{ data: Uint8Array; samples: WritableSample[]; firstHeaderEnd: number[]; markerStart: number }> {
   const samples = sizes.map((members, i) => {
     const s: WritableSample = { __key__: `k${i}` };
     members.forEach((n, j) => (s[`e${j}`] = new Uint8Array(n).fill((i * 7 + j) & 255)));

@@ -101,7 +101,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   if (path === '/always-stalls.tar') {
     // Headers, then nothing, every time.
     status(range ? 206 : 200);
-    res.writeHead(range ? 206 : 200, { 'content-length': shard.length - start, ...(range ? { 'content-range': `bytes ${start}-${shard.length - 1}/${shard.length}` } : {}) });
+    res.writeHead(range ? 206 : 200, {
+      'content-length': shard.length - start,
+      ...(range ? { 'content-range': `bytes ${start}-${shard.length - 1}/${shard.length}` } : {}),
+    });
     res.flushHeaders();
     hold();
     return;
@@ -204,9 +207,7 @@ describe('http(s) shards', () => {
 
   it('gives up after the bounded number of retries, naming the URL and the attempts', async () => {
     const url = `${base}/always-500.tar`;
-    await expect(collect(readSamples(url, { http: { retries: 2, backoffMs: 5 } }))).rejects.toThrow(
-      new RegExp(`${url}.*HTTP 500.*gave up after 3 attempts`),
-    );
+    await expect(collect(readSamples(url, { http: { retries: 2, backoffMs: 5 } }))).rejects.toThrow(new RegExp(`${url}.*HTTP 500.*gave up after 3 attempts`));
     expect(hits.get('/always-500.tar')).toBe(3);
   });
 
@@ -262,7 +263,9 @@ describe('http(s) shards', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const url = `http://127.0.0.1:${port}/x.tar`;
     const errors: WdsErrorInfo[] = [];
-    const got = await collect(readSamples([url, `${base}/ok.tar`], { http: { retries: 2, backoffMs: 5 }, errorPolicy: 'warn', onError: (e) => errors.push(e) }));
+    const got = await collect(
+      readSamples([url, `${base}/ok.tar`], { http: { retries: 2, backoffMs: 5 }, errorPolicy: 'warn', onError: (e) => errors.push(e) }),
+    );
     expect(got.map(comparable)).toEqual(expected);
     expect(errors).toEqual([{ url, reason: expect.stringMatching(/network error \(fetch failed: .*ECONNREFUSED.*\); gave up after 3 attempts/) }]);
   });

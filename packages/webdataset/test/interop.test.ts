@@ -158,7 +158,11 @@ print(json.dumps(out))
       }
       expect(names).toEqual(members().map(([name]) => name));
       for (const [name, hash] of members()) {
-        expect(createHash('sha256').update(await readFile(join(out, name))).digest('hex')).toBe(hash);
+        expect(
+          createHash('sha256')
+            .update(await readFile(join(out, name)))
+            .digest('hex'),
+        ).toBe(hash);
       }
     });
   });

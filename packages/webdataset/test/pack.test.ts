@@ -76,7 +76,16 @@ describe('npm pack', () => {
 
       await writeFile(join(project, 'consumer.ts'), consumerTs);
       // Type-check against the packed declarations alone: no @types/node, no skipLibCheck.
-      const compilerOptions = { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022'], types: [], noEmit: true, skipLibCheck: false };
+      const compilerOptions = {
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022'],
+        types: [],
+        noEmit: true,
+        skipLibCheck: false,
+      };
       await writeFile(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
       run(process.execPath, [tsc, '-p', 'tsconfig.json'], project);
     });

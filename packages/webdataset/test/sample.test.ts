@@ -18,7 +18,14 @@ describe('splitMemberPath', () => {
 });
 
 describe('decoders', () => {
-  const sample: Sample = { __key__: 'k', __url__: 'u.tar', txt: bytes('héllo'), json: bytes('{"a":[1,2]}'), cls: bytes(' 42\n'), bad: new Uint8Array([0xff, 0xfe]) };
+  const sample: Sample = {
+    __key__: 'k',
+    __url__: 'u.tar',
+    txt: bytes('héllo'),
+    json: bytes('{"a":[1,2]}'),
+    cls: bytes(' 42\n'),
+    bad: new Uint8Array([0xff, 0xfe]),
+  };
 
   it('decode txt, json, cls and raw bytes', () => {
     expect(sampleText(sample)).toBe('héllo');

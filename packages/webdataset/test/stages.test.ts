@@ -2,17 +2,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  fromArray,
-  limit,
-  readSamples,
-  resampleShards,
-  ShardWriter,
-  shuffleSamples,
-  shuffleShards,
-  splitByNode,
-  splitByWorker,
-} from '../src/index.js';
+import { fromArray, limit, readSamples, resampleShards, ShardWriter, shuffleSamples, shuffleShards, splitByNode, splitByWorker } from '../src/index.js';
 import { collect, withTempDir } from './helpers.js';
 
 const sorted = (xs: readonly string[]) => [...xs].sort();
@@ -62,12 +52,18 @@ describe('stages on their own', () => {
 
   it('shuffleSamples emits a permutation of its input, seeded, for any buffer size and initial fill', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 80 }), fc.nat(), async (n, size, initial, seed) => {
-        const items = Array.from({ length: n }, (_, i) => i);
-        const out = await collect(shuffleSamples<number>({ size, initial, seed })(fromArray(items)));
-        expect([...out].sort((a, b) => a - b)).toEqual(items);
-        expect(await collect(shuffleSamples<number>({ size, initial, seed })(fromArray(items)))).toEqual(out);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 0, max: 80 }),
+        fc.nat(),
+        async (n, size, initial, seed) => {
+          const items = Array.from({ length: n }, (_, i) => i);
+          const out = await collect(shuffleSamples<number>({ size, initial, seed })(fromArray(items)));
+          expect([...out].sort((a, b) => a - b)).toEqual(items);
+          expect(await collect(shuffleSamples<number>({ size, initial, seed })(fromArray(items)))).toEqual(out);
+        },
+      ),
     );
     const items = Array.from({ length: 1000 }, (_, i) => i);
     const out = await collect(shuffleSamples<number>({ size: 100, seed: 3 })(fromArray(items)));
@@ -107,7 +103,9 @@ describe('readSamples options', () => {
       const seen: string[] = [];
       for (let rank = 0; rank < 2; rank++) {
         for (let index = 0; index < 2; index++) {
-          const part = await collect(readSamples(spec, { shuffleShards: true, seed: 9, epoch: 3, node: { rank, worldSize: 2 }, worker: { index, count: 2 }, shuffle: 4 }));
+          const part = await collect(
+            readSamples(spec, { shuffleShards: true, seed: 9, epoch: 3, node: { rank, worldSize: 2 }, worker: { index, count: 2 }, shuffle: 4 }),
+          );
           expect(part).toHaveLength(10);
           seen.push(...part.map((s) => s.__key__));
         }
@@ -119,7 +117,8 @@ describe('readSamples options', () => {
   it('shuffle and shard order are deterministic for (seed, epoch) and change with the epoch', async () => {
     await withTempDir(async (dir) => {
       const spec = await makeDataset(dir, 4, 10);
-      const keys = async (epoch: number) => (await collect(readSamples(spec, { shuffleShards: true, shuffle: { size: 20, initial: 20 }, seed: 1, epoch }))).map((s) => s.__key__);
+      const keys = async (epoch: number) =>
+        (await collect(readSamples(spec, { shuffleShards: true, shuffle: { size: 20, initial: 20 }, seed: 1, epoch }))).map((s) => s.__key__);
       const e0 = await keys(0);
       expect(sorted(e0)).toHaveLength(40);
       expect(await keys(0)).toEqual(e0);

@@ -34,9 +34,7 @@ describe('ShardWriter', () => {
       expect(shards).toEqual([7, 8, 9].map((n) => join(dir, `sub/dir/s-${n}.tar`)));
       const got = await collect(readSamples(shards));
       expect(got.map((s) => s.__key__)).toEqual(Array.from({ length: 8 }, (_, i) => `k${i}`));
-      expect(got.map((s) => [sampleText(s), sampleText(s, 'cls'), sampleJson(s)])).toEqual(
-        Array.from({ length: 8 }, (_, i) => [`t${i}`, String(i), { i }]),
-      );
+      expect(got.map((s) => [sampleText(s), sampleText(s, 'cls'), sampleJson(s)])).toEqual(Array.from({ length: 8 }, (_, i) => [`t${i}`, String(i), { i }]));
       expect(Object.keys(got[0]).sort()).toEqual(['__key__', '__url__', 'cls', 'json', 'txt']);
       expect(await writer.close()).toEqual(shards); // closing twice is harmless
       await expect(writer.write({ __key__: 'late', txt: 'x' })).rejects.toThrow(/write after close/);

@@ -42,9 +42,7 @@ interface ImageFile {
   classIndex: number;
 }
 
-type LoadedImage =
-  | { file: ImageFile; bytes: Buffer; ext: string; width: number; height: number }
-  | { file: ImageFile; error: string };
+type LoadedImage = { file: ImageFile; bytes: Buffer; ext: string; width: number; height: number } | { file: ImageFile; error: string };
 
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -72,9 +70,14 @@ export async function folderToShards(options: FolderToShardsOptions): Promise<Fo
     entries = await readdir(options.dir, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read folder ${options.dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : (error as Error).message}`);
+    throw new Error(
+      `cannot read folder ${options.dir}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : (error as Error).message}`,
+    );
   }
-  const classes = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const classes = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   const ignored = entries.filter((e) => !e.isDirectory() && !e.name.startsWith('.')).map((e) => join(options.dir, e.name));
   if (classes.length === 0) {
     throw new Error(`${options.dir} has no class subfolders: expected ${options.dir}/<class>/<image files>`);

@@ -32,7 +32,10 @@ export interface ShardsResult {
 export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
   const input = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   // Without toColourspace('b-w') sharp writes an RGB PNG, three times the pixels for the same image.
-  return sharp(input, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  return sharp(input, { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
 }
 
 /** Convert IDX images + labels into shards; each sample is `{__key__, png, cls}`. */

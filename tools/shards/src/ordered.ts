@@ -4,11 +4,7 @@
  * Map `fn` over `items`, at most `concurrency` calls in flight, results in input order. A failure surfaces when
  * its turn comes. Stopping the iteration stops launching new calls.
  */
-export async function* mapOrdered<T, R>(
-  items: Iterable<T>,
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<R>,
-): AsyncGenerator<R> {
+export async function* mapOrdered<T, R>(items: Iterable<T>, concurrency: number, fn: (item: T, index: number) => Promise<R>): AsyncGenerator<R> {
   const source = items[Symbol.iterator]();
   const pending: Promise<R>[] = [];
   let index = 0;

@@ -38,7 +38,15 @@ const progressSink = (cli: CommandLine, io: CommandIo): ProgressSink => (cli.val
 const COMMANDS: Readonly<Record<string, Subcommand>> = {
   'from-folder': {
     spec: {
-      flags: { out: { type: 'string' }, maxcount: { type: 'string' }, maxsize: { type: 'string' }, seed: { type: 'string' }, shuffle: { type: 'boolean' }, 'skip-bad': { type: 'boolean' }, quiet },
+      flags: {
+        out: { type: 'string' },
+        maxcount: { type: 'string' },
+        maxsize: { type: 'string' },
+        seed: { type: 'string' },
+        shuffle: { type: 'boolean' },
+        'skip-bad': { type: 'boolean' },
+        quiet,
+      },
       positionals: true,
     },
     async run(cli, io) {
@@ -86,7 +94,9 @@ const COMMANDS: Readonly<Record<string, Subcommand>> = {
         onProgress: progress,
       });
       progress.finish();
-      io.stdout.write(`wrote ${result.samples} samples into ${result.shards.length} shard(s)${result.shards.length ? `: ${result.shards[0]} ... ${result.shards.at(-1)}` : ''}\n`);
+      io.stdout.write(
+        `wrote ${result.samples} samples into ${result.shards.length} shard(s)${result.shards.length ? `: ${result.shards[0]} ... ${result.shards.at(-1)}` : ''}\n`,
+      );
       return 0;
     },
   },

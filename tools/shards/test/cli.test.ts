@@ -33,7 +33,9 @@ describe('inspect', () => {
       expect(report.errors).toEqual([]);
       const io = captureIo();
       expect(await runCli(['inspect', join(dir, 'd-{00..02}.tar'), '--quiet'], io)).toBe(0);
-      expect(io.out()).toMatch(/shards: +3\nsamples: +10 \(per shard: min 2, max 4\)\nbytes: +1\.1 kB of member data\nextensions:\n +cls +10 samples +10 B\n +jpg +10 samples +1\.0 kB\n +txt +5 samples +15 B\nerrors: +0/);
+      expect(io.out()).toMatch(
+        /shards: +3\nsamples: +10 \(per shard: min 2, max 4\)\nbytes: +1\.1 kB of member data\nextensions:\n +cls +10 samples +10 B\n +jpg +10 samples +1\.0 kB\n +txt +5 samples +15 B\nerrors: +0/,
+      );
     });
   });
 

@@ -9,7 +9,9 @@ import { collect, withTempDir } from './helpers.js';
 
 async function image(width: number, height: number, format: 'png' | 'jpeg' | 'webp'): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height * 3).map((_, i) => (i * 13) & 255);
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).toFormat(format).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .toFormat(format)
+    .toBuffer();
 }
 
 /** root/cat/{a.png, b.jpg, deep/c.webp}, root/dog/{x.y.JPEG, notes.txt}, root/README (ignored). */
@@ -44,7 +46,12 @@ describe('folderToShards', () => {
       expect(samples.map((s) => s.__key__)).toEqual(['cat/a', 'cat/b', 'cat/deep/c', 'dog/x_y']);
       const ext = ['png', 'jpg', 'webp', 'jpg'];
       const sources = ['cat/a.png', 'cat/b.jpg', 'cat/deep/c.webp', 'dog/x.y.JPEG'];
-      const sizes = [[5, 4], [8, 6], [3, 7], [9, 2]];
+      const sizes = [
+        [5, 4],
+        [8, 6],
+        [3, 7],
+        [9, 2],
+      ];
       for (const [i, s] of samples.entries()) {
         expect(Object.keys(s).sort()).toEqual(['__key__', '__url__', 'cls', 'json', ext[i]].sort());
         expect(Buffer.from(s[ext[i]] as Uint8Array).equals(files[sources[i]])).toBe(true);

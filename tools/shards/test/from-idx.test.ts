@@ -54,7 +54,9 @@ describe('idxToShards', () => {
       const b = await writeIdxPair(join(dir, 'b'), 3, 2, 2, false);
       const out = join(dir, 'out/x-%d.tar');
       await expect(idxToShards({ images: a.images, labels: b.labels, outPattern: out })).rejects.toThrow(/has 4 images but .* has 3 labels/);
-      await expect(idxToShards({ images: a.labels, labels: a.images, outPattern: out })).rejects.toThrow(/expected an images IDX file of ubyte \[N, rows, cols\], got ubyte \[4\]/);
+      await expect(idxToShards({ images: a.labels, labels: a.images, outPattern: out })).rejects.toThrow(
+        /expected an images IDX file of ubyte \[N, rows, cols\], got ubyte \[4\]/,
+      );
     });
   });
 

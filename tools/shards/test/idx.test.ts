@@ -24,7 +24,9 @@ describe('IDX reading', () => {
     expect(() => parseIdx(new Uint8Array([1, 0, 8, 1]), 'x.idx')).toThrow(/x\.idx: not an IDX file/);
     expect(() => parseIdx(new Uint8Array([0, 0, 0x42, 1]), 'x.idx')).toThrow(/unknown IDX element type code 0x42/);
     const good = idxBytes([4, 2, 2], new Uint8Array(16));
-    expect(() => parseIdx(good.subarray(0, good.length - 3), 'cut.idx')).toThrow(/cut\.idx: IDX dims \[4, 2, 2\] of ubyte need 16 data bytes but the file has 13 \(truncated\?\)/);
+    expect(() => parseIdx(good.subarray(0, good.length - 3), 'cut.idx')).toThrow(
+      /cut\.idx: IDX dims \[4, 2, 2\] of ubyte need 16 data bytes but the file has 13 \(truncated\?\)/,
+    );
     expect(() => parseIdx(good.subarray(0, 10), 'h.idx')).toThrow(/IDX header is truncated/);
     await withTempDir(async (dir) => {
       await writeFile(join(dir, 'bad.gz'), new Uint8Array([0x1f, 0x8b, 1, 2, 3]));

@@ -84,7 +84,10 @@ async function gemmTiles(device: GPUDevice, software: boolean): Promise<void> {
         c: { buf: C, ld: n, sOuter: m * n },
       });
       // A tile that throws counts as failed, and the remaining tiles and checks still run.
-      const err = await h.run([C]).then(([got]) => relError(got, want), () => Infinity);
+      const err = await h.run([C]).then(
+        ([got]) => relError(got, want),
+        () => Infinity,
+      );
       if (err > worst.err) worst = { err, tile: tileName(tile) };
     }
     const layout = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;

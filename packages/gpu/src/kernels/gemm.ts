@@ -299,7 +299,13 @@ export interface GemmCall extends GemmEpilogue {
  * The dimensions of an unbatched GEMM that do not grow with the batch (the weight's): NN and NT multiply tokens by a
  * weight (N x K fixed), TN forms a weight gradient (M x N fixed). Tiles tuned on one batch apply at another by this key.
  */
-export function gemmTileKey(shape: { readonly m: number; readonly n: number; readonly k: number; readonly transA?: boolean; readonly transB?: boolean }): string {
+export function gemmTileKey(shape: {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transA?: boolean;
+  readonly transB?: boolean;
+}): string {
   const layout = `${shape.transA ? 'T' : 'N'}${shape.transB ? 'T' : 'N'}`;
   if (layout === 'TN') return `TN m${shape.m} n${shape.n}`;
   if (layout === 'TT') return `TT m${shape.m} n${shape.n} k${shape.k}`;

@@ -215,9 +215,7 @@ export function layerNormBackward(pb: ProgramBuilder, a: LayerNormBackward): Dis
   if ((a.mode === 'dyIsOut') !== (a.dy === undefined)) throw new Error('layerNormBackward: dy is read from dx only in dyIsOut mode');
   const buffers = [a.x, ...(a.dy ? [a.dy] : []), a.weights, a.dx, a.stats, a.partials];
   const offDy = a.mode === 'dyIsOut' ? (a.offDx ?? 0) : (a.offDy ?? 0);
-  return pb.dispatch(kernel, [a.rows, a.offX ?? 0, offDy, a.offDx ?? 0, a.offW, a.offStats ?? 0, 0], buffers, [
-    layerNormPartialRows(a.rows),
-  ]);
+  return pb.dispatch(kernel, [a.rows, a.offX ?? 0, offDy, a.offDx ?? 0, a.offW, a.offStats ?? 0, 0], buffers, [layerNormPartialRows(a.rows)]);
 }
 
 /** Reference forward: returns y (with the mode's addition), mean and 1/std per row. */

@@ -98,10 +98,7 @@ function cached(key: string, make: () => ReturnType<typeof defineKernel>): Retur
 }
 
 /** In place on scores [B * heads, K, K] (already scaled): masked softmax per row with per-sample prefix lengths. */
-export function softmaxForward(
-  pb: ProgramBuilder,
-  a: { batch: number; heads: number; k: number; scores: BufferDesc; prefix: BufferDesc },
-): Dispatch {
+export function softmaxForward(pb: ProgramBuilder, a: { batch: number; heads: number; k: number; scores: BufferDesc; prefix: BufferDesc }): Dispatch {
   const rows = a.batch * a.heads * a.k;
   const grid = grid1d(rows);
   return pb.dispatch(
@@ -113,10 +110,7 @@ export function softmaxForward(
 }
 
 /** dScores = scale * P * (dP - rowsum(P * dP)), in place on dP: the gradient w.r.t. the unscaled scores. */
-export function softmaxBackward(
-  pb: ProgramBuilder,
-  a: { rows: number; k: number; scale: number; probs: BufferDesc; dProbs: BufferDesc },
-): Dispatch {
+export function softmaxBackward(pb: ProgramBuilder, a: { rows: number; k: number; scale: number; probs: BufferDesc; dProbs: BufferDesc }): Dispatch {
   const grid = grid1d(a.rows);
   return pb.dispatch(
     cached(`b${a.k}`, () => backwardKernel(a.k)),

@@ -12,19 +12,7 @@ export interface BindingSpec {
  * Fields of the per-step uniform, in order (each f32). 1 - beta and 1 - lr * wd are computed on the host in float64,
  * as @aim/train's AdamW does, so both round the same way.
  */
-export const STEP_FIELDS = [
-  'lr',
-  'bc1',
-  'bc2',
-  'beta1',
-  'oneMinusBeta1',
-  'beta2',
-  'oneMinusBeta2',
-  'eps',
-  'decayFactor',
-  'clip',
-  'lossScale',
-] as const;
+export const STEP_FIELDS = ['lr', 'bc1', 'bc2', 'beta1', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'eps', 'decayFactor', 'clip', 'lossScale'] as const;
 export type StepValues = Record<(typeof STEP_FIELDS)[number], number>;
 
 /** Step values that update nothing (evaluation): lr 0, no clipping, loss scale 1. */
@@ -43,12 +31,7 @@ export const NEUTRAL_STEP: StepValues = Object.freeze({
 });
 
 /** Builds a kernel: `struct P` from `fields` at binding 0, then `bindings` in order, then `body` (defines main). */
-export function defineKernel(
-  name: string,
-  fields: readonly (readonly [string, FieldType])[],
-  bindings: readonly BindingSpec[],
-  body: string,
-): Kernel {
+export function defineKernel(name: string, fields: readonly (readonly [string, FieldType])[], bindings: readonly BindingSpec[], body: string): Kernel {
   const lines: string[] = [];
   lines.push(`struct Params {\n${fields.map(([f, t]) => `  ${f}: ${t},`).join('\n')}\n}`);
   lines.push('@group(0) @binding(0) var<uniform> p: Params;');

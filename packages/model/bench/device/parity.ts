@@ -94,9 +94,7 @@ async function main(): Promise<void> {
     }
     results.push(['normalized_targets', await take(normalizePatchTargets(patches))]);
     const pred = golden('prediction');
-    const loss = tf.tidy(() =>
-      normalizedPixelLoss(tf.tensor3d(pred.data, pred.shape as [number, number, number]), patches, prefixLengths),
-    );
+    const loss = tf.tidy(() => normalizedPixelLoss(tf.tensor3d(pred.data, pred.shape as [number, number, number]), patches, prefixLengths));
     results.push(['loss', await take(loss)]);
     for (const [name, actual] of results) {
       const err = parityError(actual, golden(name).data);

@@ -33,9 +33,11 @@ const sliceWeights: ToHeads = (x2, w) =>
 
 /** One projection, split the 2-D output on its last axis, then per-tensor head transposes. */
 const splitColumns: ToHeads = (x2, w) =>
-  tf.split(linear(x2, w), 3, 1).map((y) =>
-    tf.reshape(tf.transpose(tf.reshape(y, [B, K, H, hd]), [0, 2, 1, 3]), [B * H, K, hd]),
-  ) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  tf.split(linear(x2, w), 3, 1).map((y) => tf.reshape(tf.transpose(tf.reshape(y, [B, K, H, hd]), [0, 2, 1, 3]), [B * H, K, hd])) as [
+    tf.Tensor3D,
+    tf.Tensor3D,
+    tf.Tensor3D,
+  ];
 
 function attention(toHeads: ToHeads, x2: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor {
   const [q, k, v] = toHeads(x2, w);

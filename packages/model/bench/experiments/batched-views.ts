@@ -43,11 +43,21 @@ const kT = tf.randomNormal([96, 64, 64], 0, 1, 'float32', 2) as tf.Tensor3D;
 const ref = tf.matMul(q, kT);
 const got = batchedViaViews(q, kT);
 console.log('max abs diff', tf.max(tf.abs(tf.sub(ref, got))).dataSync()[0]);
-for (const [name, f] of [['batched (stock)', () => tf.matMul(q, kT)], ['views + XNNPACK', () => batchedViaViews(q, kT)]] as const) {
+for (const [name, f] of [
+  ['batched (stock)', () => tf.matMul(q, kT)],
+  ['views + XNNPACK', () => batchedViaViews(q, kT)],
+] as const) {
   for (let w = 0; w < 2; w++) f().dispose();
   const heap0 = backend.wasm.HEAPU8.length;
   const el = stopwatch();
   for (let r = 0; r < 50; r++) f().dispose();
   const { cpu } = el();
-  console.log(name.padEnd(20), ((cpu / 50) * 1000).toFixed(2), 'ms CPU', ((2 * 96 * 64 ** 3) / (cpu / 50) / 1e9).toFixed(1), 'GFLOP/s; heap grew', backend.wasm.HEAPU8.length - heap0);
+  console.log(
+    name.padEnd(20),
+    ((cpu / 50) * 1000).toFixed(2),
+    'ms CPU',
+    ((2 * 96 * 64 ** 3) / (cpu / 50) / 1e9).toFixed(1),
+    'GFLOP/s; heap grew',
+    backend.wasm.HEAPU8.length - heap0,
+  );
 }

@@ -44,7 +44,12 @@ await gflops('per-item 2-D matmuls (split, matMul, stack)', fa, () => {
   const ks = tf.split(tf.transpose(k, [0, 2, 1]), BH, 0).map((t) => tf.reshape(t, [hd, K]));
   return tf.stack(qs.map((qi, j) => tf.matMul(qi as tf.Tensor2D, ks[j] as tf.Tensor2D)));
 });
-await gflops('one 2-D matmul over all rows, then keep the diagonal blocks', fa * BH, () => {
-  const all = tf.matMul(tf.reshape(q, [BH * K, hd]), tf.transpose(tf.reshape(k, [BH * K, hd]))); // [BH*K, BH*K]
-  return tf.slice(all, [0, 0], [K, K]);
-}, 2);
+await gflops(
+  'one 2-D matmul over all rows, then keep the diagonal blocks',
+  fa * BH,
+  () => {
+    const all = tf.matMul(tf.reshape(q, [BH * K, hd]), tf.transpose(tf.reshape(k, [BH * K, hd]))); // [BH*K, BH*K]
+    return tf.slice(all, [0, 0], [K, K]);
+  },
+  2,
+);

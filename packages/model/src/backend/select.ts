@@ -3,13 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradientsRegistered } from './gradients.js';
 import { loadTensorflowBackend } from './tensorflow.js';
 import { configureWasmBackend } from './wasm.js';
-import {
-  describeAdapter,
-  probeWebGpu,
-  registeredWebGpuAdapter,
-  registerWebGpuBackend,
-  type WebGpuAdapterSummary,
-} from './webgpu.js';
+import { describeAdapter, probeWebGpu, registeredWebGpuAdapter, registerWebGpuBackend, type WebGpuAdapterSummary } from './webgpu.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -165,10 +159,7 @@ function attempt(name: BackendName, explicit: boolean, opts: SelectBackendOption
  * Activates a tfjs backend and registers every gradient. 'auto' tries tensorflow, webgpu (hardware adapters only),
  * wasm, then cpu; a backend asked for by name either runs or throws BackendUnavailableError saying why.
  */
-export async function selectBackend(
-  choice: BackendChoice,
-  opts: SelectBackendOptions = {},
-): Promise<BackendSelection> {
+export async function selectBackend(choice: BackendChoice, opts: SelectBackendOptions = {}): Promise<BackendSelection> {
   if (!isBackendChoice(choice)) {
     throw new Error(`selectBackend: unknown backend ${JSON.stringify(choice)}; valid choices: ${BACKEND_CHOICES.join(', ')}`);
   }

@@ -46,7 +46,16 @@ function transposeLastTwo(x: tf.TensorInfo, backend: WasmBackendInternals): tf.T
  * out[i] = a[i] @ b[i] for a [n, m, k] and b [n or 1, k, p] (row-major, not transposed), one XNNPACK call per item
  * on tensor ids registered over slices of the inputs' and output's wasm memory.
  */
-function productsOnViews(a: tf.TensorInfo, b: tf.TensorInfo, n: number, m: number, k: number, p: number, bBatch: number, backend: WasmBackendInternals): tf.TensorInfo {
+function productsOnViews(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  n: number,
+  m: number,
+  k: number,
+  p: number,
+  bBatch: number,
+  backend: WasmBackendInternals,
+): tf.TensorInfo {
   const out = backend.makeOutput([n, m, p], 'float32');
   const aData = backend.dataIdMap.get(a.dataId)!;
   const bData = backend.dataIdMap.get(b.dataId)!;

@@ -10,11 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { installFastWasmBatchMatMul } from './wasm-batch-matmul.js';
 
-export const WASM_FILES = [
-  'tfjs-backend-wasm.wasm',
-  'tfjs-backend-wasm-simd.wasm',
-  'tfjs-backend-wasm-threaded-simd.wasm',
-] as const;
+export const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;
 
 let configured = false;
 

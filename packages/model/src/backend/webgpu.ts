@@ -51,16 +51,12 @@ export function registeredWebGpuAdapter(): WebGpuAdapterSummary | undefined {
  * `webgpu` is an optional peer dependency of this package (Dawn's binaries for every platform, ~130 MB), so a user who
  * never asks for the GPU path need not install it. Without it, the GPU path says which package to install.
  */
-export const DAWN_NOT_INSTALLED =
-  "the optional package 'webgpu' (Dawn, WebGPU for Node) is not installed; `npm install webgpu` to use the WebGPU backend";
+export const DAWN_NOT_INSTALLED = "the optional package 'webgpu' (Dawn, WebGPU for Node) is not installed; `npm install webgpu` to use the WebGPU backend";
 
 /** True for Node's "cannot find" error about `webgpu` itself (not about a file or dependency inside it). */
 function isDawnMissing(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return (
-    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-    /Cannot find (package|module) 'webgpu'/.test(String((err as Error).message))
-  );
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /Cannot find (package|module) 'webgpu'/.test(String((err as Error).message));
 }
 
 async function loadDawn(): Promise<DawnModule> {
@@ -124,15 +120,12 @@ async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; 
     return undefined;
   }
   const script =
-    "const { create } = await import(process.env.AIM_DAWN_ENTRY);" +
+    'const { create } = await import(process.env.AIM_DAWN_ENTRY);' +
     "const a = await create([]).requestAdapter({ powerPreference: 'high-performance' });" +
     "process.stdout.write(a ? 'ADAPTER' : 'NONE'); process.exit(0);";
   const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ['--input-type=module', '-e', script],
-      { env: { ...process.env, AIM_DAWN_ENTRY: entry }, timeout: 60_000 },
-      (_err, out, err) => resolve({ stdout: String(out), stderr: String(err) }),
+    execFile(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, AIM_DAWN_ENTRY: entry }, timeout: 60_000 }, (_err, out, err) =>
+      resolve({ stdout: String(out), stderr: String(err) }),
     );
   });
   const warnings = stderr
@@ -145,9 +138,7 @@ async function adapterInChild(): Promise<{ adapter: boolean; dawnSaid?: string; 
   return { adapter: false, loadError: firstLine.trim() };
 }
 
-async function requestAdapter(
-  flags: string[],
-): Promise<{ gpu?: GPU; adapter: GPUAdapter | null; why?: string; dawnSaid?: string }> {
+async function requestAdapter(flags: string[]): Promise<{ gpu?: GPU; adapter: GPUAdapter | null; why?: string; dawnSaid?: string }> {
   const child = await adapterInChild();
   if (child?.loadError) throw new Error(child.loadError);
   if (child && !child.adapter) return { adapter: null, dawnSaid: child.dawnSaid };
@@ -167,9 +158,7 @@ async function requestAdapter(
  * `dawnFlags` go to the binding's `create` (e.g. 'enable-dawn-features=disable_robustness': Dawn applies these
  * toggles to the adapter and to every device requested from it).
  */
-export async function probeWebGpu(
-  opts: { softwareFallback?: boolean; dawnFlags?: string[] } = {},
-): Promise<WebGpuProbe> {
+export async function probeWebGpu(opts: { softwareFallback?: boolean; dawnFlags?: string[] } = {}): Promise<WebGpuProbe> {
   let dawnError: unknown;
   const flags = opts.dawnFlags ?? [];
   const first = await requestAdapter(flags).catch((err: unknown) => {

@@ -6,7 +6,11 @@ function random(seed: number, n: number, Type: Float32ArrayConstructor | Float64
   const out = new Type(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = (s / 2 ** 32) * 2 - 1;
   }
   return out;

@@ -14,9 +14,20 @@ const parallel = detectLaunch().launcher ? initMpi() : undefined;
 const rank = parallel?.rank ?? 0;
 const flags = new Map(
   Object.entries({
-    '--preset': 'smoke', '--variant': 'aim-dev-nano', '--data': train, '--val-data': val, '--steps': steps,
-    '--batch-size': batch, '--accum': accum, '--backend': backend, '--workers': '1', '--prefetch': '2',
-    '--save-every': steps, '--val-every': '5', '--val-batches': '2', '--seed': '3',
+    '--preset': 'smoke',
+    '--variant': 'aim-dev-nano',
+    '--data': train,
+    '--val-data': val,
+    '--steps': steps,
+    '--batch-size': batch,
+    '--accum': accum,
+    '--backend': backend,
+    '--workers': '1',
+    '--prefetch': '2',
+    '--save-every': steps,
+    '--val-every': '5',
+    '--val-batches': '2',
+    '--seed': '3',
   }),
 );
 const config = resolveConfig({ flags: flagsToValues(flags) });
@@ -41,6 +52,9 @@ for (const p of params) {
 }
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, `params-rank${rank}.bin`), flat);
-writeFileSync(join(out, `losses-rank${rank}.json`), JSON.stringify({ losses, vals, images: summary.imagesPerSecond * summary.trainSeconds, dataStats: summary.dataStats }));
+writeFileSync(
+  join(out, `losses-rank${rank}.json`),
+  JSON.stringify({ losses, vals, images: summary.imagesPerSecond * summary.trainSeconds, dataStats: summary.dataStats }),
+);
 parts.model.dispose();
 parallel?.finalize();

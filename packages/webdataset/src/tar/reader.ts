@@ -154,10 +154,7 @@ const utf8 = new TextDecoder('utf-8');
  * Throws {@link TarFormatError} on truncation or corruption, after yielding every intact member before it.
  * Breaking out of the loop closes the source.
  */
-export async function* readTarEntries(
-  chunks: AsyncIterable<Uint8Array>,
-  options: ReadTarOptions = {},
-): AsyncGenerator<TarItem, void, undefined> {
+export async function* readTarEntries(chunks: AsyncIterable<Uint8Array>, options: ReadTarOptions = {}): AsyncGenerator<TarItem, void, undefined> {
   const maxMemberSize = options.maxMemberSize ?? DEFAULT_MAX_MEMBER_SIZE;
   const reader = new ChunkReader(chunks[Symbol.asyncIterator]());
   let longName: string | undefined;
@@ -249,10 +246,7 @@ export async function* readTarEntries(
         data = new Uint8Array(size);
         const got = await reader.readInto(data);
         if (got < size) {
-          throw new TarFormatError(
-            `archive is truncated: member ${path} should have ${size} bytes but the archive ends after ${got}`,
-            path,
-          );
+          throw new TarFormatError(`archive is truncated: member ${path} should have ${size} bytes but the archive ends after ${got}`, path);
         }
       }
       // The data is intact even if the archive stops inside the padding; the next header read decides.
