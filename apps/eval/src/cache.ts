@@ -65,7 +65,7 @@ export class FeatureCache {
       if (file.metadata[KEY_METADATA] !== canonical(key)) return null;
       const info = file.tensors.get('features');
       const labelInfo = file.tensors.get('labels');
-      if (!info || info.shape.length !== 3 || !labelInfo || labelInfo.dtype !== 'I32') return null;
+      if (info?.shape.length !== 3 || !labelInfo || labelInfo.dtype !== 'I32') return null;
       const [n, tokens, dim] = info.shape;
       const data = await file.readFloat32('features');
       const labels = (await file.read('labels')) as Int32Array;

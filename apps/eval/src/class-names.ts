@@ -30,7 +30,7 @@ export function resolveClassNames(flag: string | undefined, data: { train: strin
   } else {
     names = flag.split(',').map((n) => n.trim());
   }
-  const empty = names.findIndex((n) => n === '');
+  const empty = names.indexOf('');
   if (empty >= 0) throw new UsageError(`--class-names: name ${empty} (label ${empty}) is empty`);
   if (names.length !== numClasses) {
     throw new UsageError(`--class-names: ${names.length} names for ${numClasses} classes (the data's labels are 0..${numClasses - 1})`);

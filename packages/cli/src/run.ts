@@ -16,6 +16,7 @@ export interface CommandDefinition {
   /** Error classes of the tool's own that also mean "the command line is wrong" (exit 2), e.g. a config error. */
   readonly usageErrors?: ReadonlyArray<abstract new (...args: never[]) => Error>;
   /** Runs the command; returns its exit status (default 0). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that returns nothing exits 0
   readonly run: (cli: CommandLine, io: CommandIo) => Promise<number | void>;
 }
 

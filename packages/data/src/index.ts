@@ -63,4 +63,4 @@ export type {
   SampleInfo,
 } from './loader-types.js';
 export { createPool, workerLocation, type PoolOptions } from './pool.js';
-export { type LoaderShare } from './share.js';
+export type { LoaderShare } from './share.js';

@@ -5,11 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { missingSystemDependency } from '../../../vitest.shared.js';
-import { DEFAULT_LIMITS, defaultTransformOptions, evalResizePlan, processSample, randomResizedCropBox, resizeBicubic, rngFor } from '../src/index.js';
-import { photos } from './fixtures.js';
+import { resizeBicubic, rngFor } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'aim-pillow-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

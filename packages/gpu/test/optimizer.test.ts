@@ -79,10 +79,10 @@ function referenceStep(s: RefState, grads: Float32Array[], chunks: Chunk[], h: H
 /** A session holding `chunks` of parameters, gradients and moments, with the engine's optimizer ops. */
 function optimizerSession(device: GPUDevice, chunks: Chunk[], w0: Float32Array[], m0: Float32Array[], v0: Float32Array[]) {
   const s = new Session(device);
-  const params = chunks.map((c, i) => s.input(`param ${i}`, w0[i]));
+  const params = chunks.map((_c, i) => s.input(`param ${i}`, w0[i]));
   const grads = chunks.map((c, i) => s.input(`grad ${i}`, new Float32Array(c.n)));
-  const m = chunks.map((c, i) => s.input(`m ${i}`, m0[i]));
-  const v = chunks.map((c, i) => s.input(`v ${i}`, v0[i]));
+  const m = chunks.map((_c, i) => s.input(`m ${i}`, m0[i]));
+  const v = chunks.map((_c, i) => s.input(`v ${i}`, v0[i]));
   const partials = s.input('norm partials', new Float32Array(chunks.length * SUMSQ_GROUPS).fill(Number.NaN));
   const stats = s.input('stats', new Float32Array(STATS_FLOATS));
   const ops: Op[] = [];

@@ -2,7 +2,7 @@
 //
 // Two clocks: wall time, and this process's CPU time (user + system). The wasm and cpu backends compute on the
 // calling thread, so on a shared, loaded machine their CPU time still measures the work while wall time does not.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 export interface Timing {
   /** Mean wall seconds per call. */

@@ -26,7 +26,7 @@ export {
   aimParameterSpecs,
   aimStateSpecs,
 } from './param-specs.js';
-export { type NamedParameter } from './parameters.js';
+export type { NamedParameter } from './parameters.js';
 export {
   TARGET_NORM_EPS,
   normalizePatchTargets,

@@ -43,7 +43,7 @@ function checkLittleEndian(): void {
 }
 
 function isDtype(x: unknown): x is SafetensorsDtype {
-  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, x);
+  return typeof x === 'string' && Object.hasOwn(DTYPE_BYTES, x);
 }
 
 function numel(shape: readonly number[]): number {

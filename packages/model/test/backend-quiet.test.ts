@@ -34,6 +34,7 @@ describe('backend selection output', () => {
     const out = await runScript(
       "const { selectBackend } = await import('./src/index.ts');" +
         "const tf = await import('@tensorflow/tfjs-core');" +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the child script's own template literal
         "const s = await selectBackend('cpu'); const t = tf.add(tf.ones([3]), 1); console.log(`SUM ${(await t.data())[0]} ${s.name}`);",
       {},
     );

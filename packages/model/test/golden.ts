@@ -1,7 +1,7 @@
 // Locates and reads the reference fixtures in <repo root>/fixtures/golden, plus the relative-error measure.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { readSafetensors } from '../src/index.js';
 
 /** <repo root>/fixtures/golden: the repo root is three levels above this file (packages/model/test). */

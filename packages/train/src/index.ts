@@ -57,7 +57,7 @@ export {
   type StepShard,
 } from './train-step.js';
 export { runPretraining, type RunOptions, type RunHooks, type RunSummary, type StepReport, type StopReason } from './run.js';
-export { type RunParts, type TrainData, type DataPosition, type PositionedBatch } from './run-parts.js';
+export type { RunParts, TrainData, DataPosition, PositionedBatch } from './run-parts.js';
 export { resolveCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint-state.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
 export { selectCompute, type ComputeSelection } from './compute.js';

@@ -37,7 +37,7 @@ describe('trainStep', () => {
     const prefixes = Int32Array.from([1, 2, 3, 4, 12, 13, 14, 15]);
     const sampler =
       (micro: 'one' | 'two'): PrefixSampler =>
-      (b, _K, seed) => {
+      (_b, _K, seed) => {
         if (micro === 'one') return prefixes;
         return seed === trainPrefixSeed(0, 0, 0) ? prefixes.slice(0, 4) : prefixes.slice(4, 8);
       };

@@ -44,7 +44,7 @@ const END_OF_ARCHIVE = new Uint8Array(2 * BLOCK);
 /** Expand the single `%d`/`%0Nd` directive of a shard pattern; `%%` is a literal percent sign. */
 export function formatShardName(pattern: string, index: number): string {
   let directives = 0;
-  const out = pattern.replace(/%(%|0?\d*d)/g, (match, spec: string) => {
+  const out = pattern.replace(/%(%|0?\d*d)/g, (_match, spec: string) => {
     if (spec === '%') return '%';
     directives++;
     const width = Number(spec.slice(0, -1) || '0');

@@ -20,7 +20,7 @@ const statuses = new Map<string, number[]>();
 /** Connections the server saw closed while it was holding a stalled response open. */
 const stalledClosed = new Map<string, number>();
 let releaseSlow: () => void = () => undefined;
-let slowReleased = new Promise<void>((resolve) => (releaseSlow = resolve));
+const slowReleased = new Promise<void>((resolve) => (releaseSlow = resolve));
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const path = req.url ?? '';
@@ -41,7 +41,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     });
     res.end(shard.subarray(start));
   };
-  if (path === '/ok.tar') return send();
+  if (path === '/ok.tar') {
+    send();
+    return;
+  }
   if (path === '/missing.tar') {
     res.writeHead(404).end('no such shard');
     return;
@@ -52,7 +55,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       res.writeHead(503).end('busy');
       return;
     }
-    return send();
+    send();
+    return;
   }
   if (path === '/always-500.tar') {
     res.writeHead(500).end('broken');
@@ -65,7 +69,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       res.write(shard.subarray(0, 100_000), () => res.destroy());
       return;
     }
-    return send();
+    send();
+    return;
   }
   if (path === '/bad-range.tar' || path === '/changed.tar') {
     // Breaks like /breaks.tar, then answers the resume wrongly: a wrong range, or a different file version.
@@ -91,12 +96,14 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
       hold();
       return;
     }
-    return send();
+    send();
+    return;
   }
   if (path === '/stalls-before-headers.tar') {
     // The first request never gets an answer at all.
     if (hit === 1) return void hold();
-    return send();
+    send();
+    return;
   }
   if (path === '/always-stalls.tar') {
     // Headers, then nothing, every time.
