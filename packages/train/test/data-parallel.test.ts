@@ -14,6 +14,17 @@ import { mpiAvailable } from '@aim/mpi';
 import { microBatchesPerRank } from '../src/index.js';
 
 const RANK = join(import.meta.dirname, 'ranks', 'equivalence.ts');
+/** Node arguments of one equivalence.ts process on the shards in `dir`: steps, batch size, accum [, backend]. */
+const rankArgs = (dir: string, out: string, run: string[]) => [
+  '--conditions=@aim/source',
+  '--import',
+  'tsx',
+  RANK,
+  out,
+  join(dir, 'train-{0000..0001}.tar'),
+  join(dir, 'val-0000.tar'),
+  ...run,
+];
 const GATE = join(import.meta.dirname, 'ranks', 'engine-gate.ts');
 const hasMpirun = spawnSync('mpirun', ['--version']).status === 0;
 const missing = !hasMpirun
@@ -78,18 +89,7 @@ describe.skipIf(missing !== undefined)(`data parallel over mpirun -np 2${missing
   });
 
   it('2 ranks x micro-batch 8 = 1 rank accumulating 2 x 8 over the same samples, 10 steps, cpu', () => {
-    const args = (out: string) => [
-      '--conditions=@aim/source',
-      '--import',
-      'tsx',
-      RANK,
-      out,
-      join(dir, 'train-{0000..0001}.tar'),
-      join(dir, 'val-0000.tar'),
-      '10',
-      '8',
-      '2',
-    ];
+    const args = (out: string) => rankArgs(dir, out, ['10', '8', '2']);
     const one = spawnSync(process.execPath, args(join(dir, 'one')), { encoding: 'utf8', timeout: 300_000 });
     expect(one.status, one.stderr).toBe(0);
     const two = mpirun(args(join(dir, 'two')));
@@ -138,19 +138,7 @@ describe.skipIf(noEngine !== undefined)(`the WebGPU engine over mpirun -np 2${no
   });
 
   it('2 ranks x micro-batch 2, one device each = 1 rank accumulating 2 x 2 on the engine, 3 steps', () => {
-    const args = (out: string) => [
-      '--conditions=@aim/source',
-      '--import',
-      'tsx',
-      RANK,
-      out,
-      join(dir, 'train-{0000..0001}.tar'),
-      join(dir, 'val-0000.tar'),
-      '3',
-      '2',
-      '2',
-      'webgpu',
-    ];
+    const args = (out: string) => rankArgs(dir, out, ['3', '2', '2', 'webgpu']);
     const one = spawnSync(process.execPath, args(join(dir, 'one')), { encoding: 'utf8', timeout: 300_000 });
     expect(one.status, one.stderr).toBe(0);
     const two = mpirun(args(join(dir, 'two')));
