@@ -2,58 +2,11 @@
 // @aim/data's (whose resize runs in its own WebAssembly kernels behind a Node entry): 22-bit fixed-point taps,
 // antialiasing when downscaling, horizontal pass then vertical pass, each clipped to 8 bits. Only the output window
 // (the centre crop) is computed. Tested byte for byte against @aim/data's resizeBicubic.
-// Reference: Pillow src/libImaging/Resample.c (precompute_coeffs, normalize_coeffs_8bpc, ImagingResample), as
-// re-derived in packages/data/src/resample.ts.
+// The filter taps are @aim/data's own (its browser entry); the two passes are here because @aim/data runs them in
+// WebAssembly kernels loaded from Node. Reference: Pillow src/libImaging/Resample.c (ImagingResample).
+import { BICUBIC_ONE as ONE, BICUBIC_PRECISION_BITS, axisCoefficients } from '@aim/data/browser';
 
-const PRECISION_BITS = 22;
-const ONE = 1 << PRECISION_BITS;
-const HALF = 1 << (PRECISION_BITS - 1);
-const SUPPORT = 2;
-
-function bicubic(x: number): number {
-  const a = -0.5;
-  if (x < 0) x = -x;
-  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
-  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
-  return 0;
-}
-
-interface Axis {
-  start: Int32Array;
-  count: Int32Array;
-  taps: number;
-  weights: Int32Array;
-}
-
-function axisCoefficients(inSize: number, outSize: number): Axis {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(1, scale);
-  const support = SUPPORT * filterScale;
-  const inverseScale = 1 / filterScale;
-  const taps = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * taps);
-  const w = new Float64Array(taps);
-  for (let i = 0; i < outSize; i++) {
-    const center = (i + 0.5) * scale;
-    const lo = Math.max(0, Math.trunc(center - support + 0.5));
-    const hi = Math.min(inSize, Math.trunc(center + support + 0.5));
-    const n = hi - lo;
-    let sum = 0;
-    for (let j = 0; j < n; j++) {
-      w[j] = bicubic((j + lo - center + 0.5) * inverseScale);
-      sum += w[j];
-    }
-    for (let j = 0; j < n; j++) {
-      const k = sum !== 0 ? w[j] / sum : w[j];
-      weights[i * taps + j] = Math.trunc(k < 0 ? -0.5 + k * ONE : 0.5 + k * ONE);
-    }
-    start[i] = lo;
-    count[i] = n;
-  }
-  return { start, count, taps, weights };
-}
+const HALF = 1 << (BICUBIC_PRECISION_BITS - 1);
 
 function clip8(sum: number): number {
   const v = Math.floor(sum / ONE);

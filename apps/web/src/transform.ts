@@ -1,44 +1,8 @@
 // The eval transform in the page: resize the shorter side to floor(size / 0.875), centre crop, ImageNet
-// normalisation, patchify in the MAE layout, as @aim/data's eval transform: the geometry of its evalResizePlan
-// (torchvision's arithmetic) and Pillow's bicubic (./pillow-resize.ts). Decoding is the browser's.
+// normalisation, patchify in the MAE layout, as @aim/data's eval transform: its evalResizePlan (torchvision's
+// arithmetic) and Pillow's bicubic (./pillow-resize.ts). Decoding is the browser's.
+import { IMAGENET_MEAN, IMAGENET_STD, evalResizePlan } from '@aim/data/browser';
 import { resizeBicubicRgb } from './pillow-resize.js';
-
-/** ImageNet statistics (@aim/data IMAGENET_MEAN / IMAGENET_STD). */
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
-export const EVAL_CROP_FRACTION = 0.875;
-
-/** Python's round(): halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-export interface EvalPlan {
-  resizeWidth: number;
-  resizeHeight: number;
-  left: number;
-  top: number;
-  size: number;
-}
-
-/** Where the size x size crop lies after the shorter side is resized (same numbers as @aim/data evalResizePlan). */
-export function evalPlan(imageWidth: number, imageHeight: number, size: number): EvalPlan {
-  const shortSide = Math.floor(size / EVAL_CROP_FRACTION);
-  const wide = imageWidth >= imageHeight;
-  const short = wide ? imageHeight : imageWidth;
-  const long = wide ? imageWidth : imageHeight;
-  const newLong = Math.max(shortSide, Math.floor((shortSide * long) / short));
-  const resizeWidth = wide ? newLong : shortSide;
-  const resizeHeight = wide ? shortSide : newLong;
-  return {
-    resizeWidth,
-    resizeHeight,
-    left: roundHalfEven((resizeWidth - size) / 2),
-    top: roundHalfEven((resizeHeight - size) / 2),
-    size,
-  };
-}
 
 /** RGBA pixels of a size x size image -> normalised patches [K, p*p*3], patch vector ordered (row, col, channel). */
 export function patchifyNormalized(rgba: Uint8ClampedArray, size: number, patch: number): Float32Array {
@@ -67,7 +31,7 @@ export function transformImage(
 ): { patches: Float32Array; rgba: Uint8ClampedArray } {
   const { width, height } = image;
   if (!(width > 0 && height > 0)) throw new Error(`the image is ${width}x${height}`);
-  const plan = evalPlan(width, height, size);
+  const plan = evalResizePlan(width, height, size);
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('no 2D canvas context');

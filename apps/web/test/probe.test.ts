@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { loadProbeFile } from '../src/probe-file.js';
 import { attentiveProbe, averageBlocks, topK } from '../src/probe.js';
 import { parseSafetensors } from '../src/safetensors.js';
-import { evalPlan, patchifyNormalized } from '../src/transform.js';
+import { evalResizePlan } from '@aim/data/browser';
+import { patchifyNormalized } from '../src/transform.js';
 import { cpuExtractFeatures, erf } from '../src/cpu-trunk.js';
 import { resizeBicubic } from '@aim/data';
 import { resizeBicubicRgb } from '../src/pillow-resize.js';
@@ -56,8 +57,8 @@ describe('probe file and attentive probe', () => {
 
 describe('eval transform', () => {
   it('plans torchvision arithmetic: shorter side floor(size / 0.875), centre crop', () => {
-    expect(evalPlan(28, 28, 32)).toMatchObject({ resizeWidth: 36, resizeHeight: 36, left: 2, top: 2 });
-    expect(evalPlan(640, 480, 224)).toMatchObject({ resizeWidth: 341, resizeHeight: 256, left: 58, top: 16 });
+    expect(evalResizePlan(28, 28, 32)).toMatchObject({ resizeWidth: 36, resizeHeight: 36, left: 2, top: 2 });
+    expect(evalResizePlan(640, 480, 224)).toMatchObject({ resizeWidth: 341, resizeHeight: 256, left: 58, top: 16 });
   });
 
   it('patchifies in (row, col, channel) order with ImageNet normalisation', () => {

@@ -33,7 +33,8 @@ export {
   type ColorJitterParams,
 } from './pixels.js';
 export { normalizedPatches, patchGrid, patchify, unpatchify, type PatchGrid } from './patches.js';
-export { axisCoefficients, resizeBicubic, type AxisCoefficients, type ResizeWindow } from './resample.js';
+export { axisCoefficients, type AxisCoefficients } from './bicubic-taps.js';
+export { resizeBicubic, type ResizeWindow } from './resample.js';
 export {
   DEFAULT_LIMITS,
   DEFAULT_MAX_PIXELS,
