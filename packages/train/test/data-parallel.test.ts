@@ -7,11 +7,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import sharp from 'sharp';
-import { ShardWriter } from '@aim/webdataset';
 import { probeWebGpu } from '@aim/model';
 import { mpiAvailable } from '@aim/mpi';
 import { microBatchesPerRank } from '../src/index.js';
+import { makeShards } from './png-shards.js';
 
 const RANK = join(import.meta.dirname, 'ranks', 'equivalence.ts');
 /** Node arguments of one equivalence.ts process on the shards in `dir`: steps, batch size, accum [, backend]. */
@@ -62,23 +61,6 @@ const read = (dir: string, sub: string, rank: number) => ({
     dataStats: { seen: number; otherRanks?: number; rejectedTotal: number };
   },
 });
-
-async function makeShards(pattern: string, count: number, perShard: number, seed: number): Promise<void> {
-  const writer = new ShardWriter({ pattern, maxCount: perShard, mtime: 0 });
-  let s = seed;
-  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-  for (let i = 0; i < count; i++) {
-    const [a, b, c] = [rand(), rand(), rand()];
-    const px = Buffer.alloc(20 * 20 * 3);
-    for (let y = 0; y < 20; y++)
-      for (let x = 0; x < 20; x++) for (let ch = 0; ch < 3; ch++) px[(y * 20 + x) * 3 + ch] = Math.round((255 * ((a * x + b * y + c * ch * 7) % 20)) / 20);
-    const png = await sharp(px, { raw: { width: 20, height: 20, channels: 3 } })
-      .png()
-      .toBuffer();
-    await writer.write({ __key__: `s${seed}-${String(i).padStart(4, '0')}`, png: new Uint8Array(png), cls: i % 10 });
-  }
-  await writer.close();
-}
 
 describe.skipIf(missing !== undefined)(`data parallel over mpirun -np 2${missing ? ` (skipped: ${missing})` : ''}`, { timeout: 600_000 }, () => {
   let dir: string;
