@@ -22,11 +22,12 @@ import {
   stepFlops,
   vettedWebGpuAdapter,
 } from '@aim/model';
-import { AimEngine, GEMM_TILES, type GemmTile, planMemory, requestEngineDevice } from '../src/index.js';
+import { AimEngine, GEMM_TILES, type GemmTile, SUBGROUP_MATRIX_DAWN_TOGGLES, f16MatrixShapes, planMemory, requestEngineDevice } from '../src/index.js';
 import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
-import { TILE_CANDIDATES, tileName } from './tiles.js';
+import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
+import { TILE_CANDIDATES, matrixTileCandidates, tileName } from './tiles.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -42,6 +43,7 @@ const { values: flags } = parseArgs({
     'features-for': { type: 'string', default: '' },
     software: { type: 'boolean', default: false },
     robustness: { type: 'string', default: 'on' },
+    matrix: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -53,7 +55,9 @@ if (flags.help) {
   --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
   --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file
   --robustness on|off|both (Dawn's bounds checks on every storage access; off: the disable_robustness toggle;
-    both: everything with them on, then the GEMM rate and the first variant's step with and without)`);
+    both: everything with them on, then the GEMM rate and the first variant's step with and without)
+  --matrix (only the f16 subgroup-matrix GEMM path: what the adapter offers, each tile's error and rate at --gemm-n,
+    the --shapes-for shapes, then that variant's step with the best f16 tiles against the f32 one)`);
   process.exit(0);
 }
 
@@ -241,13 +245,17 @@ interface Opened {
   readonly check: string;
 }
 
-/** The engine's device from a fresh Dawn instance, with Dawn's robustness on or off (`disable_robustness`). */
-async function openDevice(robust: boolean): Promise<Opened> {
-  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: robust ? [] : [DISABLE_ROBUSTNESS] });
+/**
+ * The engine's device from a fresh Dawn instance, with Dawn's robustness on or off (`disable_robustness`); with
+ * `matrix`, the instance is asked for f16 subgroup matrices and the device gets them when the adapter offers them.
+ */
+async function openDevice(robust: boolean, matrix = false): Promise<Opened> {
+  const toggles = [...(robust ? [] : [DISABLE_ROBUSTNESS]), ...(matrix ? SUBGROUP_MATRIX_DAWN_TOGGLES : [])];
+  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : [] });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) throw new Error(`gpu bench: no WebGPU adapter: ${probe.why}`);
   const instance = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
-  const device = await requestEngineDevice(adapter);
+  const device = await requestEngineDevice(adapter, { subgroupMatrix: matrix && f16MatrixShapes(adapter).length > 0 });
   return { instance, device, adapter, summary: probe.adapter, check: await boundsCheck(device) };
 }
 
@@ -316,7 +324,88 @@ async function robustnessRows(on: Opened, tile: GemmTile, peak: number): Promise
   }
 }
 
+/**
+ * --matrix: the f16 subgroup-matrix GEMM path. Every candidate tile's error against the exact product (a tile that
+ * fails it is not timed further) and its rate at n^3 beside the f32 tile's; the best passing tiles on the step's
+ * shapes; then the --shapes-for variant's step with f32 tiles and with the f16 tile of every shape where one won.
+ */
+async function matrixMain(): Promise<void> {
+  const opened = await openDevice(flags.robustness !== 'off', true);
+  const { device, adapter } = opened;
+  const peak = Number(flags['peak-tflops']);
+  const n = Number(flags['gemm-n']);
+  console.log(`adapter: ${describeAdapter(opened.summary)}`);
+  describeMatrixSupport(adapter).forEach((l) => console.log(l));
+  const shapes = f16MatrixShapes(adapter);
+  Object.assign(head, { adapter: opened.summary, matrixShapes: shapes, matrixSupport: describeMatrixSupport(adapter) });
+  saveJson();
+  if (shapes.length === 0) {
+    console.log('no f16 x f16 -> f32 subgroup-matrix shape with one subgroup size: nothing to run');
+    return;
+  }
+  const square = { label: 'square', m: n, n, k: n };
+  const f32Rate = await gemmRate(device, square, GEMM_TILES.large).catch(() => NaN);
+  console.log(`\n| GEMM ${n}^3 tile | error / sum |a||b| (<= ${F16_PRODUCT_TOLERANCE}) | TFLOP/s | of fp32 peak | / f32 tile |\n|---|---|---|---|---|`);
+  console.log(`| ${tileName(GEMM_TILES.large)} (f32) | - | ${fmt(f32Rate)} | ${fmt(f32Rate / peak, 3)} | 1 |`);
+  const passed: [GemmTile, number][] = [];
+  for (const t of shapes.flatMap(matrixTileCandidates)) {
+    const why = unfit(device, t);
+    if (why) {
+      console.log(`| ${tileName(t)} | skipped: ${why} | | | |`);
+      continue;
+    }
+    const err = await matrixTileError(device, t);
+    const ok = err <= F16_PRODUCT_TOLERANCE;
+    const rate = ok ? await gemmRate(device, square, t, SQUARE_SECONDS).catch(() => NaN) : NaN;
+    rows.push({ kind: 'matrix-gemm', n, tile: tileName(t), error: err, tflops: rate });
+    saveJson();
+    console.log(`| ${tileName(t)} | ${err.toExponential(2)}${ok ? '' : ' FAIL'} | ${fmt(rate)} | ${fmt(rate / peak, 3)} | ${fmt(rate / f32Rate)} |`);
+    if (Number.isFinite(rate)) passed.push([t, rate]);
+  }
+  if (passed.length === 0) return;
+  const best = passed.sort((x, y) => y[1] - x[1]).map(([t]) => t);
+
+  // The step's shapes: the three fastest f16 tiles against the f32 tile the step would use.
+  const [name, b] = shapesFor();
+  const batch = Number(b ?? flags.batch);
+  const config = configOf(name);
+  const tuned = new Map<string, GemmTile>();
+  console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best f16 tile | TFLOP/s | f32 tile TFLOP/s | f16 / f32 |\n|---|---|---|---|---|---|`);
+  for (const shape of shapesOf(config, batch)) {
+    const f32 = await gemmRate(device, shape, GEMM_TILES.large, SHAPE_SECONDS).catch(() => NaN);
+    let top = { rate: -1, tile: best[0] };
+    for (const t of best.slice(0, 3)) {
+      const rate = await gemmRate(device, shape, t, SHAPE_SECONDS).catch(() => NaN);
+      if (rate > top.rate) top = { rate, tile: t };
+    }
+    if (top.rate > f32) tuned.set(gemmTileKey(shape), top.tile);
+    rows.push({ kind: 'matrix-gemm-shape', variant: name, batch, shape: shape.label, tile: tileName(top.tile), tflops: top.rate, f32Tflops: f32 });
+    console.log(`| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${tileName(top.tile)} | ${fmt(top.rate)} | ${fmt(f32)} | ${fmt(top.rate / f32)} |`);
+  }
+  saveJson();
+
+  // The step with f32 tiles, then with the f16 tiles that won their shape: time, images/s and the first step's loss.
+  console.log(`\n| ${name} step | batch | f16 tiles | step ms | img/s | model TFLOP/s | first loss |\n|---|---|---|---|---|---|---|`);
+  for (const gemmTiles of [undefined, tuned]) {
+    const engine = await AimEngine.create(device, config, { batch, recompute: !flags['keep-activations'], gemmTiles });
+    try {
+      engine.setParameters(initialValues(config));
+      const input = stepInput(config, batch);
+      const { loss } = await engine.step([input], HYPER);
+      const stepMs = await timeSteps(engine, input);
+      const tflops = stepFlops(config, batch).total / (stepMs / 1000) / 1e12;
+      rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles: gemmTiles?.size ?? 0, stepMs, tflops, loss });
+      saveJson();
+      console.log(`| ${name} | ${batch} | ${gemmTiles?.size ?? 0} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${loss.toFixed(6)} |`);
+    } finally {
+      await engine.destroy();
+    }
+  }
+  device.destroy();
+}
+
 async function main(): Promise<void> {
+  if (flags.matrix) return matrixMain();
   const mode = flags.robustness;
   if (!['on', 'off', 'both'].includes(mode)) throw new Error(`gpu bench: --robustness ${mode}: expected on, off or both`);
   const opened = await openDevice(mode !== 'off');

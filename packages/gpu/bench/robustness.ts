@@ -3,8 +3,8 @@
 // create(['enable-dawn-features=...']) to the adapter and to every device requested from it; there is no WebGPU API to
 // read a device's toggles back, so `boundsCheck` observes the toggle's effect instead.
 
-/** The binding flag that turns Dawn's robustness transform off. */
-export const DISABLE_ROBUSTNESS = 'enable-dawn-features=disable_robustness';
+/** The Dawn toggle that turns its robustness transform off. */
+export const DISABLE_ROBUSTNESS = 'disable_robustness';
 
 /**
  * What one out-of-bounds read returns: 'clamped' (Tint's robustness: the binding's last element), 'zero' (no clamp;

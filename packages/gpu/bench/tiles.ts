@@ -1,5 +1,5 @@
 // The GEMM tiles the bench's sweep compares (and the device parity check runs against the reference on the GPU).
-import type { GemmTile } from '../src/kernels/gemm.js';
+import { type GemmTile, type SubgroupMatrixShape, gemmThreads } from '../src/kernels/gemm.js';
 
 /**
  * The sweep: block shapes, each with register prefetch, without it, with vec4 blocks per thread, and double-buffered
@@ -20,4 +20,33 @@ export const TILE_CANDIDATES: GemmTile[] = [
   { ...t, prefetch: true, vec4: true, doubleBuffer: true },
 ]);
 export const tileName = (t: GemmTile): string =>
-  `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}${t.doubleBuffer ? '+db' : ''}`;
+  `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}${t.doubleBuffer ? '+db' : ''}${
+    t.matrix ? ` f16 ${t.matrix.m}x${t.matrix.n}x${t.matrix.k}` : ''
+  }`;
+
+/**
+ * f16 subgroup-matrix tiles for the adapter's matrix shape: workgroups of 4 or 8 subgroups, each computing 2 x 2 to
+ * 4 x 4 result matrices, K-slices of 2 or 4 matrix depths; those over 256 threads (subgroups of 64) are left out.
+ */
+export function matrixTileCandidates(mx: SubgroupMatrixShape): GemmTile[] {
+  // [subgroups along M, along N, matrices per subgroup along M, along N, matrix depths per K-slice]
+  const blocks = [
+    [2, 4, 4, 2, 2],
+    [4, 2, 2, 4, 2],
+    [4, 2, 2, 2, 2],
+    [2, 4, 2, 2, 2],
+    [2, 2, 2, 2, 2],
+    [2, 2, 4, 4, 2],
+    [2, 4, 4, 2, 4],
+  ];
+  const tiles = blocks.map(([sm, sn, fm, fn, c]) => ({
+    bm: sm * fm * mx.m,
+    bn: sn * fn * mx.n,
+    bk: c * mx.k,
+    tm: fm * mx.m,
+    tn: fn * mx.n,
+    prefetch: true,
+    matrix: mx,
+  }));
+  return [...tiles, { ...tiles[0], prefetch: false }].filter((t) => gemmThreads(t) <= 256);
+}

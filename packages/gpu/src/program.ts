@@ -15,6 +15,8 @@ export interface Kernel {
   readonly fields: readonly (readonly [string, FieldType])[];
   /** Bindings 1..n: storage buffers read-only or read-write, or the per-step uniform. */
   readonly bindings: readonly BindingKind[];
+  /** Device features the WGSL enables (f16 subgroup-matrix GEMMs); none for most kernels. */
+  readonly features?: readonly GPUFeatureName[];
 }
 
 export type BindingKind = 'read' | 'rw' | 'step';

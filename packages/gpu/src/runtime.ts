@@ -29,6 +29,16 @@ export class Runtime {
   private readonly compiledFor = new Map<Dispatch, Compiled>();
 
   constructor(device: GPUDevice, program: ProgramBuilder) {
+    // Before anything is allocated: a kernel whose WGSL enables a feature the device lacks would fail to compile.
+    for (const { kernel } of program.dispatches) {
+      const missing = (kernel.features ?? []).filter((f) => !device.features.has(f));
+      if (missing.length > 0) {
+        throw new Error(
+          `kernel ${kernel.name} needs the device feature(s) ${missing.join(', ')}, which this device was not created with ` +
+            '(requestEngineDevice(adapter, { subgroupMatrix: true }), on an adapter that lists them)',
+        );
+      }
+    }
     this.device = device;
     let bytes = 0;
     for (const b of program.buffers) {

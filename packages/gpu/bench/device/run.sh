@@ -3,11 +3,14 @@
 # engine parity on the hardware adapter (and every sweep tile's GEMM against the reference), the GEMM tile sweep, the
 # GEMM rate and aim-dev-25M's step with and without Dawn's robustness (disable_robustness), the step benchmark with its
 # PyTorch reference for aim-dev-25M, a ViT-B-shaped AIM and aim-600M (largest batch that fits), and aim-1B feature
-# extraction at batch 64.
-# Time plan (480 s): parity at most 120 s, then the bench gets what is left of 460 s (at most 380 s). Of the bench,
-# the sweep is ~30 candidates x ~0.7 s at 4096^3 plus its 10 finalists x 6 step shapes x ~0.7 s (~65 s; bench.ts
-# SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness comparison ~10 s, the rest steps, PyTorch and features.
-# Rows print as they are measured and bench.json is rewritten after each table, so a cut run keeps what it measured.
+# extraction at batch 64; then the f16 subgroup-matrix (tensor core) GEMM path: what the adapter offers under Dawn's
+# toggles, each f16 tile's error and rate, the step's shapes, and a ViT-B step with the f16 tiles against f32.
+# Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
+# run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~30 candidates x ~0.7 s at 4096^3 plus its
+# 10 finalists x 6 step shapes x ~0.7 s (~65 s; bench.ts SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness
+# comparison ~10 s, the rest steps, PyTorch and features.
+# Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
+# measured. AIM_DEVICE_MATRIX_FOR (default vit-b=64) is the variant and batch of the matrix run's shapes and step.
 # Writes its tables to $OUT (default /tmp/aim-gpu-out). Env: AIM_DEVICE_ALLOW_SOFTWARE=1 rehearses on SwiftShader
 # (tiny sizes), AIM_DEVICE_SYSROOT (where the .debs unpack, default /), AIM_DEVICE_PEAK_TFLOPS (default 67, H200).
 set -uo pipefail
@@ -28,22 +31,32 @@ if [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" = 1 ]; then
   sw=(--software)
   bench_args=(--variants aim-dev-nano --batch 2 --gemm-n 256 --steps 1 --shapes-for aim-dev-nano=2 --features-for aim-dev-tiny=4 --torch off
               --robustness both)
+  matrix_args=(--matrix --gemm-n 256 --steps 1 --shapes-for aim-dev-nano=2)
 else
   bench_args=(--variants aim-dev-25M,vit-b,aim-600M --batch 32 --batch-for aim-600M=max --steps 3 --sweep
               --shapes-for aim-600M=64 --features-for aim-1B=64 --robustness both)
+  matrix_args=(--matrix --steps 3 --shapes-for "${AIM_DEVICE_MATRIX_FOR:-vit-b=64}")
 fi
 
 log "engine parity"
-timeout 120 "$node_bin" "$dev/parity.mjs" --golden "$dev/golden" ${sw[@]+"${sw[@]}"} 2>&1 | grep -v '^Warning\|^$' | tee "$results/parity.txt"
+timeout 100 "$node_bin" "$dev/parity.mjs" --golden "$dev/golden" ${sw[@]+"${sw[@]}"} 2>&1 | grep -v '^Warning\|^$' | tee "$results/parity.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 
-left=$(( 460 - ($(date +%s) - start) ))
-[ "$left" -gt 380 ] && left=380
+left=$(( 370 - ($(date +%s) - start) ))
+[ "$left" -gt 330 ] && left=330
 log "bench (limit ${left} s): ${bench_args[*]}"
 timeout "$left" "$node_bin" "$dev/bench.mjs" "${bench_args[@]}" --peak-tflops "${AIM_DEVICE_PEAK_TFLOPS:-67}" --json "$results/bench.json" ${sw[@]+"${sw[@]}"} 2>&1 \
   | grep -v '^Warning\|^$\|Hi, looks like' | tee "$results/bench.txt"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 124 ] && log "bench: stopped by its ${left} s limit; the rows above (and bench.json) are complete measurements"
+[ "$rc" = 0 ] || status=1
+
+left=$(( 470 - ($(date +%s) - start) ))
+log "f16 subgroup-matrix GEMMs (limit ${left} s): ${matrix_args[*]}"
+timeout "$left" "$node_bin" "$dev/bench.mjs" "${matrix_args[@]}" --peak-tflops "${AIM_DEVICE_PEAK_TFLOPS:-67}" --json "$results/matrix.json" ${sw[@]+"${sw[@]}"} 2>&1 \
+  | grep -v '^Warning\|^$\|Hi, looks like' | tee "$results/matrix.txt"
+rc=${PIPESTATUS[0]}
+[ "$rc" = 124 ] && log "matrix: stopped by its ${left} s limit; the rows above (and matrix.json) are complete measurements"
 [ "$rc" = 0 ] || status=1
 log "done (exit $status)"
 exit $status

@@ -4,6 +4,7 @@
 // References: siboehm, "How to optimize a CUDA matmul kernel" (block tiling, 2-D register tiling);
 // AnswerDotAI/gpu.cpp examples/matmul (WGSL tiles, transposed A in workgroup memory); llm.c matmul_forward.
 import { type BufferDesc, type Dispatch, type ProgramBuilder, ceilDiv } from '../program.js';
+import { gemmMatrixBody, matrixWorkgroupBytes } from './gemm-matrix.js';
 import { type BindingSpec, ERF_WGSL, defineKernel } from './wgsl.js';
 
 /**
@@ -30,6 +31,21 @@ export interface GemmTile {
    * twice the workgroup memory (`gemmWorkgroupBytes`).
    */
   readonly doubleBuffer?: boolean;
+  /**
+   * Multiply with the GPU's matrix units (tensor cores) through WGSL subgroup matrices: operands rounded to f16 as they
+   * are staged in workgroup memory, products accumulated in f32, the epilogue in f32. Each of (BM/TM)*(BN/TN)
+   * subgroups computes a TM x TN block as (TM/m) x (TN/n) result matrices. Needs a device created with
+   * `requestEngineDevice(adapter, { subgroupMatrix: true })`; see `f16MatrixShapes`.
+   */
+  readonly matrix?: SubgroupMatrixShape;
+}
+
+/** One f16 x f16 -> f32 subgroup-matrix configuration of the adapter, and the subgroup size the kernel assumes. */
+export interface SubgroupMatrixShape {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly subgroupSize: number;
 }
 
 export const GEMM_TILES = {
@@ -79,9 +95,14 @@ const FIELDS = [
   ['alpha', 'f32'],
 ] as const;
 
+/** Threads of a workgroup running tile `t`: one per TM x TN block, or one subgroup per block with `matrix`. */
+export const gemmThreads = (t: GemmTile): number => (t.bm / t.tm) * (t.bn / t.tn) * (t.matrix?.subgroupSize ?? 1);
+
 function checkTile(t: GemmTile): void {
-  const threads = (t.bm / t.tm) * (t.bn / t.tn);
+  const threads = gemmThreads(t);
+  const mx = t.matrix;
   const ok =
+    (!mx || (t.tm % mx.m === 0 && t.tn % mx.n === 0 && t.bk % mx.k === 0 && !t.vec4 && !t.doubleBuffer)) &&
     Number.isInteger(t.bm / t.tm) &&
     Number.isInteger(t.bn / t.tn) &&
     threads <= 256 &&
@@ -94,6 +115,7 @@ function checkTile(t: GemmTile): void {
 
 /** Bytes of workgroup memory `t` uses: A's rows padded by 4, plus B; twice that with doubleBuffer. */
 export function gemmWorkgroupBytes(t: GemmTile): number {
+  if (t.matrix) return matrixWorkgroupBytes(t, t.matrix);
   return (t.doubleBuffer ? 2 : 1) * t.bk * (t.bm + 4 + t.bn) * 4;
 }
 
@@ -108,7 +130,7 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   checkTile(v.tile);
   const tx = bn / tn;
   const ty = bm / tm;
-  const threads = tx * ty;
+  const threads = gemmThreads(v.tile);
   const bmp = bm + 4; // padded rows of the transposed A tile: stores of consecutive k do not share a bank
   const vec = v.tile.vec4 === true;
   const db = v.tile.doubleBuffer === true;
@@ -145,6 +167,45 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
       ...range(ra).map((r) => `stash_a(tid + ${r * threads}u, pa${r}${sa && `, ${sa}`});`),
       ...range(rb).map((r) => `stash_b(tid + ${r * threads}u, pb${r}${sb && `, ${sb}`});`),
     ].join(' ');
+  // Shared by both kernels: zero-padded operand loads, the epilogue, each workgroup's operand and output bases.
+  const fetchFns = /* wgsl */ `${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
+fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> f32 {
+  ${whereA}
+  if (m0 + mm < p.M && k0 + kk < p.K) { return A[${giA}]; }
+  return 0.0;
+}
+fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
+  ${whereB}
+  if (n0 + nn < p.N && k0 + kk < p.K) { return B[${giB}]; }
+  return 0.0;
+}`;
+  const storeFn = /* wgsl */ `fn store(m: u32, n: u32, acc: f32, baseC: u32) {
+  if (m >= p.M || n >= p.N) { return; }
+  var v = p.alpha * acc;
+  ${v.bias ? 'v = v + bias[p.offBias + n];' : ''}
+  ${v.aux ? 'let ai = p.offAux + (m % p.auxRows) * p.ldAux + n;' : ''}
+  ${v.aux === 'add' ? 'v = v + aux[ai];' : ''}
+  ${v.aux === 'storePre' ? 'aux[ai] = v;' : ''}
+  ${v.gelu ? 'v = gelu_f32(v);' : ''}
+  ${v.aux === 'geluGrad' ? 'v = v * gelu_grad_f32(aux[ai]);' : ''}
+  let ci = baseC + m * p.ldc + n;
+  ${v.accumulate ? 'C[ci] = C[ci] + v;' : 'C[ci] = v;'}
+}`;
+  const bases = /* wgsl */ `let zo = wg.z / p.batchInner;
+  let zi = wg.z % p.batchInner;
+  let baseA = p.offA + zo * p.sAo + zi * p.sAi;
+  let baseB = p.offB + zo * p.sBo + zi * p.sBi;
+  let baseC = p.offC + zo * p.sCo + zi * p.sCi;
+  let m0 = wg.y * ${bm}u;
+  let n0 = wg.x * ${bn}u;
+  ${[...range(ra).map((r) => `var pa${r} = 0.0;`), ...range(rb).map((r) => `var pb${r} = 0.0;`)].join(' ')}`;
+  const name = `gemm${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}`;
+  if (v.tile.matrix) {
+    const m = gemmMatrixBody(v, v.tile.matrix, { fetchFns, storeFn, bases, whereA, whereB, fetch, stash });
+    const kernel = defineKernel(`${name}-f16mx`, FIELDS, bindings, m.body, m.header);
+    kernelCache.set(key, kernel);
+    return kernel;
+  }
 
   const acc: string[] = [];
   const inner: string[] = [];
@@ -210,20 +271,10 @@ ${inner.join('\n')}
   }`;
   const [sArg, sIn] = db ? [', s: u32', 's + '] : ['', ''];
   const body = /* wgsl */ `
-${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
 var<workgroup> As: array<${vec ? 'vec4<f32>' : 'f32'}, ${(db ? 2 : 1) * stageA}>;
 var<workgroup> Bs: array<${vec ? 'vec4<f32>' : 'f32'}, ${(db ? 2 : 1) * stageB}>;
 
-fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> f32 {
-  ${whereA}
-  if (m0 + mm < p.M && k0 + kk < p.K) { return A[${giA}]; }
-  return 0.0;
-}
-fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
-  ${whereB}
-  if (n0 + nn < p.N && k0 + kk < p.K) { return B[${giB}]; }
-  return 0.0;
-}
+${fetchFns}
 ${
   vec
     ? `fn stash_a(f: u32, x: f32${sArg}) { ${whereA} As[${sIn}kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
@@ -232,37 +283,19 @@ fn stash_b(f: u32, x: f32${sArg}) { ${whereB} Bs[${sIn}kk * ${bn / 4}u + nn / 4u
 fn stash_b(f: u32, x: f32${sArg}) { ${whereB} Bs[${sIn}kk * ${bn}u + nn] = x; }`
 }
 
-fn store(m: u32, n: u32, acc: f32, baseC: u32) {
-  if (m >= p.M || n >= p.N) { return; }
-  var v = p.alpha * acc;
-  ${v.bias ? 'v = v + bias[p.offBias + n];' : ''}
-  ${v.aux ? 'let ai = p.offAux + (m % p.auxRows) * p.ldAux + n;' : ''}
-  ${v.aux === 'add' ? 'v = v + aux[ai];' : ''}
-  ${v.aux === 'storePre' ? 'aux[ai] = v;' : ''}
-  ${v.gelu ? 'v = gelu_f32(v);' : ''}
-  ${v.aux === 'geluGrad' ? 'v = v * gelu_grad_f32(aux[ai]);' : ''}
-  let ci = baseC + m * p.ldc + n;
-  ${v.accumulate ? 'C[ci] = C[ci] + v;' : 'C[ci] = v;'}
-}
+${storeFn}
 
 @compute @workgroup_size(${threads})
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  let zo = wg.z / p.batchInner;
-  let zi = wg.z % p.batchInner;
-  let baseA = p.offA + zo * p.sAo + zi * p.sAi;
-  let baseB = p.offB + zo * p.sBo + zi * p.sBi;
-  let baseC = p.offC + zo * p.sCo + zi * p.sCi;
-  let m0 = wg.y * ${bm}u;
-  let n0 = wg.x * ${bn}u;
+  ${bases}
   let tx = tid % ${tx}u;
   let ty = tid / ${tx}u;
   ${acc.map((a) => `var ${a} = ${vec ? 'vec4<f32>(0.0)' : '0.0'};`).join(' ')}
-  ${[...range(ra).map((r) => `var pa${r} = 0.0;`), ...range(rb).map((r) => `var pb${r} = 0.0;`)].join(' ')}
 ${loop}
   ${epi.join('\n  ')}
 }
 `;
-  const kernel = defineKernel(`gemm${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}`, FIELDS, bindings, body);
+  const kernel = defineKernel(name, FIELDS, bindings, body);
   kernelCache.set(key, kernel);
   return kernel;
 }

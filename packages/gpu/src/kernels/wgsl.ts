@@ -30,9 +30,31 @@ export const NEUTRAL_STEP: StepValues = Object.freeze({
   lossScale: 1,
 });
 
-/** Builds a kernel: `struct P` from `fields` at binding 0, then `bindings` in order, then `body` (defines main). */
-export function defineKernel(name: string, fields: readonly (readonly [string, FieldType])[], bindings: readonly BindingSpec[], body: string): Kernel {
-  const lines: string[] = [];
+/** A WGSL extension a kernel enables, and the device feature that allows it. */
+export interface WgslExtension {
+  readonly enable: string;
+  readonly feature: GPUFeatureName;
+}
+
+/** What goes before a kernel's declarations: extensions it enables, diagnostics it turns off (each with a reason). */
+export interface KernelHeader {
+  readonly extensions?: readonly WgslExtension[];
+  readonly diagnosticsOff?: readonly string[];
+}
+
+/**
+ * Builds a kernel: its header directives, `struct P` from `fields` at binding 0, then `bindings` in order, then
+ * `body` (defines main).
+ */
+export function defineKernel(
+  name: string,
+  fields: readonly (readonly [string, FieldType])[],
+  bindings: readonly BindingSpec[],
+  body: string,
+  header: KernelHeader = {},
+): Kernel {
+  const extensions = header.extensions ?? [];
+  const lines: string[] = [...extensions.map((e) => `enable ${e.enable};`), ...(header.diagnosticsOff ?? []).map((d) => `diagnostic(off, ${d});`)];
   lines.push(`struct Params {\n${fields.map(([f, t]) => `  ${f}: ${t},`).join('\n')}\n}`);
   lines.push('@group(0) @binding(0) var<uniform> p: Params;');
   bindings.forEach((b, i) => {
@@ -45,7 +67,8 @@ export function defineKernel(name: string, fields: readonly (readonly [string, F
     }
   });
   lines.push(body);
-  return { name, code: lines.join('\n'), fields, bindings: bindings.map((b) => b.kind) };
+  const kernel = { name, code: lines.join('\n'), fields, bindings: bindings.map((b) => b.kind) };
+  return extensions.length > 0 ? { ...kernel, features: extensions.map((e) => e.feature) } : kernel;
 }
 
 /**

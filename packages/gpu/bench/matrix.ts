@@ -1,0 +1,76 @@
+// The bench's --matrix part: what the adapter offers for f16 subgroup-matrix (tensor core) GEMMs, and how close an
+// f16 tile's result is to the exact product.
+import { SUBGROUP_MATRIX_FEATURES } from '../src/device.js';
+import { type GemmTile, gemm, gemmReference } from '../src/kernels/gemm.js';
+import { harness, randomArray } from '../test/harness.js';
+
+/**
+ * Rounding both operands to f16 (relative error 2^-11 each) bounds each product's error by about 2^-10 of |a| |b|,
+ * so an output may be off by 2^-10 of sum |a| |b|; f32 accumulation adds far less. Twice that is the tolerance.
+ */
+export const F16_PRODUCT_TOLERANCE = 2 ** -9;
+
+/** Lines describing the adapter's matrix support: the features, its subgroup sizes, every subgroup-matrix config. */
+export function describeMatrixSupport(adapter: GPUAdapter): string[] {
+  const info = adapter.info as GPUAdapterInfo & {
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+    subgroupMatrixConfigs?: readonly { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
+  };
+  const configs = info.subgroupMatrixConfigs ?? [];
+  return [
+    `features: ${SUBGROUP_MATRIX_FEATURES.map((f) => `${f} ${adapter.features.has(f) ? 'yes' : 'no'}`).join(', ')}; subgroup size ${info.subgroupMinSize ?? '?'}-${info.subgroupMaxSize ?? '?'}`,
+    `subgroup-matrix configs (${configs.length}): ${configs.map((c) => `${c.componentType} x ${c.componentType} -> ${c.resultComponentType} M${c.M} N${c.N} K${c.K}`).join('; ') || 'none'}`,
+  ];
+}
+
+/**
+ * The worst error of `tile` over NN, NT and TN on odd sizes (edge tiles, several K-slices, a batch of two), each
+ * output's error divided by its sum |a| |b|: within F16_PRODUCT_TOLERANCE when the f16 path computes the product.
+ * Infinity when the kernel fails.
+ */
+export async function matrixTileError(device: GPUDevice, tile: GemmTile): Promise<number> {
+  const [m, n, k, batch] = [300, 260, 203, 2];
+  let worst = 0;
+  for (const [transA, transB] of [
+    [false, false],
+    [false, true],
+    [true, false],
+  ]) {
+    const a = randomArray(batch * m * k, 31);
+    const b = randomArray(batch * k * n, 32);
+    const [lda, ldb] = [transA ? m : k, transB ? k : n];
+    const want = new Float32Array(batch * m * n);
+    const scale = new Float32Array(batch * m * n);
+    const [absA, absB] = [a.map(Math.abs), b.map(Math.abs)];
+    for (let z = 0; z < batch; z++) {
+      const at = (x: Float32Array, len: number) => x.subarray(z * len);
+      gemmReference({ m, n, k, transA, transB, a: at(a, m * k), lda, b: at(b, k * n), ldb, c: at(want, m * n), ldc: n });
+      gemmReference({ m, n, k, transA, transB, a: at(absA, m * k), lda, b: at(absB, k * n), ldb, c: at(scale, m * n), ldc: n });
+    }
+    const h = harness(device);
+    const [A, B, C] = [h.input('A', a), h.input('B', b), h.input('C', new Float32Array(batch * m * n))];
+    gemm(h.pb, {
+      m,
+      n,
+      k,
+      transA,
+      transB,
+      tile,
+      batch: { outer: batch, inner: 1 },
+      a: { buf: A, ld: lda, sOuter: m * k },
+      b: { buf: B, ld: ldb, sOuter: k * n },
+      c: { buf: C, ld: n, sOuter: m * n },
+    });
+    const got = await h.run([C]).then(
+      ([c]) => c,
+      () => undefined,
+    );
+    if (!got) return Infinity;
+    for (let i = 0; i < got.length; i++) {
+      const err = Math.abs(got[i] - want[i]) / Math.max(scale[i], 1e-30);
+      worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+    }
+  }
+  return worst;
+}
