@@ -396,7 +396,9 @@ async function matrixMain(): Promise<void> {
       const tflops = stepFlops(config, batch).total / (stepMs / 1000) / 1e12;
       rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles: gemmTiles?.size ?? 0, stepMs, tflops, loss });
       saveJson();
-      console.log(`| ${name} | ${batch} | ${gemmTiles?.size ?? 0} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${loss.toFixed(6)} |`);
+      console.log(
+        `| ${name} | ${batch} | ${gemmTiles?.size ?? 0} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${loss.toFixed(6)} |`,
+      );
     } finally {
       await engine.destroy();
     }

@@ -47,7 +47,13 @@ async function validate(t: GemmTile, call: Omit<Parameters<typeof gemm>[1], 'a' 
 
 describe('f16 subgroup-matrix GEMM kernels', () => {
   it('compile in every layout with every epilogue the step uses', async () => {
-    const epilogues = [{}, { bias: true, aux: 'storePre', gelu: true }, { bias: true, aux: 'add' }, { aux: 'geluGrad', accumulate: true }, { accumulate: true }] as const;
+    const epilogues = [
+      {},
+      { bias: true, aux: 'storePre', gelu: true },
+      { bias: true, aux: 'add' },
+      { aux: 'geluGrad', accumulate: true },
+      { accumulate: true },
+    ] as const;
     for (const [transA, transB] of [
       [false, false],
       [false, true],
