@@ -4,8 +4,8 @@
 // forward pass and loss on that batch on the cpu backend (@aim/model); then checks that the GPU path, asked for
 // without the optional `webgpu` package, fails with the install command. Any failure throws and exits non-zero.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ShardWriter, readSamples, sampleCls } from '@aim/webdataset';
 import { createLoader } from '@aim/data';
 import { BackendUnavailableError, createAim, samplePrefixLengths, selectBackend } from '@aim/model';
@@ -34,6 +34,21 @@ step(
   'install',
   `${aim.map(([p, e]) => `${p.slice('node_modules/'.length)}@${e.version}`).join(', ')} from tarballs; tfjs-core ${lock['node_modules/@tensorflow/tfjs-core'].version} once; no webgpu`,
 );
+
+// Every source map (.js.map, .d.ts.map) points at files the package ships, so a debugger or go-to-definition in the
+// user's editor lands in the TypeScript source.
+let maps = 0;
+for (const [path] of aim) {
+  const dir = join(here, path);
+  for (const file of readdirSync(join(dir, 'dist'), { recursive: true }).filter((f) => f.endsWith('.map'))) {
+    const map = join(dir, 'dist', file);
+    const { sources } = JSON.parse(readFileSync(map, 'utf8'));
+    for (const source of sources) assert.ok(existsSync(resolve(dirname(map), source)), `${map} points at ${source}, which the package does not ship`);
+    maps++;
+  }
+}
+assert.ok(maps > 0, 'the packages ship source maps');
+step('source maps', `${maps} maps, every source they name is in its package`);
 
 // @aim/webdataset: a shard of three small real JPEGs (a colour gradient each), written and read back.
 const shard = join(here, 'shard-000000.tar');

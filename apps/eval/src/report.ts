@@ -1,8 +1,9 @@
 // The probe report: report.json (machine-readable) and README-style Markdown with SVG pictures.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClassificationMetrics } from './metrics.js';
 import { confusionHeatmapSvg } from './heatmap.js';
+import { writeFileAtomic } from '@aim/base/atomic-file';
 import { lineChartSvg } from '@aim/base/svg';
 
 /** How a probe was trained; written verbatim so that a number can be reproduced. */
@@ -165,6 +166,7 @@ export async function writeReport(dir: string, r: EvalReport): Promise<string[]>
     pictures.lossVsAccuracy = 'loss-vs-accuracy.svg';
   }
   files['report.md'] = reportMarkdown(r, pictures);
-  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+  // Each file whole or not at all: a crash mid-write leaves the previous report's file, never half of one.
+  for (const [name, text] of Object.entries(files)) await writeFileAtomic(join(dir, name), text);
   return Object.keys(files).map((n) => join(dir, n));
 }
