@@ -349,17 +349,18 @@ async function matrixMain(): Promise<void> {
   console.log(`| ${tileName(GEMM_TILES.large)} (f32) | - | ${fmt(f32Rate)} | ${fmt(f32Rate / peak, 3)} | 1 |`);
   const passed: [GemmTile, number][] = [];
   for (const t of shapes.flatMap(matrixTileCandidates)) {
-    const why = unfit(device, t);
+    let why = unfit(device, t);
     if (why) {
       console.log(`| ${tileName(t)} | skipped: ${why} | | | |`);
       continue;
     }
-    const err = await matrixTileError(device, t);
+    const err = await matrixTileError(device, t).catch((e: Error) => ((why = e.message), NaN));
     const ok = err <= F16_PRODUCT_TOLERANCE;
-    const rate = ok ? await gemmRate(device, square, t, SQUARE_SECONDS).catch(() => NaN) : NaN;
-    rows.push({ kind: 'matrix-gemm', n, tile: tileName(t), error: err, tflops: rate });
+    const rate = ok ? await gemmRate(device, square, t, SQUARE_SECONDS).catch((e: Error) => ((why = e.message), NaN)) : NaN;
+    rows.push({ kind: 'matrix-gemm', n, tile: tileName(t), error: err, tflops: rate, ...(why ? { why } : {}) });
     saveJson();
-    console.log(`| ${tileName(t)} | ${err.toExponential(2)}${ok ? '' : ' FAIL'} | ${fmt(rate)} | ${fmt(rate / peak, 3)} | ${fmt(rate / f32Rate)} |`);
+    const verdict = why ? `error: ${why}` : `${err.toExponential(2)}${ok ? '' : ' FAIL'}`;
+    console.log(`| ${tileName(t)} | ${verdict} | ${fmt(rate)} | ${fmt(rate / peak, 3)} | ${fmt(rate / f32Rate)} |`);
     if (Number.isFinite(rate)) passed.push([t, rate]);
   }
   if (passed.length === 0) return;

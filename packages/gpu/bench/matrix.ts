@@ -27,7 +27,8 @@ export function describeMatrixSupport(adapter: GPUAdapter): string[] {
 /**
  * The worst error of `tile` over NN, NT and TN on odd sizes (edge tiles, several K-slices, a batch of two), each
  * output's error divided by its sum |a| |b|: within F16_PRODUCT_TOLERANCE when the f16 path computes the product.
- * Infinity when the kernel fails.
+ * A kernel that Dawn refuses (validation or internal error, e.g. the backend's shader compiler) throws with
+ * Dawn's message: the first GPU run of a path no machine here can execute should say why it failed.
  */
 export async function matrixTileError(device: GPUDevice, tile: GemmTile): Promise<number> {
   const [m, n, k, batch] = [300, 260, 203, 2];
@@ -62,11 +63,18 @@ export async function matrixTileError(device: GPUDevice, tile: GemmTile): Promis
       b: { buf: B, ld: ldb, sOuter: k * n },
       c: { buf: C, ld: n, sOuter: m * n },
     });
-    const got = await h.run([C]).then(
+    device.pushErrorScope('internal');
+    device.pushErrorScope('validation');
+    const ran = await h.run([C]).then(
       ([c]) => c,
-      () => undefined,
+      (e: Error) => e,
     );
-    if (!got) return Infinity;
+    const validation = await device.popErrorScope();
+    const internal = await device.popErrorScope();
+    const refused = validation ?? internal;
+    if (refused) throw new Error(refused.message.split('\n').slice(0, 3).join(' '));
+    if (ran instanceof Error) throw ran;
+    const got = ran;
     for (let i = 0; i < got.length; i++) {
       const err = Math.abs(got[i] - want[i]) / Math.max(scale[i], 1e-30);
       worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);

@@ -7,6 +7,7 @@ import { create, globals } from 'webgpu';
 import { AimEngine, type GemmTile, ProgramBuilder, Runtime, gemm, requestEngineDevice } from '../src/index.js';
 import { SUBGROUP_MATRIX_DAWN_TOGGLES } from '../src/device.js';
 import { gemmThreads, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
+import { matrixTileError } from '../bench/matrix.js';
 
 Object.assign(globalThis, globals);
 
@@ -102,6 +103,11 @@ describe('f16 subgroup-matrix GEMM kernels', () => {
     expect((await device.popErrorScope())?.message).toBeUndefined();
     expect([...kernels].filter((k) => k.endsWith('-f16mx')).sort()).toEqual(['gemmNN-f16mx', 'gemmNT-f16mx', 'gemmTN-f16mx']);
   });
+});
+
+it("the bench's error check reports why Dawn refused a tile (here: subgroups of 32 on an adapter whose largest is 128)", async () => {
+  const refused = { ...tile, matrix: { ...tile.matrix!, subgroupSize: 32 } };
+  await expect(matrixTileError(device, refused)).rejects.toThrow(/multiple of the device maxSubgroupSize/);
 });
 
 describe('without the features', () => {
