@@ -1,6 +1,6 @@
 // The bench's --matrix part: what the adapter offers for f16 subgroup-matrix (tensor core) GEMMs, and how close an
 // f16 tile's result is to the exact product.
-import { SUBGROUP_MATRIX_FEATURES } from '../src/device.js';
+import { SUBGROUP_MATRIX_FEATURES, adapterSubgroupInfo } from '../src/device.js';
 import { type GemmTile, gemm, gemmReference } from '../src/kernels/gemm.js';
 import { harness, randomArray } from '../test/harness.js';
 
@@ -12,11 +12,7 @@ export const F16_PRODUCT_TOLERANCE = 2 ** -9;
 
 /** Lines describing the adapter's matrix support: the features, its subgroup sizes, every subgroup-matrix config. */
 export function describeMatrixSupport(adapter: GPUAdapter): string[] {
-  const info = adapter.info as GPUAdapterInfo & {
-    subgroupMinSize?: number;
-    subgroupMaxSize?: number;
-    subgroupMatrixConfigs?: readonly { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
-  };
+  const info = adapterSubgroupInfo(adapter);
   const configs = info.subgroupMatrixConfigs ?? [];
   return [
     `features: ${SUBGROUP_MATRIX_FEATURES.map((f) => `${f} ${adapter.features.has(f) ? 'yes' : 'no'}`).join(', ')}; subgroup size ${info.subgroupMinSize ?? '?'}-${info.subgroupMaxSize ?? '?'}`,

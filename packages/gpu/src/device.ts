@@ -46,7 +46,8 @@ export async function requestEngineDevice(adapter: GPUAdapter, options: EngineDe
   return device;
 }
 
-interface SubgroupMatrixConfig {
+/** One entry of the adapter's `info.subgroupMatrixConfigs`. */
+export interface SubgroupMatrixConfig {
   readonly componentType: string;
   readonly resultComponentType: string;
   readonly M: number;
@@ -54,13 +55,22 @@ interface SubgroupMatrixConfig {
   readonly K: number;
 }
 
+/** The adapter-info fields on subgroups (newer than the WebGPU typings this package builds against). */
+export interface AdapterSubgroupInfo {
+  readonly subgroupMinSize?: number;
+  readonly subgroupMaxSize?: number;
+  readonly subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+}
+
+export const adapterSubgroupInfo = (adapter: GPUAdapter): AdapterSubgroupInfo => (adapter as { info?: AdapterSubgroupInfo }).info ?? {};
+
 /**
  * The adapter's f16 x f16 -> f32 subgroup-matrix shapes (its `info.subgroupMatrixConfigs`), each with the subgroup
  * size the kernel is written for. Empty without the feature, or when the adapter's subgroup size varies (the kernel
  * finds its subgroup from the invocation index, so it needs the one size).
  */
 export function f16MatrixShapes(adapter: GPUAdapter): SubgroupMatrixShape[] {
-  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = adapterSubgroupInfo(adapter);
   if (!SUBGROUP_MATRIX_FEATURES.every((f) => adapter.features.has(f))) return [];
   const size = info.subgroupMaxSize;
   if (size === undefined || size !== info.subgroupMinSize) return [];

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveAimConfig } from '@aim/model';
 import { create, globals } from 'webgpu';
 import { AimEngine, type GemmTile, ProgramBuilder, Runtime, gemm, requestEngineDevice } from '../src/index.js';
-import { SUBGROUP_MATRIX_DAWN_TOGGLES } from '../src/device.js';
+import { SUBGROUP_MATRIX_DAWN_TOGGLES, adapterSubgroupInfo } from '../src/device.js';
 import { gemmThreads, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { matrixTileError } from '../bench/matrix.js';
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
   adapter = found;
   device = await requestEngineDevice(adapter, { subgroupMatrix: true });
   // Dawn requires the workgroup's x size to be a multiple of the largest subgroup size (128 on the null backend).
-  const subgroupSize = (adapter.info as GPUAdapterInfo & { subgroupMaxSize: number }).subgroupMaxSize;
+  const subgroupSize = adapterSubgroupInfo(adapter).subgroupMaxSize!;
   tile = { bm: 64, bn: 64, bk: 32, tm: 32, tn: 64, prefetch: true, matrix: { m: 16, n: 16, k: 16, subgroupSize } };
 });
 afterAll(() => device?.destroy());
