@@ -385,26 +385,52 @@ async function matrixMain(): Promise<void> {
   }
   saveJson();
 
-  // The step with f32 tiles, then with the f16 tiles that won their shape: time, images/s and the first step's loss.
-  console.log(`\n| ${name} step | batch | f16 tiles | step ms | img/s | model TFLOP/s | first loss |\n|---|---|---|---|---|---|---|`);
+  // The step with f32 tiles, then with the f16 tiles that won their shape: time, images/s, the first step's loss and
+  // how far its gradients are from the f32 step's (the output gradient is a mean over every position: small enough
+  // that f16 operands without loss scaling lose it, which this column shows).
+  console.log(
+    `\n| ${name} step | batch | f16 tiles | step ms | img/s | model TFLOP/s | first loss | gradients vs f32: worst tensor, median tensor |\n|---|---|---|---|---|---|---|---|`,
+  );
+  let f32Gradients: Map<string, Float32Array> | undefined;
   for (const gemmTiles of [undefined, tuned]) {
     const engine = await AimEngine.create(device, config, { batch, recompute: !flags['keep-activations'], gemmTiles });
     try {
       engine.setParameters(initialValues(config));
       const input = stepInput(config, batch);
       const { loss } = await engine.step([input], HYPER);
+      const gradients = await engine.readGradients();
+      const errors = f32Gradients ? tensorErrors(gradients, f32Gradients) : undefined;
+      f32Gradients ??= gradients;
       const stepMs = await timeSteps(engine, input);
       const tflops = stepFlops(config, batch).total / (stepMs / 1000) / 1e12;
-      rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles: gemmTiles?.size ?? 0, stepMs, tflops, loss });
+      rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles: gemmTiles?.size ?? 0, stepMs, tflops, loss, gradientErrors: errors });
       saveJson();
+      const gradientCell = errors ? `${errors.worst.toExponential(2)} (${errors.worstName}), ${errors.median.toExponential(2)}` : '-';
       console.log(
-        `| ${name} | ${batch} | ${gemmTiles?.size ?? 0} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${loss.toFixed(6)} |`,
+        `| ${name} | ${batch} | ${gemmTiles?.size ?? 0} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${loss.toFixed(6)} | ${gradientCell} |`,
       );
     } finally {
       await engine.destroy();
     }
   }
   device.destroy();
+}
+
+/** Per tensor, max |got - want| / max |want|: the worst tensor (and its name) and the median over tensors. */
+function tensorErrors(got: Map<string, Float32Array>, want: Map<string, Float32Array>): { worst: number; worstName: string; median: number } {
+  const errors = [...want].map(([name, w]) => {
+    const g = got.get(name)!;
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < w.length; i++) {
+      diff = Math.max(diff, Math.abs(g[i] - w[i]));
+      scale = Math.max(scale, Math.abs(w[i]));
+    }
+    return { name, error: Number.isNaN(diff) ? Infinity : diff / (scale || 1) };
+  });
+  errors.sort((a, b) => a.error - b.error);
+  const worst = errors.at(-1)!;
+  return { worst: worst.error, worstName: worst.name, median: errors[errors.length >> 1].error };
 }
 
 async function main(): Promise<void> {

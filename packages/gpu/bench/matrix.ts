@@ -20,6 +20,30 @@ export function describeMatrixSupport(adapter: GPUAdapter): string[] {
   ];
 }
 
+const [m, n, k, batch] = [300, 260, 203, 2];
+const problems = new Map<string, { a: Float32Array; b: Float32Array; want: Float32Array; scale: Float32Array }>();
+
+/** Random operands of one layout, their exact product and each output's sum |a| |b| (computed once, for every tile). */
+function problem(transA: boolean, transB: boolean) {
+  const key = `${transA}${transB}`;
+  const hit = problems.get(key);
+  if (hit) return hit;
+  const a = randomArray(batch * m * k, 31);
+  const b = randomArray(batch * k * n, 32);
+  const [lda, ldb] = [transA ? m : k, transB ? k : n];
+  const want = new Float32Array(batch * m * n);
+  const scale = new Float32Array(batch * m * n);
+  const [absA, absB] = [a.map(Math.abs), b.map(Math.abs)];
+  for (let z = 0; z < batch; z++) {
+    const at = (x: Float32Array, len: number) => x.subarray(z * len);
+    gemmReference({ m, n, k, transA, transB, a: at(a, m * k), lda, b: at(b, k * n), ldb, c: at(want, m * n), ldc: n });
+    gemmReference({ m, n, k, transA, transB, a: at(absA, m * k), lda, b: at(absB, k * n), ldb, c: at(scale, m * n), ldc: n });
+  }
+  const made = { a, b, want, scale };
+  problems.set(key, made);
+  return made;
+}
+
 /**
  * The worst error of `tile` over NN, NT and TN on odd sizes (edge tiles, several K-slices, a batch of two), each
  * output's error divided by its sum |a| |b|: within F16_PRODUCT_TOLERANCE when the f16 path computes the product.
@@ -27,24 +51,14 @@ export function describeMatrixSupport(adapter: GPUAdapter): string[] {
  * Dawn's message: the first GPU run of a path no machine here can execute should say why it failed.
  */
 export async function matrixTileError(device: GPUDevice, tile: GemmTile): Promise<number> {
-  const [m, n, k, batch] = [300, 260, 203, 2];
   let worst = 0;
   for (const [transA, transB] of [
     [false, false],
     [false, true],
     [true, false],
-  ]) {
-    const a = randomArray(batch * m * k, 31);
-    const b = randomArray(batch * k * n, 32);
+  ] as const) {
+    const { a, b, want, scale } = problem(transA, transB);
     const [lda, ldb] = [transA ? m : k, transB ? k : n];
-    const want = new Float32Array(batch * m * n);
-    const scale = new Float32Array(batch * m * n);
-    const [absA, absB] = [a.map(Math.abs), b.map(Math.abs)];
-    for (let z = 0; z < batch; z++) {
-      const at = (x: Float32Array, len: number) => x.subarray(z * len);
-      gemmReference({ m, n, k, transA, transB, a: at(a, m * k), lda, b: at(b, k * n), ldb, c: at(want, m * n), ldc: n });
-      gemmReference({ m, n, k, transA, transB, a: at(absA, m * k), lda, b: at(absB, k * n), ldb, c: at(scale, m * n), ldc: n });
-    }
     const h = harness(device);
     const [A, B, C] = [h.input('A', a), h.input('B', b), h.input('C', new Float32Array(batch * m * n))];
     gemm(h.pb, {
