@@ -385,29 +385,35 @@ async function matrixMain(): Promise<void> {
   }
   saveJson();
 
-  // The step with f32 tiles, then with the f16 tiles that won their shape: time, images/s, the first step's loss and
-  // how far its gradients are from the f32 step's (the output gradient is a mean over every position: small enough
-  // that f16 operands without loss scaling lose it, which this column shows).
+  // The step with f32 tiles, then with the f16 tiles that won their shape, without and with loss scaling: time,
+  // images/s, the first step's loss and how far its gradients are from the f32 step's (the output gradient is a mean
+  // over every position, small enough that f16 operands lose much of it unless the loss is scaled).
   console.log(
-    `\n| ${name} step | batch | f16 tiles | step ms | img/s | model TFLOP/s | first loss | gradients vs f32: worst tensor, median tensor |\n|---|---|---|---|---|---|---|---|`,
+    `\n| ${name} step | batch | f16 tiles | gradScale | step ms | img/s | model TFLOP/s | first loss | gradients vs f32: worst tensor, median tensor |\n|---|---|---|---|---|---|---|---|---|`,
   );
   let f32Gradients: Map<string, Float32Array> | undefined;
-  for (const gemmTiles of [undefined, tuned]) {
+  for (const [gemmTiles, gradScale] of [
+    [undefined, 1],
+    [tuned, 1],
+    [tuned, F16_GRAD_SCALE],
+  ] as const) {
     const engine = await AimEngine.create(device, config, { batch, recompute: !flags['keep-activations'], gemmTiles });
     try {
       engine.setParameters(initialValues(config));
       const input = stepInput(config, batch);
-      const { loss } = await engine.step([input], HYPER);
+      const first = await engine.step([input], { ...HYPER, gradScale });
       const gradients = await engine.readGradients();
+      for (const g of gradients.values()) g.forEach((x, i) => (g[i] = x / gradScale));
       const errors = f32Gradients ? tensorErrors(gradients, f32Gradients) : undefined;
       f32Gradients ??= gradients;
       const stepMs = await timeSteps(engine, input);
       const tflops = stepFlops(config, batch).total / (stepMs / 1000) / 1e12;
-      rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles: gemmTiles?.size ?? 0, stepMs, tflops, loss, gradientErrors: errors });
+      const f16Tiles = gemmTiles?.size ?? 0;
+      rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles, gradScale, stepMs, tflops, ...first, gradientErrors: errors });
       saveJson();
       const gradientCell = errors ? `${errors.worst.toExponential(2)} (${errors.worstName}), ${errors.median.toExponential(2)}` : '-';
       console.log(
-        `| ${name} | ${batch} | ${gemmTiles?.size ?? 0} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${loss.toFixed(6)} | ${gradientCell} |`,
+        `| ${name} | ${batch} | ${f16Tiles} | ${gradScale} | ${fmt(stepMs, 1)} | ${fmt((batch * 1000) / stepMs, 1)} | ${fmt(tflops)} | ${first.loss.toFixed(6)}${first.nonFinite ? ' (non-finite)' : ''} | ${gradientCell} |`,
       );
     } finally {
       await engine.destroy();
@@ -415,6 +421,9 @@ async function matrixMain(): Promise<void> {
   }
   device.destroy();
 }
+
+/** The loss scale of the bench's f16 step: PyTorch's GradScaler starts at 2^16. */
+const F16_GRAD_SCALE = 2 ** 16;
 
 /** Per tensor, max |got - want| / max |want|: the worst tensor (and its name) and the median over tensors. */
 function tensorErrors(got: Map<string, Float32Array>, want: Map<string, Float32Array>): { worst: number; worstName: string; median: number } {

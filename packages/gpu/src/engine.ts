@@ -23,6 +23,13 @@ export interface AdamWHyper {
   readonly weightDecay: number;
   /** Global-norm clipping threshold; 0 turns clipping off. */
   readonly clipNorm: number;
+  /**
+   * Loss scaling (default 1): the backward runs on gradScale times the gradient, and the norm, clipping and update
+   * divide it out again. A power of two keeps f32 steps bit for bit; with f16 GEMM tiles it keeps small gradients
+   * representable. Too large a scale overflows, and the non-finite gate then stops the run as for any non-finite
+   * gradient.
+   */
+  readonly gradScale?: number;
 }
 
 export interface EngineStepStats {
@@ -56,6 +63,8 @@ export class AimEngine {
   private phase: 'idle' | 'accumulated' | 'exchanging' | 'exchanged' = 'idle';
   /** Host copy of the gradients and the loss for the data-parallel exchange, allocated on first use. */
   private exchange: Float32Array | undefined;
+  /** The gradScale of the gradients accumulated for the data-parallel step in progress. */
+  private accumulatedScale = 1;
 
   private constructor(device: GPUDevice, program: EngineProgram) {
     this.config = program.config;
@@ -156,7 +165,7 @@ export class AimEngine {
     return this.readArena(this.program.params);
   }
 
-  /** Gradients of the last step (accumulated over its micro-batches, before clipping). */
+  /** Gradients of the last step (accumulated over its micro-batches, before clipping; times its gradScale). */
   readGradients(): Promise<Map<string, Float32Array>> {
     this.requireHead();
     return this.readArena(this.program.grads);
@@ -250,14 +259,16 @@ export class AimEngine {
    * weighted by its share of `stepPositions`, the weighted target positions of the WHOLE step (every process's
    * micro-batches; see lossPositions), so the sum over processes is what step() accumulates in one process.
    */
-  accumulateGradients(micro: readonly MicroBatch[], stepPositions: number): void {
+  accumulateGradients(micro: readonly MicroBatch[], stepPositions: number, gradScale = 1): void {
     this.requireIdle('accumulateGradients()');
+    const scale = checkGradScale(gradScale);
     if (micro.length === 0) throw new Error('engine: a step needs at least one micro-batch');
     const mine = micro.reduce((n, mb) => n + this.lossPositions(mb.prefixLengths), 0);
     if (!Number.isInteger(stepPositions) || stepPositions < mine) {
       throw new Error(`engine: the step's loss positions (${stepPositions}) must be an integer >= this process's ${mine}`);
     }
-    this.submitMicroBatches(micro, { ...NEUTRAL_STEP, lossScale: 1 / stepPositions });
+    this.submitMicroBatches(micro, { ...NEUTRAL_STEP, lossScale: 1 / stepPositions, ...scale });
+    this.accumulatedScale = gradScale;
     this.phase = 'accumulated';
   }
 
@@ -301,6 +312,9 @@ export class AimEngine {
   applyUpdate(hyper: AdamWHyper): Promise<EngineStepStats> {
     this.check();
     if (this.phase !== 'exchanged') throw new Error(`engine: applyUpdate() needs exchangeGradients() first (state: ${this.phase})`);
+    if ((hyper.gradScale ?? 1) !== this.accumulatedScale) {
+      throw new Error(`engine: applyUpdate() with gradScale ${hyper.gradScale ?? 1}, but the gradients were accumulated with ${this.accumulatedScale}`);
+    }
     const update = this.updates + 1;
     this.rt.writeStep({ ...this.updateValues(hyper, update), lossScale: 1 });
     this.updates = update;
@@ -327,6 +341,7 @@ export class AimEngine {
       eps: hyper.eps,
       decayFactor: hyper.weightDecay > 0 ? 1 - hyper.lr * hyper.weightDecay : 1,
       clip: Number.isFinite(hyper.clipNorm) ? hyper.clipNorm : 0,
+      ...checkGradScale(hyper.gradScale ?? 1),
     };
   }
 
@@ -425,4 +440,10 @@ export class AimEngine {
     await this.rt.device.queue.onSubmittedWorkDone();
     this.rt.destroy();
   }
+}
+
+/** The step-uniform values of loss scale `s`, after checking it is a positive finite number. */
+function checkGradScale(s: number): { gradScale: number; gradUnscale: number } {
+  if (!(s > 0 && Number.isFinite(s))) throw new Error(`engine: gradScale must be a positive finite number, got ${s}`);
+  return { gradScale: s, gradUnscale: 1 / s };
 }

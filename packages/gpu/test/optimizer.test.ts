@@ -40,6 +40,8 @@ function stepFor(h: Hyper, t: number): StepValues {
     decayFactor: h.weightDecay > 0 ? 1 - h.lr * h.weightDecay : 1,
     clip: h.clip,
     lossScale: 1,
+    gradScale: 1,
+    gradUnscale: 1,
   };
 }
 

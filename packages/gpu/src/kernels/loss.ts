@@ -56,7 +56,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
   var w = 0.0;
   if (i + 1u >= prefix[row / KK]) { w = 1.0; }
   var e = 0.0;
-  let g = w * 2.0 / f32(PD) * step.lossScale;
+  let g = w * 2.0 / f32(PD) * step.lossScale * step.gradScale;
   for (var j = 0u; j < ${c}u; j = j + 1u) {
     let col = tid + j * ${WG}u;
     if (col < PD) {

@@ -49,13 +49,14 @@ ${workgroupSumWgsl(WG)}
 fn main(@builtin(local_invocation_index) tid: u32) {
   var s = 0.0;
   for (var i = tid; i < p.parts; i = i + ${WG}u) { s = s + Part[i]; }
-  let norm = sqrt(wg_sum(s, tid));
+  // The gradients are gradScale times the true ones: the norm, and through the clip scale the update, take them back.
+  let norm = sqrt(wg_sum(s, tid)) * step.gradUnscale;
   if (tid == 0u) {
     let bad = !is_finite_f32(norm) || !is_finite_f32(Stats[${STAT.loss}]);
     var scale = 1.0;
     if (step.clip > 0.0 && norm > step.clip) { scale = step.clip / (norm + 1e-6); }
     Stats[${STAT.gradNorm}] = norm;
-    Stats[${STAT.clipScale}] = scale;
+    Stats[${STAT.clipScale}] = scale * step.gradUnscale;
     Stats[${STAT.nonFinite}] = select(0.0, 1.0, bad);
     if (bad) { Stats[${STAT.halted}] = 1.0; }
   }

@@ -10,9 +10,25 @@ export interface BindingSpec {
 
 /**
  * Fields of the per-step uniform, in order (each f32). 1 - beta and 1 - lr * wd are computed on the host in float64,
- * as @aim/train's AdamW does, so both round the same way.
+ * as @aim/train's AdamW does, so both round the same way. lossScale weights a micro-batch's loss and gradient;
+ * gradScale multiplies only the gradient that seeds the backward (loss scaling: with f16 GEMM operands, small
+ * gradients stay representable), and gradUnscale = 1 / gradScale brings the norm and the update back.
  */
-export const STEP_FIELDS = ['lr', 'bc1', 'bc2', 'beta1', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'eps', 'decayFactor', 'clip', 'lossScale'] as const;
+export const STEP_FIELDS = [
+  'lr',
+  'bc1',
+  'bc2',
+  'beta1',
+  'oneMinusBeta1',
+  'beta2',
+  'oneMinusBeta2',
+  'eps',
+  'decayFactor',
+  'clip',
+  'lossScale',
+  'gradScale',
+  'gradUnscale',
+] as const;
 export type StepValues = Record<(typeof STEP_FIELDS)[number], number>;
 
 /** Step values that update nothing (evaluation): lr 0, no clipping, loss scale 1. */
@@ -28,6 +44,8 @@ export const NEUTRAL_STEP: StepValues = Object.freeze({
   decayFactor: 1,
   clip: 0,
   lossScale: 1,
+  gradScale: 1,
+  gradUnscale: 1,
 });
 
 /** A WGSL extension a kernel enables, and the device feature that allows it. */
