@@ -1,8 +1,9 @@
 // The bench's --matrix part: what the adapter offers for f16 subgroup-matrix (tensor core) GEMMs, and how close an
 // f16 tile's result is to the exact product.
 import { SUBGROUP_MATRIX_FEATURES, adapterSubgroupInfo } from '../src/device.js';
-import { type GemmTile, gemm, gemmReference } from '../src/kernels/gemm.js';
-import { harness, randomArray } from '../test/harness.js';
+import { type GemmTile, gemmReference } from '../src/kernels/gemm.js';
+import { randomArray } from '../test/harness.js';
+import { runBatchedGemm } from './batched-gemm.js';
 
 /**
  * Rounding both operands to f16 (relative error 2^-11 each) bounds each product's error by about 2^-10 of |a| |b|,
@@ -58,33 +59,7 @@ export async function matrixTileError(device: GPUDevice, tile: GemmTile): Promis
     [true, false],
   ] as const) {
     const { a, b, want, scale } = problem(transA, transB);
-    const [lda, ldb] = [transA ? m : k, transB ? k : n];
-    const h = harness(device);
-    const [A, B, C] = [h.input('A', a), h.input('B', b), h.input('C', new Float32Array(batch * m * n))];
-    gemm(h.pb, {
-      m,
-      n,
-      k,
-      transA,
-      transB,
-      tile,
-      batch: { outer: batch, inner: 1 },
-      a: { buf: A, ld: lda, sOuter: m * k },
-      b: { buf: B, ld: ldb, sOuter: k * n },
-      c: { buf: C, ld: n, sOuter: m * n },
-    });
-    device.pushErrorScope('internal');
-    device.pushErrorScope('validation');
-    const ran = await h.run([C]).then(
-      ([c]) => c,
-      (e: Error) => e,
-    );
-    const validation = await device.popErrorScope();
-    const internal = await device.popErrorScope();
-    const refused = validation ?? internal;
-    if (refused) throw new Error(refused.message.split('\n').slice(0, 3).join(' '));
-    if (ran instanceof Error) throw ran;
-    const got = ran;
+    const got = await runBatchedGemm(device, tile, { m, n, k, batch, transA, transB, a, b });
     for (let i = 0; i < got.length; i++) {
       const err = Math.abs(got[i] - want[i]) / Math.max(scale[i], 1e-30);
       worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);

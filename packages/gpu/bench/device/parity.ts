@@ -17,8 +17,8 @@ import {
   vettedWebGpuAdapter,
 } from '@aim/model';
 import { AimEngine, requestEngineDevice } from '../../src/index.js';
-import { GEMM_TILES, type GemmTile, gemm, gemmReference, gemmWorkgroupBytes } from '../../src/kernels/gemm.js';
-import { harness } from '../../test/harness.js';
+import { GEMM_TILES, type GemmTile, gemmReference, gemmWorkgroupBytes } from '../../src/kernels/gemm.js';
+import { runBatchedGemm } from '../batched-gemm.js';
 import { TILE_CANDIDATES, tileName } from '../tiles.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
@@ -69,23 +69,9 @@ async function gemmTiles(device: GPUDevice, software: boolean): Promise<void> {
     }
     let worst = { err: 0, tile: '-' };
     for (const tile of tiles) {
-      const h = harness(device);
-      const [A, B, C] = [h.input('A', a), h.input('B', b), h.input('C', new Float32Array(batch * m * n))];
-      gemm(h.pb, {
-        m,
-        n,
-        k,
-        transA,
-        transB,
-        tile,
-        batch: { outer: batch, inner: 1 },
-        a: { buf: A, ld: lda, sOuter: m * k },
-        b: { buf: B, ld: ldb, sOuter: k * n },
-        c: { buf: C, ld: n, sOuter: m * n },
-      });
-      // A tile that throws counts as failed, and the remaining tiles and checks still run.
-      const err = await h.run([C]).then(
-        ([got]) => relError(got, want),
+      // A tile that fails counts as failed, and the remaining tiles and checks still run.
+      const err = await runBatchedGemm(device, tile, { m, n, k, batch, transA, transB, a, b }).then(
+        (got) => relError(got, want),
         () => Infinity,
       );
       if (err > worst.err) worst = { err, tile: tileName(tile) };

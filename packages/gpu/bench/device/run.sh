@@ -42,21 +42,21 @@ log "engine parity"
 timeout 100 "$node_bin" "$dev/parity.mjs" --golden "$dev/golden" ${sw[@]+"${sw[@]}"} 2>&1 | grep -v '^Warning\|^$' | tee "$results/parity.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 
+# run_bench NAME LIMIT ARGS...: one bench run, its table in $results/NAME.txt and its JSON in $results/NAME.json.
+run_bench() {
+  local name=$1 limit=$2
+  shift 2
+  log "$name (limit ${limit} s): $*"
+  timeout "$limit" "$node_bin" "$dev/bench.mjs" "$@" --peak-tflops "${AIM_DEVICE_PEAK_TFLOPS:-67}" --json "$results/$name.json" ${sw[@]+"${sw[@]}"} 2>&1 \
+    | grep -v '^Warning\|^$\|Hi, looks like' | tee "$results/$name.txt"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" = 124 ] && log "$name: stopped by its ${limit} s limit; the rows above (and $name.json) are complete measurements"
+  [ "$rc" = 0 ] || status=1
+}
+
 left=$(( 370 - ($(date +%s) - start) ))
 [ "$left" -gt 330 ] && left=330
-log "bench (limit ${left} s): ${bench_args[*]}"
-timeout "$left" "$node_bin" "$dev/bench.mjs" "${bench_args[@]}" --peak-tflops "${AIM_DEVICE_PEAK_TFLOPS:-67}" --json "$results/bench.json" ${sw[@]+"${sw[@]}"} 2>&1 \
-  | grep -v '^Warning\|^$\|Hi, looks like' | tee "$results/bench.txt"
-rc=${PIPESTATUS[0]}
-[ "$rc" = 124 ] && log "bench: stopped by its ${left} s limit; the rows above (and bench.json) are complete measurements"
-[ "$rc" = 0 ] || status=1
-
-left=$(( 470 - ($(date +%s) - start) ))
-log "f16 subgroup-matrix GEMMs (limit ${left} s): ${matrix_args[*]}"
-timeout "$left" "$node_bin" "$dev/bench.mjs" "${matrix_args[@]}" --peak-tflops "${AIM_DEVICE_PEAK_TFLOPS:-67}" --json "$results/matrix.json" ${sw[@]+"${sw[@]}"} 2>&1 \
-  | grep -v '^Warning\|^$\|Hi, looks like' | tee "$results/matrix.txt"
-rc=${PIPESTATUS[0]}
-[ "$rc" = 124 ] && log "matrix: stopped by its ${left} s limit; the rows above (and matrix.json) are complete measurements"
-[ "$rc" = 0 ] || status=1
+run_bench bench "$left" "${bench_args[@]}"
+run_bench matrix $(( 470 - ($(date +%s) - start) )) "${matrix_args[@]}"
 log "done (exit $status)"
 exit $status
