@@ -59,7 +59,9 @@ describe('npm pack', () => {
       expect(files).toContain('dist/index.js');
       expect(files).toContain('dist/index.d.ts');
       expect(files).toContain('package.json');
-      expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.test.js'))).toEqual([]);
+      // The TypeScript sources ship beside dist/ (its source maps point at them); tests do not.
+      expect(files).toContain('src/index.ts');
+      expect(files.filter((f) => f.startsWith('test/') || /\.test\.[jt]s$/.test(f))).toEqual([]);
 
       const project = join(dir, 'scratch');
       run('mkdir', ['-p', project], dir);
