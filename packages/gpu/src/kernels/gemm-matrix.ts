@@ -7,7 +7,7 @@
 import type { GemmTile, GemmVariant, SubgroupMatrixShape } from './gemm.js';
 import type { KernelHeader } from './wgsl.js';
 
-/** Halves added to every staged row: rows start 16 bytes apart from a bank boundary, loads stay 16-byte aligned. */
+/** Halves of padding per staged row: consecutive rows start on different memory banks, and loads stay 16-byte aligned. */
 const PAD = 8;
 
 const HEADER: KernelHeader = {
