@@ -7,6 +7,7 @@ import { AimEngine } from '@aim/gpu';
 import { ConfigError, createRunParts, formatConfig, runPretraining, selectCompute, type RunSummary, type TrainConfig } from '@aim/train';
 import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
+import { readGpuTiles } from './gpu-tiles.js';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
 import { abortJob, joinDistributed, type Distributed } from './distributed.js';
@@ -92,6 +93,8 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   }
   progress.every = config.logEvery;
 
+  // Checked before anything is printed, read or opened: a bad file is a usage error.
+  const tuned = config.gpuTiles ? readGpuTiles(config.gpuTiles) : undefined;
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
@@ -99,12 +102,18 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
 
+  if (config.gpuTiles && !compute.device) log(`--gpu-tiles ${config.gpuTiles}: not used (the WebGPU engine is not computing)`);
   const hostParts = createRunParts({ config, data, backend: compute.backend });
   const m = hostParts.model;
   let parts = hostParts;
   if (compute.device) {
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
-    const engine = await AimEngine.create(compute.device, m.config, { batch: config.batchSize, recompute: config.activations !== 'keep' });
+    const engine = await AimEngine.create(compute.device, m.config, {
+      batch: config.batchSize,
+      recompute: config.activations !== 'keep',
+      gemmTiles: tuned?.tiles,
+    });
+    if (tuned) log(`engine: tuned tiles for ${tuned.tiles.size} GEMM shapes from ${config.gpuTiles} (tuned on ${tuned.adapter})`);
     parts = { ...hostParts, engine };
     log(
       `engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`,

@@ -1,7 +1,7 @@
 // The CLI as a user runs it (a child process on the cpu backend with small MNIST shards): stop-at then resume,
 // SIGINT, a diverging run, missing data, --help and bad flags. Progress and messages go to stderr, the summary to stdout.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -129,6 +129,20 @@ describe('trainer CLI', { timeout: 240_000 }, () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe("trainer:train: --backend: 'wsam' is not one of auto, tensorflow, webgpu, wasm, cpu (did you mean 'wasm'?) (see --help)\n");
+  });
+
+  it('a bad --gpu-tiles file: exit 2, one line naming the file, the tile and what is wrong, no run folder', async () => {
+    const out = join(dir, 'runs/tiles');
+    const args = ['--preset', 'smoke', '--variant', 'aim-dev-nano', '--backend', 'cpu', '--no-val', '--out', out];
+    const file = join(dir, 'tiles.json');
+    writeFileSync(file, JSON.stringify({ format: 'aim-gemm-tiles/1', adapter: 'x', tiles: { 'NN n64 k64': { bm: 64, bn: 64, bk: 0, tm: 4, tn: 4 } } }));
+    const bad = await trainer([...args, '--gpu-tiles', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`trainer:train: --gpu-tiles ${file}: tile "NN n64 k64": bk must be a positive integer, got 0 (see --help)\n`);
+    const missing = await trainer([...args, '--gpu-tiles', join(dir, 'none.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--gpu-tiles ${join(dir, 'none.json')}: cannot read it (ENOENT)`);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('--help prints the usage on stdout and exits 0', async () => {

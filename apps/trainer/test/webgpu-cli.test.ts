@@ -1,13 +1,14 @@
 // The GPU path as a user runs it, on SwiftShader where there is no GPU: `trainer:train --backend webgpu` for a few
 // steps, then `eval:probe --backend webgpu` on its checkpoint. Both exit 0 (no crash at exit) and match their cpu runs.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { probeWebGpu } from '@aim/model';
+import { describeEngine, gemmTileKey, gemmTilesFile } from '@aim/gpu';
+import { probeWebGpu, resolveAimConfig } from '@aim/model';
 import { prepareMnist } from '@aim/shards';
 
 const TRAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -47,8 +48,9 @@ beforeAll(async () => {
 });
 
 describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend webgpu', { timeout: 600_000 }, () => {
+  let common: string[];
   it('train a few steps, probe the checkpoint: exit 0, the same numbers as on cpu', async () => {
-    const common = [
+    common = [
       '--preset',
       'smoke',
       '--variant',
@@ -103,5 +105,21 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(probeCpu.code, probeCpu.stderr.slice(-2000)).toBe(0);
     // Features agree to ~1e-7, so the probes trained on them agree to within one test image of 16.
     expect(Math.abs(top1(probeGpu.stdout) - top1(probeCpu.stdout))).toBeLessThanOrEqual(100 / 16);
+  });
+
+  it('--gpu-tiles (the bench sweep file): every unbatched GEMM on its tuned tile, the same losses bit for bit', async () => {
+    const defaultRun = join(dir, 'gpu');
+    expect(existsSync(join(defaultRun, 'metrics.jsonl')), 'compares with the run of the test above').toBe(true);
+    // Not a tile the defaults pick for these small shapes, so the tuned run really runs other kernels.
+    const tile = { bm: 32, bn: 64, bk: 8, tm: 2, tn: 4, prefetch: true };
+    const keys = describeEngine(resolveAimConfig('aim-dev-nano'), { batch: 4 })
+      .pb.dispatches.filter((d) => /^gemm[NT]{2}$/.test(d.kernel.name) && d.workgroups[2] === 1)
+      .map((d) => gemmTileKey({ m: d.params[0], n: d.params[1], k: d.params[2], transA: d.kernel.name[4] === 'T', transB: d.kernel.name[5] === 'T' }));
+    const file = join(dir, 'gemm-tiles.json');
+    writeFileSync(file, JSON.stringify(gemmTilesFile(new Map(keys.map((k) => [k, tile])), 'test')));
+    const tuned = await run(TRAIN, [...common, '--backend', 'webgpu', '--gpu-tiles', file, '--out', join(dir, 'gpu-tuned')]);
+    expect(tuned.code, tuned.stderr.slice(-2000)).toBe(0);
+    expect(tuned.stderr).toContain(`engine: tuned tiles for ${new Set(keys).size} GEMM shapes from ${file} (tuned on test)`);
+    expect(trainLosses(join(dir, 'gpu-tuned'))).toEqual(trainLosses(defaultRun));
   });
 });

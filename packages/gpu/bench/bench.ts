@@ -22,7 +22,16 @@ import {
   stepFlops,
   vettedWebGpuAdapter,
 } from '@aim/model';
-import { AimEngine, GEMM_TILES, type GemmTile, SUBGROUP_MATRIX_DAWN_TOGGLES, f16MatrixShapes, planMemory, requestEngineDevice } from '../src/index.js';
+import {
+  AimEngine,
+  GEMM_TILES,
+  type GemmTile,
+  SUBGROUP_MATRIX_DAWN_TOGGLES,
+  f16MatrixShapes,
+  gemmTilesFile,
+  planMemory,
+  requestEngineDevice,
+} from '../src/index.js';
 import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
@@ -46,6 +55,7 @@ const { values: flags } = parseArgs({
     matrix: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     json: { type: 'string' },
+    'tiles-out': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -54,6 +64,7 @@ if (flags.help) {
   --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant)
   --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
   --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file
+  --tiles-out file (with --sweep: each swept shape's best tile, the file the trainer's --gpu-tiles reads)
   --robustness on|off|both (Dawn's bounds checks on every storage access; off: the disable_robustness toggle;
     both: everything with them on, then the GEMM rate and the first variant's step with and without)
   --matrix (only the f16 subgroup-matrix GEMM path: what the adapter offers, each tile's error and rate at --gemm-n,
@@ -443,6 +454,8 @@ function tensorErrors(got: Map<string, Float32Array>, want: Map<string, Float32A
 }
 
 async function main(): Promise<void> {
+  if (flags['tiles-out'] && (!flags.sweep || flags.matrix))
+    throw new Error("gpu bench: --tiles-out needs --sweep (and not --matrix): it writes the sweep's best tile per shape");
   if (flags.matrix) return matrixMain();
   const mode = flags.robustness;
   if (!['on', 'off', 'both'].includes(mode)) throw new Error(`gpu bench: --robustness ${mode}: expected on, off or both`);
@@ -500,6 +513,10 @@ async function main(): Promise<void> {
   const shapes = timed ? await stepShapes(device, tile, finalists, peak) : { names: {}, tiles: new Map<string, GemmTile>() };
   head.shapeTiles = shapes.names;
   saveJson();
+  if (flags['tiles-out'] && shapes.tiles.size > 0) {
+    writeFileSync(flags['tiles-out'], `${JSON.stringify(gemmTilesFile(shapes.tiles, describeAdapter(opened.summary)), null, 2)}\n`);
+    console.log(`tuned tiles of ${shapes.tiles.size} shapes written to ${flags['tiles-out']} (trainer: --gpu-tiles ${flags['tiles-out']})`);
+  }
 
   const torchRows: string[] = [];
   const torchRuns = new Map<string, ReturnType<typeof torchStep>>();

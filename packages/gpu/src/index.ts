@@ -5,3 +5,4 @@ export { AimEngine, type AdamWHyper, type EngineStepStats, type FeatureRequest, 
 export { GEMM_TILES, type GemmTile, type SubgroupMatrixShape, gemm, gemmReference, gemmTileKey } from './kernels/gemm.js';
 export { ProgramBuilder } from './program.js';
 export { Runtime, type GpuCounters } from './runtime.js';
+export { GEMM_TILES_FORMAT, type GemmTilesFile, gemmTilesFile, parseGemmTiles } from './tuned-tiles.js';

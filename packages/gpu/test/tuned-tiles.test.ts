@@ -2,7 +2,7 @@
 // key is in the map runs with that tile, attention's batched GEMMs keep theirs, and the step computes the same.
 import { describe, expect, it } from 'vitest';
 import { numPatches, patchDim, resolveAimConfig } from '@aim/model';
-import { AimEngine, type GemmTile, describeEngine, gemmTileKey } from '../src/index.js';
+import { AimEngine, type GemmTile, describeEngine, gemmTileKey, gemmTilesFile, parseGemmTiles } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
 
 const config = resolveAimConfig('aim-dev-tiny');
@@ -89,4 +89,26 @@ describe.skipIf(gpuUnavailable !== undefined)('a step with tuned tiles', () => {
     }
     expect(worst).toBeLessThan(1e-4);
   }, 300_000);
+});
+
+describe('the tuned-tiles file (bench --tiles-out, trainer --gpu-tiles)', () => {
+  const tiles = new Map<string, GemmTile>([
+    ['NN n192 k64', TUNED],
+    ['TN m64 n256', { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, prefetch: true, vec4: true, doubleBuffer: true }],
+  ]);
+  const written = () => JSON.parse(JSON.stringify(gemmTilesFile(tiles, 'nvidia / hopper'))) as Record<string, unknown>;
+
+  it('reads back what the bench writes', () => {
+    expect(parseGemmTiles(written(), 'tiles.json')).toEqual({ adapter: 'nvidia / hopper', tiles });
+  });
+
+  it('names the file, the tile and what is wrong', () => {
+    const withTile = (key: string, tile: unknown) => ({ ...written(), tiles: { [key]: tile } });
+    expect(() => parseGemmTiles({ tiles: {} }, 'a.json')).toThrow(/^a\.json: not a GEMM tiles file \(expected "format": "aim-gemm-tiles\/1"\)$/);
+    expect(() => parseGemmTiles(withTile('NN 192 64', TUNED), 'a.json')).toThrow(/a\.json: tile "NN 192 64": the key must look like/);
+    expect(() => parseGemmTiles(withTile('NN n192 k64', { ...TUNED, bk: 0 }), 'a.json')).toThrow(/tile "NN n192 k64": bk must be a positive integer, got 0/);
+    expect(() => parseGemmTiles(withTile('NN n192 k64', { ...TUNED, vec4: 'yes' }), 'a.json')).toThrow(/vec4 must be true or false/);
+    expect(() => parseGemmTiles(withTile('NN n192 k64', { ...TUNED, bq: 3 }), 'a.json')).toThrow(/unknown field\(s\) bq/);
+    expect(() => parseGemmTiles(withTile('NN n192 k64', { ...TUNED, tm: 5 }), 'a.json')).toThrow(/tile "NN n192 k64": GEMM tile .* is not valid/);
+  });
 });

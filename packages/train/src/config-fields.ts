@@ -37,6 +37,8 @@ export interface TrainConfig {
   readonly backend: BackendChoice;
   /** WebGPU engine only: 'recompute' keeps each block's input and recomputes the block in the backward; 'keep' keeps all. */
   readonly activations: (typeof ACTIVATIONS)[number];
+  /** WebGPU engine only: a tuned-tiles file (`npx nx run gpu:bench -- --sweep --tiles-out <file>`); empty: defaults. */
+  readonly gpuTiles: string;
   /** Decode workers of the data loader. */
   readonly workers: number;
   /** Batches decoded ahead of the step. */
@@ -96,6 +98,7 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
   backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'compute backend (webgpu: the WebGPU engine; the others: tfjs)'],
   activations: [{ kind: 'enum', values: ACTIVATIONS }, "webgpu: 'recompute' blocks in the backward (least memory) or 'keep' every activation (faster)"],
+  gpuTiles: [str, 'webgpu: GEMM tiles tuned for this GPU (gpu:bench --sweep --tiles-out); the same results, bit for bit'],
   workers: [int(1), 'data-loader decode workers'],
   prefetch: [int(1), 'batches decoded ahead of the step'],
   augment: [{ kind: 'enum', values: AUGMENTATIONS }, "training transform: 'train' (random crop + flip) or 'eval'"],
@@ -129,6 +132,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   ...PAPER_OPTIMISER,
   backend: 'auto',
   activations: 'recompute',
+  gpuTiles: '',
   workers: 2,
   prefetch: 4,
   augment: 'train',

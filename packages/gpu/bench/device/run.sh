@@ -29,12 +29,12 @@ status=0
 sw=()
 if [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" = 1 ]; then
   sw=(--software)
-  bench_args=(--variants aim-dev-nano --batch 2 --gemm-n 256 --steps 1 --shapes-for aim-dev-nano=2 --features-for aim-dev-tiny=4 --torch off
-              --robustness both)
+  bench_args=(--variants aim-dev-nano --batch 2 --gemm-n 256 --steps 1 --sweep --shapes-for aim-dev-nano=2 --features-for aim-dev-tiny=4 --torch off
+              --robustness both --tiles-out "$results/gemm-tiles.json")
   matrix_args=(--matrix --gemm-n 256 --steps 1 --shapes-for aim-dev-nano=2)
 else
   bench_args=(--variants aim-dev-25M,vit-b,aim-600M --batch 32 --batch-for aim-600M=max --steps 3 --sweep
-              --shapes-for aim-600M=64 --features-for aim-1B=64 --robustness both)
+              --shapes-for aim-600M=64 --features-for aim-1B=64 --robustness both --tiles-out "$results/gemm-tiles.json")
   matrix_args=(--matrix --steps 3 --shapes-for "${AIM_DEVICE_MATRIX_FOR:-vit-b=64}")
 fi
 

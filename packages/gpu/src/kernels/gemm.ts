@@ -98,7 +98,8 @@ const FIELDS = [
 /** Threads of a workgroup running tile `t`: one per TM x TN block, or one subgroup per block with `matrix`. */
 export const gemmThreads = (t: GemmTile): number => (t.bm / t.tm) * (t.bn / t.tn) * (t.matrix?.subgroupSize ?? 1);
 
-function checkTile(t: GemmTile): void {
+/** Throws unless `t` is a tile the kernel can be built with (whole blocks, threads <= 256, loads that divide evenly). */
+export function checkGemmTile(t: GemmTile): void {
   const threads = gemmThreads(t);
   const mx = t.matrix;
   const ok =
@@ -127,7 +128,7 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   const hit = kernelCache.get(key);
   if (hit) return hit;
   const { bm, bn, bk, tm, tn } = v.tile;
-  checkTile(v.tile);
+  checkGemmTile(v.tile);
   const tx = bn / tn;
   const ty = bm / tm;
   const threads = gemmThreads(v.tile);
