@@ -22,7 +22,7 @@ export function readGpuTiles(path: string): { adapter: string; tiles: Map<string
   }
   const f16 = [...parsed.tiles.keys()].filter((key) => parsed.tiles.get(key)!.matrix);
   if (f16.length > 0) {
-    throw new ConfigError(`${source}: f16 subgroup-matrix tiles (${f16.join(', ')}): training runs f32 tiles only (no loss scaling yet)`);
+    throw new ConfigError(`${source}: f16 subgroup-matrix tiles (${f16.join(', ')}): the trainer runs f32 tiles only (it has no dynamic loss scaling yet)`);
   }
   return parsed;
 }
