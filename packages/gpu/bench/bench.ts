@@ -33,6 +33,7 @@ import {
   requestEngineDevice,
 } from '../src/index.js';
 import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
+import { relError } from '../test/harness.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
@@ -346,9 +347,10 @@ async function matrixMain(): Promise<void> {
   const peak = Number(flags['peak-tflops']);
   const n = Number(flags['gemm-n']);
   console.log(`adapter: ${describeAdapter(opened.summary)}`);
-  describeMatrixSupport(adapter).forEach((l) => console.log(l));
+  const support = describeMatrixSupport(adapter);
+  support.forEach((l) => console.log(l));
   const shapes = f16MatrixShapes(adapter);
-  Object.assign(head, { adapter: opened.summary, matrixShapes: shapes, matrixSupport: describeMatrixSupport(adapter) });
+  Object.assign(head, { adapter: opened.summary, matrixShapes: shapes, matrixSupport: support });
   saveJson();
   if (shapes.length === 0) {
     console.log('no f16 x f16 -> f32 subgroup-matrix shape with one subgroup size: nothing to run');
@@ -439,14 +441,8 @@ const F16_GRAD_SCALE = 2 ** 16;
 /** Per tensor, max |got - want| / max |want|: the worst tensor (and its name) and the median over tensors. */
 function tensorErrors(got: Map<string, Float32Array>, want: Map<string, Float32Array>): { worst: number; worstName: string; median: number } {
   const errors = [...want].map(([name, w]) => {
-    const g = got.get(name)!;
-    let diff = 0;
-    let scale = 0;
-    for (let i = 0; i < w.length; i++) {
-      diff = Math.max(diff, Math.abs(g[i] - w[i]));
-      scale = Math.max(scale, Math.abs(w[i]));
-    }
-    return { name, error: Number.isNaN(diff) ? Infinity : diff / (scale || 1) };
+    const error = relError(got.get(name)!, w);
+    return { name, error: Number.isNaN(error) ? Infinity : error };
   });
   errors.sort((a, b) => a.error - b.error);
   const worst = errors.at(-1)!;
