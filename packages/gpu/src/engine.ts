@@ -48,6 +48,12 @@ export interface FeatureRequest {
   readonly prefixLengths?: Int32Array;
 }
 
+/** The engine's per-parameter arenas: weights, gradients and the two AdamW moments (all in compute layout). */
+export type ArenaName = 'parameters' | 'gradients' | 'm' | 'v';
+
+/** Bytes written to the GPU between waits while loading tensors (see loadTensors). */
+const UPLOAD_WAIT_BYTES = 256 * 2 ** 20;
+
 export class AimEngine {
   readonly config: AimConfig;
   readonly program: EngineProgram;
@@ -146,15 +152,64 @@ export class AimEngine {
 
   /** Copies every chunk of an arena to the host a staging buffer at a time; `visit` sees each piece once, in order. */
   private async readPiecesNow(chunks: readonly BufferDesc[], visit: (chunk: number, start: number, piece: Float32Array) => void): Promise<void> {
-    const stagingFloats = this.program.staging.bytes / 4;
     for (let c = 0; c < chunks.length; c++) {
-      const floats = this.program.arena.chunks[c].floats;
-      for (let start = 0; start < floats; start += stagingFloats) {
-        const n = Math.min(stagingFloats, floats - start);
-        this.rt.submit([{ kind: 'copy', src: chunks[c], srcOffset: start * 4, dst: this.program.staging, dstOffset: 0, bytes: n * 4 }]);
-        visit(c, start, new Float32Array(await this.rt.read(this.program.staging, n * 4)));
+      await this.readRangeNow(chunks[c], 0, this.program.arena.chunks[c].floats, (start, piece) => visit(c, start, piece));
+    }
+  }
+
+  /** Copies floats [first, first + count) of `src` to the host a staging buffer at a time, in order. */
+  private async readRangeNow(src: BufferDesc, first: number, count: number, visit: (start: number, piece: Float32Array) => void): Promise<void> {
+    const stagingFloats = this.program.staging.bytes / 4;
+    for (let start = first; start < first + count; start += stagingFloats) {
+      const n = Math.min(stagingFloats, first + count - start);
+      this.rt.submit([{ kind: 'copy', src, srcOffset: start * 4, dst: this.program.staging, dstOffset: 0, bytes: n * 4 }]);
+      visit(start, new Float32Array(await this.rt.read(this.program.staging, n * 4)));
+    }
+  }
+
+  private arenaChunks(arena: ArenaName): readonly BufferDesc[] {
+    if (arena !== 'parameters') this.requireHead();
+    const { params, grads, moments1, moments2 } = this.program;
+    return { parameters: params, gradients: grads, m: moments1, v: moments2 }[arena];
+  }
+
+  private arenaSlot(name: string) {
+    const slot = this.program.arena.slots.get(name);
+    if (!slot) throw new Error(`engine: ${this.config.name} has no parameter '${name}'`);
+    return slot;
+  }
+
+  /** One tensor of an arena (compute layout), read through the staging buffer: a checkpoint streams these. */
+  async readTensor(arena: ArenaName, name: string): Promise<Float32Array> {
+    this.check();
+    const chunks = this.arenaChunks(arena);
+    const slot = this.arenaSlot(name);
+    return this.withStaging(async () => {
+      const out = new Float32Array(slot.size);
+      await this.readRangeNow(chunks[slot.chunk], slot.offset, slot.size, (start, piece) => out.set(piece, start - slot.offset));
+      return out;
+    });
+  }
+
+  /**
+   * Fills an arena tensor by tensor from `read` (compute layout), so a resume holds one tensor on the host at a time;
+   * every UPLOAD_WAIT_BYTES it waits for the GPU to take what was written, which bounds the driver's upload copies.
+   */
+  async loadTensors(arena: 'parameters' | 'm' | 'v', read: (name: string) => Float32Array | Promise<Float32Array>): Promise<void> {
+    this.check();
+    const chunks = this.arenaChunks(arena);
+    let pending = 0;
+    for (const [name, slot] of this.program.arena.slots) {
+      const v = await read(name);
+      if (v.length !== slot.size) throw new Error(`engine: ${arena} '${name}' has ${v.length} values, expected ${slot.size}`);
+      this.rt.write(chunks[slot.chunk], v, slot.offset * 4);
+      pending += v.byteLength;
+      if (pending >= UPLOAD_WAIT_BYTES) {
+        await this.rt.device.queue.onSubmittedWorkDone();
+        pending = 0;
       }
     }
+    await this.rt.device.queue.onSubmittedWorkDone();
   }
 
   setParameters(values: ReadonlyMap<string, Float32Array>): void {

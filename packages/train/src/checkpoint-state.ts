@@ -2,9 +2,7 @@
 // Reading and restoring them on resume, and writing them (rank 0 only) through the atomic checkpoint folders.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs-core';
-import { readSafetensors, saveAimCheckpoint, tensorEntry, writeSafetensors, type AimModel } from '@aim/model';
-import type { AdamW } from './adamw.js';
+import { readSafetensors, saveAimCheckpoint, writeSafetensors, type AimModel, type SafetensorsWriteEntry } from '@aim/model';
 import { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 import { CHECKPOINT_MARKER, latestCheckpoint, latestVerifiedCheckpoint, saveCheckpointDir } from './checkpoint-dir.js';
 import { checkValues, type TrainConfig } from './config.js';
@@ -53,26 +51,20 @@ export function readCheckpointState(checkpointDir: string): CheckpointState {
   return state;
 }
 
-/** Loads a (verified) checkpoint's weights into `model` and moments into `optimizer`; returns its state.json. */
-export async function restoreCheckpoint(checkpointDir: string, model: AimModel, optimizer: AdamW): Promise<CheckpointState> {
-  const state = readCheckpointState(checkpointDir);
-  await loadModelWeights(model, join(checkpointDir, MODEL_FILE));
-  await loadOptimizerState(optimizer, join(checkpointDir, OPTIMIZER_FILE), state.optimizerUpdates);
-  return state;
-}
-
 export interface WriteCheckpointOptions {
   /** The run's checkpoints/ folder. */
   readonly root: string;
   readonly keep: number;
   readonly state: CheckpointState;
+  /** The model as it stands at this step (its weights go to model.safetensors). */
   readonly model: AimModel;
-  readonly optimizer: AdamW;
+  /** optimizer.safetensors: the AdamW moments (`optimizer.m.<param>`, `optimizer.v.<param>`), each produced when written. */
+  readonly moments: readonly SafetensorsWriteEntry[];
 }
 
 /** Writes one checkpoint folder atomically (model, optimizer, state.json, sealed); returns its path. */
 export async function writeCheckpoint(o: WriteCheckpointOptions): Promise<string> {
-  const { state, optimizer } = o;
+  const { state } = o;
   const meta = { step: String(state.step), variant: state.config.variant };
   return saveCheckpointDir({
     root: o.root,
@@ -81,19 +73,15 @@ export async function writeCheckpoint(o: WriteCheckpointOptions): Promise<string
     write: async (dir) => {
       // model.safetensors is a plain AIM checkpoint (config in its metadata) that @aim/model and the eval app load.
       await saveAimCheckpoint(join(dir, MODEL_FILE), { model: o.model, metadata: meta });
-      const moments = optimizer.stateTensors();
-      await writeSafetensors(
-        join(dir, OPTIMIZER_FILE),
-        Object.entries(moments).map(([name, t]) => tensorEntry(name, t)),
-        { ...meta, contents: 'AdamW moments', updates: String(optimizer.updateCount) },
-      );
+      await writeSafetensors(join(dir, OPTIMIZER_FILE), o.moments, { ...meta, contents: 'AdamW moments', updates: String(state.optimizerUpdates) });
       writeFileAtomic(join(dir, CHECKPOINT_MARKER), JSON.stringify(state, null, 2) + '\n');
     },
   });
 }
 
-/** Loads every state-dict tensor of `model` from an AIM safetensors file, one tensor at a time. */
-async function loadModelWeights(model: AimModel, path: string): Promise<void> {
+/** Loads every state-dict tensor of `model` from a (verified) checkpoint's model.safetensors, one tensor at a time. */
+export async function loadCheckpointModel(checkpointDir: string, model: AimModel): Promise<void> {
+  const path = join(checkpointDir, MODEL_FILE);
   const file = await readSafetensors(path);
   try {
     for (const { name } of model.stateSpecs()) {
@@ -110,17 +98,22 @@ async function loadModelWeights(model: AimModel, path: string): Promise<void> {
   }
 }
 
-async function loadOptimizerState(optimizer: AdamW, path: string, updates: number): Promise<void> {
+/** Reads one AdamW moment tensor by name, checking it has the parameter's shape. */
+export type MomentReader = (name: string, shape: readonly number[]) => Promise<Float32Array>;
+
+/** Opens a (verified) checkpoint's optimizer.safetensors for `use`, which reads the moments one tensor at a time. */
+export async function readCheckpointMoments<T>(checkpointDir: string, use: (read: MomentReader) => Promise<T>): Promise<T> {
+  const path = join(checkpointDir, OPTIMIZER_FILE);
   const file = await readSafetensors(path);
-  const tensors: Record<string, tf.Tensor> = {};
   try {
-    for (const name of Object.keys(optimizer.stateTensors())) {
-      if (!file.tensors.has(name)) throw new Error(`${path}: missing optimizer tensor '${name}'`);
-      tensors[name] = await file.readTensor(name);
-    }
-    optimizer.loadState(tensors, updates);
+    return await use(async (name, shape) => {
+      const info = file.tensors.get(name);
+      if (!info) throw new Error(`${path}: missing optimizer tensor '${name}'`);
+      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))
+        throw new Error(`${path}: optimizer tensor '${name}' has shape [${info.shape}], expected [${shape}]`);
+      return file.readFloat32(name);
+    });
   } finally {
-    Object.values(tensors).forEach((t) => t.dispose());
     await file.close();
   }
 }

@@ -44,8 +44,8 @@ export interface RunParts {
   /** Short description of the compute backend, for logs. */
   readonly backend: string;
   /**
-   * The WebGPU engine, when it computes the steps: `model` is then its host copy for checkpoints, synchronised when one
-   * is written or loaded. runPretraining destroys it when the run ends.
+   * The WebGPU engine, when it computes the steps (and holds the AdamW moments): `model` is then the host copy of the
+   * weights, refreshed when a checkpoint is written. runPretraining destroys it when the run ends.
    */
   readonly engine?: AimEngine;
 }

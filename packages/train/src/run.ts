@@ -4,10 +4,9 @@
 // throughput.ts (the moving images/s window), data-share.ts (what each rank reads under data parallelism).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdamW } from './adamw.js';
 import { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 import { assertCheckpointVerified } from './checkpoint-dir.js';
-import { restoreCheckpoint, writeCheckpoint, type CheckpointState } from './checkpoint-state.js';
+import { readCheckpointState, writeCheckpoint, type CheckpointState } from './checkpoint-state.js';
 import { formatConfig, type TrainConfig } from './config.js';
 import { anyRank, microBatchesPerRank, type DataParallel } from './data-parallel.js';
 import { gatherRankPositions, type DataShare } from './data-share.js';
@@ -15,7 +14,7 @@ import { MetricsLog, lossCurveSvg, readMetrics } from './metrics.js';
 import { Prefetcher } from './prefetch.js';
 import type { DataPosition, PositionedBatch, RunParts } from './run-parts.js';
 import { learningRateAt } from './schedule.js';
-import { engineRunner, tfjsRunner } from './step-runner.js';
+import { engineRunner, type StepRunner, tfjsRunner } from './step-runner.js';
 import { ThroughputWindow } from './throughput.js';
 import { NonFiniteLossError, type StepResult } from './train-step.js';
 import { readValidationBatches, validator } from './validation.js';
@@ -100,17 +99,34 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     if (!assertCheckpointVerified(options.resumeFrom).sealed)
       hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
   }
-  const params = parts.model.parameters();
-  const optimizer = new AdamW(params, { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay });
   let startStep = 0;
   let resumePosition: DataPosition | undefined;
+  let resumeState: CheckpointState | undefined;
   if (options.resumeFrom) {
-    const state = await restoreCheckpoint(options.resumeFrom, parts.model, optimizer);
-    resumePosition = state.dataPosition;
-    startStep = state.step;
-    if (state.dataPosition.microBatches !== state.step * config.accum) {
+    resumeState = readCheckpointState(options.resumeFrom);
+    resumePosition = resumeState.dataPosition;
+    startStep = resumeState.step;
+  }
+  const runnerOptions = {
+    model: parts.model,
+    adamw: { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay },
+    samplePrefixLengths: parts.samplePrefixLengths,
+    runSeed: config.seed,
+    clipNorm: config.clipNorm,
+    parallel,
+    ...(options.resumeFrom && resumeState ? { resume: { dir: options.resumeFrom, updates: resumeState.optimizerUpdates } } : {}),
+  };
+  let runner: StepRunner;
+  try {
+    runner = parts.engine ? await engineRunner(parts.engine, runnerOptions) : await tfjsRunner(runnerOptions);
+  } catch (err) {
+    await parts.engine?.destroy();
+    throw err;
+  }
+  if (options.resumeFrom && resumeState) {
+    if (resumeState.dataPosition.microBatches !== resumeState.step * config.accum) {
       hooks.onMessage?.(
-        `note: the checkpoint consumed ${state.dataPosition.microBatches} micro-batches for ${state.step} steps; ` +
+        `note: the checkpoint consumed ${resumeState.dataPosition.microBatches} micro-batches for ${resumeState.step} steps; ` +
           `continuing from that data position with accum ${config.accum}`,
       );
     }
@@ -119,15 +135,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   } else {
     metrics.append({ kind: 'event', step: 0, event: 'start', backend: parts.backend, config });
   }
-  const runnerOptions = {
-    model: parts.model,
-    optimizer,
-    samplePrefixLengths: parts.samplePrefixLengths,
-    runSeed: config.seed,
-    clipNorm: config.clipNorm,
-    parallel,
-  };
-  const runner = parts.engine ? engineRunner(parts.engine, runnerOptions) : tfjsRunner(runnerOptions);
 
   const schedule = {
     totalSteps: config.steps,
@@ -165,7 +172,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const throughput = new ThroughputWindow();
 
   const save = async (): Promise<void> => {
-    await runner.syncToHost();
     // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
     const position: DataPosition = share
       ? { microBatches: microBatchesConsumed, ...gatherRankPositions(loaderPosition, parallel!, step, config) }
@@ -173,7 +179,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     const state: CheckpointState = {
       format: 'aim-train-checkpoint/1',
       step,
-      optimizerUpdates: optimizer.updateCount,
+      optimizerUpdates: runner.updateCount,
       dataPosition: position,
       rng: { runSeed: config.seed, scheme: 'seeds derived from (runSeed, step, micro-batch); data augmentation from (seed, sample key, epoch)' },
       config,
@@ -183,7 +189,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       savedAt: new Date().toISOString(),
     };
     if (!writer) return;
-    lastCheckpoint = await writeCheckpoint({ root: checkpointsRoot, keep: config.keep, state, model: parts.model, optimizer });
+    lastCheckpoint = await writeCheckpoint({ root: checkpointsRoot, keep: config.keep, state, ...(await runner.checkpoint()) });
     const stats = data.stats?.();
     metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...(stats ? { dataStats: stats } : {}) });
     hooks.onCheckpoint?.(lastCheckpoint, step);
@@ -263,7 +269,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     await stream.return();
     await data.close();
     await runner.dispose();
-    optimizer.dispose();
   }
   const dataStats = data.stats?.();
   metrics.append({ kind: 'event', step, event: 'end', reason: stopReason, ...(dataStats ? { dataStats } : {}) });

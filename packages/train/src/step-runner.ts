@@ -1,11 +1,13 @@
 // Who computes a training step: the tfjs model (cpu, wasm, tensorflow backends) or the WebGPU engine (@aim/gpu).
 // Both draw the same prefix lengths from (run seed, step, micro-batch), weight micro-batches the same way and apply
-// the same AdamW, so a run can move between them through a checkpoint. With the engine, the tfjs model and AdamW
-// stay on the host as the checkpoint copy: they are synchronised only when a checkpoint is written or loaded.
+// the same AdamW, so a run can move between them through a checkpoint. The runner owns the optimizer state: on the
+// tfjs path an AdamW beside the model, on the engine the GPU's moments, which go to a checkpoint one tensor at a time
+// (the host never holds them; it holds one copy of the weights, the model, refreshed when a checkpoint is written).
 import * as tf from '@tensorflow/tfjs-core';
 import type { AimEngine, EngineStepStats } from '@aim/gpu';
-import type { AimModel } from '@aim/model';
-import { type AdamW, momentName } from './adamw.js';
+import { type AimModel, type SafetensorsWriteEntry, tensorEntry } from '@aim/model';
+import { AdamW, type AdamWOptions, momentName } from './adamw.js';
+import { loadCheckpointModel, readCheckpointMoments } from './checkpoint-state.js';
 import { validationPrefixSeed } from './seed.js';
 import { NonFiniteLossError, type PatchBatchLike, type PrefixSampler, type StepResult, stepPrefixes, trainStep, validationSums } from './train-step.js';
 import { broadcastParameters, type DataParallel } from './data-parallel.js';
@@ -15,17 +17,20 @@ export interface StepRunner {
   step(stepIndex: number, micro: readonly PatchBatchLike[], lr: number): Promise<StepResult>;
   /** Mean loss over every weighted position of `batches`, with the fixed validation prefixes. */
   validate(batches: readonly PatchBatchLike[]): Promise<{ loss: number; images: number }>;
-  /** Brings the host model and optimizer up to date before a checkpoint is written. */
-  syncToHost(): Promise<void>;
-  /** Takes the host model and optimizer (just loaded from a checkpoint) as the state to continue from. */
-  syncFromHost(): void;
-  /** Releases what the runner holds (not the model or optimizer). */
+  /** AdamW updates applied so far (bias correction continues from it after a resume). */
+  readonly updateCount: number;
+  /**
+   * What a checkpoint writes: the model, brought up to date, and the AdamW moments as write entries, each read when
+   * it is written.
+   */
+  checkpoint(): Promise<{ model: AimModel; moments: SafetensorsWriteEntry[] }>;
+  /** Releases what the runner holds (not the model). */
   dispose(): Promise<void>;
 }
 
 export interface RunnerOptions {
   readonly model: AimModel;
-  readonly optimizer: AdamW;
+  readonly adamw: AdamWOptions;
   readonly samplePrefixLengths: PrefixSampler;
   readonly runSeed: number;
   readonly clipNorm: number;
@@ -34,33 +39,62 @@ export interface RunnerOptions {
    * step's micro-batches r*n .. (r+1)*n - 1, n = micro.length); rank 0's weights are broadcast.
    */
   readonly parallel?: DataParallel;
+  /** A verified checkpoint folder to continue from, and the AdamW updates its state.json records. */
+  readonly resume?: { readonly dir: string; readonly updates: number };
 }
 
-/** The tfjs model computes every step (the reference path). */
-export function tfjsRunner(o: RunnerOptions): StepRunner {
-  const comm = o.parallel;
-  if (comm && comm.size > 1) return dataParallelTfjsRunner(o, comm);
+/** The tfjs model computes every step (the reference path), with AdamW on the same backend. */
+export async function tfjsRunner(o: RunnerOptions): Promise<StepRunner> {
+  const optimizer = new AdamW(o.model.parameters(), o.adamw);
+  try {
+    if (o.resume) {
+      const { updates } = o.resume;
+      await loadCheckpointModel(o.resume.dir, o.model);
+      await readCheckpointMoments(o.resume.dir, async (read) => {
+        const tensors: Record<string, tf.Tensor> = {};
+        try {
+          for (const p of o.model.parameters()) {
+            for (const which of ['m', 'v'] as const) {
+              const name = momentName(which, p.name);
+              tensors[name] = tf.tensor(await read(name, p.variable.shape), p.variable.shape);
+            }
+          }
+          optimizer.loadState(tensors, updates);
+        } finally {
+          Object.values(tensors).forEach((t) => t.dispose());
+        }
+      });
+    }
+  } catch (err) {
+    optimizer.dispose();
+    throw err;
+  }
+  const comm = o.parallel && o.parallel.size > 1 ? o.parallel : undefined;
+  const sharded = comm ? dataParallelTfjs(o, optimizer, comm) : undefined;
   return {
     step: async (stepIndex, micro, lr) =>
-      trainStep(
-        { model: o.model, optimizer: o.optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm },
-        stepIndex,
-        micro,
-        lr,
-      ),
+      sharded
+        ? sharded.step(stepIndex, micro, lr)
+        : trainStep({ model: o.model, optimizer, samplePrefixLengths: o.samplePrefixLengths, runSeed: o.runSeed, clipNorm: o.clipNorm }, stepIndex, micro, lr),
     validate: async (batches) => {
+      if (sharded) return sharded.validate(batches);
       if (batches.length === 0) throw new Error('validation: the validation data gave no batches');
       const { weighted, positions, images } = validationSums(o.model, o.samplePrefixLengths, batches, () => true);
       return { loss: weighted / positions, images };
     },
-    syncToHost: async () => {},
-    syncFromHost: () => {},
-    dispose: async () => {},
+    get updateCount() {
+      return optimizer.updateCount;
+    },
+    checkpoint: async () => ({
+      model: o.model,
+      moments: Object.entries(optimizer.stateTensors()).map(([name, t]) => tensorEntry(name, t)),
+    }),
+    dispose: async () => optimizer.dispose(),
   };
 }
 
-/** tfjsRunner across processes: each computes its share of a step's micro-batches (all it is given) and of the validation batches. */
-function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunner {
+/** The tfjs step and validation across processes: each computes its share of a step's micro-batches (all it is given) and of the validation batches. */
+function dataParallelTfjs(o: RunnerOptions, optimizer: AdamW, comm: DataParallel): Pick<StepRunner, 'step' | 'validate'> {
   broadcastParameters(o.model.parameters(), comm);
   return {
     step: async (stepIndex, micro, lr) => {
@@ -72,7 +106,7 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
       };
       const options = {
         model: o.model,
-        optimizer: o.optimizer,
+        optimizer,
         samplePrefixLengths: o.samplePrefixLengths,
         runSeed: o.runSeed,
         clipNorm: o.clipNorm,
@@ -87,32 +121,34 @@ function dataParallelTfjsRunner(o: RunnerOptions, comm: DataParallel): StepRunne
       comm.allReduceSum(sums);
       return { loss: sums[0] / sums[1], images: sums[2] };
     },
-    syncToHost: async () => {},
-    syncFromHost: () => {},
-    dispose: async () => {},
   };
 }
 
 /**
- * The WebGPU engine computes every step; the host model and optimizer are its checkpoint copy. Data parallel (more
- * than one process): every rank starts from rank 0's weights, computes its share of each step's micro-batches with
- * the whole step's loss positions, the gradients are summed through the host (AimEngine.exchangeGradients) and every
- * rank applies the same update on its own device; validation batches are shared out and the sums added.
+ * The WebGPU engine computes every step, and holds the AdamW moments. The engine must be fresh (zero moments, no
+ * update applied): it takes the model's weights, or the checkpoint's weights and moments when resuming. Data parallel
+ * (more than one process): every rank starts from rank 0's weights, computes its share of each step's micro-batches
+ * with the whole step's loss positions, the gradients are summed through the host (AimEngine.exchangeGradients) and
+ * every rank applies the same update on its own device; validation batches are shared out and the sums added.
  */
-export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
+export async function engineRunner(engine: AimEngine, o: RunnerOptions): Promise<StepRunner> {
+  if (engine.updates !== 0) throw new Error(`engineRunner: the engine has already applied ${engine.updates} updates; give it a fresh engine`);
   const comm = o.parallel && o.parallel.size > 1 ? o.parallel : undefined;
   const params = o.model.parameters();
-  const syncFromHost = (): void => {
-    engine.setParameters(new Map(params.map((p) => [p.name, p.variable.dataSync() as Float32Array])));
-    const state = o.optimizer.stateTensors();
-    const moment = (which: 'm' | 'v') => new Map(params.map((p) => [p.name, state[momentName(which, p.name)].dataSync() as Float32Array]));
-    engine.setMoments(moment('m'), moment('v'), o.optimizer.updateCount);
-  };
-  // Rank 0's weights go to the host copy of every rank, which the engine then takes (the engine's own parameters are
-  // the host copy's at this point, so this is the engine's weights broadcast, without an asynchronous GPU read here).
+  if (o.resume) await loadCheckpointModel(o.resume.dir, o.model);
+  // Rank 0's weights go to the model of every rank, which the engine then takes.
   if (comm) broadcastParameters(params, comm);
-  syncFromHost();
-  const { beta1, beta2, eps, weightDecay } = o.optimizer.options;
+  const byName = new Map(params.map((p) => [p.name, p.variable]));
+  await engine.loadTensors('parameters', (name) => byName.get(name)!.dataSync() as Float32Array);
+  if (o.resume) {
+    const { dir, updates } = o.resume;
+    if (!Number.isInteger(updates) || updates < 0) throw new Error(`resume: ${dir}: the AdamW update count must be an integer >= 0, got ${updates}`);
+    await readCheckpointMoments(dir, async (read) => {
+      for (const which of ['m', 'v'] as const) await engine.loadTensors(which, (name) => read(momentName(which, name), byName.get(name)!.shape));
+    });
+    engine.updates = updates;
+  }
+  const { beta1, beta2, eps, weightDecay } = o.adamw;
   return {
     async step(stepIndex, micro, lr) {
       // Data parallel: `micro` is this rank's share, the step's micro-batches rank*n .. of n*size.
@@ -148,26 +184,27 @@ export function engineRunner(engine: AimEngine, o: RunnerOptions): StepRunner {
       comm?.allReduceSum(sums);
       return { loss: sums[0] / sums[1], images: sums[2] };
     },
-    async syncToHost() {
-      const values = await engine.readParameters();
-      const { m, v, updates } = await engine.readMoments();
+    get updateCount() {
+      return engine.updates;
+    },
+    async checkpoint() {
+      // One tensor on the host at a time: each weight replaces the model's, each moment is read as it is written.
       for (const p of params) {
-        const t = tf.tensor(values.get(p.name)!, p.variable.shape);
+        const t = tf.tensor(await engine.readTensor('parameters', p.name), p.variable.shape);
         p.variable.assign(t);
         t.dispose();
       }
-      const tensors: Record<string, tf.Tensor> = {};
-      for (const p of params) {
-        tensors[momentName('m', p.name)] = tf.tensor(m.get(p.name)!, p.variable.shape);
-        tensors[momentName('v', p.name)] = tf.tensor(v.get(p.name)!, p.variable.shape);
-      }
-      try {
-        o.optimizer.loadState(tensors, updates);
-      } finally {
-        Object.values(tensors).forEach((t) => t.dispose());
-      }
+      // In AdamW.stateTensors' order, so both paths write the same file.
+      const moments = params.flatMap((p) =>
+        (['m', 'v'] as const).map((which) => ({
+          name: momentName(which, p.name),
+          dtype: 'F32' as const,
+          shape: p.variable.shape,
+          data: () => engine.readTensor(which, p.name),
+        })),
+      );
+      return { model: o.model, moments };
     },
-    syncFromHost,
     dispose: () => engine.destroy(),
   };
 }

@@ -1,13 +1,13 @@
 // The pretraining run on the WebGPU engine (SwiftShader in CI): 20 steps stopped at 10 and resumed reproduce the
 // uninterrupted losses exactly; an engine checkpoint resumes on cpu (and a cpu checkpoint on the engine) with the same
-// losses within 1e-4; the engine's steps match the tfjs model's step for step.
+// losses within 1e-4, and both write files of the same layout; the engine's steps match the tfjs model's step for step.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
-import { probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
+import { probeWebGpu, readSafetensors, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 import { ShardWriter } from '@aim/webdataset';
 import { createRunParts, flagsToValues, latestCheckpoint, readCheckpointState, resolveConfig, runPretraining, type TrainConfig } from '../src/index.js';
 
@@ -101,7 +101,17 @@ describe.skipIf(!probe.adapter)('runPretraining on the WebGPU engine', { timeout
     for (const [step, loss] of onCpu.losses) expect(relative(loss, whole.get(step)!), `step ${step}`).toBeLessThan(1e-4);
     const cpuRun = await run(config({ '--stop-at': '10' }), join(dir, 'cpu'), false);
     for (const [step, loss] of cpuRun.losses) expect(relative(loss, whole.get(step)!), `cpu step ${step}`).toBeLessThan(1e-4);
-    const onEngine = await run(config(), join(dir, 'cpu'), true, latestCheckpoint(join(dir, 'cpu', 'checkpoints'))!);
+    // Both paths write the same files: the same tensors, in the same order, shapes and offsets.
+    const cpuAt10 = latestCheckpoint(join(dir, 'cpu', 'checkpoints'))!;
+    for (const file of ['model.safetensors', 'optimizer.safetensors']) {
+      const layout = async (checkpoint: string) => {
+        const f = await readSafetensors(join(checkpoint, file));
+        await f.close();
+        return [...f.tensors.values()];
+      };
+      expect(await layout(engineAt10), file).toEqual(await layout(cpuAt10));
+    }
+    const onEngine = await run(config(), join(dir, 'cpu'), true, cpuAt10);
     expect(onEngine.losses.size).toBe(10);
     for (const [step, loss] of onEngine.losses) expect(relative(loss, whole.get(step)!), `step ${step}`).toBeLessThan(1e-4);
   });

@@ -7,15 +7,14 @@ import { join } from 'node:path';
 import { AimEngine } from '@aim/gpu';
 import { createAim, samplePrefixLengths } from '@aim/model';
 import { initMpi } from '@aim/mpi';
-import { ADAMW_DEFAULTS, AdamW, NonFiniteLossError, engineRunner, selectCompute, type PatchBatchLike } from '../../src/index.js';
+import { ADAMW_DEFAULTS, NonFiniteLossError, engineRunner, selectCompute, type PatchBatchLike } from '../../src/index.js';
 
 const [out] = process.argv.slice(2);
 const compute = await selectCompute('webgpu');
 const comm = initMpi();
 const model = createAim('aim-dev-nano', {}, { seed: 1 + comm.rank }); // different weights per rank: rank 0's are broadcast
-const optimizer = new AdamW(model.parameters(), ADAMW_DEFAULTS);
 const engine = await AimEngine.create(compute.device!, model.config, { batch: 2 });
-const runner = engineRunner(engine, { model, optimizer, samplePrefixLengths, runSeed: 3, clipNorm: 1, parallel: comm });
+const runner = await engineRunner(engine, { model, adamw: ADAMW_DEFAULTS, samplePrefixLengths, runSeed: 3, clipNorm: 1, parallel: comm });
 const k = (model.config.imageSize / model.config.patchSize) ** 2;
 const pd = model.config.patchSize ** 2 * 3;
 const batch = (seed: number): PatchBatchLike => ({
@@ -42,5 +41,4 @@ mkdirSync(out, { recursive: true });
 writeFileSync(join(out, `gate-rank${comm.rank}.json`), JSON.stringify(result));
 await runner.dispose();
 model.dispose();
-optimizer.dispose();
 comm.finalize();
