@@ -172,6 +172,8 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const throughput = new ThroughputWindow();
 
   const save = async (): Promise<void> => {
+    // Every rank refreshes its model (rank 0's is written; the others stay the weights their devices hold).
+    const contents = await runner.checkpoint();
     // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
     const position: DataPosition = share
       ? { microBatches: microBatchesConsumed, ...gatherRankPositions(loaderPosition, parallel!, step, config) }
@@ -189,7 +191,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
       savedAt: new Date().toISOString(),
     };
     if (!writer) return;
-    lastCheckpoint = await writeCheckpoint({ root: checkpointsRoot, keep: config.keep, state, ...(await runner.checkpoint()) });
+    lastCheckpoint = await writeCheckpoint({ root: checkpointsRoot, keep: config.keep, state, ...contents });
     const stats = data.stats?.();
     metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...(stats ? { dataStats: stats } : {}) });
     hooks.onCheckpoint?.(lastCheckpoint, step);

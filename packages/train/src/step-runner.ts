@@ -21,7 +21,7 @@ export interface StepRunner {
   readonly updateCount: number;
   /**
    * What a checkpoint writes: the model, brought up to date, and the AdamW moments as write entries, each read when
-   * it is written.
+   * it is written. Data parallel: every rank calls it at the same steps (rank 0 alone writes).
    */
   checkpoint(): Promise<{ model: AimModel; moments: SafetensorsWriteEntry[] }>;
   /** Releases what the runner holds (not the model). */

@@ -32,7 +32,7 @@ const flags = new Map(
 );
 const config = resolveConfig({ flags: flagsToValues(flags) });
 const host = createRunParts({ config, data: { train: config.data, val: config.valData }, backend: compute.backend });
-// The engine's parameters and moments come back to the host model at the last step's checkpoint (save-every = steps).
+// The engine's parameters come back to the host model at the last step's checkpoint (save-every = steps), on every rank.
 const parts = compute.device ? { ...host, engine: await AimEngine.create(compute.device, host.model.config, { batch: config.batchSize }) } : host;
 const losses: number[] = [];
 const vals: number[] = [];
