@@ -37,6 +37,8 @@ export interface ProbeArgs extends ProbeRecipeOptions {
   readonly knnTemperature: number;
   /** Class names saved with the probe (`a,b,c` or `@file` with one name per line); MNIST's digits by default. */
   readonly classNames?: string;
+  /** GEMM tiles tuned on this GPU (the engine bench's --tiles-out file) for the engine's feature extraction. */
+  readonly gpuTiles?: string;
 }
 
 export interface FeaturesArgs {
@@ -44,6 +46,7 @@ export interface FeaturesArgs {
   readonly input: string;
   readonly out: string;
   readonly backend?: BackendChoice;
+  readonly gpuTiles?: string;
 }
 
 const BACKEND_LIST = BACKEND_CHOICES.join('|');
@@ -51,17 +54,20 @@ const BACKEND_LIST = BACKEND_CHOICES.join('|');
 export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run dir or file> | --random-init --variant <name>)
     [--train <spec>] [--test <spec>] [--train-limit N] [--test-limit N]
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
-    [--backend ${BACKEND_LIST}] [--out <dir>] [--cache-dir <dir>]
+    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--out <dir>] [--cache-dir <dir>]
     [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N] [--init-seed N]
     [--knn-k N] [--knn-temperature X] [--class-names a,b,...|@file] [--verbose] [--help]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
   such as 'data/val-{000000..000003}.tar'. --cache-dir (default 'cache', as the trainer's) holds the prepared MNIST
   shards and the feature cache (<dir>/eval-features). --class-names (one per class, in label order; '@file' reads one
-  per line) go into probe.safetensors for the browser page; on MNIST they default to the digits.
+  per line) go into probe.safetensors for the browser page; on MNIST they default to the digits. --gpu-tiles: the
+  GEMM tiles the engine bench tuned on this GPU (\`npx nx run gpu:bench -- --sweep --tiles-out <file>\`), used when
+  the WebGPU engine extracts the features.
   Progress goes to stderr, the result to stdout. Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>
-    [--backend ${BACKEND_LIST}] [--verbose] [--help]
+    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--verbose] [--help]
+  --gpu-tiles: the GEMM tiles the engine bench tuned on this GPU, used when the WebGPU engine computes the features.
   Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const PROBE_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
@@ -89,6 +95,7 @@ export const PROBE_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'knn-k': { type: 'string' },
   'knn-temperature': { type: 'string' },
   'class-names': { type: 'string' },
+  'gpu-tiles': { type: 'string' },
 });
 
 /** Names these flags had before the tools shared one vocabulary. */
@@ -99,6 +106,7 @@ export const FEATURES_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze(
   input: { type: 'string' },
   out: { type: 'string' },
   backend: { type: 'string', choices: BACKEND_CHOICES },
+  'gpu-tiles': { type: 'string' },
 });
 
 /** Parses `last`, `best` or a comma list of 0-based block indices such as `2,3` or `1-4` ranges. */
@@ -156,6 +164,7 @@ export function probeArgsFromCli(cli: CommandLine): ProbeArgs {
     knnK: intFlag('knn-k', v['knn-k'], 20, 1),
     knnTemperature: numberFlag('knn-temperature', v['knn-temperature'], 0.07),
     classNames: str('class-names'),
+    gpuTiles: str('gpu-tiles'),
   };
   if (args.warmupEpochs >= args.epochs) {
     throw new UsageError(`--warmup-epochs (${args.warmupEpochs}) must be below --epochs (${args.epochs})`);
@@ -169,7 +178,13 @@ export function featuresArgsFromCli(cli: CommandLine): FeaturesArgs {
   for (const k of ['checkpoint', 'input', 'out']) {
     if (v[k] === undefined) throw new UsageError(`--${k} is required`);
   }
-  return Object.freeze({ checkpoint: v.checkpoint!, input: v.input!, out: v.out!, backend: v.backend as BackendChoice | undefined });
+  return Object.freeze({
+    checkpoint: v.checkpoint!,
+    input: v.input!,
+    out: v.out!,
+    backend: v.backend as BackendChoice | undefined,
+    gpuTiles: v['gpu-tiles'],
+  });
 }
 
 /** Parses eval:probe's argv (--help is the caller's: see main-probe.ts). */

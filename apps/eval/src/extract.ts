@@ -1,27 +1,33 @@
 // Runs a frozen trunk (bidirectional attention) over in-memory patches and returns chosen blocks' raw outputs, on the
-// tfjs model's backend or, given a GPUDevice, on the WebGPU engine (@aim/gpu) with the model's weights.
+// tfjs model's backend or, given an EngineTarget, on the WebGPU engine (@aim/gpu) with the model's weights.
 import * as tf from '@tensorflow/tfjs-core';
-import { AimEngine } from '@aim/gpu';
+import { AimEngine, type GemmTile } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
 import type { LabeledPatches } from './data-source.js';
 import type { TokenFeatures } from './features.js';
 
+/** Where the WebGPU engine computes features: the device, and GEMM tiles tuned on it (`--gpu-tiles`). */
+export interface EngineTarget {
+  readonly device: GPUDevice;
+  readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
+}
+
 /**
  * Raw outputs of `blocks` for every sample of `data`, in batches of `batchSize`: one [N, K, D] table per block,
- * in the order given. With `device`, the WebGPU engine computes them.
+ * in the order given. With `engine`, the WebGPU engine computes them.
  */
 export async function extractBlocks(
   model: AimModel,
   data: LabeledPatches,
   blocks: readonly number[],
   batchSize = 64,
-  device?: GPUDevice,
+  engine?: EngineTarget,
 ): Promise<TokenFeatures[]> {
   const { n, tokens, patchDim } = data;
   const D = model.config.width;
   const out = blocks.map(() => new Float32Array(n * tokens * D));
-  if (device) {
-    await extractOnEngine(device, model, data, blocks, batchSize, out);
+  if (engine) {
+    await extractOnEngine(engine, model, data, blocks, batchSize, out);
     return out.map((data) => ({ data, n, tokens, dim: D }));
   }
   for (let start = 0; start < n; start += batchSize) {
@@ -41,7 +47,7 @@ export async function extractBlocks(
 
 /** The engine's trunk (no pretraining head) with the model's weights, batch by batch into `out`. */
 async function extractOnEngine(
-  device: GPUDevice,
+  target: EngineTarget,
   model: AimModel,
   data: LabeledPatches,
   blocks: readonly number[],
@@ -49,7 +55,7 @@ async function extractOnEngine(
   out: Float32Array[],
 ): Promise<void> {
   const { n, tokens, patchDim } = data;
-  const engine = await AimEngine.create(device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false });
+  const engine = await AimEngine.create(target.device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false, gemmTiles: target.gemmTiles });
   try {
     engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
     for (let start = 0; start < n; start += batchSize) {

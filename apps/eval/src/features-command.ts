@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AimEngine } from '@aim/gpu';
 import { loadAimCheckpoint, readSafetensors, tensorEntry, writeSafetensors, type SafetensorsWriteEntry } from '@aim/model';
 import type { FeaturesArgs } from './cli-args.js';
+import type { EngineTarget } from './extract.js';
 
 /** Metadata key under which probe checkpoints written by eval:probe record the blocks the probe averages. */
 export const PROBE_BLOCKS_METADATA_KEY = 'aim.probe_blocks';
@@ -48,10 +49,10 @@ export interface FeaturesOutput {
 }
 
 /**
- * Computes the features (and logits) of `args.input`; the caller disposes the returned tensors. With `device`, the
+ * Computes the features (and logits) of `args.input`; the caller disposes the returned tensors. With `target`, the
  * WebGPU engine computes the trunk's features (the probe head runs on the tfjs backend).
  */
-export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'input'>, device?: GPUDevice): Promise<FeaturesOutput> {
+export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'input'>, target?: EngineTarget): Promise<FeaturesOutput> {
   const { model, probe, metadata } = await loadAimCheckpoint(args.checkpoint, { allowPrefixes: ['optimizer.', 'linear_probe.'] });
   let engine: AimEngine | undefined;
   try {
@@ -62,8 +63,8 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
     const logitChunks: tf.Tensor2D[] = [];
     try {
       const b = images.shape[0];
-      if (device) {
-        engine = await AimEngine.create(device, model.config, { batch: Math.min(CHUNK, b), pretrainHead: false });
+      if (target) {
+        engine = await AimEngine.create(target.device, model.config, { batch: Math.min(CHUNK, b), pretrainHead: false, gemmTiles: target.gemmTiles });
         engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
       }
       for (let start = 0; start < b; start += CHUNK) {
@@ -114,8 +115,8 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
 }
 
 /** eval:features: writes features.i (and logits) to `args.out`; returns the tensor names written. */
-export async function featuresCommand(args: FeaturesArgs, device?: GPUDevice): Promise<string[]> {
-  const out = await computeFeatures(args, device);
+export async function featuresCommand(args: FeaturesArgs, engine?: EngineTarget): Promise<string[]> {
+  const out = await computeFeatures(args, engine);
   try {
     const entries: SafetensorsWriteEntry[] = out.features.map((f, i) => tensorEntry(`features.${i}`, f));
     if (out.logits) entries.push(tensorEntry('logits', out.logits));

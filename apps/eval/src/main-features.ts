@@ -1,6 +1,6 @@
 // CLI entry of `nx run eval:features`: checkpoint + input batch -> features.i (+ logits) in safetensors.
 import { main, type CommandDefinition } from '@aim/cli';
-import { selectCompute } from '@aim/train';
+import { ConfigError, gpuTilesLine, readGpuTiles, selectCompute } from '@aim/train';
 import { FEATURES_FLAGS, FEATURES_USAGE, featuresArgsFromCli } from './cli-args.js';
 import { featuresCommand } from './features-command.js';
 
@@ -8,13 +8,16 @@ export const FEATURES_COMMAND: CommandDefinition = {
   name: 'eval:features',
   usage: FEATURES_USAGE,
   spec: { flags: FEATURES_FLAGS },
+  usageErrors: [ConfigError],
   run: async (cli, io) => {
     const args = featuresArgsFromCli(cli);
+    const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
     const compute = await selectCompute(args.backend ?? 'auto');
     io.stderr.write(`backend: ${compute.backend} (${compute.reason})\n`);
+    if (args.gpuTiles && tuned) io.stderr.write(`${gpuTilesLine(args.gpuTiles, tuned, compute.device !== undefined)}\n`);
     let names;
     try {
-      names = await featuresCommand(args, compute.device);
+      names = await featuresCommand(args, compute.device ? { device: compute.device, gemmTiles: tuned?.tiles } : undefined);
     } finally {
       compute.device?.destroy(); // before exit: Dawn tearing down live objects at process exit can crash
     }

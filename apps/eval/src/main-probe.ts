@@ -2,7 +2,7 @@
 // Progress goes to stderr, the result to stdout (the @aim/cli dialect).
 import { main, type CommandDefinition } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { selectCompute } from '@aim/train';
+import { ConfigError, gpuTilesLine, readGpuTiles, selectCompute } from '@aim/train';
 import { PROBE_FLAGS, PROBE_RENAMED, PROBE_USAGE, probeArgsFromCli } from './cli-args.js';
 import { dataResolver } from './data-spec.js';
 import { probeCommand } from './probe-command.js';
@@ -14,14 +14,18 @@ export const PROBE_COMMAND: CommandDefinition = {
   name: 'eval:probe',
   usage: PROBE_USAGE,
   spec: { flags: PROBE_FLAGS, renamed: PROBE_RENAMED },
+  usageErrors: [ConfigError],
   run: async (cli, io) => {
     const args = probeArgsFromCli(cli);
+    const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
     const log = (line: string) => io.stderr.write(line + '\n');
     const compute = await selectCompute(args.backend ?? 'auto');
     log(`backend: ${compute.backend} (${compute.reason})`);
+    if (args.gpuTiles && tuned) log(gpuTilesLine(args.gpuTiles, tuned, compute.device !== undefined));
+    const engine = compute.device ? { device: compute.device, gemmTiles: tuned?.tiles } : undefined;
     let result;
     try {
-      result = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log, device: compute.device });
+      result = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log, engine });
     } finally {
       compute.device?.destroy(); // before exit: Dawn tearing down live objects at process exit can crash
     }

@@ -19,7 +19,7 @@ import { UsageError } from './cli-args.js';
 import { FeatureCache, fileSha256, type CacheKey } from './cache.js';
 import { resolveCheckpoints } from './checkpoints.js';
 import { loadSplit, type LabeledPatches } from './data-source.js';
-import { extractBlocks } from './extract.js';
+import { type EngineTarget, extractBlocks } from './extract.js';
 import { averageBlocks } from './features.js';
 import { attentiveProbeOf, modelHeads } from './heads.js';
 import { CLASS_NAMES_METADATA_KEY, resolveClassNames } from './class-names.js';
@@ -38,8 +38,8 @@ export interface ProbeCommandDeps {
   readonly log?: (line: string) => void;
   /** Decode workers of the data loader. */
   readonly workers?: number;
-  /** When set, trunk features are extracted on the WebGPU engine on this device. */
-  readonly device?: GPUDevice;
+  /** When set, trunk features are extracted on the WebGPU engine there. */
+  readonly engine?: EngineTarget;
 }
 
 /** A trunk to probe: where its weights come from and what identifies them in the feature cache. */
@@ -118,7 +118,7 @@ class TrunkFeatures {
       for (let i = 0; i < missing.length; i += group) {
         const part = missing.slice(i, i + group);
         this.ctx.log(`  extracting blocks ${part.join(',')} of ${this.trunk.label} on ${split} (${data.n} samples)`);
-        const feats = await extractBlocks(this.model, data, part, 64, this.ctx.device);
+        const feats = await extractBlocks(this.model, data, part, 64, this.ctx.engine);
         for (let j = 0; j < part.length; j++) {
           const entry = { features: feats[j], labels: data.labels };
           await this.ctx.cache.put(await this.key(split, part[j]), entry);
@@ -149,7 +149,7 @@ interface FeatureContext {
   readonly log: (line: string) => void;
   /** Largest feature table extracted in one trunk pass. */
   readonly maxExtractBytes: number;
-  readonly device?: GPUDevice;
+  readonly engine?: EngineTarget;
 }
 
 /** Normalised input pixels as one "token" per image: the input of the raw-pixel linear baseline. */
@@ -242,7 +242,7 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
     transform: { name: 'eval', imageSize: config.imageSize, patchSize: config.patchSize, revision: TRANSFORM_REVISION },
     log,
     maxExtractBytes: 1.5e9,
-    device: deps.device,
+    engine: deps.engine,
     data: (split) => {
       let p = loaded.get(split);
       if (!p) {

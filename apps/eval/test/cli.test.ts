@@ -1,6 +1,9 @@
 // eval:probe and eval:features as a user runs them (child processes): --help on stdout with exit 0, usage errors as
 // one line with exit 2, a failure as one line with exit 1 (the stack only with --verbose).
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +42,18 @@ describe('eval CLI', { timeout: 120_000 }, () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe("eval:probe: --probe: 'linaer' is not one of attentive, linear, knn (did you mean 'linear'?) (see --help)\n");
+  });
+
+  it('a bad --gpu-tiles file: one line naming the file and what is wrong, exit 2, before anything runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aim-eval-tiles-'));
+    const file = join(dir, 'tiles.json');
+    writeFileSync(file, '{"format": "aim-gemm-tiles/0"');
+    const features = await run('main-features.ts', ['--checkpoint', 'x', '--input', 'y', '--out', join(dir, 'out'), '--gpu-tiles', file]);
+    expect([features.code, features.stdout]).toEqual([2, '']);
+    expect(features.stderr).toMatch(new RegExp(`^eval:features: --gpu-tiles ${file}: not JSON \\(.*\\) \\(see --help\\)\n$`));
+    const probe = await run('main-probe.ts', ['--checkpoint', 'x', '--gpu-tiles', join(dir, 'none.json')]);
+    expect([probe.code, probe.stdout]).toEqual([2, '']);
+    expect(probe.stderr).toBe(`eval:probe: --gpu-tiles ${join(dir, 'none.json')}: cannot read it (ENOENT) (see --help)\n`);
   });
 
   it('a failure: one line with the cause, exit 1; --verbose adds the stack', async () => {

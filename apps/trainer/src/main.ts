@@ -4,10 +4,19 @@ import { join } from 'node:path';
 import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
 import { AimEngine } from '@aim/gpu';
-import { ConfigError, createRunParts, formatConfig, runPretraining, selectCompute, type RunSummary, type TrainConfig } from '@aim/train';
+import {
+  ConfigError,
+  createRunParts,
+  formatConfig,
+  gpuTilesLine,
+  readGpuTiles,
+  runPretraining,
+  selectCompute,
+  type RunSummary,
+  type TrainConfig,
+} from '@aim/train';
 import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
-import { readGpuTiles } from './gpu-tiles.js';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
 import { abortJob, joinDistributed, type Distributed } from './distributed.js';
@@ -102,7 +111,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
 
-  if (config.gpuTiles && !compute.device) log(`--gpu-tiles ${config.gpuTiles}: not used (the WebGPU engine is not computing)`);
+  if (tuned && !compute.device) log(gpuTilesLine(config.gpuTiles, tuned, false));
   const hostParts = createRunParts({ config, data, backend: compute.backend });
   const m = hostParts.model;
   let parts = hostParts;
@@ -113,7 +122,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
       recompute: config.activations !== 'keep',
       gemmTiles: tuned?.tiles,
     });
-    if (tuned) log(`engine: tuned tiles for ${tuned.tiles.size} GEMM shapes from ${config.gpuTiles} (tuned on ${tuned.adapter})`);
+    if (tuned) log(gpuTilesLine(config.gpuTiles, tuned, true));
     parts = { ...hostParts, engine };
     log(
       `engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`,

@@ -1,18 +1,19 @@
 // The GPU path as a user runs it, on SwiftShader where there is no GPU: `trainer:train --backend webgpu` for a few
 // steps, then `eval:probe --backend webgpu` on its checkpoint. Both exit 0 (no crash at exit) and match their cpu runs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeEngine, gemmTileKey, gemmTilesFile } from '@aim/gpu';
-import { probeWebGpu, resolveAimConfig } from '@aim/model';
+import { probeWebGpu, resolveAimConfig, writeSafetensors } from '@aim/model';
 import { prepareMnist } from '@aim/shards';
 
 const TRAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const PROBE = fileURLToPath(new URL('../../eval/src/main-probe.ts', import.meta.url));
+const FEATURES = fileURLToPath(new URL('../../eval/src/main-features.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const CWD = fileURLToPath(new URL('..', import.meta.url));
 
@@ -107,7 +108,7 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(Math.abs(top1(probeGpu.stdout) - top1(probeCpu.stdout))).toBeLessThanOrEqual(100 / 16);
   });
 
-  it('--gpu-tiles (the bench sweep file): every unbatched GEMM on its tuned tile, the same losses bit for bit', async () => {
+  it('--gpu-tiles (the bench sweep file): every unbatched GEMM on its tuned tile, the same losses and features bit for bit', async () => {
     const defaultRun = join(dir, 'gpu');
     expect(existsSync(join(defaultRun, 'metrics.jsonl')), 'compares with the run of the test above').toBe(true);
     // Not a tile the defaults pick for these small shapes, so the tuned run really runs other kernels.
@@ -121,5 +122,19 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(tuned.code, tuned.stderr.slice(-2000)).toBe(0);
     expect(tuned.stderr).toContain(`engine: tuned tiles for ${new Set(keys).size} GEMM shapes from ${file} (tuned on test)`);
     expect(trainLosses(join(dir, 'gpu-tuned'))).toEqual(trainLosses(defaultRun));
+
+    // eval:features takes the same file (the feature engine's forward GEMMs have the same keys): the same bytes.
+    const checkpoints = join(dir, 'gpu-tuned', 'checkpoints');
+    const model = join(checkpoints, readdirSync(checkpoints).sort().at(-1)!, 'model.safetensors');
+    const input = join(dir, 'input.safetensors');
+    await writeSafetensors(input, [{ name: 'input', dtype: 'F32', shape: [3, 3, 16, 16], data: new Float32Array(3 * 3 * 256).map((_, i) => Math.sin(i)) }]);
+    const features = (extra: string[], out: string) =>
+      run(FEATURES, ['--checkpoint', model, '--input', input, '--out', join(dir, out), '--backend', 'webgpu', ...extra]);
+    const plain = await features([], 'features.safetensors');
+    expect(plain.code, plain.stderr.slice(-2000)).toBe(0);
+    const withTiles = await features(['--gpu-tiles', file], 'features-tuned.safetensors');
+    expect(withTiles.code, withTiles.stderr.slice(-2000)).toBe(0);
+    expect(withTiles.stderr).toContain(`engine: tuned tiles for ${new Set(keys).size} GEMM shapes from ${file} (tuned on test)`);
+    expect(readFileSync(join(dir, 'features-tuned.safetensors')).equals(readFileSync(join(dir, 'features.safetensors')))).toBe(true);
   });
 });

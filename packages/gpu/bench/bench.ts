@@ -514,7 +514,7 @@ async function main(): Promise<void> {
     const file = flags['tiles-out'];
     try {
       writeFileSync(file, `${JSON.stringify(gemmTilesFile(shapes.tiles, describeAdapter(opened.summary)), null, 2)}\n`);
-      console.log(`tuned tiles of ${shapes.tiles.size} shapes written to ${file} (trainer: --gpu-tiles ${file})`);
+      console.log(`tuned tiles of ${shapes.tiles.size} shapes written to ${file} (trainer:train, eval:probe, eval:features: --gpu-tiles ${file})`);
     } catch (err) {
       // The steps below matter more than the file: say why and go on.
       console.log(`--tiles-out ${file}: not written: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 // The file of tuned GEMM tiles: the benchmark's per-shape sweep on one GPU (`npx nx run gpu:bench -- --sweep
-// --tiles-out <file>`), read back by whoever builds an engine on that GPU (the trainer's --gpu-tiles). Keys are
-// `gemmTileKey`s, the dimensions that do not grow with the batch, so tiles tuned at one micro-batch apply at another.
+// --tiles-out <file>`), read back by whoever builds an engine on that GPU (--gpu-tiles of the trainer and the eval
+// app). Keys are `gemmTileKey`s, the dimensions that do not grow with the batch, so tiles tuned at one micro-batch
+// apply at another.
 import { type GemmTile, checkGemmTile } from './kernels/gemm.js';
 
 export const GEMM_TILES_FORMAT = 'aim-gemm-tiles/1';

@@ -61,5 +61,6 @@ export type { RunParts, TrainData, DataPosition, PositionedBatch } from './run-p
 export { resolveCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint-state.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
 export { selectCompute, type ComputeSelection } from './compute.js';
+export { gpuTilesLine, readGpuTiles } from './gpu-tiles.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';
 export { anyRank, broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';
