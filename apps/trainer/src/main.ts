@@ -122,7 +122,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
       recompute: config.activations !== 'keep',
       gemmTiles: tuned?.tiles,
     });
-    if (tuned) log(gpuTilesLine(config.gpuTiles, tuned, true));
+    if (tuned) log(gpuTilesLine(config.gpuTiles, tuned, true, engine.program.tunedTileKeys.size));
     parts = { ...hostParts, engine };
     log(
       `engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`,

@@ -84,6 +84,8 @@ export interface EngineProgram {
   readonly staging: BufferDesc;
   /** Dispatches one trunk block costs a training micro-batch: forward, recompute and backward together. */
   readonly dispatchesPerTrunkBlock: number;
+  /** The keys of `EngineOptions.gemmTiles` some GEMM of this program runs on (a file tuned on another model may match none). */
+  readonly tunedTileKeys: ReadonlySet<string>;
   readonly ops: {
     readonly embed: readonly Op[];
     /** Forward of each trunk block. */
@@ -145,7 +147,13 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const grad = (name: string, ld: number) => ({ buf: grads[slot(name).chunk], offset: slot(name).offset, ld });
   const norm = (prefix: string) => ({ weights: params[slot(`${prefix}.weight`).chunk], offW: slot(`${prefix}.weight`).offset });
   const bias = (name: string) => ({ buf: params[slot(name).chunk], offset: slot(name).offset });
-  const tuned = (call: Parameters<typeof gemm>[1]) => (call.batch ? undefined : options.gemmTiles?.get(gemmTileKey(call)));
+  const tunedTileKeys = new Set<string>();
+  const tuned = (call: Parameters<typeof gemm>[1]) => {
+    const key = gemmTileKey(call);
+    const t = call.batch ? undefined : options.gemmTiles?.get(key);
+    if (t) tunedTileKeys.add(key);
+    return t;
+  };
   const gm = (call: Parameters<typeof gemm>[1]) => gemm(pb, { ...call, tile: call.tile ?? tuned(call) }, tile);
 
   const patches = buf('patches', N * P, 'io');
@@ -204,7 +212,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const emptyOps = { afterTrunk: [], startStep: [], optimizer: [], evalLoss: [] };
   if (!withHead) {
     const dispatchesPerTrunkBlock = blocks[0].length;
-    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, ops: { embed, blocks, ...emptyOps } };
+    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, tunedTileKeys, ops: { embed, blocks, ...emptyOps } };
   }
 
   // ---- the pretraining head and the loss ----
@@ -369,6 +377,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
     readbacks,
     staging,
     dispatchesPerTrunkBlock,
+    tunedTileKeys,
     ops: { embed, blocks, afterTrunk: [...headForward, ...lossOps(STAT.loss), ...backward], startStep, optimizer, evalLoss },
   };
 }

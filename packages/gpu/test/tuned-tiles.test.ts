@@ -59,6 +59,13 @@ it('every unbatched GEMM whose key is tuned runs with its tile; the batched ones
   expect(batched(tuned)).toEqual(batched());
 });
 
+it('the program lists the tuned keys its GEMMs use: none from a file tuned on another model', () => {
+  const tuned = everyUnbatched();
+  expect(describeEngine(config, { batch, gemmTiles: tuned }).tunedTileKeys).toEqual(new Set(tuned.keys()));
+  const other = new Map([['NN n4096 k1024', TUNED] as const]);
+  expect(describeEngine(config, { batch, gemmTiles: other }).tunedTileKeys.size).toBe(0);
+});
+
 describe.skipIf(gpuUnavailable !== undefined)('a step with tuned tiles', () => {
   it('gives the loss and gradients of the default tiles', async () => {
     const device = await testDevice();

@@ -32,9 +32,13 @@ export function readGpuTiles(path: string): { adapter: string; tiles: Map<string
   return parsed;
 }
 
-/** The log line of a run given --gpu-tiles `path`: the tiles it builds the engine with, or that it does not use them. */
-export function gpuTilesLine(path: string, tuned: { adapter: string; tiles: ReadonlyMap<string, GemmTile> }, engineComputes: boolean): string {
-  return engineComputes
-    ? `engine: tuned tiles for ${tuned.tiles.size} GEMM shapes from ${path} (tuned on ${tuned.adapter})`
-    : `--gpu-tiles ${path}: not used (the WebGPU engine is not computing)`;
+/**
+ * The log line of a run given --gpu-tiles `path`: the tiles it builds the engine with (with `used`, how many of the
+ * file's shapes the engine's GEMMs have), or that it does not use them.
+ */
+export function gpuTilesLine(path: string, tuned: { adapter: string; tiles: ReadonlyMap<string, GemmTile> }, engineComputes: boolean, used?: number): string {
+  if (!engineComputes) return `--gpu-tiles ${path}: not used (the WebGPU engine is not computing)`;
+  const line = `engine: tuned tiles for ${tuned.tiles.size} GEMM shapes from ${path} (tuned on ${tuned.adapter})`;
+  if (used === undefined) return line;
+  return used > 0 ? `${line}; ${used} of them occur in this model` : `${line}; none of them occurs in this model (tuned for another variant?): default tiles`;
 }
