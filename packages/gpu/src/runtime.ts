@@ -1,6 +1,7 @@
 // Materialises a described program on a GPUDevice and records its operations into command encoders.
 // Pipelines are compiled once per distinct kernel source, bind groups made once per dispatch; recording a step is a
 // walk over fixed arrays (no string keys, no allocation of GPU objects).
+import { DeviceWatch } from './device-watch.js';
 import { STEP_FIELDS, type StepValues } from './kernels/wgsl.js';
 import { type BufferDesc, type Dispatch, type Kernel, type Op, PARAM_SLOT_BYTES, paramSlabBytes, type ProgramBuilder, STEP_UNIFORM_BYTES } from './program.js';
 
@@ -27,6 +28,7 @@ export class Runtime {
   private readonly bindGroups = new Map<Dispatch, GPUBindGroup>();
   private readonly pipelines = new Map<string, Compiled>();
   private readonly compiledFor = new Map<Dispatch, Compiled>();
+  private readonly watch: DeviceWatch;
 
   constructor(device: GPUDevice, program: ProgramBuilder) {
     // Before anything is allocated: a kernel whose WGSL enables a feature the device lacks would fail to compile.
@@ -40,6 +42,7 @@ export class Runtime {
       }
     }
     this.device = device;
+    this.watch = new DeviceWatch(device);
     let bytes = 0;
     for (const b of program.buffers) {
       const usage =
@@ -144,6 +147,7 @@ export class Runtime {
 
   /** Records `ops` into a fresh command buffer and submits it. */
   submit(ops: readonly Op[], before?: (encoder: GPUCommandEncoder) => void): void {
+    this.watch.check(); // no more work after a failed command or a lost device
     const encoder = this.device.createCommandEncoder();
     before?.(encoder);
     this.record(encoder, ops);
@@ -155,8 +159,14 @@ export class Runtime {
   async read(buffer: BufferDesc, bytes: number, offset = 0): Promise<ArrayBuffer> {
     const g = this.gpu(buffer);
     this.counters.hostReads += 1;
-    await g.mapAsync(GPUMapMode.READ, offset, bytes);
     try {
+      await g.mapAsync(GPUMapMode.READ, offset, bytes);
+    } catch (err) {
+      this.watch.check(); // a lost device fails the map: say so rather than Dawn's abort
+      throw err;
+    }
+    try {
+      this.watch.check(); // what this read returns was computed by commands that may have failed
       return g.getMappedRange(offset, bytes).slice(0);
     } finally {
       g.unmap();
@@ -177,6 +187,7 @@ export class Runtime {
   }
 
   destroy(): void {
+    this.watch.dispose();
     for (const b of this.gpuBuffers.values()) b.destroy();
     this.stepUniform.destroy();
     this.slab.destroy();

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
+import { GpuDeviceError } from '@aim/gpu';
 import { assertCheckpointVerified } from './checkpoint-dir.js';
 import { readCheckpointState, writeCheckpoint, type CheckpointState } from './checkpoint-state.js';
 import { formatConfig, type TrainConfig } from './config.js';
@@ -227,6 +228,10 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
         if (err instanceof NonFiniteLossError) {
           metrics.append({ kind: 'event', step: err.step, event: 'non-finite-loss', loss: String(err.loss) });
           if (lastCheckpoint) err.message += `; last good checkpoint: ${lastCheckpoint}`;
+        } else if (err instanceof GpuDeviceError) {
+          // What the GPU computed since the error is void: the run stops here, and resumes from the last checkpoint.
+          metrics.append({ kind: 'event', step: step + 1, event: 'gpu-error', message: err.message });
+          err.message = `step ${step + 1}: ${err.message}${lastCheckpoint ? `; last good checkpoint: ${lastCheckpoint}` : ''}`;
         }
         throw err;
       }
