@@ -56,6 +56,7 @@ export async function gemmRate(device: GPUDevice, shape: GemmShape, tile: GemmTi
     }
     let best = seconds;
     for (let i = 0; i < 2; i++) best = Math.min(best, await time(reps));
+    rt.checkDevice(); // a dispatch that failed validation did nothing, fast: not a rate
     return (flops * reps) / best / 1e12;
   } finally {
     rt.destroy();

@@ -145,9 +145,14 @@ export class Runtime {
     endPass();
   }
 
+  /** Throws a GpuDeviceError if the device reported an error or was lost since this runtime was made. */
+  checkDevice(): void {
+    this.watch.check();
+  }
+
   /** Records `ops` into a fresh command buffer and submits it. */
   submit(ops: readonly Op[], before?: (encoder: GPUCommandEncoder) => void): void {
-    this.watch.check(); // no more work after a failed command or a lost device
+    this.checkDevice(); // no more work after a failed command or a lost device
     const encoder = this.device.createCommandEncoder();
     before?.(encoder);
     this.record(encoder, ops);
@@ -162,11 +167,11 @@ export class Runtime {
     try {
       await g.mapAsync(GPUMapMode.READ, offset, bytes);
     } catch (err) {
-      this.watch.check(); // a lost device fails the map: say so rather than Dawn's abort
+      this.checkDevice(); // a lost device fails the map: say so rather than Dawn's abort
       throw err;
     }
     try {
-      this.watch.check(); // what this read returns was computed by commands that may have failed
+      this.checkDevice(); // what this read returns was computed by commands that may have failed
       return g.getMappedRange(offset, bytes).slice(0);
     } finally {
       g.unmap();
