@@ -54,6 +54,10 @@ export class AimModel {
   private disposed = false;
 
   constructor(config: AimConfig, options: CreateAimOptions = {}) {
+    if (typeof (config as unknown) === 'string') {
+      // TypeScript refuses this; a JavaScript caller would otherwise meet a shape error deep in the initialisation.
+      throw new TypeError(`new AimModel('${config}'): pass a resolved config (createAim('${config}') builds the model from a registry name)`);
+    }
     this.config = config;
     this.hasPretrainHead = options.pretrainHead ?? true;
     this.recomputeBlocks = options.recomputeBlocks ?? false;

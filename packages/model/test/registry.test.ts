@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AIM_VARIANTS,
   AIM_VARIANT_NAMES,
+  AimModel,
   aimStateSpecs,
   createAim,
   numPatches,
@@ -118,6 +119,7 @@ describe('resolveAimConfig', () => {
     expect(() => resolveAimConfig('aim-dev-tiny', { heads: 5 })).toThrow(/'width' \(64\) must be a multiple of 'heads' \(5\)/);
     expect(() => resolveAimConfig('aim-dev-tiny', { patchSize: 5 })).toThrow(/'imageSize' \(32\) must be a multiple of 'patchSize'/);
     expect(() => resolveAimConfig('aim-dev-tiny', { depth: 0 })).toThrow(/'depth' must be a positive integer/);
+    expect(() => new AimModel('aim-dev-tiny' as never)).toThrow("new AimModel('aim-dev-tiny'): pass a resolved config (createAim('aim-dev-tiny') builds");
     expect(() => resolveAimConfig('aim-dev-tiny', { probeBlocks: { last: [3], best: [0] } })).toThrow(/'probeBlocks.last' has block 3 outside 0..2/);
   });
 
