@@ -100,14 +100,9 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     if (!assertCheckpointVerified(options.resumeFrom).sealed)
       hooks.onMessage?.(`note: ${options.resumeFrom} has no file digests (saved before sealing); loading it unverified`);
   }
-  let startStep = 0;
-  let resumePosition: DataPosition | undefined;
-  let resumeState: CheckpointState | undefined;
-  if (options.resumeFrom) {
-    resumeState = readCheckpointState(options.resumeFrom);
-    resumePosition = resumeState.dataPosition;
-    startStep = resumeState.step;
-  }
+  const resumeState = options.resumeFrom ? readCheckpointState(options.resumeFrom) : undefined;
+  const resumePosition: DataPosition | undefined = resumeState?.dataPosition;
+  const startStep = resumeState?.step ?? 0;
   const runnerOptions = {
     model: parts.model,
     adamw: { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay },
@@ -173,7 +168,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const throughput = new ThroughputWindow();
 
   const save = async (): Promise<void> => {
-    // Every rank refreshes its model (rank 0's is written; the others stay the weights their devices hold).
+    // Every rank brings its model up to date; rank 0 alone writes it.
     const contents = await runner.checkpoint();
     // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
     const position: DataPosition = share
