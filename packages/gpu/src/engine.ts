@@ -205,10 +205,16 @@ export class AimEngine {
       this.rt.write(chunks[slot.chunk], v, slot.offset * 4);
       pending += v.byteLength;
       if (pending >= UPLOAD_WAIT_BYTES) {
-        await this.rt.device.queue.onSubmittedWorkDone();
+        await this.uploaded();
         pending = 0;
       }
     }
+    await this.uploaded();
+  }
+
+  /** Resolves once the GPU has taken every buffer write so far (a submit after them, then its completion). */
+  private async uploaded(): Promise<void> {
+    this.rt.submit([]);
     await this.rt.device.queue.onSubmittedWorkDone();
   }
 
