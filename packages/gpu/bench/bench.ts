@@ -35,6 +35,7 @@ import {
 import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { relError } from '../test/harness.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
+import { profileTables, summariseProfile } from './profile.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
 import { TILE_CANDIDATES, matrixTileCandidates, tileName } from './tiles.js';
@@ -263,11 +264,16 @@ interface Opened {
  */
 async function openDevice(robust: boolean, matrix = false): Promise<Opened> {
   const toggles = [...(robust ? [] : [DISABLE_ROBUSTNESS]), ...(matrix ? SUBGROUP_MATRIX_DAWN_TOGGLES : [])];
-  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : [] });
+  // Kernel timings (the step profile) need timestamps Dawn does not round to 100 us.
+  const dawnFlags = [...(toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : []), 'disable-dawn-features=timestamp_quantization'];
+  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) throw new Error(`gpu bench: no WebGPU adapter: ${probe.why}`);
   const instance = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
-  const device = await requestEngineDevice(adapter, { subgroupMatrix: matrix && f16MatrixShapes(adapter).length > 0 });
+  const device = await requestEngineDevice(adapter, {
+    subgroupMatrix: matrix && f16MatrixShapes(adapter).length > 0,
+    timestamps: adapter.features.has('timestamp-query'),
+  });
   return { instance, device, adapter, summary: probe.adapter, check: await boundsCheck(device) };
 }
 
@@ -522,6 +528,7 @@ async function main(): Promise<void> {
   }
 
   const torchRows: string[] = [];
+  const profileLines: string[] = [];
   const torchRuns = new Map<string, ReturnType<typeof torchStep>>();
   console.log(
     '\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -597,6 +604,13 @@ async function main(): Promise<void> {
             : `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${t.why} | - | - |`,
         );
       }
+      if (timed && device.features.has('timestamp-query')) {
+        // One more step with every dispatch timed: where the time goes (the tables print after the step tables).
+        const summary = summariseProfile(await engine.profileStep(input, HYPER));
+        rows.push({ kind: 'profile', variant: name, ...(gemmTiles ? { tunedTiles: true } : {}), batch, stepMs, ...summary });
+        saveJson();
+        profileLines.push(...profileTables(`${run} batch ${batch}`, stepMs, summary, fmt));
+      }
     } finally {
       await engine.destroy();
     }
@@ -605,6 +619,7 @@ async function main(): Promise<void> {
     console.log('\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|');
     torchRows.forEach((r) => console.log(r));
   }
+  profileLines.forEach((l) => console.log(l));
   if (flags['features-for']) await featureRows(device, tile, peak);
   saveJson();
   device.destroy();

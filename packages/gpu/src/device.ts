@@ -15,6 +15,11 @@ export const SUBGROUP_MATRIX_DAWN_TOGGLES = ['allow_unsafe_apis', 'vulkan_enable
 export interface EngineDeviceOptions {
   /** Also request the features of f16 subgroup-matrix GEMM tiles (an error naming the missing ones without them). */
   readonly subgroupMatrix?: boolean;
+  /**
+   * Also request 'timestamp-query', which AimEngine.profileStep needs (an error without it). Dawn rounds timestamps
+   * to 100 us unless its toggle `timestamp_quantization` is off: `create(['disable-dawn-features=timestamp_quantization'])`.
+   */
+  readonly timestamps?: boolean;
 }
 
 /** Asks `adapter` for a device whose storage bindings and buffers are as large as the adapter allows. */
@@ -30,6 +35,10 @@ export async function requestEngineDevice(adapter: GPUAdapter, options: EngineDe
       );
     }
     requiredFeatures.push(...SUBGROUP_MATRIX_FEATURES);
+  }
+  if (options.timestamps) {
+    if (!adapter.features.has('timestamp-query')) throw new Error("this adapter does not offer 'timestamp-query', which timing the engine's kernels needs");
+    requiredFeatures.push('timestamp-query');
   }
   const device = await adapter.requestDevice({
     label: 'aim-gpu engine',

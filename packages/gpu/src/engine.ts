@@ -48,6 +48,14 @@ export interface FeatureRequest {
   readonly prefixLengths?: Int32Array;
 }
 
+/** One dispatch of a profiled step: its kernel, the kernel's parameters (a GEMM's start m, n, k), its grid, its time. */
+export interface ProfiledDispatch {
+  readonly kernel: string;
+  readonly params: readonly number[];
+  readonly workgroups: readonly [number, number, number];
+  readonly ns: number;
+}
+
 /** The engine's per-parameter arenas: weights, gradients and the two AdamW moments (all in compute layout). */
 export type ArenaName = 'parameters' | 'gradients' | 'm' | 'v';
 
@@ -303,6 +311,25 @@ export class AimEngine {
     this.submitMicroBatches(micro, { ...base, lossScale: 1 / total });
     this.updates = update;
     return this.finishUpdate();
+  }
+
+  /**
+   * A step over one micro-batch, applied as step() applies it, with every dispatch timed on the GPU (the device needs
+   * 'timestamp-query'): each dispatch with its nanoseconds, in order. For finding where a step's time goes (the
+   * benchmark's profile): a pass per dispatch and a read per command buffer cost time of their own.
+   */
+  async profileStep(micro: MicroBatch, hyper: AdamWHyper): Promise<ProfiledDispatch[]> {
+    this.requireIdle('profileStep()');
+    const update = this.updates + 1;
+    const values = { ...this.updateValues(hyper, update), lossScale: 1 / this.lossPositions(micro.prefixLengths) };
+    const k = numPatches(this.config);
+    this.upload(micro.patches, micro.prefixLengths, k - 1);
+    this.rt.writeStep(values);
+    const { startStep, afterTrunk, optimizer } = this.program.ops;
+    const ops = [...startStep, ...this.trunkOps(this.config.depth - 1), ...afterTrunk, ...optimizer];
+    const ns = await this.rt.profile(ops);
+    this.updates = update;
+    return ops.filter((op) => op.kind === 'dispatch').map((op, i) => ({ kernel: op.kernel.name, params: op.params, workgroups: op.workgroups, ns: ns[i] }));
   }
 
   // ---- a data-parallel step, in three parts ----

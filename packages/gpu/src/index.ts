@@ -2,7 +2,7 @@
 export { type EngineDeviceOptions, SUBGROUP_MATRIX_DAWN_TOGGLES, SUBGROUP_MATRIX_FEATURES, f16MatrixShapes, requestEngineDevice } from './device.js';
 export { type EngineOptions, type MemoryPlan, describeEngine, planMemory } from './describe.js';
 export { GpuDeviceError } from './device-watch.js';
-export { AimEngine, type AdamWHyper, type ArenaName, type EngineStepStats, type FeatureRequest, type MicroBatch } from './engine.js';
+export { AimEngine, type AdamWHyper, type ArenaName, type EngineStepStats, type FeatureRequest, type MicroBatch, type ProfiledDispatch } from './engine.js';
 export { GEMM_TILES, type GemmTile, type SubgroupMatrixShape, gemm, gemmReference, gemmTileKey } from './kernels/gemm.js';
 export { ProgramBuilder } from './program.js';
 export { Runtime, type GpuCounters } from './runtime.js';

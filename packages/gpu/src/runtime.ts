@@ -17,6 +17,9 @@ export interface GpuCounters {
   hostReads: number;
 }
 
+/** Dispatches per command buffer when profiling: two timestamps each, in a query set of at most 4096. */
+const PROFILE_DISPATCHES = 2048;
+
 export class Runtime {
   readonly device: GPUDevice;
   readonly counters: GpuCounters = { dispatches: 0, commandBuffers: 0, hostReads: 0 };
@@ -119,15 +122,26 @@ export class Runtime {
     return compiled;
   }
 
-  /** Records `ops` into `encoder`: consecutive dispatches share one compute pass. */
-  record(encoder: GPUCommandEncoder, ops: readonly Op[]): void {
+  /**
+   * Records `ops` into `encoder`: consecutive dispatches share one compute pass. With `timed`, each dispatch gets a
+   * pass of its own whose start and end go to the query set (queries first, first + 1, ... in dispatch order).
+   */
+  record(encoder: GPUCommandEncoder, ops: readonly Op[], timed?: { querySet: GPUQuerySet; first: number }): void {
     let pass: GPUComputePassEncoder | null = null;
+    let query = timed?.first ?? 0;
     const endPass = (): void => {
       pass?.end();
       pass = null;
     };
     for (const op of ops) {
       if (op.kind === 'dispatch') {
+        if (timed) {
+          endPass();
+          pass = encoder.beginComputePass({
+            timestampWrites: { querySet: timed.querySet, beginningOfPassWriteIndex: query, endOfPassWriteIndex: query + 1 },
+          });
+          query += 2;
+        }
         pass ??= encoder.beginComputePass();
         const compiled = this.compiledFor.get(op)!;
         pass.setPipeline(compiled.pipeline);
@@ -158,6 +172,59 @@ export class Runtime {
     this.record(encoder, ops);
     this.device.queue.submit([encoder.finish()]);
     this.counters.commandBuffers += 1;
+  }
+
+  /**
+   * Runs `ops` with every dispatch timed on the GPU (timestamp queries; the device needs 'timestamp-query') and
+   * returns each dispatch's nanoseconds, in order. A pass per dispatch and the reads cost time: for finding where the
+   * time goes, not for running. Command buffers of at most PROFILE_DISPATCHES dispatches (a query set's size limit).
+   */
+  async profile(ops: readonly Op[]): Promise<Float64Array> {
+    if (!this.device.features.has('timestamp-query')) {
+      throw new Error("profiling needs the device feature 'timestamp-query' (requestEngineDevice(adapter, { timestamps: true }))");
+    }
+    const dispatches = ops.filter((op) => op.kind === 'dispatch').length;
+    const out = new Float64Array(dispatches);
+    const count = 2 * Math.min(PROFILE_DISPATCHES, Math.max(1, dispatches));
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count });
+    const resolved = this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      let done = 0; // dispatches timed so far
+      let start = 0;
+      while (start < ops.length) {
+        // The next run of ops holding at most PROFILE_DISPATCHES dispatches.
+        let end = start;
+        let n = 0;
+        while (end < ops.length && (ops[end].kind !== 'dispatch' || n < PROFILE_DISPATCHES)) n += ops[end++].kind === 'dispatch' ? 1 : 0;
+        this.checkDevice();
+        const encoder = this.device.createCommandEncoder();
+        this.record(encoder, ops.slice(start, end), { querySet, first: 0 });
+        if (n > 0) {
+          encoder.resolveQuerySet(querySet, 0, 2 * n, resolved, 0);
+          encoder.copyBufferToBuffer(resolved, 0, readback, 0, 2 * n * 8);
+        }
+        this.device.queue.submit([encoder.finish()]);
+        this.counters.commandBuffers += 1;
+        if (n > 0) {
+          await readback.mapAsync(GPUMapMode.READ, 0, 2 * n * 8);
+          try {
+            this.checkDevice();
+            const t = new BigUint64Array(readback.getMappedRange(0, 2 * n * 8));
+            for (let i = 0; i < n; i++) out[done + i] = t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0;
+          } finally {
+            readback.unmap();
+          }
+        }
+        done += n;
+        start = end;
+      }
+      return out;
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      readback.destroy();
+    }
   }
 
   /** Copies `bytes` from a mappable buffer once the GPU is done with it (one host read). */
