@@ -48,7 +48,7 @@ export interface FeatureRequest {
   readonly prefixLengths?: Int32Array;
 }
 
-/** One dispatch of a profiled step: its kernel, the kernel's parameters (a GEMM's start m, n, k), its grid, its time. */
+/** One dispatch of a profiled step: its kernel, the kernel's parameters (a GEMM's first three are M, N, K), its grid, its time. */
 export interface ProfiledDispatch {
   readonly kernel: string;
   readonly params: readonly number[];

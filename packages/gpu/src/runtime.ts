@@ -123,22 +123,22 @@ export class Runtime {
   }
 
   /**
-   * Records `ops` into `encoder`: consecutive dispatches share one compute pass. With `timed`, each dispatch gets a
-   * pass of its own whose start and end go to the query set (queries first, first + 1, ... in dispatch order).
+   * Records `ops` into `encoder`: consecutive dispatches share one compute pass. With `timestamps`, each dispatch gets
+   * a pass of its own whose start and end go to that query set (queries 0, 1, 2, ... in dispatch order).
    */
-  record(encoder: GPUCommandEncoder, ops: readonly Op[], timed?: { querySet: GPUQuerySet; first: number }): void {
+  record(encoder: GPUCommandEncoder, ops: readonly Op[], timestamps?: GPUQuerySet): void {
     let pass: GPUComputePassEncoder | null = null;
-    let query = timed?.first ?? 0;
+    let query = 0;
     const endPass = (): void => {
       pass?.end();
       pass = null;
     };
     for (const op of ops) {
       if (op.kind === 'dispatch') {
-        if (timed) {
+        if (timestamps) {
           endPass();
           pass = encoder.beginComputePass({
-            timestampWrites: { querySet: timed.querySet, beginningOfPassWriteIndex: query, endOfPassWriteIndex: query + 1 },
+            timestampWrites: { querySet: timestamps, beginningOfPassWriteIndex: query, endOfPassWriteIndex: query + 1 },
           });
           query += 2;
         }
@@ -199,7 +199,7 @@ export class Runtime {
         while (end < ops.length && (ops[end].kind !== 'dispatch' || n < PROFILE_DISPATCHES)) n += ops[end++].kind === 'dispatch' ? 1 : 0;
         this.checkDevice();
         const encoder = this.device.createCommandEncoder();
-        this.record(encoder, ops.slice(start, end), { querySet, first: 0 });
+        this.record(encoder, ops.slice(start, end), querySet);
         if (n > 0) {
           encoder.resolveQuerySet(querySet, 0, 2 * n, resolved, 0);
           encoder.copyBufferToBuffer(resolved, 0, readback, 0, 2 * n * 8);
