@@ -45,6 +45,12 @@ export async function extractBlocks(
   return out.map((data) => ({ data, n, tokens, dim: D }));
 }
 
+/** The model's weights into the engine, one tensor in flight at a time (the host holds the model already). */
+export async function loadWeights(engine: AimEngine, model: AimModel): Promise<void> {
+  const byName = new Map(model.parameters().map((p) => [p.name, p.variable]));
+  await engine.loadTensors('parameters', (name) => byName.get(name)!.dataSync() as Float32Array);
+}
+
 /** The engine's trunk (no pretraining head) with the model's weights, batch by batch into `out`. */
 async function extractOnEngine(
   target: EngineTarget,
@@ -57,7 +63,7 @@ async function extractOnEngine(
   const { n, tokens, patchDim } = data;
   const engine = await AimEngine.create(target.device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false, gemmTiles: target.gemmTiles });
   try {
-    engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
+    await loadWeights(engine, model);
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
       const feats = await engine.extractFeatures(data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim), { blocks });

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AimEngine } from '@aim/gpu';
 import { loadAimCheckpoint, readSafetensors, tensorEntry, writeSafetensors, type SafetensorsWriteEntry } from '@aim/model';
 import type { FeaturesArgs } from './cli-args.js';
-import type { EngineTarget } from './extract.js';
+import { type EngineTarget, loadWeights } from './extract.js';
 
 /** Metadata key under which probe checkpoints written by eval:probe record the blocks the probe averages. */
 export const PROBE_BLOCKS_METADATA_KEY = 'aim.probe_blocks';
@@ -65,7 +65,7 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
       const b = images.shape[0];
       if (target) {
         engine = await AimEngine.create(target.device, model.config, { batch: Math.min(CHUNK, b), pretrainHead: false, gemmTiles: target.gemmTiles });
-        engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
+        await loadWeights(engine, model);
       }
       for (let start = 0; start < b; start += CHUNK) {
         const size = Math.min(CHUNK, b - start);
