@@ -132,7 +132,32 @@ function initialValues(config: AimConfig): Map<string, Float32Array> {
   return out;
 }
 
-function torchStep(config: AimConfig, batch: number, steps: number): { imagesPerSecond?: number; gemm?: number; why?: string } {
+interface TorchStep {
+  readonly imagesPerSecond?: number;
+  readonly gemm?: number;
+  /** Eager ran out of GPU memory at the batch, so the step was measured with every block checkpointed. */
+  readonly checkpointed?: boolean;
+  readonly peakGiB?: number;
+  readonly eagerOutOfMemoryAtGiB?: number;
+  readonly why?: string;
+}
+
+/**
+ * GiB of GPU memory in use on the machine, by nvidia-smi (the first GPU); undefined without it. The difference across
+ * an engine's creation and first step is what the engine really took from the GPU, Dawn's own allocations included,
+ * to set beside the plan.
+ */
+function gpuMemoryUsedGiB(): number | undefined {
+  const run = spawnSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
+  const mib = Number.parseFloat((run.stdout ?? '').split('\n')[0]);
+  return run.status === 0 && Number.isFinite(mib) ? mib / 1024 : undefined;
+}
+
+/** How the PyTorch step ran, for its table: eager, or checkpointed because eager did not fit (and at what). */
+const torchMode = (t: TorchStep): string =>
+  t.checkpointed ? `blocks checkpointed (eager out of memory at ${fmt(t.eagerOutOfMemoryAtGiB ?? NaN, 1)} GiB)` : 'eager';
+
+function torchStep(config: AimConfig, batch: number, steps: number): TorchStep {
   if (flags.torch === 'off') return { why: 'off' };
   const probe = spawnSync('python3', ['-c', 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8' });
   if (probe.status !== 0) return { why: probe.status === 3 ? 'torch without CUDA' : 'no torch' };
@@ -142,11 +167,17 @@ function torchStep(config: AimConfig, batch: number, steps: number): { imagesPer
   const lines = (run.stdout ?? '')
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, number | string>);
+    .map((l) => JSON.parse(l) as Record<string, number | string | boolean | null>);
   const step = lines.find((l) => l.kind === 'step');
   const gemm = lines.find((l) => l.kind === 'gemm');
   if (!step) return { why: `torch failed: ${(run.stderr ?? '').trim().split('\n').at(-1)}` };
-  return { imagesPerSecond: Number(step.imagesPerSecond), gemm: gemm ? Number(gemm.tflops) : undefined };
+  return {
+    imagesPerSecond: Number(step.imagesPerSecond),
+    gemm: gemm ? Number(gemm.tflops) : undefined,
+    checkpointed: step.checkpointed === true,
+    peakGiB: typeof step.peakGiB === 'number' ? step.peakGiB : undefined,
+    eagerOutOfMemoryAtGiB: typeof step.eagerOutOfMemoryAtGiB === 'number' ? step.eagerOutOfMemoryAtGiB : undefined,
+  };
 }
 
 /** The step's own GEMMs (forward NN, input-gradient NT, weight-gradient TN) for one variant and batch. */
@@ -529,9 +560,9 @@ async function main(): Promise<void> {
 
   const torchRows: string[] = [];
   const profileLines: string[] = [];
-  const torchRuns = new Map<string, ReturnType<typeof torchStep>>();
+  const torchRuns = new Map<string, TorchStep>();
   console.log(
-    '\n| variant | batch | planned GiB | allocated GiB | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '\n| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   // With --sweep, the variant whose shapes were swept runs a second time with each shape's best tile ("+ tuned").
   const sweptVariant = flags.sweep && shapes.tiles.size > 0 ? shapesVariant() : undefined;
@@ -545,6 +576,7 @@ async function main(): Promise<void> {
     const recompute = !flags['keep-activations'];
     let engine: AimEngine | undefined;
     let batch = 0;
+    const usedBefore = hardware ? gpuMemoryUsedGiB() : undefined;
     for (const b of candidates) {
       try {
         planMemory(config, b, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
@@ -565,6 +597,8 @@ async function main(): Promise<void> {
       const pending = engine.step([input], HYPER);
       const afterSubmit = engine.counters;
       const first = await pending;
+      const usedAfter = usedBefore === undefined ? undefined : gpuMemoryUsedGiB();
+      const measuredGiB = usedAfter === undefined || usedBefore === undefined ? undefined : usedAfter - usedBefore;
       const stepMs = timed ? await timeSteps(engine, input) : NaN;
       const flops = stepFlops(config, batch).total;
       const tflops = flops / (stepMs / 1000) / 1e12;
@@ -575,6 +609,7 @@ async function main(): Promise<void> {
         batch,
         plannedBytes: plan.totalBytes,
         allocatedBytes: engine.allocatedBytes,
+        ...(measuredGiB === undefined ? {} : { nvidiaSmiGiB: measuredGiB }),
         dispatches: afterSubmit.dispatches - before.dispatches,
         perTrunkBlock: engine.program.dispatchesPerTrunkBlock,
         commandBuffers: afterSubmit.commandBuffers - before.commandBuffers,
@@ -587,7 +622,7 @@ async function main(): Promise<void> {
       rows.push(row);
       saveJson();
       console.log(
-        `| ${run} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
+        `| ${run} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${fmt(measuredGiB ?? NaN, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
       );
       if (timed && hardware) {
         // PyTorch runs once per variant and batch; the tuned row is compared with that same run.
@@ -600,8 +635,8 @@ async function main(): Promise<void> {
         }
         torchRows.push(
           t.imagesPerSecond
-            ? `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(t.imagesPerSecond, 1)} | **${fmt(row.imagesPerSecond / t.imagesPerSecond, 3)}** | ${t.gemm ? fmt(t.gemm) : '-'} |`
-            : `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${t.why} | - | - |`,
+            ? `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(t.imagesPerSecond, 1)} | **${fmt(row.imagesPerSecond / t.imagesPerSecond, 3)}** | ${torchMode(t)} | ${fmt(t.peakGiB ?? NaN, 1)} | ${t.gemm ? fmt(t.gemm) : '-'} |`
+            : `| ${run} | ${batch} | ${fmt(row.imagesPerSecond, 1)} | ${t.why} | - | - | - | - |`,
         );
       }
       if (timed && device.features.has('timestamp-query')) {
@@ -616,7 +651,9 @@ async function main(): Promise<void> {
     }
   }
   if (torchRows.length > 0) {
-    console.log('\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|');
+    console.log(
+      '\n| variant | batch | ours img/s | PyTorch fp32 img/s | ours / PyTorch | PyTorch step | PyTorch peak GiB | PyTorch GEMM TFLOP/s |\n|---|---|---|---|---|---|---|---|',
+    );
     torchRows.forEach((r) => console.log(r));
   }
   profileLines.forEach((l) => console.log(l));

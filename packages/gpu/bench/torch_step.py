@@ -1,6 +1,10 @@
 """PyTorch reference of the engine's step, for the benchmark's ratios: the same AIM pretraining step (prefix-causal
 trunk, identity-attention pretraining head, normalised-pixel loss, backward, global-norm clipping, AdamW) in fp32 eager
 mode with TF32 off, plus a 4096^3 fp32 GEMM. Reads one JSON config from argv[1]; prints one JSON line per result.
+Eager PyTorch keeps every activation for the backward; when that does not fit the GPU (aim-600M at batch 64 needs
+about as much as an 80 GB card holds), the step is measured again with each block checkpointed
+(torch.utils.checkpoint: its input kept, the rest recomputed in the backward), which is what the engine does, and
+the result says which ("checkpointed": true). "checkpoint": true in the config asks for that mode from the start.
 
 Usage: python3 torch_step.py '{"width":768,"depth":12,"heads":12,"mlpDim":3072,"headWidth":2048,"headDepth":12,
         "headMlpDim":8192,"imageSize":224,"patchSize":14,"batch":32,"steps":5}'
@@ -13,6 +17,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -65,6 +70,12 @@ class Aim(nn.Module):
         self.head = nn.ModuleList([Block(c["headWidth"], 1, c["headMlpDim"], True) for _ in range(c["headDepth"])])
         self.dec_norm = nn.LayerNorm(c["headWidth"], eps=1e-6)
         self.pred = nn.Linear(c["headWidth"], p)
+        self.checkpointed = False
+
+    def block(self, blk, x, mask):
+        if self.checkpointed:
+            return checkpoint(blk, x, mask, use_reentrant=False)
+        return blk(x, mask)
 
     def forward(self, patches, prefix):
         b = patches.shape[0]
@@ -73,10 +84,10 @@ class Aim(nn.Module):
         mask = mask[:, None]  # [B, 1, K, K]
         x = self.embed_norm(self.embed(patches)) + self.pos
         for blk in self.blocks:
-            x = blk(x, mask)
+            x = self.block(blk, x, mask)
         x = self.proj(self.post(x)) + self.head_pos
         for blk in self.head:
-            x = blk(x, None)
+            x = self.block(blk, x, None)
         pred = self.pred(self.dec_norm(x))
         t = patches[:, 1:]
         t = (t - t.mean(-1, keepdim=True)) / (t.var(-1, keepdim=True, unbiased=True) + 1e-6).sqrt()
@@ -94,6 +105,7 @@ def main():
     c = json.loads(sys.argv[1])
     torch.manual_seed(0)
     model = Aim(c).to(dev)
+    model.checkpointed = bool(c.get("checkpoint", False))
     decay = [p for n, p in model.named_parameters() if p.ndim == 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     opt = torch.optim.AdamW(
@@ -113,18 +125,44 @@ def main():
         opt.step()
         return loss
 
-    for i in range(2):
-        step(i)
-    sync()
+    def warm_up():
+        """Two steps; False when eager ran out of GPU memory (the caller retries checkpointed)."""
+        try:
+            for i in range(2):
+                step(i)
+            sync()
+            return True
+        except torch.cuda.OutOfMemoryError:
+            if model.checkpointed:
+                raise
+            return False
+
+    # The retry happens outside the except block, so the failed step's tensors (held by the traceback) are freed.
+    eager_peak = None
+    if not warm_up():
+        eager_peak = torch.cuda.max_memory_allocated() / 2**30
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        model.checkpointed = True
+        warm_up()
     steps = c.get("steps", 5)
     t0 = time.perf_counter()
     for i in range(steps):
         loss = step(i)
     sync()
     seconds = (time.perf_counter() - t0) / steps
-    print(json.dumps({"kind": "step", "stepMs": seconds * 1e3, "imagesPerSecond": b / seconds,
-                      "loss": float(loss), "peakGiB": torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else None}), flush=True)
+    result = {"kind": "step", "stepMs": seconds * 1e3, "imagesPerSecond": b / seconds, "loss": float(loss),
+              "checkpointed": model.checkpointed,
+              "peakGiB": torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else None}
+    if eager_peak is not None:
+        result["eagerOutOfMemoryAtGiB"] = eager_peak
+    print(json.dumps(result), flush=True)
 
+    # The GEMM rate needs a GPU free of the step's tensors.
+    del model, opt, patches
+    if dev == "cuda":
+        torch.cuda.empty_cache()
     n = c.get("gemmN", 4096)
     a = torch.randn(n, n, device=dev)
     bm = torch.randn(n, n, device=dev)

@@ -13,7 +13,8 @@
 # Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
 # measured. AIM_DEVICE_MATRIX_FOR (default vit-b=64) is the variant and batch of the matrix run's shapes and step.
 # Writes its tables to $OUT (default /tmp/aim-gpu-out). Env: AIM_DEVICE_ALLOW_SOFTWARE=1 rehearses on SwiftShader
-# (tiny sizes), AIM_DEVICE_SYSROOT (where the .debs unpack, default /), AIM_DEVICE_PEAK_TFLOPS (default 67, H200).
+# (tiny sizes), AIM_DEVICE_SYSROOT (where the .debs unpack, default /), AIM_DEVICE_PEAK_TFLOPS (default from the
+# GPU's name: 67 for the SXM H100 and the H200).
 set -uo pipefail
 start=$(date +%s)
 dev="$PWD/.device-gpu"
@@ -24,7 +25,20 @@ log() { echo "[$(( $(date +%s) - start ))s] $*"; }
 # The Vulkan loader, glvnd, NVIDIA's ICD, node and dawn.node: the same recipe as the model's device script.
 . "$(dirname "$0")/../../../model/bench/device/dawn-env.sh"
 log "node $("$node_bin" --version); VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+gpu_name=""
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+fi
+# The fp32 (non-tensor) peak the "of peak" columns divide by: 67 TFLOP/s for the SXM H100 and the H200, less for the
+# H100's PCIe and NVL boards.
+case "$gpu_name" in
+  *H100*PCIe*) default_peak=51 ;;
+  *H100*NVL*) default_peak=60 ;;
+  *) default_peak=67 ;;
+esac
+peak=${AIM_DEVICE_PEAK_TFLOPS:-$default_peak}
+log "fp32 peak taken as $peak TFLOP/s"
 
 status=0
 sw=()
@@ -48,7 +62,7 @@ run_bench() {
   local name=$1 limit=$2
   shift 2
   log "$name (limit ${limit} s): $*"
-  timeout "$limit" "$node_bin" "$dev/bench.mjs" "$@" --peak-tflops "${AIM_DEVICE_PEAK_TFLOPS:-67}" --json "$results/$name.json" ${sw[@]+"${sw[@]}"} 2>&1 \
+  timeout "$limit" "$node_bin" "$dev/bench.mjs" "$@" --peak-tflops "$peak" --json "$results/$name.json" ${sw[@]+"${sw[@]}"} 2>&1 \
     | grep -v '^Warning\|^$\|Hi, looks like' | tee "$results/$name.txt"
   local rc=${PIPESTATUS[0]}
   [ "$rc" = 124 ] && log "$name: stopped by its ${limit} s limit; the rows above (and $name.json) are complete measurements"
