@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AimEngine, type GemmTile } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
+import { gpuTilesLine } from '@aim/train';
 import type { LabeledPatches } from './data-source.js';
 import type { TokenFeatures } from './features.js';
 
@@ -10,6 +11,30 @@ import type { TokenFeatures } from './features.js';
 export interface EngineTarget {
   readonly device: GPUDevice;
   readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
+  /** Called with each engine built, before it computes (the CLIs log which tuned tiles it uses). */
+  readonly onEngine?: (engine: AimEngine) => void;
+}
+
+/**
+ * The EngineTarget of an eval command on `device` (none without one), logging the --gpu-tiles line: that the file is
+ * not used, or, once the first engine exists, how many of its shapes occur in the model.
+ */
+export function evalEngineTarget(
+  device: GPUDevice | undefined,
+  gpuTiles: { path: string; tuned: { adapter: string; tiles: ReadonlyMap<string, GemmTile> } } | undefined,
+  log: (line: string) => void,
+): EngineTarget | undefined {
+  if (!device) {
+    if (gpuTiles) log(gpuTilesLine(gpuTiles.path, gpuTiles.tuned, false));
+    return undefined;
+  }
+  if (!gpuTiles) return { device };
+  let logged = false;
+  const onEngine = (engine: AimEngine): void => {
+    if (!logged) log(gpuTilesLine(gpuTiles.path, gpuTiles.tuned, true, engine.program.tunedTileKeys.size));
+    logged = true;
+  };
+  return { device, gemmTiles: gpuTiles.tuned.tiles, onEngine };
 }
 
 /**
@@ -63,6 +88,7 @@ async function extractOnEngine(
   const { n, tokens, patchDim } = data;
   const engine = await AimEngine.create(target.device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false, gemmTiles: target.gemmTiles });
   try {
+    target.onEngine?.(engine);
     await loadWeights(engine, model);
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);

@@ -65,6 +65,7 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
       const b = images.shape[0];
       if (target) {
         engine = await AimEngine.create(target.device, model.config, { batch: Math.min(CHUNK, b), pretrainHead: false, gemmTiles: target.gemmTiles });
+        target.onEngine?.(engine);
         await loadWeights(engine, model);
       }
       for (let start = 0; start < b; start += CHUNK) {

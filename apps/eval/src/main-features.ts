@@ -1,7 +1,8 @@
 // CLI entry of `nx run eval:features`: checkpoint + input batch -> features.i (+ logits) in safetensors.
 import { main, type CommandDefinition } from '@aim/cli';
-import { ConfigError, gpuTilesLine, readGpuTiles, selectCompute } from '@aim/train';
+import { ConfigError, readGpuTiles, selectCompute } from '@aim/train';
 import { FEATURES_FLAGS, FEATURES_USAGE, featuresArgsFromCli } from './cli-args.js';
+import { evalEngineTarget } from './extract.js';
 import { featuresCommand } from './features-command.js';
 
 export const FEATURES_COMMAND: CommandDefinition = {
@@ -13,11 +14,12 @@ export const FEATURES_COMMAND: CommandDefinition = {
     const args = featuresArgsFromCli(cli);
     const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
     const compute = await selectCompute(args.backend ?? 'auto');
-    io.stderr.write(`backend: ${compute.backend} (${compute.reason})\n`);
-    if (args.gpuTiles && tuned) io.stderr.write(`${gpuTilesLine(args.gpuTiles, tuned, compute.device !== undefined)}\n`);
+    const log = (line: string) => io.stderr.write(`${line}\n`);
+    log(`backend: ${compute.backend} (${compute.reason})`);
+    const engine = evalEngineTarget(compute.device, args.gpuTiles && tuned ? { path: args.gpuTiles, tuned } : undefined, log);
     let names;
     try {
-      names = await featuresCommand(args, compute.device ? { device: compute.device, gemmTiles: tuned?.tiles } : undefined);
+      names = await featuresCommand(args, engine);
     } finally {
       compute.device?.destroy(); // before exit: Dawn tearing down live objects at process exit can crash
     }

@@ -2,9 +2,10 @@
 // Progress goes to stderr, the result to stdout (the @aim/cli dialect).
 import { main, type CommandDefinition } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { ConfigError, gpuTilesLine, readGpuTiles, selectCompute } from '@aim/train';
+import { ConfigError, readGpuTiles, selectCompute } from '@aim/train';
 import { PROBE_FLAGS, PROBE_RENAMED, PROBE_USAGE, probeArgsFromCli } from './cli-args.js';
 import { dataResolver } from './data-spec.js';
+import { evalEngineTarget } from './extract.js';
 import { probeCommand } from './probe-command.js';
 
 // Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
@@ -21,8 +22,7 @@ export const PROBE_COMMAND: CommandDefinition = {
     const log = (line: string) => io.stderr.write(line + '\n');
     const compute = await selectCompute(args.backend ?? 'auto');
     log(`backend: ${compute.backend} (${compute.reason})`);
-    if (args.gpuTiles && tuned) log(gpuTilesLine(args.gpuTiles, tuned, compute.device !== undefined));
-    const engine = compute.device ? { device: compute.device, gemmTiles: tuned?.tiles } : undefined;
+    const engine = evalEngineTarget(compute.device, args.gpuTiles && tuned ? { path: args.gpuTiles, tuned } : undefined, log);
     let result;
     try {
       result = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log, engine });
