@@ -97,6 +97,8 @@ const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolv
 const SQUARE_SECONDS = 0.3;
 const SHAPE_SECONDS = 0.2;
 const FINALISTS = 10;
+/** The most time one variant's timed steps take (`timeSteps`). */
+const STEP_SECONDS = 10;
 
 /** Why `t` cannot run on `device` (its workgroup memory), or undefined when it can. */
 function unfit(device: GPUDevice, t: GemmTile): string | undefined {
@@ -324,9 +326,17 @@ function stepInput(config: AimConfig, batch: number): { patches: Float32Array; p
 }
 
 /** Milliseconds per step over --steps steps queued back to back, after one more warm-up step. */
+/**
+ * Milliseconds per step of a warmed-up engine: one step alone, then up to --steps more, pipelined, as many as fit in
+ * STEP_SECONDS; a step longer than half of that is its own measurement (aim-600M's steps must fit the device
+ * script's time plan).
+ */
 async function timeSteps(engine: AimEngine, input: ReturnType<typeof stepInput>): Promise<number> {
+  const t = performance.now();
   await engine.step([input], HYPER);
-  const steps = Number(flags.steps);
+  const oneMs = performance.now() - t;
+  const steps = Math.min(Number(flags.steps), Math.floor((STEP_SECONDS * 1000) / oneMs));
+  if (steps < 2) return oneMs;
   const t0 = performance.now();
   let last: Promise<unknown> = Promise.resolve();
   for (let i = 0; i < steps; i++) last = engine.step([input], HYPER);
@@ -558,6 +568,9 @@ async function main(): Promise<void> {
     }
   }
 
+  // Feature extraction is short; it goes before the steps, so that a run stopped by its time limit has it.
+  if (flags['features-for']) await featureRows(device, tile, peak);
+
   const torchRows: string[] = [];
   const profileLines: string[] = [];
   const torchRuns = new Map<string, TorchStep>();
@@ -657,7 +670,6 @@ async function main(): Promise<void> {
     torchRows.forEach((r) => console.log(r));
   }
   profileLines.forEach((l) => console.log(l));
-  if (flags['features-for']) await featureRows(device, tile, peak);
   saveJson();
   device.destroy();
 }
