@@ -7,7 +7,7 @@ import { AimModel } from './model.js';
 import { PRETRAIN_HEAD_PREFIX, type StateSpec, aimStateSpecs } from './param-specs.js';
 import { sameShape } from './parameters.js';
 import { AttentiveProbe } from './probe.js';
-import { FLOAT_DTYPES, type SafetensorsFile, type SafetensorsWriteEntry, readSafetensors, writeSafetensors } from './safetensors.js';
+import { FLOAT_DTYPES, type SafetensorsFile, type SafetensorsWriteEntry, type WrittenFile, readSafetensors, writeSafetensors } from './safetensors.js';
 
 /** `__metadata__` key holding the resolved AimConfig as JSON. */
 export { CONFIG_METADATA_KEY, configFromMetadata, configMetadata } from './config-metadata.js';
@@ -112,10 +112,13 @@ function lazyFloat(name: string, shape: readonly number[], get: () => tf.Tensor)
   };
 }
 
-/** Writes model (+ probe, + extras) to `path`, streamed one tensor at a time, atomically (temp file + rename). */
-export async function saveAimCheckpoint(path: string, options: SaveAimOptions): Promise<void> {
+/**
+ * Writes model (+ probe, + extras) to `path`, streamed one tensor at a time, atomically (temp file + rename); returns
+ * the file's size and SHA-256.
+ */
+export async function saveAimCheckpoint(path: string, options: SaveAimOptions): Promise<WrittenFile> {
   const { model, probe } = options;
-  const entries: SafetensorsWriteEntry[] = model.stateSpecs().map((s) => lazyFloat(s.name, s.shape, () => model.stateTensor(s.name)));
+  const entries: SafetensorsWriteEntry[] = model.stateSpecs().map((s) => ({ name: s.name, dtype: 'F32', shape: s.shape, data: () => model.stateData(s.name) }));
   if (probe !== undefined) {
     for (const s of probe.stateSpecs()) {
       if (s.dtype === 'int64') {
@@ -138,7 +141,7 @@ export async function saveAimCheckpoint(path: string, options: SaveAimOptions): 
     }
   }
   entries.push(...(options.extra ?? []));
-  await writeSafetensors(path, entries, { ...(options.metadata ?? {}), ...configMetadata(model.config) });
+  return writeSafetensors(path, entries, { ...(options.metadata ?? {}), ...configMetadata(model.config) });
 }
 
 export interface LoadAimOptions {
@@ -183,12 +186,7 @@ export async function loadAimCheckpoint(path: string, options: LoadAimOptions = 
     let probe: AttentiveProbe | null = null;
     try {
       for (const spec of aimStateSpecs(config, { pretrainHead: contents.pretrainHead })) {
-        const t = await file.readTensor(spec.name);
-        try {
-          model.loadStateDict({ [spec.name]: t }, { partial: true });
-        } finally {
-          t.dispose();
-        }
+        model.loadStateData(spec.name, await file.readFloat32(spec.name), spec.shape);
       }
       if (contents.probeClasses !== null) {
         probe = new AttentiveProbe({ width: config.width, heads: config.heads, numClasses: contents.probeClasses });

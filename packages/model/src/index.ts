@@ -63,6 +63,7 @@ export {
   type SafetensorsDtype,
   type SafetensorsTensorInfo,
   type SafetensorsWriteEntry,
+  type WrittenFile,
 } from './safetensors.js';
 export {
   CONFIG_METADATA_KEY,

@@ -289,6 +289,18 @@ export class AimModel {
     return this.params.stateTensor(name);
   }
 
+  /** One state-dict tensor's values in the reference layout, converted on the host (what checkpoints write). */
+  stateData(name: string): Promise<Float32Array> {
+    this.checkAlive();
+    return this.params.stateData(name);
+  }
+
+  /** Assigns one parameter from reference-layout values of shape `shape` (checked against the parameter's). */
+  loadStateData(name: string, values: Float32Array, shape: readonly number[]): void {
+    this.checkAlive();
+    this.params.assignStateData(name, values, shape);
+  }
+
   /** Every parameter in apple/ml-aim names and layouts (pretraining head under `pretrain_head.`); caller disposes. */
   stateDict(): tf.NamedTensorMap {
     this.checkAlive();

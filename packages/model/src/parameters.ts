@@ -55,6 +55,31 @@ export class ParameterSet {
     return tf.tidy(() => toState(entry.variable, entry.layout, entry.stateShape));
   }
 
+  /**
+   * The reference-layout values of one entry, converted on the host: what checkpoints write. No tensor op runs, so it
+   * costs the same on every backend (tfjs-cpu's transpose moves ~120 MB/s, a minute per aim-600M checkpoint).
+   */
+  async stateData(name: string): Promise<Float32Array> {
+    const entry = this.entry(name);
+    return toStateValues((await entry.variable.data()) as Float32Array, entry.layout, entry.variable.shape);
+  }
+
+  /** Assigns one entry from reference-layout values of shape `shape` (checked), converted on the host. */
+  assignStateData(name: string, values: Float32Array, shape: readonly number[]): void {
+    const entry = this.entry(name);
+    if (!sameShape(shape, entry.stateShape)) throw new Error(`tensor '${name}' has shape [${shape}], expected [${entry.stateShape}]`);
+    if (values.length !== numel(shape)) throw new Error(`tensor '${name}': ${values.length} values for shape [${shape}]`);
+    const next = tf.tensor(fromStateValues(values, entry.layout, entry.variable.shape), entry.variable.shape, 'float32');
+    entry.variable.assign(next);
+    next.dispose();
+  }
+
+  private entry(name: string): Entry {
+    const entry = this.entries.get(name);
+    if (entry === undefined) throw new Error(`unexpected tensor '${name}': the model has no such parameter`);
+    return entry;
+  }
+
   /** Assigns one entry from a reference-layout tensor, checking its shape; the caller keeps `value`. */
   assignState(name: string, value: tf.Tensor): void {
     const entry = this.entries.get(name);
@@ -92,6 +117,62 @@ function toState(v: tf.Tensor, layout: StateLayout, stateShape: readonly number[
   const [d, c, p] = stateShape;
   // [p*p*3, D] rows ordered (row, col, channel) -> [p, p, 3, D] -> [D, 3, p, p]
   return tf.transpose(tf.reshape(v, [p, p, c, d]), [3, 2, 0, 1]);
+}
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** A row-major rows x cols matrix transposed, in 32 x 32 blocks (both sides stay in cache). */
+function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = a[base + c];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The patch embedding between its variable layout [p*p*3, D] (rows ordered row, col, channel) and the reference conv
+ * kernel [D, 3, p, p], either way.
+ */
+function patchEmbedLayout(values: Float32Array, varShape: readonly number[], toState: boolean): Float32Array {
+  const [rows, cols] = varShape;
+  const p = Math.round(Math.sqrt(rows / 3));
+  const out = new Float32Array(values.length);
+  for (let y = 0; y < p; y++) {
+    for (let x = 0; x < p; x++) {
+      for (let c = 0; c < 3; c++) {
+        for (let d = 0; d < cols; d++) {
+          const v = ((y * p + x) * 3 + c) * cols + d;
+          const k = ((d * 3 + c) * p + y) * p + x;
+          if (toState) out[k] = values[v];
+          else out[v] = values[k];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Host version of toState: variable values (shape `varShape`) -> reference layout. */
+function toStateValues(values: Float32Array, layout: StateLayout, varShape: readonly number[]): Float32Array {
+  if (layout === 'plain') return values;
+  if (layout === 'linear') return transpose2d(values, varShape[0], varShape[1]);
+  return patchEmbedLayout(values, varShape, true);
+}
+
+/** Host version of fromState: reference-layout values -> the variable's layout (shape `varShape`). */
+function fromStateValues(values: Float32Array, layout: StateLayout, varShape: readonly number[]): Float32Array {
+  if (layout === 'plain') return values;
+  if (layout === 'linear') return transpose2d(values, varShape[1], varShape[0]);
+  return patchEmbedLayout(values, varShape, false);
 }
 
 function fromState(s: tf.Tensor, layout: StateLayout, varShape: readonly number[]): tf.Tensor {

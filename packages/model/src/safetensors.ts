@@ -1,5 +1,6 @@
 // safetensors files: header parsing and per-tensor reads through a file handle; streamed, atomic writes.
 // References: huggingface/safetensors format (8-byte LE header length, JSON header, raw little-endian data).
+import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -275,11 +276,18 @@ export function tensorEntry(name: string, tensor: tf.Tensor, options: { intAs?: 
   throw new Error(`tensor '${name}': cannot write dtype ${tensor.dtype}`);
 }
 
+/** What a writer put in a file: its size and the SHA-256 (hex) of its bytes. */
+export interface WrittenFile {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
 /**
  * Writes a safetensors file tensor by tensor (each entry's data is produced, written and released in turn) to a
- * temporary file beside `path`, then renames it over `path`, so readers never see a half-written file.
+ * temporary file beside `path`, then renames it over `path`, so readers never see a half-written file. Returns the
+ * file's size and SHA-256, hashed while each tensor's write is in flight (a checkpoint's seal need not read it back).
  */
-export async function writeSafetensors(path: string, entries: readonly SafetensorsWriteEntry[], metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(path: string, entries: readonly SafetensorsWriteEntry[], metadata: Record<string, string> = {}): Promise<WrittenFile> {
   checkLittleEndian();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
@@ -307,16 +315,25 @@ export async function writeSafetensors(path: string, entries: readonly Safetenso
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const write = async (handle: FileHandle, chunk: Uint8Array): Promise<void> => {
+    const pending = handle.write(chunk); // on libuv's thread pool; hashing the same bytes meanwhile only reads them
+    hash.update(chunk);
+    bytes += chunk.byteLength;
+    await pending;
+  };
   await writeFileAtomic(path, async (handle) => {
-    await handle.write(lenBytes);
-    await handle.write(headerBytes);
+    await write(handle, lenBytes);
+    await write(handle, headerBytes);
     for (const e of entries) {
       const view = typeof e.data === 'function' ? await e.data() : e.data;
       const expected = numel(e.shape) * DTYPE_BYTES[e.dtype];
       if (view.byteLength !== expected) {
         throw new Error(`tensor '${e.name}': data has ${view.byteLength} bytes, ${e.dtype} [${e.shape}] needs ${expected}`);
       }
-      await handle.write(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      await write(handle, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     }
   });
+  return { bytes, sha256: hash.digest('hex') };
 }

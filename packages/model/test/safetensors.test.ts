@@ -1,4 +1,5 @@
 // safetensors reading/writing and AIM checkpoints: round trips, layouts, atomic writes, and strict rejection.
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +226,42 @@ describe('AIM checkpoints', () => {
     const actual = await tf.matMul(tf.reshape(patches, [grid * grid, patchDim(c)]), wVar as tf.Tensor2D).data();
     for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i], 4);
     tf.dispose([images, conv, patches]);
+    model.dispose();
+  });
+
+  it('stateData (the host layout conversion checkpoints use) equals stateTensor for every tensor; loadStateData inverts it', async () => {
+    const a = createAim('aim-dev-nano', {}, { seed: 1 });
+    const b = createAim('aim-dev-nano', {}, { seed: 2 });
+    const layouts = new Set<string>();
+    for (const { name, shape } of a.stateSpecs()) {
+      const t = a.stateTensor(name);
+      const viaTensor = await t.data();
+      t.dispose();
+      const viaHost = await a.stateData(name);
+      expect(viaHost, name).toEqual(viaTensor);
+      b.loadStateData(name, Float32Array.from(viaHost), shape);
+      const v = a.parameters().find((p) => p.name === name)?.variable ?? null;
+      const w = b.parameters().find((p) => p.name === name)?.variable ?? null;
+      if (v && w) expect(await w.data(), name).toEqual(await v.data());
+      layouts.add(shape.length === 4 ? 'patch embedding' : shape.length === 2 && shape[0] !== shape[1] ? 'non-square linear' : 'other');
+    }
+    expect([...layouts].sort()).toEqual(['non-square linear', 'other', 'patch embedding']);
+    const [name, shape] = ['trunk.blocks.0.attn.qkv.weight', [96, 32]];
+    expect(() => b.loadStateData(name, new Float32Array(96 * 32), [32, 96])).toThrow(
+      /tensor 'trunk.blocks.0.attn.qkv.weight' has shape \[32,96\], expected \[96,32\]/,
+    );
+    expect(() => b.loadStateData(name, new Float32Array(5), shape)).toThrow(/tensor 'trunk.blocks.0.attn.qkv.weight': 5 values for shape \[96,32\]/);
+    expect(() => b.loadStateData('trunk.blocks.9.norm_1.weight', new Float32Array(32), [32])).toThrow(/unexpected tensor 'trunk.blocks.9.norm_1.weight'/);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('saveAimCheckpoint returns the size and SHA-256 of the file it wrote', async () => {
+    const model = createAim('aim-dev-nano', {}, { seed: 3 });
+    const path = join(dir, 'digest.safetensors');
+    const written = await saveAimCheckpoint(path, { model });
+    const bytes = await readFile(path);
+    expect(written).toEqual({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     model.dispose();
   });
 

@@ -63,8 +63,12 @@ export interface SaveCheckpointOptions {
   readonly step: number;
   /** Keep this many newest checkpoints (>= 1); older ones are deleted after the new one is in place. */
   readonly keep: number;
-  /** Fills the temp folder; must write CHECKPOINT_MARKER last. */
-  readonly write: (tmpDir: string) => Promise<void>;
+  /**
+   * Fills the temp folder; must write CHECKPOINT_MARKER last. May return the digests of files it wrote (by path
+   * relative to the folder), hashed as they were written, which sealing then does not read back.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a writer that returns nothing (an async () => {...}) stays valid
+  readonly write: (tmpDir: string) => Promise<Readonly<Record<string, CheckpointFileDigest>> | void>;
 }
 
 /** Saves a checkpoint atomically and returns its final folder. */
@@ -76,9 +80,9 @@ export async function saveCheckpointDir(options: SaveCheckpointOptions): Promise
   const tmp = join(root, `.tmp-${name}-${process.pid}-${Date.now()}`);
   await mkdir(tmp);
   try {
-    await options.write(tmp);
+    const written = await options.write(tmp);
     statSync(join(tmp, CHECKPOINT_MARKER));
-    sealCheckpoint(tmp);
+    sealCheckpoint(tmp, written ?? {});
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err instanceof Error && /ENOENT/.test(err.message) && err.message.includes(CHECKPOINT_MARKER)
@@ -161,13 +165,23 @@ function checkpointFiles(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
+/** A writer's digest of `rel`, after checking that the file on disk has the size it says it wrote. */
+function knownDigest(dir: string, rel: string, digest: CheckpointFileDigest | undefined): CheckpointFileDigest | undefined {
+  if (digest === undefined) return undefined;
+  const size = statSync(join(dir, rel)).size;
+  if (size !== digest.bytes) throw new Error(`checkpoint writer says it wrote ${digest.bytes} bytes to ${rel}, the file has ${size}`);
+  return { bytes: digest.bytes, sha256: digest.sha256 };
+}
+
 const stateDigest = (state: Record<string, unknown>): string => createHash('sha256').update(JSON.stringify(state)).digest('hex');
 
 /**
  * Adds `files` (size and SHA-256 of every other file) and `stateSha256` to the JSON object in `dir`/state.json.
- * saveCheckpointDir calls it after the writer; exported for tools that assemble checkpoints themselves.
+ * saveCheckpointDir calls it after the writer; exported for tools that assemble checkpoints themselves. Files in
+ * `known` take the digest given there (hashed while written; its size is checked against the file's) instead of
+ * being read again.
  */
-export function sealCheckpoint(dir: string): void {
+export function sealCheckpoint(dir: string, known: Readonly<Record<string, CheckpointFileDigest>> = {}): void {
   const path = join(dir, CHECKPOINT_MARKER);
   let state: unknown;
   try {
@@ -180,7 +194,7 @@ export function sealCheckpoint(dir: string): void {
   }
   const { files: _f, stateSha256: _s, ...rest } = state as Record<string, unknown>;
   const files: Record<string, CheckpointFileDigest> = {};
-  for (const rel of checkpointFiles(dir)) files[rel] = fileDigest(join(dir, rel));
+  for (const rel of checkpointFiles(dir)) files[rel] = knownDigest(dir, rel, known[rel]) ?? fileDigest(join(dir, rel));
   const sealed: Record<string, unknown> = { ...rest, files };
   sealed.stateSha256 = stateDigest(sealed);
   writeFileAtomicSync(path, JSON.stringify(sealed, null, 2) + '\n');

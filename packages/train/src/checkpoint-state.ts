@@ -72,9 +72,14 @@ export async function writeCheckpoint(o: WriteCheckpointOptions): Promise<string
     keep: o.keep,
     write: async (dir) => {
       // model.safetensors is a plain AIM checkpoint (config in its metadata) that @aim/model and the eval app load.
-      await saveAimCheckpoint(join(dir, MODEL_FILE), { model: o.model, metadata: meta });
-      await writeSafetensors(join(dir, OPTIMIZER_FILE), o.moments, { ...meta, contents: 'AdamW moments', updates: String(state.optimizerUpdates) });
+      const model = await saveAimCheckpoint(join(dir, MODEL_FILE), { model: o.model, metadata: meta });
+      const moments = await writeSafetensors(join(dir, OPTIMIZER_FILE), o.moments, {
+        ...meta,
+        contents: 'AdamW moments',
+        updates: String(state.optimizerUpdates),
+      });
       writeFileAtomic(join(dir, CHECKPOINT_MARKER), JSON.stringify(state, null, 2) + '\n');
+      return { [MODEL_FILE]: model, [OPTIMIZER_FILE]: moments };
     },
   });
 }
@@ -86,12 +91,7 @@ export async function loadCheckpointModel(checkpointDir: string, model: AimModel
   try {
     for (const { name } of model.stateSpecs()) {
       if (!file.tensors.has(name)) throw new Error(`${path}: missing tensor '${name}' (was it saved from variant ${model.config.name}?)`);
-      const t = await file.readTensor(name);
-      try {
-        model.loadStateDict({ [name]: t }, { partial: true });
-      } finally {
-        t.dispose();
-      }
+      model.loadStateData(name, await file.readFloat32(name), file.info(name).shape);
     }
   } finally {
     await file.close();

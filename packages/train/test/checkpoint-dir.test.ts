@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { truncateSync } from 'node:fs';
 import {
   CHECKPOINT_MARKER,
@@ -45,6 +45,23 @@ describe('saveCheckpointDir', () => {
 
     // A writer that forgets the marker is an error, not a checkpoint.
     await expect(saveCheckpointDir({ root, step: 60, keep: 2, write: async () => {} })).rejects.toThrow(/did not write state.json/);
+  });
+
+  it("seals with the writer's own digests (hashed while writing), and refuses one whose size is not the file's", async () => {
+    const root = join(mkdtempSync(join(tmpdir(), 'aim-ckpt-')), 'checkpoints');
+    const payload = 'weights';
+    const sha256 = createHash('sha256').update(payload).digest('hex');
+    const withDigest = (bytes: number) => async (dir: string) => {
+      await writer(payload)(dir);
+      return { 'model.bin': { bytes, sha256 } };
+    };
+    const dir = await saveCheckpointDir({ root, step: 1, keep: 2, write: withDigest(payload.length) });
+    expect(JSON.parse(readFileSync(join(dir, CHECKPOINT_MARKER), 'utf8')).files).toEqual({ 'model.bin': { bytes: payload.length, sha256 } });
+    expect(verifyCheckpoint(dir).ok).toBe(true);
+    await expect(saveCheckpointDir({ root, step: 2, keep: 2, write: withDigest(3) })).rejects.toThrow(
+      'checkpoint writer says it wrote 3 bytes to model.bin, the file has 7',
+    );
+    expect(latestCheckpoint(root)).toBe(dir);
   });
 
   it('ignores leftovers of a killed save and falls back when the pointer dangles', async () => {
