@@ -175,7 +175,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
           lastVal = loss;
           log(`validation loss ${loss.toFixed(4)} at step ${step}`);
         },
-        onCheckpoint: (dir) => log(`checkpoint ${dir}`),
+        onCheckpoint: (dir, _step, written) => log(`checkpoint ${dir} (${(written.bytes / 1e6).toFixed(1)} MB in ${written.seconds.toFixed(1)} s)`),
         onMessage: log,
       },
     });

@@ -173,6 +173,11 @@ function knownDigest(dir: string, rel: string, digest: CheckpointFileDigest | un
   return { bytes: digest.bytes, sha256: digest.sha256 };
 }
 
+/** Bytes of every file of a checkpoint folder, state.json included. */
+export function checkpointBytes(dir: string): number {
+  return [...checkpointFiles(dir), CHECKPOINT_MARKER].reduce((n, rel) => n + statSync(join(dir, rel)).size, 0);
+}
+
 const stateDigest = (state: Record<string, unknown>): string => createHash('sha256').update(JSON.stringify(state)).digest('hex');
 
 /**

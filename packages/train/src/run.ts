@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 import { GpuDeviceError } from '@aim/gpu';
-import { assertCheckpointVerified } from './checkpoint-dir.js';
+import { assertCheckpointVerified, checkpointBytes } from './checkpoint-dir.js';
 import { readCheckpointState, writeCheckpoint, type CheckpointState } from './checkpoint-state.js';
 import { formatConfig, type TrainConfig } from './config.js';
 import { anyRank, microBatchesPerRank, type DataParallel } from './data-parallel.js';
@@ -30,7 +30,8 @@ export interface StepReport extends StepResult {
 export interface RunHooks {
   onStep?(report: StepReport): void;
   onValidation?(step: number, loss: number): void;
-  onCheckpoint?(dir: string, step: number): void;
+  /** After a checkpoint is in place: its folder, and the bytes of its files and the seconds it took from the step's end. */
+  onCheckpoint?(dir: string, step: number, written: { readonly bytes: number; readonly seconds: number }): void;
   onMessage?(message: string): void;
 }
 
@@ -168,6 +169,7 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const throughput = new ThroughputWindow();
 
   const save = async (): Promise<void> => {
+    const started = performance.now();
     // Every rank brings its model up to date; rank 0 alone writes it.
     const contents = await runner.checkpoint();
     // A collective under data parallelism: every rank saves at the same steps, and rank 0 records every rank's position.
@@ -188,9 +190,10 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
     };
     if (!writer) return;
     lastCheckpoint = await writeCheckpoint({ root: checkpointsRoot, keep: config.keep, state, ...contents });
+    const written = { bytes: checkpointBytes(lastCheckpoint), seconds: (performance.now() - started) / 1000 };
     const stats = data.stats?.();
-    metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...(stats ? { dataStats: stats } : {}) });
-    hooks.onCheckpoint?.(lastCheckpoint, step);
+    metrics.append({ kind: 'event', step, event: 'checkpoint', dir: lastCheckpoint, ...written, ...(stats ? { dataStats: stats } : {}) });
+    hooks.onCheckpoint?.(lastCheckpoint, step, written);
   };
   const plot = (): void => void (writer && writeFileAtomic(plotPath, lossCurveSvg(readMetrics(metricsPath))));
 

@@ -1,7 +1,7 @@
 // End to end on the cpu and wasm backends with shards made here: a run stopped with stopAt (mid-epoch and at an
 // epoch boundary) and resumed reproduces the uninterrupted run's losses step for step; a damaged newest checkpoint
 // is passed over for the previous one; checkpoints, metrics and the plot are where users look for them.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,16 @@ describe('runPretraining', () => {
         expect(r.summary.stopReason).toBe('completed');
         wholeLosses = r.losses;
         expect([...wholeLosses.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      });
+
+      it('each checkpoint event records its bytes (every file of the folder) and the seconds it took', () => {
+        const runDir = join(dir, `run-whole-${backend}`);
+        const events = readMetrics(join(runDir, 'metrics.jsonl')).filter((r) => r.kind === 'event' && r.event === 'checkpoint');
+        expect(events.map((e) => e.step)).toEqual([2, 4, 6, 8]);
+        const last = events.at(-1) as unknown as { dir: string; bytes: number; seconds: number };
+        const folder = readdirSync(last.dir).reduce((n, f) => n + statSync(join(last.dir, f)).size, 0);
+        expect(last.bytes).toBe(folder);
+        expect(last.seconds).toBeGreaterThan(0);
       });
 
       const stops: Array<[number, string, object]> = [
