@@ -99,7 +99,9 @@ export class AimEngine {
     const invalid = await device.popErrorScope();
     if (oom || invalid) {
       await engine.destroy();
-      throw new Error(`engine: building ${config.name} at micro-batch ${options.batch} failed: ${(oom ?? invalid)!.message}`);
+      const planned = `${(program.pb.totalBytes() / 2 ** 30).toFixed(2)} GiB planned (planMemory)`;
+      const hint = oom ? '; a smaller micro-batch with more accumulation keeps the global batch' : '';
+      throw new Error(`engine: building ${config.name} at micro-batch ${options.batch} (${planned}) failed: ${(oom ?? invalid)!.message}${hint}`);
     }
     return engine;
   }
