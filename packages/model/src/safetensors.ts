@@ -6,6 +6,9 @@ import { endianness } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '@aim/base/atomic-file';
 
+/** The most one read or write call moves: Node's file calls refuse lengths over 2^31 - 1. */
+const IO_BYTES = 1 << 30;
+
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
@@ -136,7 +139,8 @@ export class SafetensorsFile {
     const buf = new Uint8Array(new ArrayBuffer(info.byteLength));
     let done = 0;
     while (done < info.byteLength) {
-      const { bytesRead } = await this.handle.read(buf, done, info.byteLength - done, info.offset + done);
+      const want = Math.min(info.byteLength - done, IO_BYTES); // Node refuses a read over 2 GiB
+      const { bytesRead } = await this.handle.read(buf, done, want, info.offset + done);
       if (bytesRead === 0) throw new Error(`${this.path}: file ended inside tensor '${name}'`);
       done += bytesRead;
     }
@@ -318,10 +322,17 @@ export async function writeSafetensors(path: string, entries: readonly Safetenso
   const hash = createHash('sha256');
   let bytes = 0;
   const write = async (handle: FileHandle, chunk: Uint8Array): Promise<void> => {
-    const pending = handle.write(chunk); // on libuv's thread pool; hashing the same bytes meanwhile only reads them
-    hash.update(chunk);
+    // In pieces of at most IO_BYTES (Node refuses a write over 2 GiB), finishing short writes; each piece is hashed
+    // while its write runs on libuv's thread pool (hashing only reads the bytes).
+    for (let start = 0; start < chunk.byteLength; start += IO_BYTES) {
+      const piece = chunk.subarray(start, Math.min(start + IO_BYTES, chunk.byteLength));
+      const pending = handle.write(piece);
+      hash.update(piece);
+      for (let done = (await pending).bytesWritten; done < piece.byteLength; ) {
+        done += (await handle.write(piece, done, piece.byteLength - done)).bytesWritten;
+      }
+    }
     bytes += chunk.byteLength;
-    await pending;
   };
   await writeFileAtomic(path, async (handle) => {
     await write(handle, lenBytes);
