@@ -1,9 +1,11 @@
 // Checkpoint write and read of one variant, as the trainer does them (model.safetensors, optimizer.safetensors with
 // both AdamW moments, state.json, sealed with SHA-256s, fsynced), against the disk's own rate for the same bytes.
 // The model is held by tfjs-cpu, the backend that holds the host copy when the WebGPU engine trains (wasm's memory
-// cannot hold paper-scale models). Needs about 3x the parameter bytes free on disk under --dir.
+// cannot hold paper-scale models). Needs about 3x the parameter bytes free on disk under --dir (default: the system's
+// temporary folder).
 // Usage: node --conditions=@aim/source --import tsx bench/checkpoint-io.ts [variant] [--dir folder]
-import { closeSync, fsyncSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAim, selectBackend } from '@aim/model';
@@ -11,10 +13,11 @@ import { loadCheckpointModel, writeCheckpoint } from '../src/checkpoint-state.js
 import type { CheckpointState } from '../src/checkpoint-state.js';
 import { momentName } from '../src/index.js';
 
-const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { dir: { type: 'string', default: '/tmp/aim-checkpoint-bench' } } });
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { dir: { type: 'string', default: tmpdir() } } });
 const variant = positionals[0] ?? 'aim-dev-25M';
-const root = join(flags.dir, 'checkpoints');
-rmSync(flags.dir, { recursive: true, force: true });
+// A folder of its own under --dir, the only thing the bench deletes.
+const work = mkdtempSync(join(flags.dir, 'aim-checkpoint-bench-'));
+const root = join(work, 'checkpoints');
 await selectBackend('cpu');
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
@@ -56,7 +59,7 @@ const loadS = seconds(t0);
 
 // The limit: the same number of bytes written to the same disk from one buffer, then fsynced.
 rmSync(root, { recursive: true, force: true });
-const raw = join(flags.dir, 'raw');
+const raw = join(work, 'raw');
 const chunk = Buffer.alloc(64 << 20, 1);
 t0 = performance.now();
 const fd = openSync(raw, 'w');
@@ -64,7 +67,7 @@ for (let left = bytes; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, M
 fsyncSync(fd);
 closeSync(fd);
 const rawS = seconds(t0);
-rmSync(flags.dir, { recursive: true, force: true });
+rmSync(work, { recursive: true, force: true });
 
 const gbps = (s: number): string => (bytes / 1e9 / s).toFixed(2);
 console.log(`| what | seconds | GB/s |\n|---|---|---|`);
