@@ -66,9 +66,8 @@ export class ParameterSet {
 
   /** Assigns one entry from reference-layout values of shape `shape` (checked), converted on the host. */
   assignStateData(name: string, values: Float32Array, shape: readonly number[]): void {
-    const entry = this.entry(name);
-    if (!sameShape(shape, entry.stateShape)) throw new Error(`tensor '${name}' has shape [${shape}], expected [${entry.stateShape}]`);
-    if (values.length !== numel(shape)) throw new Error(`tensor '${name}': ${values.length} values for shape [${shape}]`);
+    const entry = this.entryOfShape(name, shape);
+    if (values.length !== entry.variable.size) throw new Error(`tensor '${name}': ${values.length} values for shape [${shape}]`);
     const next = tf.tensor(fromStateValues(values, entry.layout, entry.variable.shape), entry.variable.shape, 'float32');
     entry.variable.assign(next);
     next.dispose();
@@ -80,13 +79,16 @@ export class ParameterSet {
     return entry;
   }
 
+  /** The entry `name`, whose reference shape must be `shape`. */
+  private entryOfShape(name: string, shape: readonly number[]): Entry {
+    const entry = this.entry(name);
+    if (!sameShape(shape, entry.stateShape)) throw new Error(`tensor '${name}' has shape [${shape}], expected [${entry.stateShape}]`);
+    return entry;
+  }
+
   /** Assigns one entry from a reference-layout tensor, checking its shape; the caller keeps `value`. */
   assignState(name: string, value: tf.Tensor): void {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw new Error(`unexpected tensor '${name}': the model has no such parameter`);
-    if (!sameShape(value.shape, entry.stateShape)) {
-      throw new Error(`tensor '${name}' has shape [${value.shape}], expected [${entry.stateShape}]`);
-    }
+    const entry = this.entryOfShape(name, value.shape);
     if (value.dtype !== 'float32') throw new Error(`tensor '${name}' has dtype ${value.dtype}, expected float32`);
     const next = tf.tidy(() => fromState(value, entry.layout, entry.variable.shape));
     entry.variable.assign(next);
@@ -118,8 +120,6 @@ function toState(v: tf.Tensor, layout: StateLayout, stateShape: readonly number[
   // [p*p*3, D] rows ordered (row, col, channel) -> [p, p, 3, D] -> [D, 3, p, p]
   return tf.transpose(tf.reshape(v, [p, p, c, d]), [3, 2, 0, 1]);
 }
-
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /**
  * A row-major rows x cols matrix transposed, in 64 x 64 blocks (both sides stay in cache), each output row written
