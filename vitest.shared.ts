@@ -2,7 +2,20 @@
 // (the "@aim/source" export condition), so no build is needed before a test run. Also the check tests use for
 // system dependencies.
 import { spawnSync } from 'node:child_process';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type ViteUserConfig } from 'vitest/config';
+
+const workspaceRoot = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * Where a project's run leaves its results as JSON, one file per project (e.g. .test-results/packages-data.json):
+ * `npm test` runs every project in parallel and prints their output interleaved, so after a failure
+ * tools/print-test-failures.mjs gathers the failed tests from these files and prints them last, where a log's tail
+ * shows them.
+ */
+const TEST_RESULTS_DIR = '.test-results';
+const resultsFile = (): string => `${workspaceRoot}${TEST_RESULTS_DIR}/${relative(workspaceRoot, process.cwd()).replaceAll('/', '-') || 'root'}.json`;
 
 export function defineAimVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
   return defineConfig({
@@ -12,6 +25,7 @@ export function defineAimVitestConfig(overrides: ViteUserConfig['test'] = {}): V
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       testTimeout: 60_000,
       hookTimeout: 120_000,
+      reporters: ['default', ['json', { outputFile: resultsFile() }]],
       ...overrides,
     },
   });
