@@ -11,11 +11,9 @@ const workspaceRoot = fileURLToPath(new URL('.', import.meta.url));
 /**
  * Where a project's run leaves its results as JSON, one file per project (e.g. .test-results/packages-data.json):
  * `npm test` runs every project in parallel and prints their output interleaved, so after a failure
- * tools/print-test-failures.mjs gathers the failed tests from these files and prints them last, where a log's tail
- * shows them.
+ * tools/run-tests.mjs gathers the failed tests from these files and prints them last, where a log's tail shows them.
  */
-const TEST_RESULTS_DIR = '.test-results';
-const resultsFile = (): string => `${workspaceRoot}${TEST_RESULTS_DIR}/${relative(workspaceRoot, process.cwd()).replaceAll('/', '-') || 'root'}.json`;
+const resultsFile = (): string => `${workspaceRoot}.test-results/${relative(workspaceRoot, process.cwd()).replaceAll('/', '-') || 'root'}.json`;
 
 export function defineAimVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
   return defineConfig({
