@@ -1,9 +1,20 @@
 // The GEMM tiles the bench's sweep compares (and the device parity check runs against the reference on the GPU).
-import { type GemmTile, type SubgroupMatrixShape, gemmThreads } from '../src/kernels/gemm.js';
+import { type GemmTile, type SubgroupMatrixShape, checkGemmTile, gemmThreads } from '../src/kernels/gemm.js';
+
+/** Whether the kernel can be built with `t`. */
+const buildable = (t: GemmTile): boolean => {
+  try {
+    checkGemmTile(t);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /**
  * The sweep: block shapes, each with register prefetch, without it, with vec4 blocks per thread, and double-buffered
- * workgroup memory (which stages through the prefetch registers) with scalar and with vec4 reads.
+ * workgroup memory (which stages through the prefetch registers) with scalar and with vec4 reads; the vec4 ones also
+ * with vec4 global loads where the block shape allows them (the shapes swept have whole-vec4 rows).
  */
 export const TILE_CANDIDATES: GemmTile[] = [
   { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
@@ -12,15 +23,19 @@ export const TILE_CANDIDATES: GemmTile[] = [
   { bm: 64, bn: 128, bk: 16, tm: 4, tn: 8 },
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
-].flatMap((t) => [
-  { ...t, prefetch: true },
-  { ...t, prefetch: false },
-  { ...t, prefetch: true, vec4: true },
-  { ...t, prefetch: true, doubleBuffer: true },
-  { ...t, prefetch: true, vec4: true, doubleBuffer: true },
-]);
+]
+  .flatMap((t) => [
+    { ...t, prefetch: true },
+    { ...t, prefetch: false },
+    { ...t, prefetch: true, vec4: true },
+    { ...t, prefetch: true, doubleBuffer: true },
+    { ...t, prefetch: true, vec4: true, doubleBuffer: true },
+    { ...t, prefetch: true, vec4: true, vec4Loads: true },
+    { ...t, prefetch: true, vec4: true, doubleBuffer: true, vec4Loads: true },
+  ])
+  .filter(buildable);
 export const tileName = (t: GemmTile): string =>
-  `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}${t.doubleBuffer ? '+db' : ''}${
+  `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}${t.doubleBuffer ? '+db' : ''}${t.vec4Loads ? '+vec4loads' : ''}${
     t.matrix ? ` f16 ${t.matrix.m}x${t.matrix.n}x${t.matrix.k}` : ''
   }`;
 

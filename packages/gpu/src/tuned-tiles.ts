@@ -19,7 +19,7 @@ export function gemmTilesFile(tiles: ReadonlyMap<string, GemmTile>, adapter: str
 
 const KEY = /^(?:(?:NN|NT) n\d+ k\d+|TN m\d+ n\d+)$/;
 const SIZES = ['bm', 'bn', 'bk', 'tm', 'tn'] as const;
-const FLAGS = ['prefetch', 'vec4', 'doubleBuffer'] as const;
+const FLAGS = ['prefetch', 'vec4', 'doubleBuffer', 'vec4Loads'] as const;
 const MATRIX = ['m', 'n', 'k', 'subgroupSize'] as const;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,7 +1,7 @@
 // GEMM kernel vs its TypeScript reference on random shapes, layouts, epilogues and tiles (fast-check).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GEMM_TILES, type GemmTile, gemm, gemmKernel, gemmReference, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
+import { GEMM_TILES, type GemmTile, gemm, gemmKernel, gemmReference, gemmWorkgroupBytes, vec4LoadsFit } from '../src/kernels/gemm.js';
 import { gpuUnavailable, testDevice } from './device.js';
 import { harness, randomArray, relError } from './harness.js';
 
@@ -22,6 +22,15 @@ const doubleBuffered: GemmTile[] = [
   { ...GEMM_TILES.large, vec4: true, doubleBuffer: true },
   { bm: 64, bn: 32, bk: 16, tm: 4, tn: 2, prefetch: true, doubleBuffer: true },
   { bm: 32, bn: 64, bk: 16, tm: 4, tn: 8, vec4: true, prefetch: true, doubleBuffer: true },
+];
+
+/** Tiles that read A and B as vec4s where the call allows it: with scalar and vec4 workgroup memory, one and two stages. */
+const vec4Loading: GemmTile[] = [
+  { ...GEMM_TILES.large, vec4Loads: true },
+  { ...GEMM_TILES.large, vec4: true, vec4Loads: true },
+  { ...GEMM_TILES.large, vec4: true, doubleBuffer: true, vec4Loads: true },
+  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, prefetch: false, vec4Loads: true },
+  { bm: 32, bn: 64, bk: 16, tm: 4, tn: 8, vec4: true, prefetch: true, doubleBuffer: true, vec4Loads: true },
 ];
 
 const EPILOGUES = ['none', 'bias', 'add', 'gelu', 'storePre', 'geluGrad', 'accumulate'] as const;
@@ -56,8 +65,11 @@ function drawn(maxMN: number, maxK: number, from: GemmTile[]) {
   };
 }
 
-/** Runs one GEMM case on the device and checks C (and aux) against gemmReference, matrix by matrix. */
-async function check(device: GPUDevice, c: Case): Promise<void> {
+/**
+ * Runs one GEMM case on the device and checks C (and aux) against gemmReference, matrix by matrix; returns whether the
+ * kernel read its operands as vec4s.
+ */
+async function check(device: GPUDevice, c: Case): Promise<boolean> {
   const { m, n, k, transA, transB, pad, epi, alpha, seed } = c;
   const [outer, inner] = [c.outer ?? 1, c.inner ?? 1];
   const lda = (transA ? m : k) + pad;
@@ -84,7 +96,7 @@ async function check(device: GPUDevice, c: Case): Promise<void> {
     accumulate: epi === 'accumulate',
   };
   const strides = (s: number) => ({ sOuter: inner * s, sInner: s });
-  gemm(h.pb, {
+  const dispatch = gemm(h.pb, {
     m,
     n,
     k,
@@ -126,12 +138,41 @@ async function check(device: GPUDevice, c: Case): Promise<void> {
   }
   expect(relError(gotC, wantC)).toBeLessThan(1e-5);
   expect(relError(gotAux, wantAux)).toBeLessThan(1e-5);
+  return dispatch.kernel.code.includes('A: array<vec4<f32>>');
+}
+
+/** `c` with the operands' contiguous extents rounded up to multiples of 4 and a padding of 0 or 4: vec4 rows. */
+function vec4Rows(c: Case): Case {
+  const up = (x: number): number => Math.ceil(x / 4) * 4;
+  return {
+    ...c,
+    m: c.transA ? up(c.m) : c.m,
+    n: c.transB ? c.n : up(c.n),
+    k: c.transA && !c.transB ? c.k : up(c.k),
+    pad: c.pad % 2 === 0 ? 0 : 4,
+  };
 }
 
 describe('gemm tiles', () => {
   it('rejects double buffering without register prefetch (it stages slices through the prefetch registers)', () => {
     const tile = { ...GEMM_TILES.large, prefetch: false, doubleBuffer: true };
     expect(() => gemmKernel({ transA: false, transB: false, tile })).toThrow(/not valid/);
+  });
+
+  it('rejects vec4 loads where a thread would load part of a vec4 (BM x BK / 4 not a multiple of the threads)', () => {
+    const tile = { ...GEMM_TILES.medium, vec4Loads: true };
+    expect(() => gemmKernel({ transA: false, transB: false, tile })).toThrow(/not valid/);
+  });
+
+  it('reads vec4s only where both operands are whole vec4 rows', () => {
+    const a = { buf: { id: 0, label: 'A', bytes: 4, role: 'io' as const }, ld: 64 };
+    const call = { m: 30, n: 64, k: 16, a, b: { ...a, ld: 64 } };
+    expect(vec4LoadsFit(call)).toBe(true);
+    expect(vec4LoadsFit({ ...call, k: 18, a: { ...a, ld: 18 } })).toBe(false); // A's rows end inside a vec4
+    expect(vec4LoadsFit({ ...call, transA: true, a: { ...a, ld: 30 } })).toBe(false); // A^T: rows of M = 30
+    expect(vec4LoadsFit({ ...call, b: { ...a, ld: 64, offset: 2 } })).toBe(false);
+    expect(vec4LoadsFit({ ...call, b: { ...a, ld: 64, sInner: 66 } })).toBe(false);
+    expect(vec4LoadsFit({ ...call, transB: true, n: 30, b: { ...a, ld: 16 } })).toBe(true); // B^T: rows of K = 16
   });
 
   it('sizes workgroup memory: two stages with doubleBuffer', () => {
@@ -151,42 +192,58 @@ describe.skipIf(gpuUnavailable !== undefined)('gemm', () => {
           transB: fc.boolean(),
           epi: fc.constantFrom(...EPILOGUES),
         }),
-        (c) => check(device, c),
+        async (c) => {
+          await check(device, c);
+        },
       ),
       { numRuns: 40 },
     );
   });
 
-  it('double-buffered: every layout x epilogue on random shapes, K-slice counts, strides and batches', async () => {
+  /**
+   * Checks every (layout, epilogue) pair once (random draws alone would leave some out) with the rest drawn: `from`'s
+   * tiles, 1-2 x 1-2 batches, K up to 50 (1 to 7 slices of BK 8: odd and even counts, so a double-buffered loop ends
+   * on either stage), M, N up to 140 (across block edges of every tile here). `shape` adjusts each case; returns
+   * whether each case's kernel read vec4s.
+   */
+  async function everyPair(from: GemmTile[], shape: (c: Case) => Case = (c) => c): Promise<boolean[]> {
     const device = await testDevice();
-    // Each (layout, epilogue) pair is checked every run (random draws alone would leave some out); the rest is drawn.
-    // K up to 50 gives 1 to 7 slices of BK 8 (odd and even counts: the loop ends on either stage); M, N up to 140
-    // cross block edges of every tile here.
+    const vec4Read: boolean[] = [];
     for (const [transA, transB] of [
       [false, false],
       [false, true],
       [true, false],
     ]) {
       for (const epi of EPILOGUES) {
+        const batch = (c: { outer: number; inner: number }) => (epi === 'storePre' ? { outer: 1, inner: 1 } : c);
+        const cases = fc.record({ ...drawn(140, 50, from), outer: fc.integer({ min: 1, max: 2 }), inner: fc.integer({ min: 1, max: 2 }) });
         await fc.assert(
-          fc.asyncProperty(
-            fc.record({
-              ...drawn(140, 50, doubleBuffered),
-              outer: fc.integer({ min: 1, max: 2 }),
-              inner: fc.integer({ min: 1, max: 2 }),
-            }),
-            (c) => check(device, { ...c, transA, transB, epi, ...(epi === 'storePre' ? { outer: 1, inner: 1 } : {}) }),
-          ),
+          fc.asyncProperty(cases, async (c) => {
+            vec4Read.push(await check(device, shape({ ...c, transA, transB, epi, ...batch(c) })));
+          }),
           { numRuns: 1 },
         );
       }
     }
+    return vec4Read;
+  }
+
+  it('double-buffered: every layout x epilogue on random shapes, K-slice counts, strides and batches', async () => {
+    await everyPair(doubleBuffered);
   });
 
-  it('runs batched, strided heads the way attention reads them (default and double-buffered tiles)', async () => {
+  it('vec4 loads: every layout x epilogue on random whole-vec4 rows, batches and strides; scalar loads elsewhere', async () => {
+    const device = await testDevice();
+    expect(await everyPair(vec4Loading, vec4Rows)).toEqual(Array(21).fill(true));
+    // K = 13: A's rows (NN) end inside a vec4, so the same tile reads scalars and still computes the product.
+    const odd = { m: 20, n: 36, k: 13, transA: false, transB: false, pad: 0, epi: 'bias', tile: vec4Loading[1], alpha: 1, seed: 5 } as const;
+    expect(await check(device, odd)).toBe(false);
+  });
+
+  it('runs batched, strided heads the way attention reads them (default, double-buffered and vec4-loading tiles)', async () => {
     const device = await testDevice();
     // Q K^T per (sample, head) read in place from a [B*K, 3D] qkv activation; head width 12 is two K-slices of BK 8.
-    for (const tile of [undefined, { ...GEMM_TILES.medium, doubleBuffer: true }]) {
+    for (const tile of [undefined, { ...GEMM_TILES.medium, doubleBuffer: true }, { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4, vec4Loads: true }]) {
       const [bs, heads, kk, hd] = [2, 3, 10, 12];
       const d = heads * hd;
       const qkv = randomArray(bs * kk * 3 * d, 7);

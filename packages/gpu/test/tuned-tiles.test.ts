@@ -11,11 +11,13 @@ const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05,
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 // Neither of the tiles the default picks for these small shapes, so a tuned GEMM is told apart by its grid.
 const TUNED: GemmTile = { bm: 32, bn: 64, bk: 8, tm: 2, tn: 4, prefetch: true };
-const everyUnbatched = () =>
+/** A tuned tile that reads its operands as vec4s (the arena's offsets and the model's widths allow it). */
+const TUNED_VEC4: GemmTile = { bm: 32, bn: 64, bk: 16, tm: 4, tn: 8, prefetch: true, vec4: true, vec4Loads: true };
+const everyUnbatched = (tile = TUNED) =>
   new Map(
     gemms()
       .filter((g) => g.workgroups[2] === 1)
-      .map((g) => [g.key, TUNED] as const),
+      .map((g) => [g.key, tile] as const),
   );
 
 /** The step's GEMM dispatches as (key, m, n, workgroups), read from the described program. */
@@ -67,9 +69,12 @@ it('the program lists the tuned keys its GEMMs use: none from a file tuned on an
 });
 
 describe.skipIf(gpuUnavailable !== undefined)('a step with tuned tiles', () => {
-  it('gives the loss and gradients of the default tiles', async () => {
+  it('gives the loss and gradients of the default tiles (scalar and vec4-loading tuned tiles)', async () => {
     const device = await testDevice();
-    const tuned = everyUnbatched();
+    const vec4Loading = (tiles: ReadonlyMap<string, GemmTile>) =>
+      describeEngine(config, { batch, gemmTiles: tiles }).pb.dispatches.filter((d) => d.kernel.code.includes('A: array<vec4<f32>>')).length;
+    expect(vec4Loading(everyUnbatched())).toBe(0);
+    expect(vec4Loading(everyUnbatched(TUNED_VEC4))).toBeGreaterThan(10);
     const micro = {
       patches: new Float32Array(batch * numPatches(config) * patchDim(config)).map((_, i) => Math.sin(i * 0.37)),
       prefixLengths: Int32Array.from([1, 15]),
@@ -86,22 +91,24 @@ describe.skipIf(gpuUnavailable !== undefined)('a step with tuned tiles', () => {
       }
     };
     const a = await run();
-    const b = await run(tuned);
-    expect(Math.abs(a.loss - b.loss) / Math.abs(a.loss)).toBeLessThan(1e-5);
-    let worst = 0;
-    for (const [name, g] of a.grads) {
-      const h = b.grads.get(name)!;
-      const scale = Math.max(...Array.from(g, Math.abs), 1e-12);
-      for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - h[i]) / scale);
+    for (const tile of [TUNED, TUNED_VEC4]) {
+      const b = await run(everyUnbatched(tile));
+      expect(Math.abs(a.loss - b.loss) / Math.abs(a.loss)).toBeLessThan(1e-5);
+      let worst = 0;
+      for (const [name, g] of a.grads) {
+        const h = b.grads.get(name)!;
+        const scale = Math.max(...Array.from(g, Math.abs), 1e-12);
+        for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - h[i]) / scale);
+      }
+      expect(worst).toBeLessThan(1e-4);
     }
-    expect(worst).toBeLessThan(1e-4);
   }, 300_000);
 });
 
 describe('the tuned-tiles file (bench --tiles-out, trainer --gpu-tiles)', () => {
   const tiles = new Map<string, GemmTile>([
     ['NN n192 k64', TUNED],
-    ['TN m64 n256', { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, prefetch: true, vec4: true, doubleBuffer: true }],
+    ['TN m64 n256', { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, prefetch: true, vec4: true, doubleBuffer: true, vec4Loads: true }],
   ]);
   const written = () => JSON.parse(JSON.stringify(gemmTilesFile(tiles, 'nvidia / hopper'))) as Record<string, unknown>;
 

@@ -48,12 +48,26 @@ const row = (check: string, err: number, tol: number): void => {
 /**
  * Every sweep tile that fits the device, NN / NT / TN, on a batch of two odd-sized matrices (edge tiles, many K-slices)
  * against gemmReference: on a GPU the workgroup's threads really run concurrently, so a missing barrier shows here,
- * where SwiftShader may hide it. With --software (a rehearsal; vitest covers the tiles there), one tile, smaller.
+ * where SwiftShader may hide it. K odd, then K a multiple of 4 (rows of whole vec4s: where vec4-loading tiles read
+ * vec4s). With --software (a rehearsal; vitest covers the tiles there), one tile, smaller.
  */
 async function gemmTiles(device: GPUDevice, software: boolean): Promise<void> {
   const fits = (t: GemmTile): boolean => gemmWorkgroupBytes(t) <= device.limits.maxComputeWorkgroupStorageSize;
-  const tiles = (software ? [{ ...GEMM_TILES.large, doubleBuffer: true }] : TILE_CANDIDATES).filter(fits);
-  const [m, n, k, batch] = software ? [70, 60, 41, 2] : [300, 260, 203, 2];
+  const tiles = (software ? [{ ...GEMM_TILES.large, doubleBuffer: true, vec4: true, vec4Loads: true }] : TILE_CANDIDATES).filter(fits);
+  for (const [m, n, k, batch] of software
+    ? [
+        [72, 60, 41, 2],
+        [72, 60, 44, 2],
+      ]
+    : [
+        [300, 260, 203, 2],
+        [300, 260, 204, 2],
+      ]) {
+    await gemmShape(device, tiles, m, n, k, batch);
+  }
+}
+
+async function gemmShape(device: GPUDevice, tiles: GemmTile[], m: number, n: number, k: number, batch: number): Promise<void> {
   const a = noise(batch * m * k, 21);
   const b = noise(batch * k * n, 22);
   for (const [transA, transB] of [

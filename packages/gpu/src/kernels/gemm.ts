@@ -32,6 +32,13 @@ export interface GemmTile {
    */
   readonly doubleBuffer?: boolean;
   /**
+   * Operands read from global memory four floats at a time (A and B bound as vec4 arrays: a quarter of the load
+   * instructions and of their bounds checks). Only where both operands allow it: their contiguous extents, leading
+   * dimensions, offsets and batch strides multiples of 4 (`vec4LoadsFit`); any other call of the tile reads scalars.
+   * Needs BM*BK and BK*BN to be multiples of 4 x the thread count (each thread loads whole vec4s).
+   */
+  readonly vec4Loads?: boolean;
+  /**
    * Multiply with the GPU's matrix units (tensor cores) through WGSL subgroup matrices: operands rounded to f16 as they
    * are staged in workgroup memory, products accumulated in f32, the epilogue in f32. Each of (BM/TM)*(BN/TN)
    * subgroups computes a TM x TN block as (TM/m) x (TN/n) result matrices. Needs a device created with
@@ -110,6 +117,7 @@ export function checkGemmTile(t: GemmTile): void {
     (t.bm * t.bk) % threads === 0 &&
     (t.bk * t.bn) % threads === 0 &&
     (!t.vec4 || (t.tm % 4 === 0 && t.tn % 4 === 0)) &&
+    (!t.vec4Loads || (!mx && (t.bm * t.bk) % (4 * threads) === 0 && (t.bk * t.bn) % (4 * threads) === 0)) &&
     (!t.doubleBuffer || t.prefetch === true);
   if (!ok) throw new Error(`GEMM tile ${JSON.stringify(t)} is not valid (threads ${threads})`);
 }
@@ -140,9 +148,12 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   const stageB = vec ? (bk * bn) / 4 : bk * bn;
   // With doubleBuffer, reads and stashes add the stage's offset (sa / sb for the stage being multiplied).
   const [inA, inB] = db ? ['sa + ', 'sb + '] : ['', ''];
+  // With vec4Loads, A and B are read as vec4 arrays and each prefetch register holds four floats.
+  const vl = v.tile.vec4Loads === true;
+  const operand = vl ? 'vec4<f32>' : 'f32';
   const bindings: BindingSpec[] = [
-    { name: 'A', kind: 'read' },
-    { name: 'B', kind: 'read' },
+    { name: 'A', kind: 'read', element: operand },
+    { name: 'B', kind: 'read', element: operand },
     { name: 'C', kind: 'rw' },
   ];
   if (v.bias) bindings.push({ name: 'bias', kind: 'read' });
@@ -150,12 +161,28 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
   if (v.aux === 'storePre' && !v.gelu) throw new Error('GEMM: storePre keeps a pre-activation, so it needs gelu');
 
   // Which tile element thread-slot f loads: consecutive threads read consecutive addresses of the operand's layout.
-  const whereA = v.transA ? `let kk = f / ${bm}u; let mm = f % ${bm}u;` : `let mm = f / ${bk}u; let kk = f % ${bk}u;`;
-  const whereB = v.transB ? `let nn = f / ${bk}u; let kk = f % ${bk}u;` : `let kk = f / ${bn}u; let nn = f % ${bn}u;`;
+  // With vec4Loads, slot f is four elements along the operand's contiguous dimension, (mm, kk) / (kk, nn) the first.
+  const whereA = vl
+    ? v.transA
+      ? `let kk = f / ${bm / 4}u; let mm = (f % ${bm / 4}u) * 4u;`
+      : `let mm = f / ${bk / 4}u; let kk = (f % ${bk / 4}u) * 4u;`
+    : v.transA
+      ? `let kk = f / ${bm}u; let mm = f % ${bm}u;`
+      : `let mm = f / ${bk}u; let kk = f % ${bk}u;`;
+  const whereB = vl
+    ? v.transB
+      ? `let nn = f / ${bk / 4}u; let kk = (f % ${bk / 4}u) * 4u;`
+      : `let kk = f / ${bn / 4}u; let nn = (f % ${bn / 4}u) * 4u;`
+    : v.transB
+      ? `let nn = f / ${bk}u; let kk = f % ${bk}u;`
+      : `let kk = f / ${bn}u; let nn = f % ${bn}u;`;
   const giA = v.transA ? 'baseA + (k0 + kk) * p.lda + m0 + mm' : 'baseA + (m0 + mm) * p.lda + k0 + kk';
   const giB = v.transB ? 'baseB + (n0 + nn) * p.ldb + k0 + kk' : 'baseB + (k0 + kk) * p.ldb + n0 + nn';
-  const ra = (bm * bk) / threads;
-  const rb = (bn * bk) / threads;
+  // An element index of an aligned operand is a multiple of 4 (vec4LoadsFit), so /4 is its vec4's index.
+  const [atA, atB] = vl ? [`(${giA}) / 4u`, `(${giB}) / 4u`] : [giA, giB];
+  const zero = vl ? 'vec4<f32>(0.0)' : '0.0';
+  const ra = (bm * bk) / threads / (vl ? 4 : 1);
+  const rb = (bn * bk) / threads / (vl ? 4 : 1);
   const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
   // fetch: global -> register; stash: register -> workgroup memory (both unrolled over the thread's slots).
   const fetch = (k0: string): string =>
@@ -170,15 +197,15 @@ export function gemmKernel(v: GemmVariant): ReturnType<typeof defineKernel> {
     ].join(' ');
   // Shared by both kernels: zero-padded operand loads, the epilogue, each workgroup's operand and output bases.
   const fetchFns = /* wgsl */ `${v.gelu || v.aux === 'geluGrad' ? ERF_WGSL : ''}
-fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> f32 {
+fn fetch_a(k0: u32, f: u32, m0: u32, baseA: u32) -> ${operand} {
   ${whereA}
-  if (m0 + mm < p.M && k0 + kk < p.K) { return A[${giA}]; }
-  return 0.0;
+  if (m0 + mm < p.M && k0 + kk < p.K) { return A[${atA}]; }
+  return ${zero};
 }
-fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
+fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> ${operand} {
   ${whereB}
-  if (n0 + nn < p.N && k0 + kk < p.K) { return B[${giB}]; }
-  return 0.0;
+  if (n0 + nn < p.N && k0 + kk < p.K) { return B[${atB}]; }
+  return ${zero};
 }`;
   const storeFn = /* wgsl */ `fn store(m: u32, n: u32, acc: f32, baseC: u32) {
   if (m >= p.M || n >= p.N) { return; }
@@ -199,7 +226,7 @@ fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> f32 {
   let baseC = p.offC + zo * p.sCo + zi * p.sCi;
   let m0 = wg.y * ${bm}u;
   let n0 = wg.x * ${bn}u;
-  ${[...range(ra).map((r) => `var pa${r} = 0.0;`), ...range(rb).map((r) => `var pb${r} = 0.0;`)].join(' ')}`;
+  ${[...range(ra).map((r) => `var pa${r} = ${zero};`), ...range(rb).map((r) => `var pb${r} = ${zero};`)].join(' ')}`;
   const name = `gemm${v.transA ? 'T' : 'N'}${v.transB ? 'T' : 'N'}`;
   if (v.tile.matrix) {
     const m = gemmMatrixBody(v, v.tile.matrix, { fetchFns, storeFn, bases, whereA, whereB, fetch, stash });
@@ -271,18 +298,32 @@ ${inner.join('\n')}
     workgroupBarrier();
   }`;
   const [sArg, sIn] = db ? [', s: u32', 's + '] : ['', ''];
+  // Workgroup memory holds A transposed (As[k][m], rows padded to BMP) and B as is (Bs[k][n]), as vec4 with `vec4`.
+  const atAs = (kk: string, mm: string): string => (vec ? `As[${sIn}${kk} * ${bmp / 4}u + ${mm} / 4u][${mm} % 4u]` : `As[${sIn}${kk} * ${bmp}u + ${mm}]`);
+  const atBs = (kk: string, nn: string): string => (vec ? `Bs[${sIn}${kk} * ${bn / 4}u + ${nn} / 4u][${nn} % 4u]` : `Bs[${sIn}${kk} * ${bn}u + ${nn}]`);
+  const c4 = [0, 1, 2, 3];
+  // A vec4 load along the dimension workgroup memory stores contiguously (A's M, B's N) is one vec4 store with `vec4`.
+  const stashA = !vl
+    ? `${atAs('kk', 'mm')} = x;`
+    : v.transA
+      ? vec
+        ? `As[${sIn}kk * ${bmp / 4}u + mm / 4u] = x;`
+        : c4.map((c) => `${atAs('kk', `(mm + ${c}u)`)} = x[${c}];`).join(' ')
+      : c4.map((c) => `${atAs(`(kk + ${c}u)`, 'mm')} = x[${c}];`).join(' ');
+  const stashB = !vl
+    ? `${atBs('kk', 'nn')} = x;`
+    : v.transB
+      ? c4.map((c) => `${atBs(`(kk + ${c}u)`, 'nn')} = x[${c}];`).join(' ')
+      : vec
+        ? `Bs[${sIn}kk * ${bn / 4}u + nn / 4u] = x;`
+        : c4.map((c) => `${atBs('kk', `(nn + ${c}u)`)} = x[${c}];`).join(' ');
   const body = /* wgsl */ `
 var<workgroup> As: array<${vec ? 'vec4<f32>' : 'f32'}, ${(db ? 2 : 1) * stageA}>;
 var<workgroup> Bs: array<${vec ? 'vec4<f32>' : 'f32'}, ${(db ? 2 : 1) * stageB}>;
 
 ${fetchFns}
-${
-  vec
-    ? `fn stash_a(f: u32, x: f32${sArg}) { ${whereA} As[${sIn}kk * ${bmp / 4}u + mm / 4u][mm % 4u] = x; }
-fn stash_b(f: u32, x: f32${sArg}) { ${whereB} Bs[${sIn}kk * ${bn / 4}u + nn / 4u][nn % 4u] = x; }`
-    : `fn stash_a(f: u32, x: f32${sArg}) { ${whereA} As[${sIn}kk * ${bmp}u + mm] = x; }
-fn stash_b(f: u32, x: f32${sArg}) { ${whereB} Bs[${sIn}kk * ${bn}u + nn] = x; }`
-}
+fn stash_a(f: u32, x: ${operand}${sArg}) { ${whereA} ${stashA} }
+fn stash_b(f: u32, x: ${operand}${sArg}) { ${whereB} ${stashB} }
 
 ${storeFn}
 
@@ -354,11 +395,24 @@ export function defaultTile(m: number, n: number, batch: number, large: GemmTile
   return GEMM_TILES.small;
 }
 
+/**
+ * Whether both operands of `call` can be read as vec4s: every vec4 of a row lies inside the row (the contiguous extent
+ * a multiple of 4) and starts at a multiple of 4 floats (offsets, leading dimensions, batch strides).
+ */
+export function vec4LoadsFit(call: Pick<GemmCall, 'm' | 'n' | 'k' | 'transA' | 'transB' | 'a' | 'b'>): boolean {
+  const alongA = call.transA ? call.m : call.k;
+  const alongB = call.transB ? call.k : call.n;
+  const { a, b } = call;
+  return [alongA, alongB, a.ld, b.ld, a.offset ?? 0, b.offset ?? 0, a.sOuter ?? 0, a.sInner ?? 0, b.sOuter ?? 0, b.sInner ?? 0].every((x) => x % 4 === 0);
+}
+
 /** Adds one GEMM dispatch to `pb`. */
 export function gemm(pb: ProgramBuilder, call: GemmCall, largeTile?: GemmTile): Dispatch {
   const outer = call.batch?.outer ?? 1;
   const inner = call.batch?.inner ?? 1;
-  const tile = call.tile ?? defaultTile(call.m, call.n, outer * inner, largeTile);
+  const chosen = call.tile ?? defaultTile(call.m, call.n, outer * inner, largeTile);
+  const { vec4Loads: _, ...scalarLoads } = chosen;
+  const tile = chosen.vec4Loads && !vec4LoadsFit(call) ? scalarLoads : chosen;
   const variant: GemmVariant = {
     transA: call.transA ?? false,
     transB: call.transB ?? false,

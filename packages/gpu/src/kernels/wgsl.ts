@@ -5,7 +5,7 @@ export interface BindingSpec {
   readonly name: string;
   readonly kind: BindingKind;
   /** WGSL element type of a storage binding (default f32). */
-  readonly element?: 'f32' | 'u32';
+  readonly element?: 'f32' | 'u32' | 'vec4<f32>';
 }
 
 /**
