@@ -14,7 +14,8 @@ const buildable = (t: GemmTile): boolean => {
 /**
  * The sweep: block shapes, each with register prefetch, without it, with vec4 blocks per thread, and double-buffered
  * workgroup memory (which stages through the prefetch registers) with scalar and with vec4 reads; the vec4 ones also
- * with vec4 global loads where the block shape allows them (the shapes swept have whole-vec4 rows).
+ * with vec4 global loads where the block shape allows them (the shapes swept have whole-vec4 rows); and two wider
+ * blocks with every option.
  */
 export const TILE_CANDIDATES: GemmTile[] = [
   { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
@@ -33,6 +34,16 @@ export const TILE_CANDIDATES: GemmTile[] = [
     { ...t, prefetch: true, vec4: true, vec4Loads: true },
     { ...t, prefetch: true, vec4: true, doubleBuffer: true, vec4Loads: true },
   ])
+  .concat(
+    // Wider blocks, 8 x 16 outputs per thread (more FMAs per workgroup-memory read, more registers).
+    [
+      { bm: 128, bn: 256, bk: 8, tm: 8, tn: 16 },
+      { bm: 256, bn: 128, bk: 8, tm: 16, tn: 8 },
+    ].flatMap((t) => [
+      { ...t, prefetch: true, vec4: true, vec4Loads: true },
+      { ...t, prefetch: true, vec4: true, doubleBuffer: true, vec4Loads: true },
+    ]),
+  )
   .filter(buildable);
 export const tileName = (t: GemmTile): string =>
   `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${t.prefetch ? '+prefetch' : ''}${t.vec4 ? '+vec4' : ''}${t.doubleBuffer ? '+db' : ''}${t.vec4Loads ? '+vec4loads' : ''}${

@@ -31,6 +31,7 @@ const vec4Loading: GemmTile[] = [
   { ...GEMM_TILES.large, vec4: true, doubleBuffer: true, vec4Loads: true },
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, prefetch: false, vec4Loads: true },
   { bm: 32, bn: 64, bk: 16, tm: 4, tn: 8, vec4: true, prefetch: true, doubleBuffer: true, vec4Loads: true },
+  { bm: 64, bn: 128, bk: 8, tm: 8, tn: 16, vec4: true, prefetch: true, vec4Loads: true },
 ];
 
 const EPILOGUES = ['none', 'bias', 'add', 'gelu', 'storePre', 'geluGrad', 'accumulate'] as const;

@@ -7,8 +7,8 @@
 # path: what the adapter offers under Dawn's toggles, each f16 tile's error and rate, the step's shapes, and a ViT-B
 # step with the f16 tiles against f32.
 # Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
-# run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~40 candidates x ~0.7 s at 4096^3 plus its
-# 10 finalists x 6 step shapes x ~0.7 s (~70 s; bench.ts SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness
+# run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 plus its
+# 10 finalists x 6 step shapes x ~0.7 s (~75 s; bench.ts SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness
 # comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed steps per variant, bench.ts STEP_SECONDS)
 # and PyTorch.
 # Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
