@@ -1,17 +1,18 @@
-// Feature cache: frozen features of one trunk block on one data split, stored as safetensors and keyed by
-// (trunk identity, block, data spec, transform), so probe training and sweeps repeat without re-running the trunk.
+// Feature cache: frozen features of a trunk on one data split (the mean of a set of blocks' raw outputs), stored as
+// safetensors and keyed by (trunk identity, blocks, data spec, transform), so probe training and sweeps repeat without
+// re-running the trunk.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors } from '@aim/model';
+import { type SafetensorsFile, readSafetensors, writeSafetensors } from '@aim/model';
 import type { TokenFeatures } from './features.js';
 
 export interface CacheKey {
   /** `sha256:<hex>` of a checkpoint file, or a description of a random-init trunk (config and seed). */
   readonly trunk: string;
-  /** 0-based block index. */
-  readonly block: number;
+  /** The 0-based blocks whose outputs are averaged, in the order they are summed (one block: its output). */
+  readonly blocks: readonly number[];
   readonly data: { readonly spec: string; readonly limit: number };
   /** `revision`: @aim/data's TRANSFORM_REVISION, so features made by an older pixel pipeline are not reused. */
   readonly transform: { readonly name: string; readonly imageSize: number; readonly patchSize: number; readonly revision: number };
@@ -51,6 +52,29 @@ export class FeatureCache {
     return join(this.dir, `${digest}.safetensors`);
   }
 
+  /** Whether an entry for `key` is there (what `get` would find, without reading the features). */
+  async has(key: CacheKey): Promise<boolean> {
+    const path = this.fileFor(key);
+    if (path === null) return false;
+    try {
+      const file = await readSafetensors(path);
+      try {
+        return this.holds(file, key);
+      } finally {
+        await file.close();
+      }
+    } catch {
+      return false;
+    }
+  }
+
+  /** The file is the entry for `key`: its key in the metadata, features [n, tokens, dim] and I32 labels. */
+  private holds(file: SafetensorsFile, key: CacheKey): boolean {
+    const info = file.tensors.get('features');
+    const labelInfo = file.tensors.get('labels');
+    return file.metadata[KEY_METADATA] === canonical(key) && info?.shape.length === 3 && labelInfo?.dtype === 'I32';
+  }
+
   /** The cached entry, or null on a miss (absent, unreadable, or written for another key). */
   async get(key: CacheKey): Promise<CachedFeatures | null> {
     const path = this.fileFor(key);
@@ -62,11 +86,8 @@ export class FeatureCache {
       return null;
     }
     try {
-      if (file.metadata[KEY_METADATA] !== canonical(key)) return null;
-      const info = file.tensors.get('features');
-      const labelInfo = file.tensors.get('labels');
-      if (info?.shape.length !== 3 || !labelInfo || labelInfo.dtype !== 'I32') return null;
-      const [n, tokens, dim] = info.shape;
+      if (!this.holds(file, key)) return null;
+      const [n, tokens, dim] = file.tensors.get('features')!.shape;
       const data = await file.readFloat32('features');
       const labels = (await file.read('labels')) as Int32Array;
       return { features: { data, n, tokens, dim }, labels };

@@ -1,5 +1,5 @@
-// Runs a frozen trunk (bidirectional attention) over in-memory patches and returns chosen blocks' raw outputs, on the
-// tfjs model's backend or, given an EngineTarget, on the WebGPU engine (@aim/gpu) with the model's weights.
+// Runs a frozen trunk (bidirectional attention) over in-memory patches and returns the means of chosen blocks' raw
+// outputs, on the tfjs model's backend or, given an EngineTarget, on the WebGPU engine (@aim/gpu) with the model's weights.
 import * as tf from '@tensorflow/tfjs-core';
 import { AimEngine, type GemmTile } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
@@ -38,33 +38,59 @@ export function evalEngineTarget(
 }
 
 /**
- * Raw outputs of `blocks` for every sample of `data`, in batches of `batchSize`: one [N, K, D] table per block,
- * in the order given. With `engine`, the WebGPU engine computes them.
+ * One pass of the frozen trunk over `data`, `batchSize` samples at a time: for each block set of `sets`, the mean of
+ * its blocks' raw outputs ([N, K, D]; a set of one block is that block's output), in the order given. Memory: the sets'
+ * tables and one batch of block outputs, never a full table per block. With `engine`, the WebGPU engine computes them.
  */
-export async function extractBlocks(
+export async function extractBlockMeans(
   model: AimModel,
   data: LabeledPatches,
-  blocks: readonly number[],
+  sets: readonly (readonly number[])[],
   batchSize = 64,
   engine?: EngineTarget,
 ): Promise<TokenFeatures[]> {
   const { n, tokens, patchDim } = data;
   const D = model.config.width;
-  const out = blocks.map(() => new Float32Array(n * tokens * D));
-  if (engine) {
-    await extractOnEngine(engine, model, data, blocks, batchSize, out);
-    return out.map((data) => ({ data, n, tokens, dim: D }));
-  }
-  for (let start = 0; start < n; start += batchSize) {
-    const size = Math.min(batchSize, n - start);
-    const feats = tf.tidy(() => {
-      const patches = tf.tensor3d(data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim), [size, tokens, patchDim]);
-      return model.extractFeatures(patches, { blocks }); // blocks x [size, K, D]
+  if (sets.some((set) => set.length === 0)) throw new Error('extractBlockMeans: an empty block set');
+  const blocks = [...new Set(sets.flat())];
+  const out = sets.map(() => new Float32Array(n * tokens * D));
+  /** Adds one batch of block outputs (`blocks` order) into each set's table, summing a set's blocks in its order. */
+  const accumulate = (start: number, outputs: readonly Float32Array[]): void => {
+    const at = start * tokens * D;
+    sets.forEach((set, s) => {
+      const region = out[s].subarray(at, at + outputs[0].length);
+      for (const b of set) {
+        const o = outputs[blocks.indexOf(b)];
+        for (let i = 0; i < region.length; i++) region[i] += o[i];
+      }
+      if (set.length > 1) {
+        const inv = 1 / set.length;
+        for (let i = 0; i < region.length; i++) region[i] *= inv;
+      }
     });
+  };
+  const patchesOf = (start: number, size: number) => data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim);
+  if (engine) {
+    const gpu = await AimEngine.create(engine.device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false, gemmTiles: engine.gemmTiles });
     try {
-      for (let j = 0; j < blocks.length; j++) out[j].set((await feats[j].data()) as Float32Array, start * tokens * D);
+      engine.onEngine?.(gpu);
+      await loadWeights(gpu, model);
+      for (let start = 0; start < n; start += batchSize) {
+        const size = Math.min(batchSize, n - start);
+        accumulate(start, await gpu.extractFeatures(patchesOf(start, size), { blocks }));
+      }
     } finally {
-      for (const f of feats) f.dispose(); // also when a read fails (e.g. a lost GPU device)
+      await gpu.destroy();
+    }
+  } else {
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      const feats = tf.tidy(() => model.extractFeatures(tf.tensor3d(patchesOf(start, size), [size, tokens, patchDim]), { blocks })); // blocks x [size, K, D]
+      try {
+        accumulate(start, await Promise.all(feats.map(async (f) => (await f.data()) as Float32Array)));
+      } finally {
+        for (const f of feats) f.dispose(); // also when a read fails (e.g. a lost GPU device)
+      }
     }
   }
   return out.map((data) => ({ data, n, tokens, dim: D }));
@@ -74,28 +100,4 @@ export async function extractBlocks(
 export async function loadWeights(engine: AimEngine, model: AimModel): Promise<void> {
   const byName = new Map(model.parameters().map((p) => [p.name, p.variable]));
   await engine.loadTensors('parameters', (name) => byName.get(name)!.dataSync() as Float32Array);
-}
-
-/** The engine's trunk (no pretraining head) with the model's weights, batch by batch into `out`. */
-async function extractOnEngine(
-  target: EngineTarget,
-  model: AimModel,
-  data: LabeledPatches,
-  blocks: readonly number[],
-  batchSize: number,
-  out: Float32Array[],
-): Promise<void> {
-  const { n, tokens, patchDim } = data;
-  const engine = await AimEngine.create(target.device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false, gemmTiles: target.gemmTiles });
-  try {
-    target.onEngine?.(engine);
-    await loadWeights(engine, model);
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      const feats = await engine.extractFeatures(data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim), { blocks });
-      feats.forEach((f, j) => out[j].set(f, start * tokens * model.config.width));
-    }
-  } finally {
-    await engine.destroy();
-  }
 }

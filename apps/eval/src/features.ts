@@ -1,4 +1,4 @@
-// Frozen-feature tables held as plain Float32Arrays: per-block token features, block averaging, mean pooling.
+// Frozen-feature tables held as plain Float32Arrays: token features and mean pooling.
 
 /** Token features of N samples: data[(n * tokens + t) * dim + d]. */
 export interface TokenFeatures {
@@ -6,23 +6,6 @@ export interface TokenFeatures {
   readonly n: number;
   readonly tokens: number;
   readonly dim: number;
-}
-
-/** Element-wise mean of several blocks' token features (the paper averages the chosen blocks' raw outputs). */
-export function averageBlocks(blocks: readonly TokenFeatures[]): TokenFeatures {
-  if (blocks.length === 0) throw new Error('averageBlocks: no blocks given');
-  const { n, tokens, dim } = blocks[0];
-  for (const b of blocks) {
-    if (b.n !== n || b.tokens !== tokens || b.dim !== dim) {
-      throw new Error(`averageBlocks: shapes differ ([${n}, ${tokens}, ${dim}] vs [${b.n}, ${b.tokens}, ${b.dim}])`);
-    }
-  }
-  if (blocks.length === 1) return blocks[0];
-  const out = new Float32Array(blocks[0].data.length);
-  for (const b of blocks) for (let i = 0; i < out.length; i++) out[i] += b.data[i];
-  const inv = 1 / blocks.length;
-  for (let i = 0; i < out.length; i++) out[i] *= inv;
-  return { data: out, n, tokens, dim };
 }
 
 /** Mean over tokens: [N, T, D] -> [N, D] (the input of the linear probe and kNN). */

@@ -21,8 +21,8 @@ export { FeatureCache, fileSha256, type CacheKey, type CachedFeatures } from './
 export { resolveCheckpoints, type CheckpointRef } from './checkpoints.js';
 export { loadSplit, type LabeledPatches, type LoadSplitOptions } from './data-source.js';
 export { dataResolver } from './data-spec.js';
-export { extractBlocks } from './extract.js';
-export { averageBlocks, meanPool, type TokenFeatures } from './features.js';
+export { extractBlockMeans } from './extract.js';
+export { meanPool, type TokenFeatures } from './features.js';
 export { PROBE_BLOCKS_METADATA_KEY, computeFeatures, featuresCommand, probeBlocksOf, type FeaturesOutput } from './features-command.js';
 export { attentiveProbeOf, modelHeads } from './heads.js';
 export { confusionHeatmapSvg, type HeatmapOptions } from './heatmap.js';

@@ -19,8 +19,7 @@ import { UsageError } from './cli-args.js';
 import { FeatureCache, fileSha256, type CacheKey } from './cache.js';
 import { resolveCheckpoints } from './checkpoints.js';
 import { loadSplit, type LabeledPatches } from './data-source.js';
-import { type EngineTarget, extractBlocks } from './extract.js';
-import { averageBlocks } from './features.js';
+import { type EngineTarget, extractBlockMeans } from './extract.js';
 import { attentiveProbeOf, modelHeads } from './heads.js';
 import { CLASS_NAMES_METADATA_KEY, resolveClassNames } from './class-names.js';
 import { PROBE_BLOCKS_METADATA_KEY } from './features-command.js';
@@ -87,7 +86,10 @@ function randomInitTrunk(config: AimConfig, seed: number, label: string): TrunkS
   };
 }
 
-/** Features of one trunk on both splits, read from the cache or extracted (in block groups that fit in memory). */
+/**
+ * Features of one trunk on both splits: means of block sets, read from the cache or extracted by one trunk pass per
+ * group of sets whose tables fit in `maxExtractBytes` together.
+ */
 class TrunkFeatures {
   private model: AimModel | null = null;
   private id: string | null = null;
@@ -97,42 +99,46 @@ class TrunkFeatures {
     private readonly ctx: FeatureContext,
   ) {}
 
-  private async key(split: Split, block: number): Promise<CacheKey> {
+  private async key(split: Split, blocks: readonly number[]): Promise<CacheKey> {
     this.id ??= await this.trunk.identity();
-    return { trunk: this.id, block, data: this.ctx.dataKey[split], transform: this.ctx.transform };
+    return { trunk: this.id, blocks, data: this.ctx.dataKey[split], transform: this.ctx.transform };
   }
 
-  /** Per-block features, in the order of `blocks`. */
-  async blocks(split: Split, blocks: readonly number[]): Promise<LabeledFeatures[]> {
-    const found = new Map<number, LabeledFeatures>();
-    for (const b of blocks) {
-      const hit = await this.ctx.cache.get(await this.key(split, b));
-      if (hit) found.set(b, hit);
-    }
-    const missing = blocks.filter((b) => !found.has(b));
-    if (missing.length > 0) {
-      const data = await this.ctx.data(split);
-      this.model ??= await this.trunk.load();
-      const bytesPerBlock = data.n * data.tokens * this.model.config.width * 4;
-      const group = Math.max(1, Math.floor(this.ctx.maxExtractBytes / bytesPerBlock));
-      for (let i = 0; i < missing.length; i += group) {
-        const part = missing.slice(i, i + group);
-        this.ctx.log(`  extracting blocks ${part.join(',')} of ${this.trunk.label} on ${split} (${data.n} samples)`);
-        const feats = await extractBlocks(this.model, data, part, 64, this.ctx.engine);
-        for (let j = 0; j < part.length; j++) {
-          const entry = { features: feats[j], labels: data.labels };
-          await this.ctx.cache.put(await this.key(split, part[j]), entry);
-          found.set(part[j], entry);
-        }
-      }
-    }
-    return blocks.map((b) => found.get(b)!);
+  /** Puts the sets that are not cached yet into the cache (the block sweep's singles, before it probes them). */
+  async prepare(split: Split, sets: readonly (readonly number[])[]): Promise<void> {
+    const missing: (readonly number[])[] = [];
+    for (const set of sets) if (!(await this.ctx.cache.has(await this.key(split, set)))) missing.push(set);
+    await this.extract(split, missing, () => {});
   }
 
   /** The mean of the chosen blocks' raw outputs (the paper's probe input). */
   async averaged(split: Split, blocks: readonly number[]): Promise<LabeledFeatures> {
-    const per = await this.blocks(split, blocks);
-    return { features: averageBlocks(per.map((p) => p.features)), labels: per[0].labels };
+    const hit = await this.ctx.cache.get(await this.key(split, blocks));
+    if (hit) return hit;
+    let made: LabeledFeatures | undefined;
+    await this.extract(split, [blocks], (entry) => {
+      made = entry;
+    });
+    return made!;
+  }
+
+  /** Extracts `sets` into the cache, handing each entry to `use` (which may keep it); nothing else keeps them. */
+  private async extract(split: Split, sets: readonly (readonly number[])[], use: (entry: LabeledFeatures) => void): Promise<void> {
+    if (sets.length === 0) return;
+    const data = await this.ctx.data(split);
+    this.model ??= await this.trunk.load();
+    const bytesPerTable = data.n * data.tokens * this.model.config.width * 4;
+    const group = Math.max(1, Math.floor(this.ctx.maxExtractBytes / bytesPerTable));
+    for (let i = 0; i < sets.length; i += group) {
+      const part = sets.slice(i, i + group);
+      this.ctx.log(`  extracting ${part.map((set) => `blocks ${set.join(',')}`).join('; ')} of ${this.trunk.label} on ${split} (${data.n} samples)`);
+      const means = await extractBlockMeans(this.model, data, part, 64, this.ctx.engine);
+      for (let j = 0; j < part.length; j++) {
+        const entry = { features: means[j], labels: data.labels };
+        await this.ctx.cache.put(await this.key(split, part[j]), entry);
+        use(entry);
+      }
+    }
   }
 
   dispose(): void {
@@ -309,6 +315,8 @@ export async function probeCommand(args: ProbeArgs, deps: ProbeCommandDeps): Pro
         // 2. Block sweep of the headline trunk: the same probe on each single block.
         if (args.sweep) {
           sweep = [];
+          const singles = Array.from({ length: config.depth }, (_, b) => [b]);
+          for (const split of ['train', 'test'] as const) await tfeat.prepare(split, singles);
           for (let b = 0; b < config.depth; b++) {
             const m = (await probeTrunk(tfeat, `sweep block ${b}`, [b])).metrics;
             sweep.push({ block: b, top1: m.top1, top5: m.top5 });

@@ -6,7 +6,7 @@ import { FeatureCache, fileSha256, type CacheKey } from '../src/cache.js';
 
 const key: CacheKey = {
   trunk: 'sha256:abc',
-  block: 2,
+  blocks: [2, 3],
   data: { spec: 'mnist:train', limit: 100 },
   transform: { name: 'eval', imageSize: 32, patchSize: 4, revision: 2 },
 };
@@ -17,22 +17,27 @@ describe('FeatureCache', () => {
     try {
       const cache = new FeatureCache(dir);
       expect(await cache.get(key)).toBeNull();
+      expect(await cache.has(key)).toBe(false);
       const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i / 7);
       await cache.put(key, { features: { data, n: 2, tokens: 3, dim: 4 }, labels: Int32Array.of(4, 9) });
       const hit = await cache.get({ ...key, transform: { patchSize: 4, revision: 2, imageSize: 32, name: 'eval' } }); // key order is irrelevant
       expect(hit!.features).toEqual({ data, n: 2, tokens: 3, dim: 4 });
       expect([...hit!.labels]).toEqual([4, 9]);
+      expect(await cache.has(key)).toBe(true);
       for (const other of [
-        { ...key, block: 3 },
+        { ...key, blocks: [3] },
+        { ...key, blocks: [3, 2] },
         { ...key, trunk: 'sha256:abd' },
         { ...key, data: { spec: 'mnist:train', limit: 50 } },
         { ...key, transform: { ...key.transform, revision: 1 } },
       ]) {
         expect(await cache.get(other)).toBeNull();
+        expect(await cache.has(other)).toBe(false);
       }
       // A damaged file is a miss, not a crash.
       await writeFile(cache.fileFor(key)!, 'junk');
       expect(await cache.get(key)).toBeNull();
+      expect(await cache.has(key)).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -110,7 +110,15 @@ describe('probeCommand', () => {
     await writeSafetensors(input, [{ name: 'input', dtype: 'F32', shape: [2, 3, 16, 16], data: new Float32Array(2 * 3 * 16 * 16).fill(0.5) }]);
     const written = await featuresCommand({ checkpoint: join(out, 'probe.safetensors'), input, out: join(dir, 'f.safetensors') });
     expect(written).toEqual(['features.0', 'features.1', 'logits']);
-    expect(lines.some((l) => l.includes('extracting'))).toBe(true);
+    // One trunk pass per checkpoint and split for the probe's blocks together, and one per split for the sweep's single
+    // blocks together (the random-init baseline's features are in the cache since the test above).
+    const passes = lines.filter((l) => l.includes('extracting')).map((l) => l.replace(/ of .* on /, ' on ').trim());
+    expect(passes.sort()).toEqual([
+      ...Array(2).fill('extracting blocks 0,1 on test (40 samples)'),
+      ...Array(2).fill('extracting blocks 0,1 on train (96 samples)'),
+      'extracting blocks 0; blocks 1 on test (40 samples)',
+      'extracting blocks 0; blocks 1 on train (96 samples)',
+    ]);
 
     // Same run again with kNN: every feature comes from the cache, no trunk runs.
     const again: string[] = [];
