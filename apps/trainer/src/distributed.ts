@@ -28,6 +28,19 @@ export function joinDistributed(env: NodeJS.ProcessEnv = process.env): Distribut
   return { mpi, launch, line };
 }
 
+/**
+ * What rank 0 says when the ranks on its machine train with the engine on a GPU: Dawn's Node binding gives every
+ * process the same first adapter (it picks by name only), so they all share one GPU whatever the machine has.
+ * Undefined when that does not apply (one rank per machine, or a software adapter).
+ */
+export function sharedGpuLine(d: Distributed | undefined, engineOnGpu: boolean): string | undefined {
+  if (!d || !engineOnGpu || d.mpi.localSize < 2) return undefined;
+  return (
+    `engine: the ${d.mpi.localSize} ranks on ${d.mpi.host} all use one GPU: each opens the first WebGPU adapter, and Dawn's ` +
+    'Node binding cannot pick one of several GPUs per rank; one rank per machine has that GPU to itself (--accum keeps the global batch)'
+  );
+}
+
 /** Ends every rank of the job after printing what failed here (MPI_Abort); never returns. */
 export function abortJob(d: Distributed, err: unknown): never {
   const cause = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);

@@ -19,7 +19,7 @@ import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
-import { abortJob, joinDistributed, type Distributed } from './distributed.js';
+import { abortJob, joinDistributed, sharedGpuLine, type Distributed } from './distributed.js';
 
 // Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
 reserveDecodeThreads();
@@ -110,6 +110,8 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   const compute = await selectCompute(config.backend);
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
+  const shared = sharedGpuLine(dist, compute.hardwareAdapter === true);
+  if (shared) log(shared);
 
   if (tuned && !compute.device) log(gpuTilesLine(config.gpuTiles, tuned, false));
   const hostParts = createRunParts({ config, data, backend: compute.backend });

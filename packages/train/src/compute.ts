@@ -13,9 +13,11 @@ export interface ComputeSelection {
   readonly skipped: readonly { readonly name: string; readonly why: string }[];
   /** The engine's device, when the engine computes; the caller destroys it when done. */
   readonly device?: GPUDevice;
+  /** With the engine: whether its adapter is a GPU (not a software fallback such as SwiftShader). */
+  readonly hardwareAdapter?: boolean;
 }
 
-async function engineOn(explicit: boolean): Promise<{ device: GPUDevice; adapter: string } | { why: string }> {
+async function engineOn(explicit: boolean): Promise<{ device: GPUDevice; adapter: string; hardware: boolean } | { why: string }> {
   const probe = await probeWebGpu({ softwareFallback: explicit });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) return { why: probe.why ?? 'no WebGPU adapter' };
@@ -23,7 +25,7 @@ async function engineOn(explicit: boolean): Promise<{ device: GPUDevice; adapter
   if (probe.adapter.software && !explicit) {
     return { why: `only a software adapter (${described}); auto never uses it: ask for 'webgpu' by name` };
   }
-  return { device: await requestEngineDevice(adapter), adapter: described };
+  return { device: await requestEngineDevice(adapter), adapter: described, hardware: !probe.adapter.software };
 }
 
 export async function selectCompute(choice: BackendChoice): Promise<ComputeSelection> {
@@ -40,6 +42,7 @@ export async function selectCompute(choice: BackendChoice): Promise<ComputeSelec
       reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}; tfjs on cpu holds the host copy`,
       skipped: [],
       device: engine.device,
+      hardwareAdapter: engine.hardware,
     };
   }
   if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', engine.why);
