@@ -30,14 +30,15 @@ export function joinDistributed(env: NodeJS.ProcessEnv = process.env): Distribut
 
 /**
  * What rank 0 says when the ranks on its machine train with the engine on a GPU: Dawn's Node binding gives every
- * process the same first adapter (it picks by name only), so they all share one GPU whatever the machine has.
- * Undefined when that does not apply (one rank per machine, or a software adapter).
+ * process the first adapter it sees (it picks by name only), so they share one GPU unless the launcher shows each rank
+ * only its own. Undefined when that does not apply (one rank per machine, or a software adapter).
  */
 export function sharedGpuLine(d: Distributed | undefined, engineOnGpu: boolean): string | undefined {
   if (!d || !engineOnGpu || d.mpi.localSize < 2) return undefined;
   return (
-    `engine: the ${d.mpi.localSize} ranks on ${d.mpi.host} all use one GPU: each opens the first WebGPU adapter, and Dawn's ` +
-    'Node binding cannot pick one of several GPUs per rank; one rank per machine has that GPU to itself (--accum keeps the global batch)'
+    `engine: each of the ${d.mpi.localSize} ranks on ${d.mpi.host} opens the first WebGPU adapter it sees (Dawn's Node binding cannot ` +
+    'pick one per rank): they share one GPU unless the launcher shows each rank only its own (device isolation, e.g. Slurm ' +
+    'with --gpus-per-task and cgroup device constraints); one rank per machine has the GPU to itself (--accum keeps the global batch)'
   );
 }
 

@@ -5,10 +5,11 @@ import { type Distributed, sharedGpuLine } from '../src/distributed.js';
 const on = (localSize: number) => ({ mpi: { localSize, host: 'node7' } }) as unknown as Distributed;
 
 describe('sharedGpuLine', () => {
-  it('says that the ranks of a machine share one GPU, and how to have it alone', () => {
+  it('says that the ranks of a machine share one GPU unless the launcher isolates devices, and how to have it alone', () => {
     expect(sharedGpuLine(on(4), true)).toBe(
-      "engine: the 4 ranks on node7 all use one GPU: each opens the first WebGPU adapter, and Dawn's Node binding cannot pick " +
-        'one of several GPUs per rank; one rank per machine has that GPU to itself (--accum keeps the global batch)',
+      "engine: each of the 4 ranks on node7 opens the first WebGPU adapter it sees (Dawn's Node binding cannot pick one per rank): " +
+        'they share one GPU unless the launcher shows each rank only its own (device isolation, e.g. Slurm with --gpus-per-task ' +
+        'and cgroup device constraints); one rank per machine has the GPU to itself (--accum keeps the global batch)',
     );
   });
 
