@@ -33,12 +33,12 @@ import {
   requestEngineDevice,
 } from '../src/index.js';
 import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
-import { relError } from '../test/harness.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { profileTables, summariseProfile } from './profile.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
 import { TILE_CANDIDATES, matrixTileCandidates, tileName } from './tiles.js';
+import { tensorErrors, trainingDrift } from './training-drift.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -478,22 +478,44 @@ async function matrixMain(): Promise<void> {
       await engine.destroy();
     }
   }
+
+  // A short training run with the f16 tiles (loss scaled) against the f32 tiles: the losses side by side and how far
+  // the weights end apart. The same start and the same batch at every step, the paper's learning rate.
+  if (tuned.size > 0) {
+    const runs = [{ gradScale: 1 }, { gemmTiles: tuned, gradScale: F16_GRAD_SCALE }];
+    const o = {
+      batch,
+      input: stepInput(config, batch),
+      initial: initialValues(config),
+      hyper: { ...HYPER, lr: 1e-3 },
+      steps: TRAIN_STEPS,
+      seconds: TRAIN_SECONDS,
+    };
+    const { losses, weights } = await trainingDrift(device, config, o, runs);
+    const [f32, f16] = losses;
+    const w = weights[1]!;
+    rows.push({ kind: 'matrix-training', variant: name, batch, gradScale: F16_GRAD_SCALE, f32Losses: f32, f16Losses: f16, weightErrors: w });
+    saveJson();
+    console.log(
+      `\n| ${name} training, batch ${batch} | f32 tiles: loss | f16 tiles, gradScale ${F16_GRAD_SCALE}: loss | relative difference |\n|---|---|---|---|`,
+    );
+    const shown = [...new Set([0, 1, 4, 9, 19, 29, 49, f32.length - 1])].filter((s) => s < f32.length);
+    for (const s of shown) {
+      const cell = (x: number | undefined) => (x === undefined ? '-' : Number.isNaN(x) ? 'non-finite' : x.toFixed(6));
+      console.log(`| step ${s + 1} | ${cell(f32[s])} | ${cell(f16[s])} | ${fmt(Math.abs((f16[s] ?? Number.NaN) - f32[s]) / Math.abs(f32[s]))} |`);
+    }
+    console.log(
+      `weights after ${f16.length} steps, f16 tiles against f32 tiles: worst tensor ${w.worst.toExponential(2)} (${w.worstName}), median tensor ${w.median.toExponential(2)}`,
+    );
+  }
   device.destroy();
 }
 
 /** The loss scale of the bench's f16 step: PyTorch's GradScaler starts at 2^16. */
 const F16_GRAD_SCALE = 2 ** 16;
-
-/** Per tensor, max |got - want| / max |want|: the worst tensor (and its name) and the median over tensors. */
-function tensorErrors(got: Map<string, Float32Array>, want: Map<string, Float32Array>): { worst: number; worstName: string; median: number } {
-  const errors = [...want].map(([name, w]) => {
-    const error = relError(got.get(name)!, w);
-    return { name, error: Number.isNaN(error) ? Infinity : error };
-  });
-  errors.sort((a, b) => a.error - b.error);
-  const worst = errors.at(-1)!;
-  return { worst: worst.error, worstName: worst.name, median: errors[errors.length >> 1].error };
-}
+/** The f16 training comparison: at most this many steps, and as many as fit in TRAIN_SECONDS with f32 tiles. */
+const TRAIN_STEPS = 30;
+const TRAIN_SECONDS = 15;
 
 async function main(): Promise<void> {
   if (flags['tiles-out'] && (!flags.sweep || flags.matrix))

@@ -4,8 +4,8 @@
 # GEMM rate and aim-dev-25M's step with and without Dawn's robustness (disable_robustness), aim-1B feature extraction
 # at batch 64, the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-shaped AIM and aim-600M (largest
 # batch that fits), each step's time per kernel (GPU timestamps); then the f16 subgroup-matrix (tensor core) GEMM
-# path: what the adapter offers under Dawn's toggles, each f16 tile's error and rate, the step's shapes, and a ViT-B
-# step with the f16 tiles against f32.
+# path: what the adapter offers under Dawn's toggles, each f16 tile's error and rate, the step's shapes, a ViT-B
+# step with the f16 tiles against f32, and a short ViT-B training run with each (losses side by side).
 # Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
 # run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 plus its
 # 10 finalists x 6 step shapes x ~0.7 s (~75 s; bench.ts SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness
