@@ -111,15 +111,41 @@ class TrunkFeatures {
     await this.extract(split, missing, () => {});
   }
 
-  /** The mean of the chosen blocks' raw outputs (the paper's probe input). */
+  /**
+   * The mean of the chosen blocks' raw outputs (the paper's probe input): from the cache, else from the cached single
+   * blocks when all of them are there (a sweep's; summed one at a time in the set's order, the same bits as the
+   * trunk pass gives), else from a trunk pass.
+   */
   async averaged(split: Split, blocks: readonly number[]): Promise<LabeledFeatures> {
     const hit = await this.ctx.cache.get(await this.key(split, blocks));
     if (hit) return hit;
+    const composed = await this.fromSingles(split, blocks);
+    if (composed) return composed;
     let made: LabeledFeatures | undefined;
     await this.extract(split, [blocks], (entry) => {
       made = entry;
     });
     return made!;
+  }
+
+  /** The set's mean summed from its cached single blocks (and cached), or undefined when one of them is not cached. */
+  private async fromSingles(split: Split, blocks: readonly number[]): Promise<LabeledFeatures | undefined> {
+    if (blocks.length < 2) return undefined;
+    for (const b of blocks) if (!(await this.ctx.cache.has(await this.key(split, [b])))) return undefined;
+    let sum: LabeledFeatures | undefined;
+    for (const b of blocks) {
+      const single = await this.ctx.cache.get(await this.key(split, [b]));
+      if (!single) return undefined; // gone since has(): extract instead
+      if (!sum) sum = { features: { ...single.features, data: new Float32Array(single.features.data.length) }, labels: single.labels };
+      const [out, add] = [sum.features.data, single.features.data];
+      for (let i = 0; i < out.length; i++) out[i] += add[i];
+    }
+    const inv = 1 / blocks.length;
+    const out = sum!.features.data;
+    for (let i = 0; i < out.length; i++) out[i] *= inv;
+    this.ctx.log(`  blocks ${blocks.join(',')} of ${this.trunk.label} on ${split}: averaged from the cached single blocks`);
+    await this.ctx.cache.put(await this.key(split, blocks), sum!);
+    return sum;
   }
 
   /** Extracts `sets` into the cache, handing each entry to `use` (which may keep it); nothing else keeps them. */

@@ -5,6 +5,8 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAim, readSafetensors, saveAimCheckpoint, selectBackend, writeSafetensors } from '@aim/model';
+import { TRANSFORM_REVISION } from '@aim/data';
+import { FeatureCache, fileSha256 } from '../src/cache.js';
 import { CLASS_NAMES_METADATA_KEY } from '../src/class-names.js';
 import { featuresCommand } from '../src/features-command.js';
 import { parseProbeArgs } from '../src/cli-args.js';
@@ -126,6 +128,34 @@ describe('probeCommand', () => {
     const second = await probeCommand(knn, { resolveData: passthrough, log: (l) => again.push(l), workers: 1 });
     expect(again.some((l) => l.includes('extracting'))).toBe(false);
     expect(second.report.recipe).toMatchObject({ k: 20, temperature: 0.07 });
+
+    // The newest checkpoint's probe blocks, their cached mean removed: averaged from the sweep's cached single blocks,
+    // with no trunk pass, into the same bits as the trunk pass gave.
+    const newest = join(run, 'checkpoints', 'step-00000200', 'model.safetensors');
+    const cache = new FeatureCache(join(dir, 'cache', 'eval-features'));
+    const trunk = await fileSha256(newest);
+    const transform = { name: 'eval', imageSize: 16, patchSize: 4, revision: TRANSFORM_REVISION };
+    const keyOf = (spec: string, limit: number) => ({ trunk, blocks: [0, 1], data: { spec, limit }, transform });
+    const [trainKey, testKey] = [keyOf(train, 5000), keyOf(test, 1000)];
+    const fromTrunk = await cache.get(trainKey);
+    expect(fromTrunk).not.toBeNull();
+    for (const key of [trainKey, testKey]) await rm(cache.fileFor(key)!);
+    const third: string[] = [];
+    const again01 = parseProbeArgs([
+      '--checkpoint',
+      newest,
+      '--blocks',
+      '0,1',
+      '--probe',
+      'knn',
+      '--no-sweep',
+      '--no-baselines',
+      ...common(join(dir, 'out-01')),
+    ]);
+    await probeCommand(again01, { resolveData: passthrough, log: (l) => third.push(l), workers: 1 });
+    expect(third.some((l) => l.includes('extracting'))).toBe(false);
+    expect(third.filter((l) => l.includes('averaged from the cached single blocks'))).toHaveLength(2);
+    expect((await cache.get(trainKey))!.features.data).toEqual(fromTrunk!.features.data);
   });
 
   it('names a block that does not exist', async () => {
