@@ -479,10 +479,11 @@ async function matrixMain(): Promise<void> {
     }
   }
 
-  // A short training run with the f16 tiles (loss scaled) against the f32 tiles: the losses side by side and how far
-  // the weights end apart. The same start and the same batch at every step, the paper's learning rate.
+  // A short training run with the f16 tiles and dynamic loss scaling (as training would use them) against the f32
+  // tiles: the losses side by side, the steps skipped, and how far the weights end apart. The same start and the same
+  // batch at every step, the paper's learning rate.
   if (tuned.size > 0) {
-    const runs = [{ gradScale: 1 }, { gemmTiles: tuned, gradScale: F16_GRAD_SCALE }];
+    const runs = [{ scaling: {} }, { gemmTiles: tuned, scaling: { dynamicScale: { initial: F16_GRAD_SCALE } } }];
     const o = {
       batch,
       input: stepInput(config, batch),
@@ -491,27 +492,35 @@ async function matrixMain(): Promise<void> {
       steps: TRAIN_STEPS,
       seconds: TRAIN_SECONDS,
     };
-    const { losses, weights } = await trainingDrift(device, config, o, runs);
+    const { losses, weights, skipped, lossScales } = await trainingDrift(device, config, o, runs);
     const [f32, f16] = losses;
     const w = weights[1]!;
-    rows.push({ kind: 'matrix-training', variant: name, batch, gradScale: F16_GRAD_SCALE, f32Losses: f32, f16Losses: f16, weightErrors: w });
+    rows.push({
+      kind: 'matrix-training',
+      variant: name,
+      batch,
+      f32Losses: f32,
+      f16Losses: f16,
+      weightErrors: w,
+      f16Skipped: skipped[1],
+      f16LossScale: lossScales[1],
+    });
     saveJson();
-    console.log(
-      `\n| ${name} training, batch ${batch} | f32 tiles: loss | f16 tiles, gradScale ${F16_GRAD_SCALE}: loss | relative difference |\n|---|---|---|---|`,
-    );
+    console.log(`\n| ${name} training, batch ${batch} | f32 tiles: loss | f16 tiles, dynamic loss scale: loss | relative difference |\n|---|---|---|---|`);
     const shown = [...new Set([0, 1, 4, 9, 19, 29, 49, f32.length - 1])].filter((s) => s < f32.length);
     for (const s of shown) {
       const cell = (x: number | undefined) => (x === undefined ? '-' : Number.isNaN(x) ? 'non-finite' : x.toFixed(6));
       console.log(`| step ${s + 1} | ${cell(f32[s])} | ${cell(f16[s])} | ${fmt(Math.abs((f16[s] ?? Number.NaN) - f32[s]) / Math.abs(f32[s]))} |`);
     }
     console.log(
-      `weights after ${f16.length} steps, f16 tiles against f32 tiles: worst tensor ${w.worst.toExponential(2)} (${w.worstName}), median tensor ${w.median.toExponential(2)}`,
+      `f16 tiles: ${skipped[1]} of ${f16.length} steps skipped (gradient overflow), loss scale ${F16_GRAD_SCALE} -> ${lossScales[1]}; ` +
+        `weights after ${f16.length} steps against f32 tiles: worst tensor ${w.worst.toExponential(2)} (${w.worstName}), median tensor ${w.median.toExponential(2)}`,
     );
   }
   device.destroy();
 }
 
-/** The loss scale of the bench's f16 step: PyTorch's GradScaler starts at 2^16. */
+/** The loss scale of the bench's f16 step, and where the training run's dynamic scale starts: PyTorch's GradScaler starts at 2^16. */
 const F16_GRAD_SCALE = 2 ** 16;
 /** The f16 training comparison: at most this many steps, and as many as fit in TRAIN_SECONDS with f32 tiles. */
 const TRAIN_STEPS = 30;

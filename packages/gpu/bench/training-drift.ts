@@ -1,13 +1,15 @@
 // Whether a GEMM configuration can train: the same short run (the same start and the same batch at every step) with
 // each configuration, its losses beside the first run's and how far its weights end from the first run's. The bench's
-// --matrix part runs it for the f16 tiles (loss scaled) against the f32 tiles: what decides whether training may use them.
+// --matrix part runs it for the f16 tiles (dynamic loss scaling) against the f32 tiles: what decides whether training
+// may use them.
 import type { AimConfig } from '@aim/model/spec';
 import { type AdamWHyper, AimEngine, type GemmTile, type MicroBatch } from '../src/index.js';
 import { relError } from '../test/harness.js';
 
 export interface TrainingRun {
   readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
-  readonly gradScale: number;
+  /** The loss scaling of every step: a fixed gradScale, or dynamicScale (see AdamWHyper). */
+  readonly scaling: Pick<AdamWHyper, 'gradScale' | 'dynamicScale'>;
 }
 
 export interface TensorErrors {
@@ -21,6 +23,9 @@ export interface TrainingDrift {
   readonly losses: number[][];
   /** Each run's weights at the end against the first run's (undefined for the first). */
   readonly weights: (TensorErrors | undefined)[];
+  /** Each run's steps skipped by dynamic loss scaling (gradient overflow), and its loss scale at the end. */
+  readonly skipped: number[];
+  readonly lossScales: number[];
 }
 
 /** Per tensor, max |got - want| / max |want|: the worst tensor (and its name) and the median over tensors. */
@@ -46,6 +51,8 @@ export async function trainingDrift(
 ): Promise<TrainingDrift> {
   const losses: number[][] = [];
   const weights: (TensorErrors | undefined)[] = [];
+  const skipped: number[] = [];
+  const lossScales: number[] = [];
   let reference: Map<string, Float32Array> | undefined;
   let steps = o.steps;
   for (const run of runs) {
@@ -53,15 +60,21 @@ export async function trainingDrift(
     try {
       engine.setParameters(new Map(o.initial));
       const curve: number[] = [];
+      let skips = 0;
+      let lossScale = run.scaling.gradScale ?? 1;
       const start = performance.now();
       for (let s = 0; s < steps; s++) {
         if (reference === undefined && s >= 2 && performance.now() - start > o.seconds * 1000) break;
-        const stats = await engine.step([o.input], { ...o.hyper, gradScale: run.gradScale });
+        const stats = await engine.step([o.input], { ...o.hyper, ...run.scaling });
         curve.push(stats.nonFinite ? Number.NaN : stats.loss);
+        if (stats.skipped) skips++;
+        lossScale = stats.lossScale;
         if (stats.nonFinite) break; // the engine has halted: no later step updates anything
       }
       steps = curve.length;
       losses.push(curve);
+      skipped.push(skips);
+      lossScales.push(lossScale);
       const params = await engine.readParameters();
       weights.push(reference ? tensorErrors(params, reference) : undefined);
       reference ??= params;
@@ -69,5 +82,5 @@ export async function trainingDrift(
       await engine.destroy();
     }
   }
-  return { losses, weights };
+  return { losses, weights, skipped, lossScales };
 }

@@ -263,7 +263,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
     gm({ m: N, n: P, k: W, a: { buf: decoded, ld: W }, b: weight(`${h}decoder_pred.weight`, P), c: { buf: pred, ld: P }, biasRef: bias(`${h}decoder_pred.bias`) }),
   );
   const lossOps = (statSlot: number): Op[] => [
-    pixelLoss(pb, { batch, k: K, patchDim: P, pred, patches, prefix, lossRows }),
+    pixelLoss(pb, { batch, k: K, patchDim: P, pred, patches, prefix, lossRows, stats }),
     sumIntoSlot(pb, { n: N, src: lossRows, stats, slot: statSlot }),
   ];
   const normGrad = (name: string, width: number): Op =>

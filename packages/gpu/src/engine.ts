@@ -30,6 +30,14 @@ export interface AdamWHyper {
    * gradient.
    */
   readonly gradScale?: number;
+  /**
+   * Dynamic loss scaling as PyTorch's GradScaler does it (instead of gradScale): the backward runs at a scale kept on
+   * the GPU, from `initial` (default 2^16). A step whose scaled gradients overflow at a finite loss updates nothing
+   * (`skipped`) and halves the scale; `growthInterval` (default 2000) finite steps in a row double it. AdamW's bias
+   * correction counts the updates applied. A non-finite loss, or an overflow at a scale of 1 or less, halts as without
+   * scaling. step() only: the data-parallel step takes a fixed gradScale.
+   */
+  readonly dynamicScale?: { readonly initial?: number; readonly growthInterval?: number };
 }
 
 export interface EngineStepStats {
@@ -39,6 +47,10 @@ export interface EngineStepStats {
   readonly gradNorm: number;
   /** True when the loss or the gradient was not finite: the update was not applied (nor any later one). */
   readonly nonFinite: boolean;
+  /** Dynamic loss scaling: the gradients overflowed, this step updated nothing and the scale was halved. */
+  readonly skipped: boolean;
+  /** The loss scale of the next step (the fixed gradScale without dynamic scaling). */
+  readonly lossScale: number;
 }
 
 export interface FeatureRequest {
@@ -66,8 +78,10 @@ export class AimEngine {
   readonly config: AimConfig;
   readonly program: EngineProgram;
   private readonly rt: Runtime;
-  /** AdamW updates applied (bias correction uses it); part of a checkpoint. */
+  /** AdamW updates applied (bias correction uses it); part of a checkpoint. With dynamic loss scaling, the GPU's count. */
   updates = 0;
+  /** Whether the GPU holds a dynamic loss scale (set by the first step that asks for one). */
+  private dynamicScaleStarted = false;
   private slot = 0;
   private readonly slotBusy: (Promise<unknown> | undefined)[] = Array.from({ length: READBACK_SLOTS }, () => undefined);
   private destroyed = false;
@@ -310,9 +324,15 @@ export class AimEngine {
     const total = micro.reduce((n, mb) => n + this.lossPositions(mb.prefixLengths), 0);
     const update = this.updates + 1;
     const base = this.updateValues(hyper, update);
+    if (hyper.dynamicScale && !this.dynamicScaleStarted) {
+      // The scale starts on the GPU, and the update count there continues the host's (a resumed run's).
+      this.rt.write(this.program.stats, Float32Array.of(base.dynamicStart, 0, this.updates), STAT.lossScale * 4);
+      this.dynamicScaleStarted = true;
+    }
     this.submitMicroBatches(micro, { ...base, lossScale: 1 / total });
-    this.updates = update;
-    return this.finishUpdate();
+    // With dynamic scaling a skipped step applies nothing: the count comes back from the GPU with the statistics.
+    if (!hyper.dynamicScale) this.updates = update;
+    return this.finishUpdate(hyper);
   }
 
   /**
@@ -322,6 +342,7 @@ export class AimEngine {
    */
   async profileStep(micro: MicroBatch, hyper: AdamWHyper): Promise<ProfiledDispatch[]> {
     this.requireIdle('profileStep()');
+    if (hyper.dynamicScale) throw new Error('engine: profileStep() takes a fixed gradScale, not dynamicScale');
     const update = this.updates + 1;
     const values = { ...this.updateValues(hyper, update), lossScale: 1 / this.lossPositions(micro.prefixLengths) };
     const k = numPatches(this.config);
@@ -402,6 +423,7 @@ export class AimEngine {
   applyUpdate(hyper: AdamWHyper): Promise<EngineStepStats> {
     this.check();
     if (this.phase !== 'exchanged') throw new Error(`engine: applyUpdate() needs exchangeGradients() first (state: ${this.phase})`);
+    if (hyper.dynamicScale) throw new Error('engine: applyUpdate() takes a fixed gradScale, not dynamicScale (data-parallel steps)');
     if ((hyper.gradScale ?? 1) !== this.accumulatedScale) {
       throw new Error(`engine: applyUpdate() with gradScale ${hyper.gradScale ?? 1}, but the gradients were accumulated with ${this.accumulatedScale}`);
     }
@@ -409,7 +431,7 @@ export class AimEngine {
     this.rt.writeStep({ ...this.updateValues(hyper, update), lossScale: 1 });
     this.updates = update;
     this.phase = 'idle';
-    return this.finishUpdate();
+    return this.finishUpdate(hyper);
   }
 
   private requireIdle(what: string): void {
@@ -418,9 +440,22 @@ export class AimEngine {
     if (this.phase !== 'idle') throw new Error(`engine: ${what} in the middle of a data-parallel step (state: ${this.phase})`);
   }
 
-  /** The per-step values of AdamW update number `update` (1-based: bias correction). */
-  private updateValues(hyper: AdamWHyper, update: number): Omit<StepValues, 'lossScale'> {
+  /**
+   * The per-step values of AdamW update number `update` (1-based: bias correction), and where a dynamic loss scale
+   * starts.
+   */
+  private updateValues(hyper: AdamWHyper, update: number): Omit<StepValues, 'lossScale'> & { dynamicStart: number } {
+    const dynamic = hyper.dynamicScale;
+    if (dynamic && hyper.gradScale !== undefined) throw new Error('engine: give gradScale or dynamicScale, not both');
+    const growthInterval = dynamic ? (dynamic.growthInterval ?? 2000) : 0;
+    const dynamicStart = dynamic ? (dynamic.initial ?? 2 ** 16) : 0;
+    if (dynamic && !(Number.isInteger(growthInterval) && growthInterval >= 1)) {
+      throw new Error(`engine: dynamicScale.growthInterval must be an integer >= 1, got ${growthInterval}`);
+    }
+    if (dynamic) checkGradScale(dynamicStart);
     return {
+      growthInterval,
+      dynamicStart,
       lr: hyper.lr,
       bc1: 1 - hyper.beta1 ** update,
       bc2: 1 - hyper.beta2 ** update,
@@ -447,12 +482,19 @@ export class AimEngine {
   }
 
   /** The update's command buffer; its statistics come back through the promise. */
-  private finishUpdate(): Promise<EngineStepStats> {
-    return this.finishWith(this.program.ops.optimizer, (s) => ({
-      loss: s[STAT.loss],
-      gradNorm: s[STAT.gradNorm],
-      nonFinite: s[STAT.nonFinite] !== 0 || s[STAT.halted] !== 0,
-    }));
+  private finishUpdate(hyper: AdamWHyper): Promise<EngineStepStats> {
+    const dynamic = hyper.dynamicScale !== undefined;
+    return this.finishWith(this.program.ops.optimizer, (s) => {
+      // Promises resolve in submission order, so the newest count wins.
+      if (dynamic) this.updates = s[STAT.updatesApplied];
+      return {
+        loss: s[STAT.loss],
+        gradNorm: s[STAT.gradNorm],
+        nonFinite: s[STAT.nonFinite] !== 0 || s[STAT.halted] !== 0,
+        skipped: s[STAT.skipped] !== 0,
+        lossScale: dynamic ? s[STAT.lossScale] : (hyper.gradScale ?? 1),
+      };
+    });
   }
 
   /** Submits `ops` plus a copy of the stats into the next readback slot; resolves with the slot's values. */

@@ -42,7 +42,7 @@ async function runLoss(
     stats0[STAT.loss] = a.stat0 ?? 0;
     const Stats = s.input('stats', stats0);
     const ops = [
-      pixelLoss(s.pb, { batch: a.batch, k: a.k, patchDim: a.pd, pred: Pred, patches: Patches, prefix: Prefix, lossRows: Rows }),
+      pixelLoss(s.pb, { batch: a.batch, k: a.k, patchDim: a.pd, pred: Pred, patches: Patches, prefix: Prefix, lossRows: Rows, stats: Stats }),
       sumIntoSlot(s.pb, { n: a.batch * a.k, src: Rows, stats: Stats, slot: STAT.loss }),
     ];
     s.start();

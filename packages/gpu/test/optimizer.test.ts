@@ -42,6 +42,7 @@ function stepFor(h: Hyper, t: number): StepValues {
     lossScale: 1,
     gradScale: 1,
     gradUnscale: 1,
+    growthInterval: 0,
   };
 }
 

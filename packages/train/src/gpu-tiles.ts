@@ -26,7 +26,7 @@ export function readGpuTiles(path: string): { adapter: string; tiles: Map<string
   if (f16.length > 0) {
     throw new ConfigError(
       `${source}: f16 subgroup-matrix tiles (${f16.join(', ')}) are for the bench only: training and feature extraction run f32 tiles ` +
-        '(the f16 path has not been checked on a GPU, and training has no dynamic loss scaling yet)',
+        '(the f16 path has not been checked on a GPU yet)',
     );
   }
   return parsed;

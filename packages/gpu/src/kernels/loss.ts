@@ -4,6 +4,7 @@
 // from the per-step uniform, so accumulated micro-batches add up to the loss of the global batch.
 // References: AIM paper Eq. 2 and Sec. 3; apple/ml-l3m loss/mae_loss.py (RasterPixelLoss).
 import { type BufferDesc, type Dispatch, type ProgramBuilder, ceilDiv, grid1d } from '../program.js';
+import { STAT } from './optimizer.js';
 import { ROW_OF_GRID, defineKernel, workgroupSumWgsl } from './wgsl.js';
 
 const WG = 64;
@@ -23,6 +24,7 @@ function lossKernel(k: number, pd: number) {
       { name: 'prefix', kind: 'read', element: 'u32' },
       { name: 'step', kind: 'step' },
       { name: 'LossRows', kind: 'rw' },
+      { name: 'Stats', kind: 'read' },
     ],
     /* wgsl */ `
 const KK = ${k}u;
@@ -56,7 +58,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
   var w = 0.0;
   if (i + 1u >= prefix[row / KK]) { w = 1.0; }
   var e = 0.0;
-  let g = w * 2.0 / f32(PD) * step.lossScale * step.gradScale;
+  // The backward's seed is scaled: by the step's gradScale, or with dynamic loss scaling by the scale in Stats.
+  let g = w * 2.0 / f32(PD) * step.lossScale * select(step.gradScale, Stats[${STAT.lossScale}], step.growthInterval > 0.0);
   for (var j = 0u; j < ${c}u; j = j + 1u) {
     let col = tid + j * ${WG}u;
     if (col < PD) {
@@ -77,14 +80,14 @@ const cache = new Map<string, ReturnType<typeof defineKernel>>();
 /** pred [B*K, P] -> d loss / d pred (in place); lossRows [B*K] <- each row's scaled share of the loss. */
 export function pixelLoss(
   pb: ProgramBuilder,
-  a: { batch: number; k: number; patchDim: number; pred: BufferDesc; patches: BufferDesc; prefix: BufferDesc; lossRows: BufferDesc },
+  a: { batch: number; k: number; patchDim: number; pred: BufferDesc; patches: BufferDesc; prefix: BufferDesc; lossRows: BufferDesc; stats: BufferDesc },
 ): Dispatch {
   const key = `${a.k}/${a.patchDim}`;
   let kernel = cache.get(key);
   if (!kernel) cache.set(key, (kernel = lossKernel(a.k, a.patchDim)));
   const rows = a.batch * a.k;
   const grid = grid1d(rows);
-  return pb.dispatch(kernel, [rows, grid[0]], [a.pred, a.patches, a.prefix, null, a.lossRows], grid);
+  return pb.dispatch(kernel, [rows, grid[0]], [a.pred, a.patches, a.prefix, null, a.lossRows, a.stats], grid);
 }
 
 /**

@@ -4,9 +4,27 @@
 import { type BufferDesc, type Dispatch, type ProgramBuilder, ceilDiv, grid1d } from '../program.js';
 import { FINITE_WGSL, defineKernel, workgroupSumWgsl } from './wgsl.js';
 
-/** Slots of the statistics buffer (f32). 0-3 are reset every step; HALTED stays set once a step was non-finite. */
-export const STAT = { loss: 0, gradNorm: 1, clipScale: 2, nonFinite: 3, halted: 4, evalLoss: 5 } as const;
-export const STATS_FLOATS = 8;
+/**
+ * Slots of the statistics buffer (f32). 0-3 are reset every step; HALTED stays set once a step was non-finite.
+ * Dynamic loss scaling keeps its state here: the scale the next step's backward runs at, the finite steps since it
+ * last changed, and the updates applied (AdamW's bias correction counts those). Each step's finalisation writes
+ * SKIPPED and the bias corrections AdamW uses.
+ */
+export const STAT = {
+  loss: 0,
+  gradNorm: 1,
+  clipScale: 2,
+  nonFinite: 3,
+  halted: 4,
+  evalLoss: 5,
+  lossScale: 6,
+  goodSteps: 7,
+  updatesApplied: 8,
+  skipped: 9,
+  bc1: 10,
+  bc2: 11,
+} as const;
+export const STATS_FLOATS = 12;
 
 const WG = 256;
 /** Workgroups of a sum-of-squares pass per chunk (each thread strides over the chunk). */
@@ -49,15 +67,39 @@ ${workgroupSumWgsl(WG)}
 fn main(@builtin(local_invocation_index) tid: u32) {
   var s = 0.0;
   for (var i = tid; i < p.parts; i = i + ${WG}u) { s = s + Part[i]; }
-  // The gradients are gradScale times the true ones: the norm, and through the clip scale the update, take them back.
-  let norm = sqrt(wg_sum(s, tid)) * step.gradUnscale;
+  // The gradients are the loss scale times the true ones: the norm, and through the clip scale the update, take them back.
+  let dynamic = step.growthInterval > 0.0;
+  let scaleNow = select(step.gradScale, Stats[${STAT.lossScale}], dynamic);
+  let unscale = select(step.gradUnscale, 1.0 / scaleNow, dynamic);
+  let norm = sqrt(wg_sum(s, tid)) * unscale;
   if (tid == 0u) {
-    let bad = !is_finite_f32(norm) || !is_finite_f32(Stats[${STAT.loss}]);
+    let lossBad = !is_finite_f32(Stats[${STAT.loss}]);
+    let gradBad = !is_finite_f32(norm);
+    // Dynamic scaling (PyTorch's GradScaler): gradients that overflowed at a finite loss skip the update and halve the
+    // scale; growthInterval finite steps in a row double it. A non-finite loss, or an overflow at a scale of 1 or
+    // less, halts as it does without scaling.
+    let skip = dynamic && gradBad && !lossBad && scaleNow > 1.0;
+    let bad = (lossBad || gradBad) && !skip;
+    var updates = Stats[${STAT.updatesApplied}];
+    if (!bad && !skip) { updates = updates + 1.0; }
+    if (dynamic) {
+      var good = Stats[${STAT.goodSteps}] + 1.0;
+      var next = scaleNow;
+      if (skip) { next = scaleNow * 0.5; good = 0.0; }
+      if (good >= step.growthInterval) { next = scaleNow * 2.0; good = 0.0; }
+      Stats[${STAT.lossScale}] = next;
+      Stats[${STAT.goodSteps}] = good;
+    }
+    Stats[${STAT.updatesApplied}] = updates;
+    // Bias corrections: the host's for the update number it counts, or with dynamic scaling the updates applied.
+    Stats[${STAT.bc1}] = select(step.bc1, 1.0 - pow(step.beta1, updates), dynamic);
+    Stats[${STAT.bc2}] = select(step.bc2, 1.0 - pow(step.beta2, updates), dynamic);
     var scale = 1.0;
     if (step.clip > 0.0 && norm > step.clip) { scale = step.clip / (norm + 1e-6); }
     Stats[${STAT.gradNorm}] = norm;
-    Stats[${STAT.clipScale}] = scale * step.gradUnscale;
+    Stats[${STAT.clipScale}] = scale * unscale;
     Stats[${STAT.nonFinite}] = select(0.0, 1.0, bad);
+    Stats[${STAT.skipped}] = select(0.0, 1.0, skip);
     if (bad) { Stats[${STAT.halted}] = 1.0; }
   }
 }
@@ -83,13 +125,13 @@ const adamwKernel = defineKernel(
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let i = (wg.x + wg.y * p.gridX) * ${WG}u + tid;
-  if (i >= p.n || Stats[${STAT.halted}] != 0.0) { return; }
+  if (i >= p.n || Stats[${STAT.halted}] != 0.0 || Stats[${STAT.skipped}] != 0.0) { return; }
   let g = G[i] * Stats[${STAT.clipScale}];
   let m = M[i] * step.beta1 + g * step.oneMinusBeta1;
   let v = V[i] * step.beta2 + g * g * step.oneMinusBeta2;
   M[i] = m;
   V[i] = v;
-  let update = (m / step.bc1) / (sqrt(v / step.bc2) + step.eps);
+  let update = (m / Stats[${STAT.bc1}]) / (sqrt(v / Stats[${STAT.bc2}]) + step.eps);
   var w = Param[i];
   if (i < p.decayEnd) { w = w * step.decayFactor; }
   Param[i] = w - update * step.lr;

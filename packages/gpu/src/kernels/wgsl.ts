@@ -12,7 +12,8 @@ export interface BindingSpec {
  * Fields of the per-step uniform, in order (each f32). 1 - beta and 1 - lr * wd are computed on the host in float64,
  * as @aim/train's AdamW does, so both round the same way. lossScale weights a micro-batch's loss and gradient;
  * gradScale multiplies only the gradient that seeds the backward (loss scaling: with f16 GEMM operands, small
- * gradients stay representable), and gradUnscale = 1 / gradScale brings the norm and the update back.
+ * gradients stay representable), and gradUnscale = 1 / gradScale brings the norm and the update back. growthInterval > 0
+ * turns on dynamic loss scaling: the scale then lives in the statistics buffer (see STAT) and gradScale is unused.
  */
 export const STEP_FIELDS = [
   'lr',
@@ -28,6 +29,7 @@ export const STEP_FIELDS = [
   'lossScale',
   'gradScale',
   'gradUnscale',
+  'growthInterval',
 ] as const;
 export type StepValues = Record<(typeof STEP_FIELDS)[number], number>;
 
@@ -46,6 +48,7 @@ export const NEUTRAL_STEP: StepValues = Object.freeze({
   lossScale: 1,
   gradScale: 1,
   gradUnscale: 1,
+  growthInterval: 0,
 });
 
 /** A WGSL extension a kernel enables, and the device feature that allows it. */
