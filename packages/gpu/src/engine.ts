@@ -262,6 +262,7 @@ export class AimEngine {
     this.writeArena(this.program.moments1, m, 'AdamW m');
     this.writeArena(this.program.moments2, v, 'AdamW v');
     this.updates = updates;
+    this.dynamicScaleStarted = false; // a dynamic scale starts again, from this update count
   }
 
   async readMoments(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array>; updates: number }> {
