@@ -38,6 +38,7 @@ import { profileTables, summariseProfile } from './profile.js';
 import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
 import { TILE_CANDIDATES, matrixTileCandidates, tileName } from './tiles.js';
+import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from './tile-check.js';
 import { tensorErrors, trainingDrift } from './training-drift.js';
 
 const { values: flags } = parseArgs({
@@ -552,6 +553,8 @@ async function main(): Promise<void> {
     const n = Number(flags['gemm-n']);
     // A software adapter compiles each kernel for seconds: there the sweep is a rehearsal of its first three tiles.
     const candidates = flags.sweep ? TILE_CANDIDATES.slice(0, hardware ? undefined : 3) : [GEMM_TILES.large];
+    // Each sweep candidate computes a product against the reference first: a wrong tile is never timed nor chosen.
+    const checks = flags.sweep ? tileCheckCases(!hardware) : [];
     console.log(`\n| GEMM ${n}^3 tile | TFLOP/s | of fp32 peak |\n|---|---|---|`);
     let best = -1;
     for (const t of candidates) {
@@ -559,6 +562,14 @@ async function main(): Promise<void> {
       if (why) {
         console.log(`| ${tileName(t)} | skipped: ${why} | |`);
         continue;
+      }
+      if (checks.length > 0) {
+        const { error, on } = await tileError(device, t, checks);
+        if (!(error <= TILE_CHECK_TOLERANCE)) {
+          console.log(`| ${tileName(t)} | wrong: error ${error.toExponential(2)} on ${on} (allowed ${TILE_CHECK_TOLERANCE}); not timed | |`);
+          rows.push({ kind: 'gemm', n, tile: tileName(t), wrong: { error, on } });
+          continue;
+        }
       }
       const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t, SQUARE_SECONDS).catch(
         (e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN),

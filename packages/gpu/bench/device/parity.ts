@@ -1,7 +1,7 @@
 // Engine parity on the GPU machine (outside vitest: the device has no node_modules). For aim-dev-nano and aim-dev-tiny,
 // the engine's loss and every gradient against the tfjs model on cpu (the reference), and the golden fixture's
-// features (apple/ml-aim) from the engine's trunk; every GEMM tile of the bench's sweep against gemmReference (the
-// sweep's winner runs the bench's steps). Prints one row per check; exits 1 when any exceeds its tolerance.
+// features (apple/ml-aim) from the engine's trunk (the bench's sweep checks each GEMM tile it times: bench/tile-check.ts).
+// Prints one row per check; exits 1 when any exceeds its tolerance.
 // Usage: node parity.mjs --golden <dir with aim-golden-small.*.safetensors> [--software]
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
@@ -17,9 +17,6 @@ import {
   vettedWebGpuAdapter,
 } from '@aim/model';
 import { AimEngine, requestEngineDevice } from '../../src/index.js';
-import { GEMM_TILES, type GemmTile, gemmReference, gemmWorkgroupBytes } from '../../src/kernels/gemm.js';
-import { runBatchedGemm } from '../batched-gemm.js';
-import { TILE_CANDIDATES, tileName } from '../tiles.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
 
@@ -44,56 +41,6 @@ const row = (check: string, err: number, tol: number): void => {
   if (!ok) failures++;
   console.log(`| ${check} | ${err.toExponential(2)} | ${tol} | ${ok ? 'ok' : 'FAIL'} |`);
 };
-
-/**
- * Every sweep tile that fits the device, NN / NT / TN, on a batch of two odd-sized matrices (edge tiles, many K-slices)
- * against gemmReference: on a GPU the workgroup's threads really run concurrently, so a missing barrier shows here,
- * where SwiftShader may hide it. K odd, then K a multiple of 4 (rows of whole vec4s: where vec4-loading tiles read
- * vec4s). With --software (a rehearsal; vitest covers the tiles there), one tile, smaller.
- */
-async function gemmTiles(device: GPUDevice, software: boolean): Promise<void> {
-  const fits = (t: GemmTile): boolean => gemmWorkgroupBytes(t) <= device.limits.maxComputeWorkgroupStorageSize;
-  const tiles = (software ? [{ ...GEMM_TILES.large, doubleBuffer: true, vec4: true, vec4Loads: true }] : TILE_CANDIDATES).filter(fits);
-  for (const [m, n, k, batch] of software
-    ? [
-        [72, 60, 41, 2],
-        [72, 60, 44, 2],
-      ]
-    : [
-        [300, 260, 203, 2],
-        [300, 260, 204, 2],
-      ]) {
-    await gemmShape(device, tiles, m, n, k, batch);
-  }
-}
-
-async function gemmShape(device: GPUDevice, tiles: GemmTile[], m: number, n: number, k: number, batch: number): Promise<void> {
-  const a = noise(batch * m * k, 21);
-  const b = noise(batch * k * n, 22);
-  for (const [transA, transB] of [
-    [false, false],
-    [false, true],
-    [true, false],
-  ]) {
-    const [lda, ldb] = [transA ? m : k, transB ? k : n];
-    const want = new Float32Array(batch * m * n);
-    for (let z = 0; z < batch; z++) {
-      const [az, bz, cz] = [a.subarray(z * m * k), b.subarray(z * k * n), want.subarray(z * m * n)];
-      gemmReference({ m, n, k, transA, transB, a: az, lda, b: bz, ldb, c: cz, ldc: n });
-    }
-    let worst = { err: 0, tile: '-' };
-    for (const tile of tiles) {
-      // A tile that fails counts as failed, and the remaining tiles and checks still run.
-      const err = await runBatchedGemm(device, tile, { m, n, k, batch, transA, transB, a, b }).then(
-        (got) => relError(got, want),
-        () => Infinity,
-      );
-      if (err > worst.err) worst = { err, tile: tileName(tile) };
-    }
-    const layout = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
-    row(`GEMM ${layout}, tiles: ${tiles.length}, ${batch} x ${m}x${n}x${k} (worst ${worst.tile})`, worst.err, 1e-5);
-  }
-}
 
 async function main(): Promise<void> {
   await selectBackend('cpu');
@@ -166,8 +113,6 @@ async function main(): Promise<void> {
     await io.close();
     model.dispose();
   }
-  // Last, being the longest part (every tile in every layout): a run cut by its time limit still has the checks above.
-  await gemmTiles(device, flags.software);
   device.destroy();
   process.exitCode = failures > 0 ? 1 : 0;
 }

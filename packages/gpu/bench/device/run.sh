@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in under 8 minutes:
-# engine parity on the hardware adapter (and every sweep tile's GEMM against the reference), the GEMM tile sweep, the
+# engine parity on the hardware adapter, the GEMM tile sweep (each tile checked against the reference first), the
 # GEMM rate and aim-dev-25M's step with and without Dawn's robustness (disable_robustness), aim-1B feature extraction
 # at batch 64, the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-shaped AIM and aim-600M (largest
 # batch that fits), each step's time per kernel (GPU timestamps); then the f16 subgroup-matrix (tensor core) GEMM
 # path: what the adapter offers under Dawn's toggles, each f16 tile's error and rate, the step's shapes, a ViT-B
 # step with the f16 tiles against f32, and a short ViT-B training run with each (losses side by side).
 # Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
-# run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 plus its
-# 10 finalists x 6 step shapes x ~0.7 s (~75 s; bench.ts SQUARE_SECONDS, SHAPE_SECONDS, FINALISTS), the robustness
-# comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed steps per variant, bench.ts STEP_SECONDS)
-# and PyTorch.
+# run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 (after
+# their checks: 6 small GEMMs each) plus its 10 finalists x 6 step shapes x ~0.7 s (~75 s; bench.ts SQUARE_SECONDS,
+# SHAPE_SECONDS, FINALISTS), the robustness comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed
+# steps per variant, bench.ts STEP_SECONDS) and PyTorch.
 # Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
 # measured. AIM_DEVICE_MATRIX_FOR (default vit-b=64) is the variant and batch of the matrix run's shapes and step.
 # Writes its tables to $OUT (default /tmp/aim-gpu-out). Env: AIM_DEVICE_ALLOW_SOFTWARE=1 rehearses on SwiftShader
