@@ -5,7 +5,7 @@ import { AimEngine, type GemmTile } from '@aim/gpu';
 import type { AimModel } from '@aim/model';
 import { gpuTilesLine } from '@aim/train';
 import type { LabeledPatches } from './data-source.js';
-import type { TokenFeatures } from './features.js';
+import { type TokenFeatures, addBlock, finishMean } from './features.js';
 
 /** Where the WebGPU engine computes features: the device, and GEMM tiles tuned on it (`--gpu-tiles`). */
 export interface EngineTarget {
@@ -59,14 +59,8 @@ export async function extractBlockMeans(
     const at = start * tokens * D;
     sets.forEach((set, s) => {
       const region = out[s].subarray(at, at + outputs[0].length);
-      for (const b of set) {
-        const o = outputs[blocks.indexOf(b)];
-        for (let i = 0; i < region.length; i++) region[i] += o[i];
-      }
-      if (set.length > 1) {
-        const inv = 1 / set.length;
-        for (let i = 0; i < region.length; i++) region[i] *= inv;
-      }
+      for (const b of set) addBlock(region, outputs[blocks.indexOf(b)]);
+      finishMean(region, set.length);
     });
   };
   const patchesOf = (start: number, size: number) => data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim);

@@ -20,6 +20,7 @@ import { FeatureCache, fileSha256, type CacheKey } from './cache.js';
 import { resolveCheckpoints } from './checkpoints.js';
 import { loadSplit, type LabeledPatches } from './data-source.js';
 import { type EngineTarget, extractBlockMeans } from './extract.js';
+import { addBlock, finishMean } from './features.js';
 import { attentiveProbeOf, modelHeads } from './heads.js';
 import { CLASS_NAMES_METADATA_KEY, resolveClassNames } from './class-names.js';
 import { PROBE_BLOCKS_METADATA_KEY } from './features-command.js';
@@ -136,13 +137,10 @@ class TrunkFeatures {
     for (const b of blocks) {
       const single = await this.ctx.cache.get(await this.key(split, [b]));
       if (!single) return undefined; // gone since has(): extract instead
-      if (!sum) sum = { features: { ...single.features, data: new Float32Array(single.features.data.length) }, labels: single.labels };
-      const [out, add] = [sum.features.data, single.features.data];
-      for (let i = 0; i < out.length; i++) out[i] += add[i];
+      sum ??= { features: { ...single.features, data: new Float32Array(single.features.data.length) }, labels: single.labels };
+      addBlock(sum.features.data, single.features.data);
     }
-    const inv = 1 / blocks.length;
-    const out = sum!.features.data;
-    for (let i = 0; i < out.length; i++) out[i] *= inv;
+    finishMean(sum!.features.data, blocks.length);
     this.ctx.log(`  blocks ${blocks.join(',')} of ${this.trunk.label} on ${split}: averaged from the cached single blocks`);
     await this.ctx.cache.put(await this.key(split, blocks), sum!);
     return sum;

@@ -3,7 +3,7 @@
 // many K-slices) against gemmReference, once with K odd and once with rows of whole vec4s (where vec4-loading tiles
 // read vec4s). On a GPU a workgroup's threads really run concurrently, so a missing barrier shows here.
 import { type GemmTile, gemmReference } from '../src/kernels/gemm.js';
-import { relError } from '../test/harness.js';
+import { randomArray, relError } from '../test/harness.js';
 import { type BatchedGemm, runBatchedGemm } from './batched-gemm.js';
 
 /** Largest max |error| / max |product| a correct f32 tile may show on these cases (float32 rounding). */
@@ -13,11 +13,6 @@ export interface TileCheckCase extends BatchedGemm {
   readonly label: string;
   /** The exact product (float64 accumulation), batch after batch. */
   readonly want: Float32Array;
-}
-
-function noise(n: number, seed: number): Float32Array {
-  let s = seed;
-  return new Float32Array(n).map(() => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
 }
 
 /** The cases and their references: three layouts x two shapes (smaller on a software adapter). */
@@ -34,8 +29,8 @@ export function tileCheckCases(software: boolean): TileCheckCase[] {
   const batch = 2;
   const cases: TileCheckCase[] = [];
   for (const [m, n, k] of shapes) {
-    const a = noise(batch * m * k, 21);
-    const b = noise(batch * k * n, 22);
+    const a = randomArray(batch * m * k, 21);
+    const b = randomArray(batch * k * n, 22);
     for (const [transA, transB] of [
       [false, false],
       [false, true],
