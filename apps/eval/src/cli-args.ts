@@ -2,6 +2,7 @@
 // flag is a usage error that names the flag, the valid choices and the closest match.
 import { UsageError, intFlag, numberFlag, parseCommandLine, type CommandLine, type FlagSpec } from '@aim/cli';
 import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
+import { ON_OFF } from '@aim/train';
 import type { ProbeRecipeOptions } from './train-probe.js';
 
 export { UsageError };
@@ -39,6 +40,8 @@ export interface ProbeArgs extends ProbeRecipeOptions {
   readonly classNames?: string;
   /** GEMM tiles tuned on this GPU (the engine bench's --tiles-out file) for the engine's feature extraction. */
   readonly gpuTiles?: string;
+  /** The engine's device keeps Dawn's bounds checks (--gpu-bounds-checks on). */
+  readonly gpuBoundsChecks: boolean;
 }
 
 export interface FeaturesArgs {
@@ -47,6 +50,8 @@ export interface FeaturesArgs {
   readonly out: string;
   readonly backend?: BackendChoice;
   readonly gpuTiles?: string;
+  /** The engine's device keeps Dawn's bounds checks (--gpu-bounds-checks on); off when absent. */
+  readonly gpuBoundsChecks?: boolean;
 }
 
 const BACKEND_LIST = BACKEND_CHOICES.join('|');
@@ -54,7 +59,7 @@ const BACKEND_LIST = BACKEND_CHOICES.join('|');
 export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run dir or file> | --random-init --variant <name>)
     [--train <spec>] [--test <spec>] [--train-limit N] [--test-limit N]
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
-    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--out <dir>] [--cache-dir <dir>]
+    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--gpu-bounds-checks off|on] [--out <dir>] [--cache-dir <dir>]
     [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N] [--init-seed N]
     [--knn-k N] [--knn-temperature X] [--class-names a,b,...|@file] [--verbose] [--help]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
@@ -62,12 +67,14 @@ export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run d
   shards and the feature cache (<dir>/eval-features). --class-names (one per class, in label order; '@file' reads one
   per line) go into probe.safetensors for the browser page; on MNIST they default to the digits. --gpu-tiles: the
   GEMM tiles the engine bench tuned on this GPU (\`npx nx run gpu:bench -- --sweep --tiles-out <file>\`), used when
-  the WebGPU engine extracts the features.
+  the WebGPU engine extracts the features. --gpu-bounds-checks on: the engine's device keeps Dawn's clamp of every
+  storage index (slower, the same features; off by default, as in the trainer).
   Progress goes to stderr, the result to stdout. Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>
-    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--verbose] [--help]
+    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--gpu-bounds-checks off|on] [--verbose] [--help]
   --gpu-tiles: the GEMM tiles the engine bench tuned on this GPU, used when the WebGPU engine computes the features.
+  --gpu-bounds-checks on: the engine's device keeps Dawn's clamp of every storage index (slower, the same features).
   Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const PROBE_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
@@ -96,6 +103,7 @@ export const PROBE_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'knn-temperature': { type: 'string' },
   'class-names': { type: 'string' },
   'gpu-tiles': { type: 'string' },
+  'gpu-bounds-checks': { type: 'string', choices: ON_OFF },
 });
 
 /** Names these flags had before the tools shared one vocabulary. */
@@ -107,6 +115,7 @@ export const FEATURES_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze(
   out: { type: 'string' },
   backend: { type: 'string', choices: BACKEND_CHOICES },
   'gpu-tiles': { type: 'string' },
+  'gpu-bounds-checks': { type: 'string', choices: ON_OFF },
 });
 
 /** Parses `last`, `best` or a comma list of 0-based block indices such as `2,3` or `1-4` ranges. */
@@ -165,6 +174,7 @@ export function probeArgsFromCli(cli: CommandLine): ProbeArgs {
     knnTemperature: numberFlag('knn-temperature', v['knn-temperature'], 0.07),
     classNames: str('class-names'),
     gpuTiles: str('gpu-tiles'),
+    gpuBoundsChecks: str('gpu-bounds-checks') === 'on',
   };
   if (args.warmupEpochs >= args.epochs) {
     throw new UsageError(`--warmup-epochs (${args.warmupEpochs}) must be below --epochs (${args.epochs})`);
@@ -184,6 +194,7 @@ export function featuresArgsFromCli(cli: CommandLine): FeaturesArgs {
     out: v.out!,
     backend: v.backend as BackendChoice | undefined,
     gpuTiles: v['gpu-tiles'],
+    gpuBoundsChecks: v['gpu-bounds-checks'] === 'on',
   });
 }
 

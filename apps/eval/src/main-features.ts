@@ -13,7 +13,7 @@ export const FEATURES_COMMAND: CommandDefinition = {
   run: async (cli, io) => {
     const args = featuresArgsFromCli(cli);
     const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
-    const compute = await selectCompute(args.backend ?? 'auto');
+    const compute = await selectCompute(args.backend ?? 'auto', { boundsChecks: args.gpuBoundsChecks });
     const log = (line: string) => io.stderr.write(`${line}\n`);
     log(`backend: ${compute.backend} (${compute.reason})`);
     const engine = evalEngineTarget(compute.device, args.gpuTiles && tuned ? { path: args.gpuTiles, tuned } : undefined, log);

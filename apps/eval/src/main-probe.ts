@@ -20,7 +20,7 @@ export const PROBE_COMMAND: CommandDefinition = {
     const args = probeArgsFromCli(cli);
     const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
     const log = (line: string) => io.stderr.write(line + '\n');
-    const compute = await selectCompute(args.backend ?? 'auto');
+    const compute = await selectCompute(args.backend ?? 'auto', { boundsChecks: args.gpuBoundsChecks });
     log(`backend: ${compute.backend} (${compute.reason})`);
     const engine = evalEngineTarget(compute.device, args.gpuTiles && tuned ? { path: args.gpuTiles, tuned } : undefined, log);
     let result;

@@ -107,7 +107,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
-  const compute = await selectCompute(config.backend);
+  const compute = await selectCompute(config.backend, { boundsChecks: config.gpuBoundsChecks === 'on' });
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
   const shared = sharedGpuLine(dist, compute.hardwareAdapter === true);

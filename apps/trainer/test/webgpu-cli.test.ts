@@ -72,6 +72,8 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     const gpu = await run(TRAIN, [...common, '--backend', 'webgpu', '--out', join(dir, 'gpu')]);
     expect(gpu.code, gpu.stderr.slice(-2000)).toBe(0);
     expect(gpu.stderr).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
+    // By default without Dawn's bounds checks: a read past a binding returns what lies there (or 0 from a driver's own check).
+    expect(gpu.stderr).toMatch(/Dawn's bounds checks off \(a read past a binding: (unchecked|zero)\)/);
     const cpu = await run(TRAIN, [...common, '--backend', 'cpu', '--out', join(dir, 'cpu')]);
     expect(cpu.code, cpu.stderr.slice(-2000)).toBe(0);
     const [a, b] = [trainLosses(join(dir, 'gpu')), trainLosses(join(dir, 'cpu'))];
@@ -108,7 +110,7 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(Math.abs(top1(probeGpu.stdout) - top1(probeCpu.stdout))).toBeLessThanOrEqual(100 / 16);
   });
 
-  it('--gpu-tiles (the bench sweep file): every unbatched GEMM on its tuned tile, the same losses and features bit for bit', async () => {
+  it('--gpu-tiles (the bench sweep file) and --gpu-bounds-checks on: the same losses and features bit for bit', async () => {
     const defaultRun = join(dir, 'gpu');
     expect(existsSync(join(defaultRun, 'metrics.jsonl')), 'compares with the run of the test above').toBe(true);
     // Not a tile the defaults pick for these small shapes, so the tuned run really runs other kernels.
@@ -139,5 +141,11 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     // fc1 and fc2.
     expect(withTiles.stderr).toContain(`engine: tuned tiles for ${n} GEMM shapes from ${file} (tuned on test); 5 of them occur in this model\n`);
     expect(readFileSync(join(dir, 'features-tuned.safetensors')).equals(readFileSync(join(dir, 'features.safetensors')))).toBe(true);
+
+    // With Dawn's bounds checks kept (--gpu-bounds-checks on): the same bytes.
+    const checked = await features(['--gpu-bounds-checks', 'on'], 'features-checked.safetensors');
+    expect(checked.code, checked.stderr.slice(-2000)).toBe(0);
+    expect(checked.stderr).toContain("Dawn's bounds checks on (a read past a binding: clamped)");
+    expect(readFileSync(join(dir, 'features-checked.safetensors')).equals(readFileSync(join(dir, 'features.safetensors')))).toBe(true);
   });
 });

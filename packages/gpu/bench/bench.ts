@@ -26,7 +26,10 @@ import {
   AimEngine,
   GEMM_TILES,
   type GemmTile,
+  DISABLE_ROBUSTNESS,
   SUBGROUP_MATRIX_DAWN_TOGGLES,
+  boundsCheck,
+  dawnToggleFlags,
   f16MatrixShapes,
   gemmTilesFile,
   planMemory,
@@ -35,7 +38,6 @@ import {
 import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
 import { type GemmShape, gemmRate } from './gemm-rate.js';
 import { profileTables, summariseProfile } from './profile.js';
-import { DISABLE_ROBUSTNESS, boundsCheck } from './robustness.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
 import { TILE_CANDIDATES, matrixTileCandidates, tileName } from './tiles.js';
 import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from './tile-check.js';
@@ -54,7 +56,7 @@ const { values: flags } = parseArgs({
     'shapes-for': { type: 'string', default: '' },
     'features-for': { type: 'string', default: '' },
     software: { type: 'boolean', default: false },
-    robustness: { type: 'string', default: 'on' },
+    'bounds-checks': { type: 'string', default: 'off' },
     matrix: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     json: { type: 'string' },
@@ -68,8 +70,8 @@ if (flags.help) {
   --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
   --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file
   --tiles-out file (with --sweep: each swept shape's best tile, the file the trainer's --gpu-tiles reads)
-  --robustness on|off|both (Dawn's bounds checks on every storage access; off: the disable_robustness toggle;
-    both: everything with them on, then the GEMM rate and the first variant's step with and without)
+  --bounds-checks off|on|both (Dawn's clamp of every storage index; off, as the trainer runs: its toggle
+    disable_robustness; both: everything without them, then the GEMM rate and the first variant's step without and with)
   --matrix (only the f16 subgroup-matrix GEMM path: what the adapter offers, each tile's error and rate at --gemm-n,
     the --shapes-for shapes, then that variant's step with the best f16 tiles against the f32 one)`);
   process.exit(0);
@@ -288,18 +290,18 @@ interface Opened {
   readonly device: GPUDevice;
   readonly adapter: GPUAdapter;
   readonly summary: WebGpuAdapterSummary;
-  /** What an out-of-bounds read returned on this device (`boundsCheck`): 'clamped' while robustness is on. */
+  /** What an out-of-bounds read returned on this device (`boundsCheck`): 'clamped' while Dawn's bounds checks are on. */
   readonly check: string;
 }
 
 /**
- * The engine's device from a fresh Dawn instance, with Dawn's robustness on or off (`disable_robustness`); with
- * `matrix`, the instance is asked for f16 subgroup matrices and the device gets them when the adapter offers them.
+ * The engine's device from a fresh Dawn instance, with Dawn's bounds checks or without them (`disable_robustness`);
+ * with `matrix`, the instance is asked for f16 subgroup matrices and the device gets them when the adapter offers them.
  */
-async function openDevice(robust: boolean, matrix = false): Promise<Opened> {
-  const toggles = [...(robust ? [] : [DISABLE_ROBUSTNESS]), ...(matrix ? SUBGROUP_MATRIX_DAWN_TOGGLES : [])];
+async function openDevice(checked: boolean, matrix = false): Promise<Opened> {
+  const toggles = [...(checked ? [] : [DISABLE_ROBUSTNESS]), ...(matrix ? SUBGROUP_MATRIX_DAWN_TOGGLES : [])];
   // Kernel timings (the step profile) need timestamps Dawn does not round to 100 us.
-  const dawnFlags = [...(toggles.length > 0 ? [`enable-dawn-features=${toggles.join(',')}`] : []), 'disable-dawn-features=timestamp_quantization'];
+  const dawnFlags = dawnToggleFlags(toggles, ['timestamp_quantization']);
   const probe = await probeWebGpu({ softwareFallback: true, dawnFlags });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) throw new Error(`gpu bench: no WebGPU adapter: ${probe.why}`);
@@ -345,22 +347,22 @@ async function timeSteps(engine: AimEngine, input: ReturnType<typeof stepInput>)
 }
 
 /**
- * --robustness both: the GEMM rate (n^3, the chosen tile) and the first variant's step on the device with Dawn's
- * bounds checks and on a second one without them, one after the other in the same process.
+ * --bounds-checks both: the GEMM rate (n^3, the chosen tile) and the first variant's step on the device without
+ * Dawn's bounds checks and on a second one with them, one after the other in the same process.
  */
-async function robustnessRows(on: Opened, tile: GemmTile, peak: number): Promise<void> {
-  const off = await openDevice(false);
+async function boundsCheckRows(off: Opened, tile: GemmTile, peak: number): Promise<void> {
+  const on = await openDevice(true);
   const name = flags.variants.split(',')[0];
   const config = configOf(name);
   const want = batchFor.get(name) ?? flags.batch;
   const batch = want === 'max' ? Number(flags.batch) : Number(want);
   const n = Number(flags['gemm-n']);
   const step = `${name} batch ${batch} step`;
-  console.log(`\n| robustness | out-of-bounds read | GEMM ${n}^3 TFLOP/s (${tileName(tile)}) | of peak | ${step} ms | img/s |\n|---|---|---|---|---|---|`);
+  console.log(`\n| bounds checks | out-of-bounds read | GEMM ${n}^3 TFLOP/s (${tileName(tile)}) | of peak | ${step} ms | img/s |\n|---|---|---|---|---|---|`);
   try {
     for (const [label, opened] of [
-      ['on', on],
       ['off', off],
+      ['on', on],
     ] as const) {
       const rate = await gemmRate(opened.device, { label: 'square', m: n, n, k: n }, tile).catch(() => NaN);
       const engine = await AimEngine.create(opened.device, config, { batch, recompute: !flags['keep-activations'], gemmTile: tile });
@@ -373,13 +375,13 @@ async function robustnessRows(on: Opened, tile: GemmTile, peak: number): Promise
       } finally {
         await engine.destroy();
       }
-      const row = { kind: 'robustness', robustness: label, boundsCheck: opened.check, tile: tileName(tile), n, tflops: rate };
+      const row = { kind: 'bounds-checks', boundsChecks: label, boundsCheck: opened.check, tile: tileName(tile), n, tflops: rate };
       rows.push({ ...row, variant: name, batch, stepMs });
       const imagesPerSecond = (batch * 1000) / stepMs;
       console.log(`| ${label} | ${opened.check} | ${fmt(rate)} | ${fmt(rate / peak, 3)} | ${fmt(stepMs, 1)} | ${fmt(imagesPerSecond, 1)} |`);
     }
   } finally {
-    off.device.destroy();
+    on.device.destroy();
   }
 }
 
@@ -389,7 +391,7 @@ async function robustnessRows(on: Opened, tile: GemmTile, peak: number): Promise
  * shapes; then the --shapes-for variant's step with f32 tiles and with the f16 tile of every shape where one won.
  */
 async function matrixMain(): Promise<void> {
-  const opened = await openDevice(flags.robustness !== 'off', true);
+  const opened = await openDevice(flags['bounds-checks'] === 'on', true);
   const { device, adapter } = opened;
   const peak = Number(flags['peak-tflops']);
   const n = Number(flags['gemm-n']);
@@ -531,9 +533,9 @@ async function main(): Promise<void> {
   if (flags['tiles-out'] && (!flags.sweep || flags.matrix))
     throw new Error("gpu bench: --tiles-out needs --sweep (and not --matrix): it writes the sweep's best tile per shape");
   if (flags.matrix) return matrixMain();
-  const mode = flags.robustness;
-  if (!['on', 'off', 'both'].includes(mode)) throw new Error(`gpu bench: --robustness ${mode}: expected on, off or both`);
-  const opened = await openDevice(mode !== 'off');
+  const mode = flags['bounds-checks'];
+  if (!['off', 'on', 'both'].includes(mode)) throw new Error(`gpu bench: --bounds-checks ${mode}: expected off, on or both`);
+  const opened = await openDevice(mode === 'on');
   const { device, adapter } = opened;
   const hardware = !opened.summary.software;
   const timed = hardware || flags.software;
@@ -542,9 +544,9 @@ async function main(): Promise<void> {
   console.log(
     `adapter: ${describeAdapter(opened.summary)}; maxStorageBufferBindingSize ${(binding / 2 ** 30).toFixed(2)} GiB; maxComputeWorkgroupStorageSize ${workgroup} B; features: ${[...adapter.features].join(', ')}`,
   );
-  console.log(`robustness ${mode === 'off' ? 'off (disable_robustness)' : 'on'}: an out-of-bounds storage read was ${opened.check}`);
+  console.log(`Dawn's bounds checks ${mode === 'on' ? 'on' : 'off (disable_robustness)'}: an out-of-bounds storage read was ${opened.check}`);
   if (!timed) console.log('software adapter: counts and plans only (pass --software to time it anyway)');
-  Object.assign(head, { adapter: opened.summary, robustness: mode, boundsCheck: opened.check });
+  Object.assign(head, { adapter: opened.summary, boundsChecks: mode, boundsCheck: opened.check });
 
   // GEMM: 4096^3 and, with --sweep, every candidate tile (the best one runs the steps below).
   let tile: GemmTile = GEMM_TILES.large;
@@ -587,7 +589,7 @@ async function main(): Promise<void> {
   saveJson();
 
   // Before the long rows, so that a run stopped by its time limit still has the comparison.
-  if (timed && mode === 'both') await robustnessRows(opened, tile, peak);
+  if (timed && mode === 'both') await boundsCheckRows(opened, tile, peak);
   saveJson();
   const finalists = flags.sweep
     ? [...square]

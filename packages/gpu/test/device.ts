@@ -1,10 +1,12 @@
-// The GPUDevice the engine tests run on: a hardware adapter when there is one, else SwiftShader (Debian chromium).
-// Without any adapter the tests are skipped with the reason, except under CI=true, where that fails the run.
+// The GPUDevice the engine tests run on: a hardware adapter when there is one, else SwiftShader (Debian chromium),
+// without Dawn's bounds checks, as the trainer and the eval app run the engine (so an index past a binding shows as a
+// wrong value, not as a clamped one). Without any adapter the tests are skipped with the reason, except under CI=true,
+// where that fails the run.
 import { probeWebGpu, vettedWebGpuAdapter } from '@aim/model';
-import { requestEngineDevice } from '../src/index.js';
+import { DISABLE_ROBUSTNESS, dawnToggleFlags, requestEngineDevice } from '../src/index.js';
 
 export const gpuUnavailable: string | undefined = await (async () => {
-  const probe = await probeWebGpu({ softwareFallback: true });
+  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: dawnToggleFlags([DISABLE_ROBUSTNESS]) });
   if (probe.adapter) return undefined;
   const why = `WebGPU engine not tested: ${probe.why}`;
   if (process.env.CI === 'true') throw new Error(`${why}. CI=true requires a WebGPU adapter (install Debian's chromium for SwiftShader)`);

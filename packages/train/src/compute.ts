@@ -1,7 +1,8 @@
 // Chooses what computes: the WebGPU engine (@aim/gpu) when asked for by name or, for 'auto', on a hardware adapter;
 // otherwise a tfjs backend as @aim/model's selectBackend picks it. With the engine, tfjs runs on cpu and only holds
-// the host copy of the weights (checkpoints, probes).
-import { requestEngineDevice } from '@aim/gpu';
+// the host copy of the weights (checkpoints, probes). The engine's device runs without Dawn's bounds checks unless
+// asked (see @aim/gpu's bounds-checks.ts for why that is safe for its kernels).
+import { DISABLE_ROBUSTNESS, boundsCheck, dawnToggleFlags, requestEngineDevice } from '@aim/gpu';
 import { type BackendChoice, BackendUnavailableError, describeAdapter, probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 
 export interface ComputeSelection {
@@ -17,29 +18,43 @@ export interface ComputeSelection {
   readonly hardwareAdapter?: boolean;
 }
 
-async function engineOn(explicit: boolean): Promise<{ device: GPUDevice; adapter: string; hardware: boolean } | { why: string }> {
-  const probe = await probeWebGpu({ softwareFallback: explicit });
+/** The flags of the engine's Dawn instance: without Dawn's bounds checks unless `boundsChecks`. */
+export const engineDawnFlags = (boundsChecks: boolean): string[] => (boundsChecks ? [] : dawnToggleFlags([DISABLE_ROBUSTNESS]));
+
+export interface ComputeOptions {
+  /** The engine's device keeps Dawn's clamp of every storage index (slower; to rule the engine's kernels out). */
+  readonly boundsChecks?: boolean;
+}
+
+async function engineOn(
+  explicit: boolean,
+  boundsChecks: boolean,
+): Promise<{ device: GPUDevice; adapter: string; hardware: boolean; checks: string } | { why: string }> {
+  const probe = await probeWebGpu({ softwareFallback: explicit, dawnFlags: engineDawnFlags(boundsChecks) });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) return { why: probe.why ?? 'no WebGPU adapter' };
   const described = `${describeAdapter(probe.adapter)}${probe.usedSoftwareDefault ? ', VK_DRIVER_FILES defaulted to SwiftShader' : ''}`;
   if (probe.adapter.software && !explicit) {
     return { why: `only a software adapter (${described}); auto never uses it: ask for 'webgpu' by name` };
   }
-  return { device: await requestEngineDevice(adapter), adapter: described, hardware: !probe.adapter.software };
+  const device = await requestEngineDevice(adapter);
+  // Observed, not assumed: a binding that ignored the toggle would show 'clamped' here.
+  const checks = `Dawn's bounds checks ${boundsChecks ? 'on' : 'off'} (a read past a binding: ${await boundsCheck(device)})`;
+  return { device, adapter: described, hardware: !probe.adapter.software, checks };
 }
 
-export async function selectCompute(choice: BackendChoice): Promise<ComputeSelection> {
+export async function selectCompute(choice: BackendChoice, options: ComputeOptions = {}): Promise<ComputeSelection> {
   if (choice !== 'webgpu' && choice !== 'auto') {
     const s = await selectBackend(choice);
     return { backend: s.name, reason: s.reason, skipped: s.skipped };
   }
-  const engine = await engineOn(choice === 'webgpu');
+  const engine = await engineOn(choice === 'webgpu', options.boundsChecks === true);
   if ('device' in engine) {
     await selectBackend('cpu');
     const how = choice === 'webgpu' ? 'webgpu asked for by name' : 'auto: webgpu is the first choice';
     return {
       backend: 'webgpu',
-      reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}; tfjs on cpu holds the host copy`,
+      reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}, ${engine.checks}; tfjs on cpu holds the host copy`,
       skipped: [],
       device: engine.device,
       hardwareAdapter: engine.hardware,

@@ -6,6 +6,7 @@ import { PAPER_OPTIMISER, PRESETS } from './presets.js';
 export const AUGMENTATIONS = ['train', 'eval'] as const;
 /** What the WebGPU engine keeps for the backward pass: block inputs (recomputing each block) or everything. */
 export const ACTIVATIONS = ['recompute', 'keep'] as const;
+export const ON_OFF = ['off', 'on'] as const;
 
 export interface TrainConfig {
   /** Preset the run started from (informational; set by resolution). */
@@ -39,6 +40,8 @@ export interface TrainConfig {
   readonly activations: (typeof ACTIVATIONS)[number];
   /** WebGPU engine only: a tuned-tiles file (`npx nx run gpu:bench -- --sweep --tiles-out <file>`); empty: defaults. */
   readonly gpuTiles: string;
+  /** WebGPU engine only: 'on' keeps Dawn's clamp of every storage index (slower; the engine's kernels do not need it). */
+  readonly gpuBoundsChecks: (typeof ON_OFF)[number];
   /** Decode workers of the data loader. */
   readonly workers: number;
   /** Batches decoded ahead of the step. */
@@ -99,6 +102,7 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'compute backend (webgpu: the WebGPU engine; the others: tfjs)'],
   activations: [{ kind: 'enum', values: ACTIVATIONS }, "webgpu: 'recompute' blocks in the backward (least memory) or 'keep' every activation (faster)"],
   gpuTiles: [str, 'webgpu: GEMM tiles tuned for this GPU (gpu:bench --sweep --tiles-out); the same results, bit for bit'],
+  gpuBoundsChecks: [{ kind: 'enum', values: ON_OFF }, "webgpu: 'on' keeps Dawn's bounds checks on every storage access (slower; the same results)"],
   workers: [int(1), 'data-loader decode workers'],
   prefetch: [int(1), 'batches decoded ahead of the step'],
   augment: [{ kind: 'enum', values: AUGMENTATIONS }, "training transform: 'train' (random crop + flip) or 'eval'"],
@@ -133,6 +137,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   backend: 'auto',
   activations: 'recompute',
   gpuTiles: '',
+  gpuBoundsChecks: 'off',
   workers: 2,
   prefetch: 4,
   augment: 'train',

@@ -25,6 +25,7 @@ export { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 export {
   AUGMENTATIONS,
   ACTIVATIONS,
+  ON_OFF,
   CONFIG_FIELDS,
   DEFAULT_CONFIG,
   ConfigError,
@@ -60,7 +61,7 @@ export { runPretraining, type RunOptions, type RunHooks, type RunSummary, type S
 export type { RunParts, TrainData, DataPosition, PositionedBatch } from './run-parts.js';
 export { resolveCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint-state.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
-export { selectCompute, type ComputeSelection } from './compute.js';
+export { type ComputeOptions, type ComputeSelection, engineDawnFlags, selectCompute } from './compute.js';
 export { gpuTilesLine, readGpuTiles } from './gpu-tiles.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';
 export { anyRank, broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';

@@ -9,9 +9,19 @@ import sharp from 'sharp';
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
 import { probeWebGpu, readSafetensors, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 import { ShardWriter } from '@aim/webdataset';
-import { createRunParts, flagsToValues, latestCheckpoint, readCheckpointState, resolveConfig, runPretraining, type TrainConfig } from '../src/index.js';
+import {
+  createRunParts,
+  engineDawnFlags,
+  flagsToValues,
+  latestCheckpoint,
+  readCheckpointState,
+  resolveConfig,
+  runPretraining,
+  type TrainConfig,
+} from '../src/index.js';
 
-const probe = await probeWebGpu({ softwareFallback: true });
+// The engine's device as the trainer opens it (without Dawn's bounds checks).
+const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags(false) });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
 if (!probe.adapter) console.warn(`[train tests] engine runs not tested: ${probe.why}`);
 

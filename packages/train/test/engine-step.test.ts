@@ -4,9 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AimEngine, requestEngineDevice } from '@aim/gpu';
 import { type AimModel, createAim, probeWebGpu, samplePrefixLengths, selectBackend, vettedWebGpuAdapter } from '@aim/model';
-import { AdamW, trainPrefixSeed, trainStep, type PatchBatchLike } from '../src/index.js';
+import { AdamW, engineDawnFlags, trainPrefixSeed, trainStep, type PatchBatchLike } from '../src/index.js';
 
-const probe = await probeWebGpu({ softwareFallback: true });
+// The engine's device as the trainer opens it (without Dawn's bounds checks).
+const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags(false) });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
 if (!probe.adapter) console.warn(`[train tests] engine steps not tested: ${probe.why}`);
 

@@ -1,6 +1,7 @@
 // Engine parity on the GPU machine (outside vitest: the device has no node_modules). For aim-dev-nano and aim-dev-tiny,
 // the engine's loss and every gradient against the tfjs model on cpu (the reference), and the golden fixture's
-// features (apple/ml-aim) from the engine's trunk (the bench's sweep checks each GEMM tile it times: bench/tile-check.ts).
+// features (apple/ml-aim) from the engine's trunk (the bench's sweep checks each GEMM tile it times: bench/tile-check.ts),
+// on a device without Dawn's bounds checks, as the trainer runs it.
 // Prints one row per check; exits 1 when any exceeds its tolerance.
 // Usage: node parity.mjs --golden <dir with aim-golden-small.*.safetensors> [--software]
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,7 +17,7 @@ import {
   selectBackend,
   vettedWebGpuAdapter,
 } from '@aim/model';
-import { AimEngine, requestEngineDevice } from '../../src/index.js';
+import { AimEngine, DISABLE_ROBUSTNESS, boundsCheck, dawnToggleFlags, requestEngineDevice } from '../../src/index.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
 
@@ -44,12 +45,13 @@ const row = (check: string, err: number, tol: number): void => {
 
 async function main(): Promise<void> {
   await selectBackend('cpu');
-  const probe = await probeWebGpu({ softwareFallback: flags.software });
+  const probe = await probeWebGpu({ softwareFallback: flags.software, dawnFlags: dawnToggleFlags([DISABLE_ROBUSTNESS]) });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) throw new Error(`parity: no WebGPU adapter: ${probe.why}`);
   if (probe.adapter.software && !flags.software) throw new Error(`parity: only a software adapter (${describeAdapter(probe.adapter)})`);
   const device = await requestEngineDevice(adapter);
-  console.log(`adapter: ${describeAdapter(probe.adapter)}\n\n| check | rel error | tolerance | ok |\n|---|---|---|---|`);
+  console.log(`adapter: ${describeAdapter(probe.adapter)}; Dawn's bounds checks off: a read past a binding was ${await boundsCheck(device)}`);
+  console.log(`\n| check | rel error | tolerance | ok |\n|---|---|---|---|`);
 
   for (const variant of ['aim-dev-nano', 'aim-dev-tiny']) {
     const model = createAim(variant, {}, { seed: 3 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in under 8 minutes:
 # engine parity on the hardware adapter, the GEMM tile sweep (each tile checked against the reference first), the
-# GEMM rate and aim-dev-25M's step with and without Dawn's robustness (disable_robustness), aim-1B feature extraction
+# GEMM rate and aim-dev-25M's step without and with Dawn's bounds checks (disable_robustness), aim-1B feature extraction
 # at batch 64, the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-shaped AIM and aim-600M (largest
 # batch that fits), each step's time per kernel (GPU timestamps); then the f16 subgroup-matrix (tensor core) GEMM
 # path: what the adapter offers under Dawn's toggles, each f16 tile's error and rate, the step's shapes, a ViT-B
@@ -9,7 +9,7 @@
 # Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
 # run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 (after
 # their checks: 6 small GEMMs each) plus its 10 finalists x 6 step shapes x ~0.7 s (~75 s; bench.ts SQUARE_SECONDS,
-# SHAPE_SECONDS, FINALISTS), the robustness comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed
+# SHAPE_SECONDS, FINALISTS), the bounds-check comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed
 # steps per variant, bench.ts STEP_SECONDS) and PyTorch.
 # Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
 # measured. AIM_DEVICE_MATRIX_FOR (default vit-b=64) is the variant and batch of the matrix run's shapes and step.
@@ -46,11 +46,11 @@ sw=()
 if [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" = 1 ]; then
   sw=(--software)
   bench_args=(--variants aim-dev-nano --batch 2 --gemm-n 256 --steps 1 --sweep --shapes-for aim-dev-nano=2 --features-for aim-dev-tiny=4 --torch off
-              --robustness both --tiles-out "$results/gemm-tiles.json")
+              --bounds-checks both --tiles-out "$results/gemm-tiles.json")
   matrix_args=(--matrix --gemm-n 256 --steps 1 --shapes-for aim-dev-nano=2)
 else
   bench_args=(--variants aim-dev-25M,vit-b,aim-600M --batch 32 --batch-for aim-600M=max --steps 3 --sweep
-              --shapes-for aim-600M=64 --features-for aim-1B=64 --robustness both --tiles-out "$results/gemm-tiles.json")
+              --shapes-for aim-600M=64 --features-for aim-1B=64 --bounds-checks both --tiles-out "$results/gemm-tiles.json")
   matrix_args=(--matrix --steps 3 --shapes-for "${AIM_DEVICE_MATRIX_FOR:-vit-b=64}")
 fi
 

@@ -1,17 +1,32 @@
-// Dawn's robustness: unless the device toggle `disable_robustness` is on, Tint clamps every storage-buffer index to
-// the binding (one more min() per access in every kernel). The npm `webgpu` binding applies the toggles named in
+// Dawn's bounds checks ("robustness"): unless the device toggle `disable_robustness` is on, Tint clamps every
+// storage-buffer index to its binding (one more min() per access in every kernel, the GEMM's inner loop included).
+// Browsers keep them for untrusted pages. The engine's kernels index only inside their bindings: its tests and the
+// device parity run without the clamps, and a step computes the same bits with them (test/bounds-checks.test.ts). So
+// the trainer and the eval app build the engine's device without them unless asked (`--gpu-bounds-checks on`: to rule
+// the engine out when a GPU computes nonsense). The npm `webgpu` binding applies the toggles named in
 // create(['enable-dawn-features=...']) to the adapter and to every device requested from it; there is no WebGPU API to
 // read a device's toggles back, so `boundsCheck` observes the toggle's effect instead.
 
 /** The Dawn toggle that turns its robustness transform off. */
 export const DISABLE_ROBUSTNESS = 'disable_robustness';
 
+/** The flags of npm `webgpu`'s `create()` that turn Dawn's toggles `enable` on and `disable` off, for every device of that instance. */
+export function dawnToggleFlags(enable: readonly string[], disable: readonly string[] = []): string[] {
+  return [
+    ...(enable.length > 0 ? [`enable-dawn-features=${enable.join(',')}`] : []),
+    ...(disable.length > 0 ? [`disable-dawn-features=${disable.join(',')}`] : []),
+  ];
+}
+
+/** What one read past the end of a binding returned on a device (`boundsCheck`). */
+export type BoundsCheck = 'clamped' | 'zero' | 'unchecked' | string;
+
 /**
  * What one out-of-bounds read returns: 'clamped' (Tint's robustness: the binding's last element), 'zero' (no clamp;
  * the driver's own robust buffer access returned 0) or 'unchecked' (no clamp and no driver check: the element past the
  * binding). The read stays inside the buffer, past the end of a 4-element binding of it, so no variant can fault.
  */
-export async function boundsCheck(device: GPUDevice): Promise<'clamped' | 'zero' | 'unchecked' | string> {
+export async function boundsCheck(device: GPUDevice): Promise<BoundsCheck> {
   const code = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
