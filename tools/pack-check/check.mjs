@@ -50,6 +50,21 @@ for (const [path] of aim) {
 assert.ok(maps > 0, 'the packages ship source maps');
 step('source maps', `${maps} maps, every source they name is in its package`);
 
+// Every relative link of a package's README (what npm shows and what lands in node_modules) names a file the package
+// ships: a link into the repository around it would be dead there.
+let links = 0;
+for (const [path] of aim) {
+  const readme = join(here, path, 'README.md');
+  assert.ok(existsSync(readme), `${path} ships no README.md`);
+  for (const [, target] of readFileSync(readme, 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+    if (/^[a-z]+:|^#/.test(target)) continue; // a URL or an anchor in the README itself
+    const file = target.split('#')[0];
+    assert.ok(existsSync(resolve(dirname(readme), file)), `${path}/README.md links to ${target}, which the package does not ship`);
+    links++;
+  }
+}
+step('readmes', `every package has a README; ${links} relative links in them, each to a file its package ships`);
+
 // @aim/webdataset: a shard of three small real JPEGs (a colour gradient each), written and read back.
 const shard = join(here, 'shard-000000.tar');
 const images = [];

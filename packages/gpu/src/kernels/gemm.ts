@@ -239,19 +239,23 @@ fn fetch_b(k0: u32, f: u32, n0: u32, baseB: u32) -> ${operand} {
   const inner: string[] = [];
   const epi: string[] = [];
   if (vec) {
-    // Accumulators c{i}_{q}: row i of the thread's block, columns 4q..4q+3.
+    // A thread's outputs are TM/4 x TN/4 blocks of 4 x 4, spread as the scalar tile spreads its rows and columns: its
+    // q-th vec4 of B is vec4 tx + q * (BN/TN) of the row, so the threads of a warp read consecutive vec4s (no two in
+    // one bank), where adjacent vec4s per thread would put two threads in each bank. Likewise along M.
+    // Accumulators c{i}_{q}: row i of the thread's rows, its q-th vec4 of columns.
     for (let i = 0; i < tm; i++) for (let q = 0; q < tn / 4; q++) acc.push(`c${i}_${q}`);
     for (let k = 0; k < bk; k++) {
-      for (let q = 0; q < tm / 4; q++) inner.push(`let a${q} = As[${inA}${(k * bmp) / 4}u + ty * ${tm / 4}u + ${q}u];`);
-      for (let q = 0; q < tn / 4; q++) inner.push(`let b${q} = Bs[${inB}${(k * bn) / 4}u + tx * ${tn / 4}u + ${q}u];`);
+      for (let q = 0; q < tm / 4; q++) inner.push(`let a${q} = As[${inA}${(k * bmp) / 4}u + ty + ${q * ty}u];`);
+      for (let q = 0; q < tn / 4; q++) inner.push(`let b${q} = Bs[${inB}${(k * bn) / 4}u + tx + ${q * tx}u];`);
       for (let i = 0; i < tm; i++) {
         for (let q = 0; q < tn / 4; q++) inner.push(`c${i}_${q} = fma(vec4<f32>(a${i >> 2}[${i & 3}]), b${q}, c${i}_${q});`);
       }
       inner.push('}{');
     }
     for (let i = 0; i < tm; i++) {
+      const row = `m0 + (ty + ${(i >> 2) * ty}u) * 4u + ${i & 3}u`;
       for (let q = 0; q < tn / 4; q++) {
-        for (let c = 0; c < 4; c++) epi.push(`store(m0 + ty * ${tm}u + ${i}u, n0 + tx * ${tn}u + ${4 * q + c}u, c${i}_${q}[${c}], baseC);`);
+        for (let c = 0; c < 4; c++) epi.push(`store(${row}, n0 + (tx + ${q * tx}u) * 4u + ${c}u, c${i}_${q}[${c}], baseC);`);
       }
     }
   } else {
