@@ -67,7 +67,7 @@ export interface RunOptions {
   /** A checkpoint folder to continue from. */
   readonly resumeFrom?: string;
   readonly hooks?: RunHooks;
-  /** Polled after every step: true finishes the step, saves and returns (SIGINT/SIGTERM). */
+  /** Polled after every step: true finishes the steps submitted (the one in flight too), saves and returns (SIGINT/SIGTERM). */
   readonly shouldStop?: () => boolean;
   /**
    * Data-parallel processes (MPI): every rank runs runPretraining with the same options; each reads the same raw
@@ -197,61 +197,109 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   };
   const plot = (): void => void (writer && writeFileAtomic(plotPath, lossCurveSvg(readMetrics(metricsPath))));
 
+  /** A submitted step whose result has not been taken yet, with what the loop records when it is. */
+  interface Submitted {
+    /** 0-based index of the step. */
+    readonly index: number;
+    readonly result: Promise<StepResult>;
+    readonly lr: number;
+    /** Where its time starts: when the loop began gathering its data (its first step: when the data was there). */
+    readonly since: number;
+    readonly dataWaitSeconds: number;
+    readonly endPosition: PositionedBatch['dataPosition'];
+  }
+  /** The step's failure as the run reports it: the step named, the last good checkpoint, an event in the metrics. */
+  const failed = (err: unknown, index: number): unknown => {
+    if (err instanceof NonFiniteLossError) {
+      metrics.append({ kind: 'event', step: err.step, event: 'non-finite-loss', loss: String(err.loss) });
+      if (lastCheckpoint) err.message += `; last good checkpoint: ${lastCheckpoint}`;
+    } else if (err instanceof GpuDeviceError) {
+      // What the GPU computed since the error is void: the run stops here, and resumes from the last checkpoint.
+      metrics.append({ kind: 'event', step: index + 1, event: 'gpu-error', message: err.message });
+      err.message = `step ${index + 1}: ${err.message}${lastCheckpoint ? `; last good checkpoint: ${lastCheckpoint}` : ''}`;
+    }
+    return err;
+  };
+  let lastTaken = 0;
+  /** Waits for a submitted step's result and records it (metrics, progress); the loop's position moves to its end. */
+  const take = async (s: Submitted): Promise<void> => {
+    let result: StepResult;
+    try {
+      result = await s.result;
+    } catch (err) {
+      throw failed(err, s.index);
+    }
+    microBatchesConsumed += config.accum; // the whole step's, on every rank
+    loaderPosition = s.endPosition ?? loaderPosition;
+    step = result.step;
+    // A step's time runs from where it began (or, when submitted behind another, from that one's end) to its result.
+    const now = performance.now();
+    const seconds = (now - Math.max(s.since, lastTaken)) / 1000;
+    lastTaken = now;
+    trainSeconds += seconds;
+    trainImages += result.images;
+    const { imagesPerSecond, etaSeconds } = throughput.add(seconds, result.images, lastStep - step);
+    firstLoss ??= result.loss;
+    lastLoss = result.loss;
+    metrics.append({
+      kind: 'train',
+      step,
+      loss: result.loss,
+      lr: s.lr,
+      gradNorm: result.gradNorm,
+      imagesPerSecond,
+      elapsedSeconds: (performance.now() - started) / 1000,
+    });
+    hooks.onStep?.({ ...result, totalSteps: config.steps, imagesPerSecond, etaSeconds, dataWaitSeconds: s.dataWaitSeconds });
+  };
+  /** Whether the run validates or saves after step `n` (1-based): known when the step is submitted, so it is waited for at once. */
+  const checkpointsAfter = (n: number): boolean => (config.valEvery > 0 && n % config.valEvery === 0) || n % config.saveEvery === 0 || n === lastStep;
+
+  // A runner that queues steps in order (the WebGPU engine in one process) gets the next step before the previous
+  // one's statistics are back, so the GPU does not wait for the host between steps. A step after which the run
+  // validates, saves or ends is waited for before anything else; so is every step of any other runner.
+  let pending: Submitted | undefined;
   try {
-    while (step < lastStep) {
+    let next = startStep; // the next step to submit, 0-based
+    while (next < lastStep) {
       const t0 = performance.now();
       let waitBefore = stream.waitSeconds;
       const micro: PositionedBatch[] = [];
       for (let i = 0; i < perRank; i++) {
-        const next = await stream.next();
-        if (next.done)
+        const batch = await stream.next();
+        if (batch.done)
           throw new Error(
-            `training data ended after ${microBatchesConsumed + micro.length * (config.accum / perRank)} micro-batches; the loader must repeat epochs`,
+            `training data ended after ${microBatchesConsumed + ((pending ? 1 : 0) * config.accum) + micro.length * (config.accum / perRank)} micro-batches; the loader must repeat epochs`,
           );
-        micro.push(next.value);
+        micro.push(batch.value);
       }
-      const stepEndPosition = micro.at(-1)!.dataPosition;
-      if (step === startStep) {
+      if (next === startStep) {
         // Start-up (workers, first shard) is not starvation: keep it out of the step time and the wait total.
         firstBatchSeconds = stream.waitSeconds;
         stream.waitSeconds = 0;
         waitBefore = 0;
       }
-      const tCompute = step === startStep ? performance.now() : t0;
-      const lr = learningRateAt(step, schedule);
-      let result: StepResult;
-      try {
-        result = await runner.step(step, micro, lr);
-      } catch (err) {
-        if (err instanceof NonFiniteLossError) {
-          metrics.append({ kind: 'event', step: err.step, event: 'non-finite-loss', loss: String(err.loss) });
-          if (lastCheckpoint) err.message += `; last good checkpoint: ${lastCheckpoint}`;
-        } else if (err instanceof GpuDeviceError) {
-          // What the GPU computed since the error is void: the run stops here, and resumes from the last checkpoint.
-          metrics.append({ kind: 'event', step: step + 1, event: 'gpu-error', message: err.message });
-          err.message = `step ${step + 1}: ${err.message}${lastCheckpoint ? `; last good checkpoint: ${lastCheckpoint}` : ''}`;
-        }
-        throw err;
-      }
-      microBatchesConsumed += config.accum; // the whole step's, on every rank
-      loaderPosition = stepEndPosition ?? loaderPosition;
-      step = result.step;
-      const seconds = (performance.now() - tCompute) / 1000;
-      trainSeconds += seconds;
-      trainImages += result.images;
-      const { imagesPerSecond, etaSeconds } = throughput.add(seconds, result.images, lastStep - step);
-      firstLoss ??= result.loss;
-      lastLoss = result.loss;
-      metrics.append({
-        kind: 'train',
-        step,
-        loss: result.loss,
+      const lr = learningRateAt(next, schedule);
+      const submitted: Submitted = {
+        index: next,
+        result: runner.step(next, micro, lr),
         lr,
-        gradNorm: result.gradNorm,
-        imagesPerSecond,
-        elapsedSeconds: (performance.now() - started) / 1000,
-      });
-      hooks.onStep?.({ ...result, totalSteps: config.steps, imagesPerSecond, etaSeconds, dataWaitSeconds: stream.waitSeconds - waitBefore });
+        since: next === startStep ? performance.now() : t0,
+        dataWaitSeconds: stream.waitSeconds - waitBefore,
+        endPosition: micro.at(-1)!.dataPosition,
+      };
+      // Taken in order below; until then a failure must not count as unhandled.
+      submitted.result.catch(() => {});
+      next++;
+      if (pending) await take(pending);
+      pending = undefined;
+      // Left in flight behind the next one, unless the run validates, saves or stops after it (a queuing runner is a
+      // single process, so its stop request is its own).
+      if (runner.queuesSteps && !checkpointsAfter(next) && options.shouldStop?.() !== true) {
+        pending = submitted;
+        continue;
+      }
+      await take(submitted);
 
       const stopping = anyRank(options.shouldStop?.() === true, parallel);
       const atEnd = step === lastStep;

@@ -15,6 +15,11 @@ import { broadcastParameters, type DataParallel } from './data-parallel.js';
 export interface StepRunner {
   /** Optimiser step `stepIndex` (0-based) over `micro` at learning rate `lr`; data parallel: this rank's share of it. */
   step(stepIndex: number, micro: readonly PatchBatchLike[], lr: number): Promise<StepResult>;
+  /**
+   * Whether step() may be called again before its last promise settles: the work is queued in order and each promise
+   * settles with its own step's result (the WebGPU engine in one process). Otherwise each step is awaited first.
+   */
+  readonly queuesSteps: boolean;
   /** Mean loss over every weighted position of `batches`, with the fixed validation prefixes. */
   validate(batches: readonly PatchBatchLike[]): Promise<{ loss: number; images: number }>;
   /** AdamW updates applied so far (bias correction continues from it after a resume). */
@@ -82,6 +87,7 @@ export async function tfjsRunner(o: RunnerOptions): Promise<StepRunner> {
       const { weighted, positions, images } = validationSums(o.model, o.samplePrefixLengths, batches, () => true);
       return { loss: weighted / positions, images };
     },
+    queuesSteps: false, // the tfjs step computes before its promise returns: nothing to overlap
     get updateCount() {
       return optimizer.updateCount;
     },
@@ -184,6 +190,8 @@ export async function engineRunner(engine: AimEngine, o: RunnerOptions): Promise
       comm?.allReduceSum(sums);
       return { loss: sums[0] / sums[1], images: sums[2] };
     },
+    // One process queues steps on its GPU in order; data parallel exchanges every step's gradients through the host.
+    queuesSteps: comm === undefined,
     get updateCount() {
       return engine.updates;
     },

@@ -72,6 +72,15 @@ async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFr
   const losses = new Map<number, number>();
   const parts = createRunParts({ config: cfg, data: { train: cfg.data, val: cfg.valData }, backend: onEngine ? 'webgpu' : 'cpu' });
   const engine = onEngine ? await AimEngine.create(device, parts.model.config, { batch: cfg.batchSize }) : undefined;
+  // For each step the engine is given: how many earlier steps the run has submitted and not yet reported.
+  const behind: number[] = [];
+  if (engine) {
+    const step = engine.step.bind(engine);
+    engine.step = (micro, hyper) => {
+      behind.push(behind.length - losses.size);
+      return step(micro, hyper);
+    };
+  }
   try {
     const summary = await runPretraining({
       config: cfg,
@@ -80,7 +89,7 @@ async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFr
       resumeFrom,
       hooks: { onStep: (r) => losses.set(r.step, r.loss) },
     });
-    return { summary, losses };
+    return { summary, losses, behind };
   } finally {
     parts.model.dispose();
   }
@@ -91,10 +100,16 @@ const relative = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b)
 // SwiftShader runs the shaders on the CPU, which CI shares with other test processes: allow minutes.
 describe.skipIf(!probe.adapter)('runPretraining on the WebGPU engine', { timeout: 600_000 }, () => {
   let whole: Map<number, number>;
+  let behind: number[];
   beforeAll(async () => {
-    whole = (await run(config(), join(dir, 'whole'), true)).losses;
+    ({ losses: whole, behind } = await run(config(), join(dir, 'whole'), true));
     expect(whole.size).toBe(20);
   }, 600_000);
+
+  it("submits each step before the previous one's result is taken, except after a validation or checkpoint step", () => {
+    // Validation and checkpoints after steps 10 and 20: step 10 is waited for before step 11 is submitted.
+    expect(behind).toEqual([0, ...Array(9).fill(1), 0, ...Array(9).fill(1)]);
+  });
 
   it('stopped at step 10 and resumed, reproduces the uninterrupted losses exactly', async () => {
     const runDir = join(dir, 'split');
