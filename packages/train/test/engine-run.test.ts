@@ -1,7 +1,7 @@
 // The pretraining run on the WebGPU engine (SwiftShader in CI): 20 steps stopped at 10 and resumed reproduce the
 // uninterrupted losses exactly; an engine checkpoint resumes on cpu (and a cpu checkpoint on the engine) with the same
 // losses within 1e-4, and both write files of the same layout; the engine's steps match the tfjs model's step for step.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +68,8 @@ function config(extra: Record<string, string> = {}): TrainConfig {
   return resolveConfig({ flags: flagsToValues(flags) });
 }
 
-async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFrom?: string) {
+/** A pretraining run; with `nanAtStep`, the engine is given a NaN patch in that step (1-based). */
+async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFrom?: string, nanAtStep?: number) {
   const losses = new Map<number, number>();
   const parts = createRunParts({ config: cfg, data: { train: cfg.data, val: cfg.valData }, backend: onEngine ? 'webgpu' : 'cpu' });
   const engine = onEngine ? await AimEngine.create(device, parts.model.config, { batch: cfg.batchSize }) : undefined;
@@ -78,7 +79,10 @@ async function run(cfg: TrainConfig, runDir: string, onEngine: boolean, resumeFr
     const step = engine.step.bind(engine);
     engine.step = (micro, hyper) => {
       behind.push(behind.length - losses.size);
-      return step(micro, hyper);
+      if (behind.length !== nanAtStep) return step(micro, hyper);
+      const patches = micro[0].patches.slice();
+      patches[7] = Number.NaN;
+      return step([{ ...micro[0], patches }, ...micro.slice(1)], hyper);
     };
   }
   try {
@@ -109,6 +113,18 @@ describe.skipIf(!probe.adapter)('runPretraining on the WebGPU engine', { timeout
   it("submits each step before the previous one's result is taken, except after a validation or checkpoint step", () => {
     // Validation and checkpoints after steps 10 and 20: step 10 is waited for before step 11 is submitted.
     expect(behind).toEqual([0, ...Array(9).fill(1), 0, ...Array(9).fill(1)]);
+  });
+
+  it('a NaN in step 5, with step 6 queued behind it: the run stops naming step 5, and records it', async () => {
+    const runDir = join(dir, 'nan');
+    const failed = run(config(), runDir, true, undefined, 5);
+    await expect(failed).rejects.toThrow(/^loss is NaN at step 5; stopping without applying this update/);
+    const events = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { kind: string; step: number; event?: string });
+    expect(events.filter((e) => e.kind === 'train').map((e) => e.step)).toEqual([1, 2, 3, 4]);
+    expect(events.filter((e) => e.event === 'non-finite-loss').map((e) => e.step)).toEqual([5]);
   });
 
   it('stopped at step 10 and resumed, reproduces the uninterrupted losses exactly', async () => {
