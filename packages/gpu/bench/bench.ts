@@ -331,19 +331,28 @@ function stepInput(config: AimConfig, batch: number): { patches: Float32Array; p
 /**
  * Milliseconds per step of a warmed-up engine: one step alone, then up to --steps more, pipelined, as many as fit in
  * STEP_SECONDS; a step longer than half of that is its own measurement (aim-600M's steps must fit the device
- * script's time plan).
+ * script's time plan). Also the host's part: the milliseconds step() takes to upload the patches and encode and submit
+ * the step, which the GPU would wait for between steps if each step were awaited before the next (the trainer queues
+ * the next one behind it).
  */
-async function timeSteps(engine: AimEngine, input: ReturnType<typeof stepInput>): Promise<number> {
+async function timeSteps(engine: AimEngine, input: ReturnType<typeof stepInput>): Promise<{ stepMs: number; submitMs: number }> {
   const t = performance.now();
-  await engine.step([input], HYPER);
+  const single = engine.step([input], HYPER);
+  const oneSubmitMs = performance.now() - t;
+  await single;
   const oneMs = performance.now() - t;
   const steps = Math.min(Number(flags.steps), Math.floor((STEP_SECONDS * 1000) / oneMs));
-  if (steps < 2) return oneMs;
+  if (steps < 2) return { stepMs: oneMs, submitMs: oneSubmitMs };
   const t0 = performance.now();
+  let submitMs = 0;
   let last: Promise<unknown> = Promise.resolve();
-  for (let i = 0; i < steps; i++) last = engine.step([input], HYPER);
+  for (let i = 0; i < steps; i++) {
+    const s = performance.now();
+    last = engine.step([input], HYPER);
+    submitMs += performance.now() - s;
+  }
   await last;
-  return (performance.now() - t0) / steps;
+  return { stepMs: (performance.now() - t0) / steps, submitMs: submitMs / steps };
 }
 
 /**
@@ -371,7 +380,7 @@ async function boundsCheckRows(off: Opened, tile: GemmTile, peak: number): Promi
         engine.setParameters(initialValues(config));
         const input = stepInput(config, batch);
         await engine.step([input], HYPER); // compiles every pipeline
-        stepMs = await timeSteps(engine, input);
+        ({ stepMs } = await timeSteps(engine, input));
       } finally {
         await engine.destroy();
       }
@@ -468,7 +477,7 @@ async function matrixMain(): Promise<void> {
       for (const g of gradients.values()) g.forEach((x, i) => (g[i] = x / gradScale));
       const errors = f32Gradients ? tensorErrors(gradients, f32Gradients) : undefined;
       f32Gradients ??= gradients;
-      const stepMs = await timeSteps(engine, input);
+      const { stepMs } = await timeSteps(engine, input);
       const tflops = stepFlops(config, batch).total / (stepMs / 1000) / 1e12;
       const f16Tiles = gemmTiles?.size ?? 0;
       rows.push({ kind: 'matrix-step', variant: name, batch, f16Tiles, gradScale, stepMs, tflops, ...first, gradientErrors: errors });
@@ -618,7 +627,7 @@ async function main(): Promise<void> {
   const profileLines: string[] = [];
   const torchRuns = new Map<string, TorchStep>();
   console.log(
-    '\n| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '\n| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | host ms to submit it | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   // With --sweep, the variant whose shapes were swept runs a second time with each shape's best tile ("+ tuned").
   const sweptVariant = flags.sweep && shapes.tiles.size > 0 ? shapesVariant() : undefined;
@@ -656,7 +665,7 @@ async function main(): Promise<void> {
       const first = await pending;
       const usedAfter = usedBefore === undefined ? undefined : gpuMemoryUsedGiB();
       const measuredGiB = usedAfter === undefined || usedBefore === undefined ? undefined : usedAfter - usedBefore;
-      const stepMs = timed ? await timeSteps(engine, input) : NaN;
+      const { stepMs, submitMs } = timed ? await timeSteps(engine, input) : { stepMs: NaN, submitMs: NaN };
       const flops = stepFlops(config, batch).total;
       const tflops = flops / (stepMs / 1000) / 1e12;
       const row = {
@@ -672,6 +681,7 @@ async function main(): Promise<void> {
         commandBuffers: afterSubmit.commandBuffers - before.commandBuffers,
         hostReadsInStep: afterSubmit.hostReads - before.hostReads,
         stepMs,
+        submitMs,
         imagesPerSecond: (batch * 1000) / stepMs,
         tflops,
         loss: first.loss,
@@ -679,7 +689,7 @@ async function main(): Promise<void> {
       rows.push(row);
       saveJson();
       console.log(
-        `| ${run} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${fmt(measuredGiB ?? NaN, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
+        `| ${run} | ${batch} | ${fmt(plan.totalBytes / 2 ** 30, 3)} | ${fmt(engine.allocatedBytes / 2 ** 30, 3)} | ${fmt(measuredGiB ?? NaN, 3)} | ${row.dispatches} | ${row.perTrunkBlock} | ${row.commandBuffers} | ${row.hostReadsInStep} | ${fmt(stepMs, 1)} | ${fmt(submitMs, 2)} | ${fmt(row.imagesPerSecond, 1)} | ${fmt(tflops)} | ${fmt(tflops / peak, 3)} |`,
       );
       ours = row.imagesPerSecond;
       if (timed && device.features.has('timestamp-query')) {
