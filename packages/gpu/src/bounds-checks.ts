@@ -1,5 +1,5 @@
 // Dawn's bounds checks ("robustness"): unless the device toggle `disable_robustness` is on, Tint clamps every
-// storage-buffer index to its binding (one more min() per access in every kernel, the GEMM's inner loop included).
+// storage-buffer index to its binding (one more min() per access in every kernel, the GEMM's operand loads among them).
 // Browsers keep them for untrusted pages. The engine's kernels index only inside their bindings: its tests and the
 // device parity run without the clamps, and a step computes the same bits with them (test/bounds-checks.test.ts). So
 // the trainer and the eval app build the engine's device without them unless asked (`--gpu-bounds-checks on`: to rule
