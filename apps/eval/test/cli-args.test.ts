@@ -57,7 +57,15 @@ describe('parseFeaturesArgs', () => {
       input: 'b',
       out: 'c',
       backend: undefined,
+      gpuBoundsChecks: false,
     });
     expect(() => parseFeaturesArgs(['--checkpoint', 'a', '--out', 'c'])).toThrow(/--input is required/);
+  });
+
+  it('--gpu-bounds-checks on|off (off when absent); any other value is a usage error naming the choices', () => {
+    const base = ['--checkpoint', 'a', '--input', 'b', '--out', 'c'];
+    expect(parseFeaturesArgs([...base, '--gpu-bounds-checks', 'on']).gpuBoundsChecks).toBe(true);
+    expect(parseFeaturesArgs([...base, '--gpu-bounds-checks', 'off']).gpuBoundsChecks).toBe(false);
+    expect(() => parseFeaturesArgs([...base, '--gpu-bounds-checks', 'yes'])).toThrow(/--gpu-bounds-checks.*off, on/);
   });
 });
