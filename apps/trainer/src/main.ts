@@ -152,7 +152,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
     stopRequested = true;
     firstSignalAt = Date.now();
     // Say how to resume now: a wrapper (nx) may stop showing this process's output before the save ends.
-    log(`${signal}: finishing the current step, then saving a checkpoint; resume with: ${resumeCommand}`);
+    log(`${signal}: finishing the steps under way, then saving a checkpoint; resume with: ${resumeCommand}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -98,7 +98,7 @@ describe('trainer CLI', { timeout: 240_000 }, () => {
       }
     });
     expect(r.code, r.stderr.slice(-1500)).toBe(0);
-    expect(r.stderr).toContain('SIGINT: finishing the current step, then saving a checkpoint; resume with:');
+    expect(r.stderr).toContain('SIGINT: finishing the steps under way, then saving a checkpoint; resume with:');
     const reached = Number(/stopped \(signal\): step (\d+)\/400/.exec(r.stdout)?.[1]);
     expect(reached).toBeGreaterThanOrEqual(2);
     expect(reached).toBeLessThan(400);
