@@ -18,6 +18,9 @@ export function dawnToggleFlags(enable: readonly string[], disable: readonly str
   ];
 }
 
+/** The flags of the engine's Dawn instance, as the trainer and the eval app open it: without bounds checks unless `boundsChecks`. */
+export const engineDawnFlags = (boundsChecks = false): string[] => (boundsChecks ? [] : dawnToggleFlags([DISABLE_ROBUSTNESS]));
+
 /** What one read past the end of a binding returned on a device (`boundsCheck`). */
 export type BoundsCheck = 'clamped' | 'zero' | 'unchecked' | string;
 

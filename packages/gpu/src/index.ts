@@ -1,5 +1,5 @@
 // Public surface of @aim/gpu: AIM's training step and feature extraction written directly against WebGPU.
-export { type BoundsCheck, DISABLE_ROBUSTNESS, boundsCheck, dawnToggleFlags } from './bounds-checks.js';
+export { type BoundsCheck, DISABLE_ROBUSTNESS, boundsCheck, dawnToggleFlags, engineDawnFlags } from './bounds-checks.js';
 export { type EngineDeviceOptions, SUBGROUP_MATRIX_DAWN_TOGGLES, SUBGROUP_MATRIX_FEATURES, f16MatrixShapes, requestEngineDevice } from './device.js';
 export { type EngineOptions, type MemoryPlan, describeEngine, planMemory } from './describe.js';
 export { GpuDeviceError } from './device-watch.js';

@@ -3,10 +3,10 @@
 // wrong value, not as a clamped one). Without any adapter the tests are skipped with the reason, except under CI=true,
 // where that fails the run.
 import { probeWebGpu, vettedWebGpuAdapter } from '@aim/model';
-import { DISABLE_ROBUSTNESS, dawnToggleFlags, requestEngineDevice } from '../src/index.js';
+import { engineDawnFlags, requestEngineDevice } from '../src/index.js';
 
 export const gpuUnavailable: string | undefined = await (async () => {
-  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: dawnToggleFlags([DISABLE_ROBUSTNESS]) });
+  const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags() });
   if (probe.adapter) return undefined;
   const why = `WebGPU engine not tested: ${probe.why}`;
   if (process.env.CI === 'true') throw new Error(`${why}. CI=true requires a WebGPU adapter (install Debian's chromium for SwiftShader)`);

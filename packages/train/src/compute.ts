@@ -2,7 +2,7 @@
 // otherwise a tfjs backend as @aim/model's selectBackend picks it. With the engine, tfjs runs on cpu and only holds
 // the host copy of the weights (checkpoints, probes). The engine's device runs without Dawn's bounds checks unless
 // asked (see @aim/gpu's bounds-checks.ts for why that is safe for its kernels).
-import { DISABLE_ROBUSTNESS, boundsCheck, dawnToggleFlags, requestEngineDevice } from '@aim/gpu';
+import { boundsCheck, engineDawnFlags, requestEngineDevice } from '@aim/gpu';
 import { type BackendChoice, BackendUnavailableError, describeAdapter, probeWebGpu, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 
 export interface ComputeSelection {
@@ -17,9 +17,6 @@ export interface ComputeSelection {
   /** With the engine: whether its adapter is a GPU (not a software fallback such as SwiftShader). */
   readonly hardwareAdapter?: boolean;
 }
-
-/** The flags of the engine's Dawn instance: without Dawn's bounds checks unless `boundsChecks`. */
-export const engineDawnFlags = (boundsChecks: boolean): string[] => (boundsChecks ? [] : dawnToggleFlags([DISABLE_ROBUSTNESS]));
 
 export interface ComputeOptions {
   /** The engine's device keeps Dawn's clamp of every storage index (slower; to rule the engine's kernels out). */

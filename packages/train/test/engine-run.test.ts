@@ -6,22 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { AimEngine, requestEngineDevice } from '@aim/gpu';
+import { AimEngine, engineDawnFlags, requestEngineDevice } from '@aim/gpu';
 import { probeWebGpu, readSafetensors, selectBackend, vettedWebGpuAdapter } from '@aim/model';
 import { ShardWriter } from '@aim/webdataset';
-import {
-  createRunParts,
-  engineDawnFlags,
-  flagsToValues,
-  latestCheckpoint,
-  readCheckpointState,
-  resolveConfig,
-  runPretraining,
-  type TrainConfig,
-} from '../src/index.js';
+import { createRunParts, flagsToValues, latestCheckpoint, readCheckpointState, resolveConfig, runPretraining, type TrainConfig } from '../src/index.js';
 
 // The engine's device as the trainer opens it (without Dawn's bounds checks).
-const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags(false) });
+const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags() });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
 if (!probe.adapter) console.warn(`[train tests] engine runs not tested: ${probe.why}`);
 

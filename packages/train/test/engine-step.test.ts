@@ -2,12 +2,12 @@
 // and 2-way accumulation of unequal micro-batches give the same losses, gradient norms, parameters and moments.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AimEngine, requestEngineDevice } from '@aim/gpu';
+import { AimEngine, engineDawnFlags, requestEngineDevice } from '@aim/gpu';
 import { type AimModel, createAim, probeWebGpu, samplePrefixLengths, selectBackend, vettedWebGpuAdapter } from '@aim/model';
-import { AdamW, engineDawnFlags, trainPrefixSeed, trainStep, type PatchBatchLike } from '../src/index.js';
+import { AdamW, trainPrefixSeed, trainStep, type PatchBatchLike } from '../src/index.js';
 
 // The engine's device as the trainer opens it (without Dawn's bounds checks).
-const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags(false) });
+const probe = await probeWebGpu({ softwareFallback: true, dawnFlags: engineDawnFlags() });
 if (!probe.adapter && process.env.CI === 'true') throw new Error(`CI=true requires a WebGPU adapter: ${probe.why}`);
 if (!probe.adapter) console.warn(`[train tests] engine steps not tested: ${probe.why}`);
 

@@ -17,7 +17,7 @@ import {
   selectBackend,
   vettedWebGpuAdapter,
 } from '@aim/model';
-import { AimEngine, DISABLE_ROBUSTNESS, boundsCheck, dawnToggleFlags, requestEngineDevice } from '../../src/index.js';
+import { AimEngine, boundsCheck, engineDawnFlags, requestEngineDevice } from '../../src/index.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
 
@@ -45,7 +45,7 @@ const row = (check: string, err: number, tol: number): void => {
 
 async function main(): Promise<void> {
   await selectBackend('cpu');
-  const probe = await probeWebGpu({ softwareFallback: flags.software, dawnFlags: dawnToggleFlags([DISABLE_ROBUSTNESS]) });
+  const probe = await probeWebGpu({ softwareFallback: flags.software, dawnFlags: engineDawnFlags() });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) throw new Error(`parity: no WebGPU adapter: ${probe.why}`);
   if (probe.adapter.software && !flags.software) throw new Error(`parity: only a software adapter (${describeAdapter(probe.adapter)})`);
