@@ -38,7 +38,7 @@ export interface ProbeArgs extends ProbeRecipeOptions {
   readonly knnTemperature: number;
   /** Class names saved with the probe (`a,b,c` or `@file` with one name per line); MNIST's digits by default. */
   readonly classNames?: string;
-  /** GEMM tiles tuned on this GPU (the engine bench's --tiles-out file) for the engine's feature extraction. */
+  /** GEMM tiles for the engine's feature extraction: 'auto' (tuned on this GPU) or the engine bench's --tiles-out file. */
   readonly gpuTiles?: string;
   /** The engine's device keeps Dawn's bounds checks (--gpu-bounds-checks on). */
   readonly gpuBoundsChecks: boolean;
@@ -52,6 +52,8 @@ export interface FeaturesArgs {
   readonly gpuTiles?: string;
   /** The engine's device keeps Dawn's bounds checks (--gpu-bounds-checks on); off when absent. */
   readonly gpuBoundsChecks?: boolean;
+  /** Where --gpu-tiles auto keeps its tiles (<dir>/gpu-tiles), as the trainer's --cache-dir; default 'cache'. */
+  readonly cacheDir?: string;
 }
 
 const BACKEND_LIST = BACKEND_CHOICES.join('|');
@@ -59,21 +61,23 @@ const BACKEND_LIST = BACKEND_CHOICES.join('|');
 export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run dir or file> | --random-init --variant <name>)
     [--train <spec>] [--test <spec>] [--train-limit N] [--test-limit N]
     [--probe attentive|linear|knn] [--blocks last|best|i,j,...] [--no-sweep] [--no-baselines]
-    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--gpu-bounds-checks off|on] [--out <dir>] [--cache-dir <dir>]
+    [--backend ${BACKEND_LIST}] [--gpu-tiles auto|<file>] [--gpu-bounds-checks off|on] [--out <dir>] [--cache-dir <dir>]
     [--epochs N] [--batch-size N] [--lr X] [--weight-decay X] [--warmup-epochs N] [--seed N] [--init-seed N]
     [--knn-k N] [--knn-temperature X] [--class-names a,b,...|@file] [--verbose] [--help]
   <spec> is 'mnist' / 'mnist:train' / 'mnist:test' (the trainer's prepared MNIST shards) or a shard URL pattern
   such as 'data/val-{000000..000003}.tar'. --cache-dir (default 'cache', as the trainer's) holds the prepared MNIST
-  shards and the feature cache (<dir>/eval-features). --class-names (one per class, in label order; '@file' reads one
-  per line) go into probe.safetensors for the browser page; on MNIST they default to the digits. --gpu-tiles: the
-  GEMM tiles the engine bench tuned on this GPU (\`npx nx run gpu:bench -- --sweep --tiles-out <file>\`), used when
-  the WebGPU engine extracts the features. --gpu-bounds-checks on: the engine's device keeps Dawn's clamp of every
+  shards, the feature cache (<dir>/eval-features) and the tiles of --gpu-tiles auto (<dir>/gpu-tiles). --class-names
+  (one per class, in label order; '@file' reads one per line) go into probe.safetensors for the browser page; on MNIST
+  they default to the digits. --gpu-tiles, when the WebGPU engine extracts the features: auto tunes the engine's GEMM
+  tiles on this GPU once (kept for the next run), <file> takes those the engine bench tuned
+  (\`npx nx run gpu:bench -- --sweep --tiles-out <file>\`); the same features either way. --gpu-bounds-checks on: the engine's device keeps Dawn's clamp of every
   storage index (slower, the same features; off by default, as in the trainer).
   Progress goes to stderr, the result to stdout. Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>
-    [--backend ${BACKEND_LIST}] [--gpu-tiles <file>] [--gpu-bounds-checks off|on] [--verbose] [--help]
-  --gpu-tiles: the GEMM tiles the engine bench tuned on this GPU, used when the WebGPU engine computes the features.
+    [--backend ${BACKEND_LIST}] [--gpu-tiles auto|<file>] [--gpu-bounds-checks off|on] [--cache-dir <dir>] [--verbose] [--help]
+  --gpu-tiles, when the WebGPU engine computes the features: auto tunes the engine's GEMM tiles on this GPU once
+  (kept in <cache-dir>/gpu-tiles, default cache/gpu-tiles), <file> takes those the engine bench tuned.
   --gpu-bounds-checks on: the engine's device keeps Dawn's clamp of every storage index (slower, the same features).
   Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
@@ -116,6 +120,7 @@ export const FEATURES_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze(
   backend: { type: 'string', choices: BACKEND_CHOICES },
   'gpu-tiles': { type: 'string' },
   'gpu-bounds-checks': { type: 'string', choices: ON_OFF },
+  'cache-dir': { type: 'string' },
 });
 
 /** Parses `last`, `best` or a comma list of 0-based block indices such as `2,3` or `1-4` ranges. */
@@ -195,6 +200,7 @@ export function featuresArgsFromCli(cli: CommandLine): FeaturesArgs {
     backend: v.backend as BackendChoice | undefined,
     gpuTiles: v['gpu-tiles'],
     gpuBoundsChecks: v['gpu-bounds-checks'] === 'on',
+    cacheDir: v['cache-dir'],
   });
 }
 

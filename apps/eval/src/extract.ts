@@ -1,40 +1,39 @@
 // Runs a frozen trunk (bidirectional attention) over in-memory patches and returns the means of chosen blocks' raw
 // outputs, on the tfjs model's backend or, given an EngineTarget, on the WebGPU engine (@aim/gpu) with the model's weights.
 import * as tf from '@tensorflow/tfjs-core';
-import { AimEngine, type GemmTile } from '@aim/gpu';
-import type { AimModel } from '@aim/model';
-import { gpuTilesLine } from '@aim/train';
+import { AimEngine, describeEngine } from '@aim/gpu';
+import type { AimConfig, AimModel } from '@aim/model';
+import { type ComputeSelection, type GpuTiles, engineDeviceOf } from '@aim/train';
 import type { LabeledPatches } from './data-source.js';
 import { type TokenFeatures, addBlock, finishMean } from './features.js';
 
-/** Where the WebGPU engine computes features: the device, and GEMM tiles tuned on it (`--gpu-tiles`). */
+/** Where the WebGPU engine computes features: its device, with the command's --gpu-tiles. */
 export interface EngineTarget {
-  readonly device: GPUDevice;
-  readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
-  /** Called with each engine built, before it computes (the CLIs log which tuned tiles it uses). */
-  readonly onEngine?: (engine: AimEngine) => void;
+  /** A feature engine (the trunk only) for `config` at micro-batch `batch`; the caller destroys it. */
+  createEngine(config: AimConfig, batch: number): Promise<AimEngine>;
 }
 
 /**
- * The EngineTarget of an eval command on `device` (none without one), logging the --gpu-tiles line: that the file is
- * not used, or, once the first engine exists, how many of its shapes occur in the model.
+ * The EngineTarget of an eval command (none when the engine does not compute), logging the --gpu-tiles line: that
+ * the flag is not used, or, with the first engine, which tiles it runs.
  */
-export function evalEngineTarget(
-  device: GPUDevice | undefined,
-  gpuTiles: { path: string; tuned: { adapter: string; tiles: ReadonlyMap<string, GemmTile> } } | undefined,
-  log: (line: string) => void,
-): EngineTarget | undefined {
-  if (!device) {
-    if (gpuTiles) log(gpuTilesLine(gpuTiles.path, gpuTiles.tuned, false));
+export function evalEngineTarget(compute: ComputeSelection, gpuTiles: GpuTiles | undefined, log: (line: string) => void): EngineTarget | undefined {
+  const on = engineDeviceOf(compute);
+  if (!on) {
+    if (gpuTiles) log(gpuTiles.unusedLine());
     return undefined;
   }
-  if (!gpuTiles) return { device };
   let logged = false;
-  const onEngine = (engine: AimEngine): void => {
-    if (!logged) log(gpuTilesLine(gpuTiles.path, gpuTiles.tuned, true, engine.program.tunedTileKeys.size));
-    logged = true;
+  return {
+    async createEngine(config, batch) {
+      const options = { batch, pretrainHead: false, maxBindingBytes: on.device.limits.maxStorageBufferBindingSize };
+      const gemmTiles = await gpuTiles?.tilesFor(on, describeEngine(config, options).gemmShapes);
+      const engine = await AimEngine.create(on.device, config, { ...options, gemmTiles });
+      if (gpuTiles && !logged) log(gpuTiles.usedLine(engine));
+      logged = true;
+      return engine;
+    },
   };
-  return { device, gemmTiles: gpuTiles.tuned.tiles, onEngine };
 }
 
 /**
@@ -65,9 +64,8 @@ export async function extractBlockMeans(
   };
   const patchesOf = (start: number, size: number) => data.patches.subarray(start * tokens * patchDim, (start + size) * tokens * patchDim);
   if (engine) {
-    const gpu = await AimEngine.create(engine.device, model.config, { batch: Math.min(batchSize, n), pretrainHead: false, gemmTiles: engine.gemmTiles });
+    const gpu = await engine.createEngine(model.config, Math.min(batchSize, n));
     try {
-      engine.onEngine?.(gpu);
       await loadWeights(gpu, model);
       for (let start = 0; start < n; start += batchSize) {
         const size = Math.min(batchSize, n - start);

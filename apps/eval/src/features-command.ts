@@ -2,7 +2,7 @@
 // output, plus the attentive probe's logits when the checkpoint holds a probe head.
 // References: apple/ml-aim aim-v1 (the reference this output is compared with).
 import * as tf from '@tensorflow/tfjs-core';
-import { AimEngine } from '@aim/gpu';
+import type { AimEngine } from '@aim/gpu';
 import { loadAimCheckpoint, readSafetensors, tensorEntry, writeSafetensors, type SafetensorsWriteEntry } from '@aim/model';
 import type { FeaturesArgs } from './cli-args.js';
 import { type EngineTarget, loadWeights } from './extract.js';
@@ -64,8 +64,7 @@ export async function computeFeatures(args: Pick<FeaturesArgs, 'checkpoint' | 'i
     try {
       const b = images.shape[0];
       if (target) {
-        engine = await AimEngine.create(target.device, model.config, { batch: Math.min(CHUNK, b), pretrainHead: false, gemmTiles: target.gemmTiles });
-        target.onEngine?.(engine);
+        engine = await target.createEngine(model.config, Math.min(CHUNK, b));
         await loadWeights(engine, model);
       }
       for (let start = 0; start < b; start += CHUNK) {

@@ -1,6 +1,6 @@
 // CLI entry of `nx run eval:features`: checkpoint + input batch -> features.i (+ logits) in safetensors.
 import { main, type CommandDefinition } from '@aim/cli';
-import { ConfigError, readGpuTiles, selectCompute } from '@aim/train';
+import { ConfigError, openGpuTiles, selectCompute } from '@aim/train';
 import { FEATURES_FLAGS, FEATURES_USAGE, featuresArgsFromCli } from './cli-args.js';
 import { evalEngineTarget } from './extract.js';
 import { featuresCommand } from './features-command.js';
@@ -12,11 +12,11 @@ export const FEATURES_COMMAND: CommandDefinition = {
   usageErrors: [ConfigError],
   run: async (cli, io) => {
     const args = featuresArgsFromCli(cli);
-    const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
-    const compute = await selectCompute(args.backend ?? 'auto', { boundsChecks: args.gpuBoundsChecks });
     const log = (line: string) => io.stderr.write(`${line}\n`);
+    const gpuTiles = openGpuTiles(args.gpuTiles, args.cacheDir ?? 'cache', log); // a bad file is a usage error, before anything runs
+    const compute = await selectCompute(args.backend ?? 'auto', { boundsChecks: args.gpuBoundsChecks });
     log(`backend: ${compute.backend} (${compute.reason})`);
-    const engine = evalEngineTarget(compute.device, args.gpuTiles && tuned ? { path: args.gpuTiles, tuned } : undefined, log);
+    const engine = evalEngineTarget(compute, gpuTiles, log);
     let names;
     try {
       names = await featuresCommand(args, engine);

@@ -2,7 +2,7 @@
 // Progress goes to stderr, the result to stdout (the @aim/cli dialect).
 import { main, type CommandDefinition } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { ConfigError, readGpuTiles, selectCompute } from '@aim/train';
+import { ConfigError, openGpuTiles, selectCompute } from '@aim/train';
 import { PROBE_FLAGS, PROBE_RENAMED, PROBE_USAGE, probeArgsFromCli } from './cli-args.js';
 import { dataResolver } from './data-spec.js';
 import { evalEngineTarget } from './extract.js';
@@ -18,11 +18,11 @@ export const PROBE_COMMAND: CommandDefinition = {
   usageErrors: [ConfigError],
   run: async (cli, io) => {
     const args = probeArgsFromCli(cli);
-    const tuned = args.gpuTiles ? readGpuTiles(args.gpuTiles) : undefined; // a bad file is a usage error, before anything runs
     const log = (line: string) => io.stderr.write(line + '\n');
+    const gpuTiles = openGpuTiles(args.gpuTiles, args.cacheDir, log); // a bad file is a usage error, before anything runs
     const compute = await selectCompute(args.backend ?? 'auto', { boundsChecks: args.gpuBoundsChecks });
     log(`backend: ${compute.backend} (${compute.reason})`);
-    const engine = evalEngineTarget(compute.device, args.gpuTiles && tuned ? { path: args.gpuTiles, tuned } : undefined, log);
+    const engine = evalEngineTarget(compute, gpuTiles, log);
     let result;
     try {
       result = await probeCommand(args, { resolveData: dataResolver(args.cacheDir, log), log, engine });

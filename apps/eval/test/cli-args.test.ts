@@ -68,4 +68,10 @@ describe('parseFeaturesArgs', () => {
     expect(parseFeaturesArgs([...base, '--gpu-bounds-checks', 'off']).gpuBoundsChecks).toBe(false);
     expect(() => parseFeaturesArgs([...base, '--gpu-bounds-checks', 'yes'])).toThrow(/--gpu-bounds-checks.*off, on/);
   });
+
+  it('--gpu-tiles auto and --cache-dir (where auto keeps its tiles, as in eval:probe and the trainer)', () => {
+    const base = ['--checkpoint', 'a', '--input', 'b', '--out', 'c'];
+    const args = parseFeaturesArgs([...base, '--gpu-tiles', 'auto', '--cache-dir', 'd']);
+    expect([args.gpuTiles, args.cacheDir]).toEqual(['auto', 'd']);
+  });
 });

@@ -3,13 +3,13 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { AimEngine } from '@aim/gpu';
+import { AimEngine, describeEngine } from '@aim/gpu';
 import {
   ConfigError,
   createRunParts,
+  engineDeviceOf,
   formatConfig,
-  gpuTilesLine,
-  readGpuTiles,
+  openGpuTiles,
   runPretraining,
   selectCompute,
   type RunSummary,
@@ -103,7 +103,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   progress.every = config.logEvery;
 
   // Checked before anything is printed, read or opened: a bad file is a usage error.
-  const tuned = config.gpuTiles ? readGpuTiles(config.gpuTiles) : undefined;
+  const gpuTiles = openGpuTiles(config.gpuTiles, config.cacheDir, (line) => log(line));
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
@@ -113,18 +113,18 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   const shared = sharedGpuLine(dist, compute.hardwareAdapter === true);
   if (shared) log(shared);
 
-  if (tuned && !compute.device) log(gpuTilesLine(config.gpuTiles, tuned, false));
+  if (gpuTiles && !compute.device) log(gpuTiles.unusedLine());
   const hostParts = createRunParts({ config, data, backend: compute.backend });
   const m = hostParts.model;
   let parts = hostParts;
-  if (compute.device) {
+  const onDevice = engineDeviceOf(compute);
+  if (onDevice) {
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
-    const engine = await AimEngine.create(compute.device, m.config, {
-      batch: config.batchSize,
-      recompute: config.activations !== 'keep',
-      gemmTiles: tuned?.tiles,
-    });
-    if (tuned) log(gpuTilesLine(config.gpuTiles, tuned, true, engine.program.tunedTileKeys.size));
+    const options = { batch: config.batchSize, recompute: config.activations !== 'keep' };
+    const shapes = describeEngine(m.config, { ...options, maxBindingBytes: onDevice.device.limits.maxStorageBufferBindingSize }).gemmShapes;
+    const gemmTiles = await gpuTiles?.tilesFor(onDevice, shapes);
+    const engine = await AimEngine.create(onDevice.device, m.config, { ...options, gemmTiles });
+    if (gpuTiles) log(gpuTiles.usedLine(engine));
     parts = { ...hostParts, engine };
     log(
       `engine: ${(engine.allocatedBytes / 2 ** 20).toFixed(1)} MiB on the GPU (parameters, gradients, AdamW moments, ${engine.program.recompute ? 'block inputs, blocks recomputed in the backward' : 'every activation'})`,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeEngine, gemmTileKey, gemmTilesFile } from '@aim/gpu';
+import { describeEngine, gemmTilesFile, parseGemmTiles } from '@aim/gpu';
 import { probeWebGpu, resolveAimConfig, writeSafetensors } from '@aim/model';
 import { prepareMnist } from '@aim/shards';
 
@@ -115,14 +115,12 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(existsSync(join(defaultRun, 'metrics.jsonl')), 'compares with the run of the test above').toBe(true);
     // Not a tile the defaults pick for these small shapes, so the tuned run really runs other kernels.
     const tile = { bm: 32, bn: 64, bk: 8, tm: 2, tn: 4, prefetch: true };
-    const keys = describeEngine(resolveAimConfig('aim-dev-nano'), { batch: 4 })
-      .pb.dispatches.filter((d) => /^gemm[NT]{2}$/.test(d.kernel.name) && d.workgroups[2] === 1)
-      .map((d) => gemmTileKey({ m: d.params[0], n: d.params[1], k: d.params[2], transA: d.kernel.name[4] === 'T', transB: d.kernel.name[5] === 'T' }));
+    const keys = [...describeEngine(resolveAimConfig('aim-dev-nano'), { batch: 4 }).gemmShapes.keys()];
     const file = join(dir, 'gemm-tiles.json');
     writeFileSync(file, JSON.stringify(gemmTilesFile(new Map(keys.map((k) => [k, tile])), 'test')));
     const tuned = await run(TRAIN, [...common, '--backend', 'webgpu', '--gpu-tiles', file, '--out', join(dir, 'gpu-tuned')]);
     expect(tuned.code, tuned.stderr.slice(-2000)).toBe(0);
-    const n = new Set(keys).size;
+    const n = keys.length;
     expect(tuned.stderr).toContain(`engine: tuned tiles for ${n} GEMM shapes from ${file} (tuned on test); ${n} of them occur in this model\n`);
     expect(trainLosses(join(dir, 'gpu-tuned'))).toEqual(trainLosses(defaultRun));
 
@@ -147,5 +145,43 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(checked.code, checked.stderr.slice(-2000)).toBe(0);
     expect(checked.stderr).toContain("Dawn's bounds checks on (a read past a binding: clamped)");
     expect(readFileSync(join(dir, 'features-checked.safetensors')).equals(readFileSync(join(dir, 'features.safetensors')))).toBe(true);
+  });
+  it('--gpu-tiles auto: tunes on the device once, keeps the tiles per adapter, and computes the same bit for bit', async () => {
+    const defaultRun = join(dir, 'gpu');
+    expect(existsSync(join(defaultRun, 'metrics.jsonl')), 'compares with the run of the first test').toBe(true);
+    const cacheDir = join(dir, 'cache-auto');
+    const auto = (out: string) => run(TRAIN, [...common, '--backend', 'webgpu', '--gpu-tiles', 'auto', '--cache-dir', cacheDir, '--out', join(dir, out)]);
+    const keys = [...describeEngine(resolveAimConfig('aim-dev-nano'), { batch: 4 }).gemmShapes.keys()];
+
+    const first = await auto('gpu-auto');
+    expect(first.code, first.stderr.slice(-2000)).toBe(0);
+    expect(first.stderr).toContain(`--gpu-tiles auto: tuning ${keys.length} of this model's ${keys.length} GEMMs among 2 tiles on `);
+    const [folder] = readdirSync(join(cacheDir, 'gpu-tiles'));
+    const kept = join(cacheDir, 'gpu-tiles', folder);
+    const file = parseGemmTiles(JSON.parse(readFileSync(kept, 'utf8')), kept);
+    expect([...file.tiles.keys()].sort()).toEqual([...keys].sort());
+    expect(first.stderr).toContain(`engine: GEMM tiles tuned on this device for ${keys.length} of its GEMMs (--gpu-tiles auto, kept in ${kept})`);
+    expect(trainLosses(join(dir, 'gpu-auto'))).toEqual(trainLosses(defaultRun));
+
+    // The next run reads the kept tiles instead of tuning: the same losses again.
+    const second = await auto('gpu-auto-again');
+    expect(second.code, second.stderr.slice(-2000)).toBe(0);
+    expect(second.stderr).toContain(`--gpu-tiles auto: the ${keys.length} GEMMs of this model were tuned on this adapter before (${kept})`);
+    expect(second.stderr).not.toContain('tuning');
+    expect(trainLosses(join(dir, 'gpu-auto-again'))).toEqual(trainLosses(defaultRun));
+
+    // eval:features with the same cache folder: the trunk's GEMMs are among the step's, so it tunes nothing; the same bytes.
+    expect(existsSync(join(dir, 'input.safetensors')), 'the input the test above wrote').toBe(true);
+    const checkpoints = join(dir, 'gpu-auto', 'checkpoints');
+    const model = join(checkpoints, readdirSync(checkpoints).sort().at(-1)!, 'model.safetensors');
+    const features = (extra: string[], out: string) =>
+      run(FEATURES, ['--checkpoint', model, '--input', join(dir, 'input.safetensors'), '--out', join(dir, out), '--backend', 'webgpu', ...extra]);
+    const plain = await features([], 'features-auto-plain.safetensors');
+    expect(plain.code, plain.stderr.slice(-2000)).toBe(0);
+    const tuned = await features(['--gpu-tiles', 'auto', '--cache-dir', cacheDir], 'features-auto.safetensors');
+    expect(tuned.code, tuned.stderr.slice(-2000)).toBe(0);
+    expect(tuned.stderr).toContain(`--gpu-tiles auto: the 5 GEMMs of this model were tuned on this adapter before (${kept})`);
+    expect(tuned.stderr).toContain(`engine: GEMM tiles tuned on this device for 5 of its GEMMs (--gpu-tiles auto, kept in ${kept})`);
+    expect(readFileSync(join(dir, 'features-auto.safetensors')).equals(readFileSync(join(dir, 'features-auto-plain.safetensors')))).toBe(true);
   });
 });

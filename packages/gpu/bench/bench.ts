@@ -31,16 +31,22 @@ import {
   boundsCheck,
   dawnToggleFlags,
   f16MatrixShapes,
+  TILE_CANDIDATES,
+  describeEngine,
+  gemmRate,
+  gemmRates,
   gemmTilesFile,
   planMemory,
   requestEngineDevice,
+  tileName,
+  tileUnfit,
+  tuneGemmTiles,
 } from '../src/index.js';
-import { gemmTileKey, gemmWorkgroupBytes } from '../src/kernels/gemm.js';
-import { type GemmShape, gemmRate } from './gemm-rate.js';
+import { gemmTileKey } from '../src/kernels/gemm.js';
+import { matrixTileCandidates } from '../src/tile-candidates.js';
+import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from '../src/tile-check.js';
 import { profileTables, summariseProfile } from './profile.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
-import { TILE_CANDIDATES, matrixTileCandidates, tileName } from './tiles.js';
-import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from './tile-check.js';
 import { tensorErrors, trainingDrift } from './training-drift.js';
 
 const { values: flags } = parseArgs({
@@ -94,21 +100,14 @@ const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolv
 
 /**
  * The time plan of a sweep (see bench/device/run.sh): every candidate at n^3 for SQUARE_SECONDS each, then only the
- * FINALISTS best of them on each of the step's shapes for SHAPE_SECONDS each (the shapes' buffers are hundreds of MB,
- * so each candidate also pays their upload).
+ * FINALISTS best of them on each of the step's GEMMs for SHAPE_SECONDS each (a GEMM's operands, hundreds of MB, are
+ * uploaded once for all its candidates).
  */
 const SQUARE_SECONDS = 0.3;
-const SHAPE_SECONDS = 0.2;
+const SHAPE_SECONDS = 0.1;
 const FINALISTS = 10;
 /** The most time one variant's timed steps take (`timeSteps`). */
 const STEP_SECONDS = 10;
-
-/** Why `t` cannot run on `device` (its workgroup memory), or undefined when it can. */
-function unfit(device: GPUDevice, t: GemmTile): string | undefined {
-  const bytes = gemmWorkgroupBytes(t);
-  const limit = device.limits.maxComputeWorkgroupStorageSize;
-  return bytes > limit ? `needs ${bytes} B of workgroup memory, the device allows ${limit}` : undefined;
-}
 
 const rows: Record<string, unknown>[] = [];
 const head: Record<string, unknown> = {};
@@ -185,69 +184,44 @@ function torchStep(config: AimConfig, batch: number, steps: number): TorchStep {
   };
 }
 
-/** The step's own GEMMs (forward NN, input-gradient NT, weight-gradient TN) for one variant and batch. */
-function shapesOf(config: AimConfig, batch: number): GemmShape[] {
-  const n = batch * numPatches(config);
-  const { width: d, mlpDim: m, headWidth: w, headMlpDim: mh } = config;
-  return [
-    { label: 'qkv (NN)', m: n, n: 3 * d, k: d },
-    { label: 'fc1 (NN)', m: n, n: m, k: d },
-    { label: 'fc2 (NN)', m: n, n: d, k: m },
-    { label: 'fc2 dx (NT)', m: n, n: m, k: d, transB: true },
-    { label: 'fc1 dW (TN)', m: d, n: m, k: n, transA: true },
-    { label: 'head fc1 (NN)', m: n, n: mh, k: w },
-  ];
-}
-
 /** --shapes-for as [variant, batch] (default: the last variant at --batch). */
 const shapesFor = (): string[] => (flags['shapes-for'] || `${flags.variants.split(',').at(-1)}=${flags.batch}`).split('=');
 const shapesVariant = (): string => shapesFor()[0];
 
 /**
- * GEMM rates of the step's shapes with the chosen tile and, with --sweep, the finalists of the n^3 sweep; prints each
- * shape's best tile and returns it (label -> tile name) for the JSON.
+ * The --shapes-for step's own GEMMs (its engine program's, by tile key) tuned with `tuneGemmTiles` among the n^3
+ * sweep's finalists and `chosen`: prints each GEMM's best tile against `chosen` and returns them (key -> tile).
  */
-async function stepShapes(
-  device: GPUDevice,
-  chosen: GemmTile,
-  finalists: GemmTile[],
-  peak: number,
-): Promise<{ names: Record<string, string>; tiles: Map<string, GemmTile> }> {
+async function stepShapes(device: GPUDevice, chosen: GemmTile, finalists: GemmTile[], peak: number, software: boolean): Promise<Map<string, GemmTile>> {
   const [name, b] = shapesFor();
   const batch = b === 'max' || b === undefined ? Number(flags.batch) : Number(b);
   const candidates = finalists.includes(chosen) ? finalists : [chosen, ...finalists];
-  const bestTiles: Record<string, string> = {};
-  const tuned = new Map<string, GemmTile>();
+  const program = describeEngine(configOf(name), { batch, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
+  const shapes = [...program.gemmShapes.values()];
+  const t0 = performance.now();
+  const tuning = await tuneGemmTiles(device, shapes, {
+    candidates,
+    finalists: candidates.length,
+    largeTile: chosen,
+    seconds: SHAPE_SECONDS,
+    smallChecks: software,
+  });
+  console.log(`\n${shapes.length} GEMMs of the ${name} batch ${batch} step tuned in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`);
-  for (const shape of shapesOf(configOf(name), batch)) {
-    let best = { rate: -1, tile: chosen };
-    let chosenRate = NaN;
-    for (const t of candidates) {
-      const rate = await gemmRate(device, shape, t, SHAPE_SECONDS).catch(() => NaN);
-      rows.push({
-        kind: 'gemm-shape',
-        variant: name,
-        batch,
-        shape: shape.label,
-        m: shape.m,
-        n: shape.n,
-        k: shape.k,
-        tile: tileName(t),
-        tflops: rate,
-      });
-      if (rate > best.rate) best = { rate, tile: t };
-      if (t === chosen) chosenRate = rate;
-    }
-    const found = best.rate >= 0;
-    if (found) {
-      bestTiles[shape.label] = tileName(best.tile);
-      tuned.set(gemmTileKey(shape), best.tile);
-    }
-    rows.push({ kind: 'gemm-shape-best', variant: name, batch, shape: shape.label, tile: found ? best.tile : undefined });
-    const [bestName, bestRate] = found ? [tileName(best.tile), best.rate] : ['none ran', NaN];
-    console.log(`| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${bestName} | ${fmt(bestRate)} | ${fmt(bestRate / peak, 3)} | ${fmt(chosenRate)} |`);
+  for (const shape of shapes) {
+    const key = gemmTileKey(shape);
+    const mine = tuning.rates.filter((r) => r.key === key);
+    for (const r of mine)
+      rows.push({ kind: 'gemm-shape', variant: name, batch, shape: key, m: shape.m, n: shape.n, k: shape.k, tile: tileName(r.tile), tflops: r.tflops });
+    const best = tuning.tiles.get(key);
+    rows.push({ kind: 'gemm-shape-best', variant: name, batch, shape: key, tile: best });
+    const bestRate = mine.find((r) => r.tile === best)?.tflops ?? NaN;
+    const chosenRate = mine.find((r) => r.tile === chosen)?.tflops ?? NaN;
+    console.log(
+      `| ${key} | ${shape.m} x ${shape.n} x ${shape.k} | ${best ? tileName(best) : 'none ran'} | ${fmt(bestRate)} | ${fmt(bestRate / peak, 3)} | ${fmt(chosenRate)} |`,
+    );
   }
-  return { names: bestTiles, tiles: tuned };
+  return tuning.tiles;
 }
 
 /** Feature extraction (trunk forward, every block, bidirectional) for the variants in --features-for. */
@@ -420,7 +394,7 @@ async function matrixMain(): Promise<void> {
   console.log(`| ${tileName(GEMM_TILES.large)} (f32) | - | ${fmt(f32Rate)} | ${fmt(f32Rate / peak, 3)} | 1 |`);
   const passed: [GemmTile, number][] = [];
   for (const t of shapes.flatMap(matrixTileCandidates)) {
-    let why = unfit(device, t);
+    let why = tileUnfit(device, t);
     if (why) {
       console.log(`| ${tileName(t)} | skipped: ${why} | | | |`);
       continue;
@@ -443,14 +417,15 @@ async function matrixMain(): Promise<void> {
   const config = configOf(name);
   const tuned = new Map<string, GemmTile>();
   console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best f16 tile | TFLOP/s | f32 tile TFLOP/s | f16 / f32 |\n|---|---|---|---|---|---|`);
-  for (const shape of shapesOf(config, batch)) {
-    const f32 = await gemmRate(device, shape, GEMM_TILES.large, SHAPE_SECONDS).catch(() => NaN);
+  const program = describeEngine(config, { batch, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
+  for (const shape of program.gemmShapes.values()) {
+    const f16 = best.slice(0, 3);
+    const [f32, ...rates] = await gemmRates(device, shape, [GEMM_TILES.large, ...f16], SHAPE_SECONDS).catch(() => [NaN]);
     let top = { rate: -1, tile: best[0] };
-    for (const t of best.slice(0, 3)) {
-      const rate = await gemmRate(device, shape, t, SHAPE_SECONDS).catch(() => NaN);
-      if (rate > top.rate) top = { rate, tile: t };
-    }
-    if (top.rate > f32) tuned.set(gemmTileKey(shape), top.tile);
+    f16.forEach((t, i) => {
+      if (rates[i] > top.rate) top = { rate: rates[i], tile: t };
+    });
+    if (top.rate > f32) tuned.set(shape.label, top.tile);
     rows.push({ kind: 'matrix-gemm-shape', variant: name, batch, shape: shape.label, tile: tileName(top.tile), tflops: top.rate, f32Tflops: f32 });
     console.log(`| ${shape.label} | ${shape.m} x ${shape.n} x ${shape.k} | ${tileName(top.tile)} | ${fmt(top.rate)} | ${fmt(f32)} | ${fmt(top.rate / f32)} |`);
   }
@@ -569,7 +544,7 @@ async function main(): Promise<void> {
     console.log(`\n| GEMM ${n}^3 tile | TFLOP/s | of fp32 peak |\n|---|---|---|`);
     let best = -1;
     for (const t of candidates) {
-      const why = unfit(device, t);
+      const why = tileUnfit(device, t);
       if (why) {
         console.log(`| ${tileName(t)} | skipped: ${why} | |`);
         continue;
@@ -606,14 +581,14 @@ async function main(): Promise<void> {
         .slice(0, FINALISTS)
         .map(([t]) => t)
     : [];
-  const shapes = timed ? await stepShapes(device, tile, finalists, peak) : { names: {}, tiles: new Map<string, GemmTile>() };
-  head.shapeTiles = shapes.names;
+  const shapeTiles = timed ? await stepShapes(device, tile, finalists, peak, !hardware) : new Map<string, GemmTile>();
+  head.shapeTiles = Object.fromEntries([...shapeTiles].map(([key, t]) => [key, tileName(t)]));
   saveJson();
-  if (flags['tiles-out'] && shapes.tiles.size > 0) {
+  if (flags['tiles-out'] && shapeTiles.size > 0) {
     const file = flags['tiles-out'];
     try {
-      writeFileSync(file, `${JSON.stringify(gemmTilesFile(shapes.tiles, describeAdapter(opened.summary)), null, 2)}\n`);
-      console.log(`tuned tiles of ${shapes.tiles.size} shapes written to ${file} (trainer:train, eval:probe, eval:features: --gpu-tiles ${file})`);
+      writeFileSync(file, `${JSON.stringify(gemmTilesFile(shapeTiles, describeAdapter(opened.summary)), null, 2)}\n`);
+      console.log(`tuned tiles of ${shapeTiles.size} shapes written to ${file} (trainer:train, eval:probe, eval:features: --gpu-tiles ${file})`);
     } catch (err) {
       // The steps below matter more than the file: say why and go on.
       console.log(`--tiles-out ${file}: not written: ${(err as Error).message}`);
@@ -630,11 +605,11 @@ async function main(): Promise<void> {
     '\n| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | host ms to submit it | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   // With --sweep, the variant whose shapes were swept runs a second time with each shape's best tile ("+ tuned").
-  const sweptVariant = flags.sweep && shapes.tiles.size > 0 ? shapesVariant() : undefined;
+  const sweptVariant = flags.sweep && shapeTiles.size > 0 ? shapesVariant() : undefined;
   const runs = flags.variants.split(',').flatMap((name) => (name === sweptVariant ? [name, `${name} + tuned`] : [name]));
   for (const run of runs) {
     const name = run.replace(/ \+ tuned$/, '');
-    const gemmTiles = run === name ? undefined : shapes.tiles;
+    const gemmTiles = run === name ? undefined : shapeTiles;
     const config = configOf(name);
     const want = batchFor.get(name) ?? flags.batch;
     const candidates = want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];

@@ -3,7 +3,7 @@
 import { SUBGROUP_MATRIX_FEATURES, adapterSubgroupInfo } from '../src/device.js';
 import { type GemmTile, gemmReference } from '../src/kernels/gemm.js';
 import { randomArray } from '../test/harness.js';
-import { runBatchedGemm } from './batched-gemm.js';
+import { runBatchedGemm } from '../src/batched-gemm.js';
 
 /**
  * Rounding both operands to f16 (relative error 2^-11 each) bounds each product's error by about 2^-10 of |a| |b|,

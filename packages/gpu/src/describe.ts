@@ -11,6 +11,7 @@ import {
   patchDim,
 } from '@aim/model/spec';
 import { type ArenaLayout, layoutArena } from './arena.js';
+import type { GemmShape } from './gemm-rate.js';
 import { type GemmTile, gemm, gemmTileKey } from './kernels/gemm.js';
 import { layerNormBackward, layerNormForward, layerNormPartialRows } from './kernels/layernorm.js';
 import { pixelLoss } from './kernels/loss.js';
@@ -86,6 +87,8 @@ export interface EngineProgram {
   readonly dispatchesPerTrunkBlock: number;
   /** The keys of `EngineOptions.gemmTiles` some GEMM of this program runs on (a file tuned on another model may match none). */
   readonly tunedTileKeys: ReadonlySet<string>;
+  /** Each tunable GEMM of the program (unbatched, so tiled by `gemmTileKey`) by its key, with its shape at this batch. */
+  readonly gemmShapes: ReadonlyMap<string, GemmShape>;
   readonly ops: {
     readonly embed: readonly Op[];
     /** Forward of each trunk block. */
@@ -148,9 +151,12 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const norm = (prefix: string) => ({ weights: params[slot(`${prefix}.weight`).chunk], offW: slot(`${prefix}.weight`).offset });
   const bias = (name: string) => ({ buf: params[slot(name).chunk], offset: slot(name).offset });
   const tunedTileKeys = new Set<string>();
+  const gemmShapes = new Map<string, GemmShape>();
   const tuned = (call: Parameters<typeof gemm>[1]) => {
+    if (call.batch) return undefined;
     const key = gemmTileKey(call);
-    const t = call.batch ? undefined : options.gemmTiles?.get(key);
+    if (!gemmShapes.has(key)) gemmShapes.set(key, { label: key, m: call.m, n: call.n, k: call.k, transA: call.transA, transB: call.transB });
+    const t = options.gemmTiles?.get(key);
     if (t) tunedTileKeys.add(key);
     return t;
   };
@@ -212,7 +218,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const emptyOps = { afterTrunk: [], startStep: [], optimizer: [], evalLoss: [] };
   if (!withHead) {
     const dispatchesPerTrunkBlock = blocks[0].length;
-    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, tunedTileKeys, ops: { embed, blocks, ...emptyOps } };
+    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, tunedTileKeys, gemmShapes, ops: { embed, blocks, ...emptyOps } };
   }
 
   // ---- the pretraining head and the loss ----
@@ -378,6 +384,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
     staging,
     dispatchesPerTrunkBlock,
     tunedTileKeys,
+    gemmShapes,
     ops: { embed, blocks, afterTrunk: [...headForward, ...lossOps(STAT.loss), ...backward], startStep, optimizer, evalLoss },
   };
 }

@@ -1,8 +1,8 @@
-// The sweep's correctness gate (bench/tile-check.ts): a tile that computes the product passes, and a product that
+// The sweep's correctness gate (src/tile-check.ts): a tile that computes the product passes, and a product that
 // differs from the reference is caught and named.
 import { describe, expect, it } from 'vitest';
 import { GEMM_TILES } from '../src/kernels/gemm.js';
-import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from '../bench/tile-check.js';
+import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from '../src/tile-check.js';
 import { gpuUnavailable, testDevice } from './device.js';
 
 describe.skipIf(gpuUnavailable !== undefined)('tileError', () => {

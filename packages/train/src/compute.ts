@@ -16,7 +16,21 @@ export interface ComputeSelection {
   readonly device?: GPUDevice;
   /** With the engine: whether its adapter is a GPU (not a software fallback such as SwiftShader). */
   readonly hardwareAdapter?: boolean;
+  /** With the engine: its adapter, as describeAdapter names it. */
+  readonly adapter?: string;
 }
+
+/** The device an engine is built on, and its adapter. */
+export interface EngineDevice {
+  readonly device: GPUDevice;
+  /** The adapter, as describeAdapter names it. */
+  readonly adapter: string;
+  readonly software: boolean;
+}
+
+/** The engine's device of a selection (undefined when tfjs computes). */
+export const engineDeviceOf = (c: ComputeSelection): EngineDevice | undefined =>
+  c.device ? { device: c.device, adapter: c.adapter ?? 'an unnamed adapter', software: c.hardwareAdapter !== true } : undefined;
 
 export interface ComputeOptions {
   /** The engine's device keeps Dawn's clamp of every storage index (slower; to rule the engine's kernels out). */
@@ -26,18 +40,19 @@ export interface ComputeOptions {
 async function engineOn(
   explicit: boolean,
   boundsChecks: boolean,
-): Promise<{ device: GPUDevice; adapter: string; hardware: boolean; checks: string } | { why: string }> {
+): Promise<{ device: GPUDevice; adapter: string; described: string; hardware: boolean; checks: string } | { why: string }> {
   const probe = await probeWebGpu({ softwareFallback: explicit, dawnFlags: engineDawnFlags(boundsChecks) });
   const adapter = vettedWebGpuAdapter();
   if (!probe.adapter || !adapter) return { why: probe.why ?? 'no WebGPU adapter' };
-  const described = `${describeAdapter(probe.adapter)}${probe.usedSoftwareDefault ? ', VK_DRIVER_FILES defaulted to SwiftShader' : ''}`;
+  const name = describeAdapter(probe.adapter);
+  const described = `${name}${probe.usedSoftwareDefault ? ', VK_DRIVER_FILES defaulted to SwiftShader' : ''}`;
   if (probe.adapter.software && !explicit) {
     return { why: `only a software adapter (${described}); auto never uses it: ask for 'webgpu' by name` };
   }
   const device = await requestEngineDevice(adapter);
   // Observed, not assumed: a binding that ignored the toggle would show 'clamped' here.
   const checks = `Dawn's bounds checks ${boundsChecks ? 'on' : 'off'} (a read past a binding: ${await boundsCheck(device)})`;
-  return { device, adapter: described, hardware: !probe.adapter.software, checks };
+  return { device, adapter: name, described, hardware: !probe.adapter.software, checks };
 }
 
 export async function selectCompute(choice: BackendChoice, options: ComputeOptions = {}): Promise<ComputeSelection> {
@@ -51,10 +66,11 @@ export async function selectCompute(choice: BackendChoice, options: ComputeOptio
     const how = choice === 'webgpu' ? 'webgpu asked for by name' : 'auto: webgpu is the first choice';
     return {
       backend: 'webgpu',
-      reason: `${how}: the WebGPU engine on Dawn adapter ${engine.adapter}, ${engine.checks}; tfjs on cpu holds the host copy`,
+      reason: `${how}: the WebGPU engine on Dawn adapter ${engine.described}, ${engine.checks}; tfjs on cpu holds the host copy`,
       skipped: [],
       device: engine.device,
       hardwareAdapter: engine.hardware,
+      adapter: engine.adapter,
     };
   }
   if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', engine.why);

@@ -101,7 +101,10 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
   backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'compute backend (webgpu: the WebGPU engine; the others: tfjs)'],
   activations: [{ kind: 'enum', values: ACTIVATIONS }, "webgpu: 'recompute' blocks in the backward (least memory) or 'keep' every activation (faster)"],
-  gpuTiles: [str, 'webgpu: GEMM tiles tuned for this GPU (gpu:bench --sweep --tiles-out); the same results, bit for bit'],
+  gpuTiles: [
+    str,
+    "webgpu: GEMM tiles: 'auto' (tuned on this GPU once, kept in <cache-dir>/gpu-tiles/) or a file from gpu:bench --sweep --tiles-out; the same results, bit for bit",
+  ],
   gpuBoundsChecks: [{ kind: 'enum', values: ON_OFF }, "webgpu: 'on' keeps Dawn's bounds checks on every storage access (slower; the same results)"],
   workers: [int(1), 'data-loader decode workers'],
   prefetch: [int(1), 'batches decoded ahead of the step'],

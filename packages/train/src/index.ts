@@ -61,7 +61,7 @@ export { runPretraining, type RunOptions, type RunHooks, type RunSummary, type S
 export type { RunParts, TrainData, DataPosition, PositionedBatch } from './run-parts.js';
 export { resolveCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint-state.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
-export { type ComputeOptions, type ComputeSelection, selectCompute } from './compute.js';
-export { gpuTilesLine, readGpuTiles } from './gpu-tiles.js';
+export { type ComputeOptions, type ComputeSelection, type EngineDevice, engineDeviceOf, selectCompute } from './compute.js';
+export { AUTO_GPU_TILES, type GpuTiles, openGpuTiles } from './gpu-tiles.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';
 export { anyRank, broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';

@@ -1,6 +1,6 @@
 // Engine parity on the GPU machine (outside vitest: the device has no node_modules). For aim-dev-nano and aim-dev-tiny,
 // the engine's loss and every gradient against the tfjs model on cpu (the reference), and the golden fixture's
-// features (apple/ml-aim) from the engine's trunk (the bench's sweep checks each GEMM tile it times: bench/tile-check.ts),
+// features (apple/ml-aim) from the engine's trunk (the bench's sweep checks each GEMM tile it times: src/tile-check.ts),
 // on a device without Dawn's bounds checks, as the trainer runs it.
 // Prints one row per check; exits 1 when any exceeds its tolerance.
 // Usage: node parity.mjs --golden <dir with aim-golden-small.*.safetensors> [--software]

@@ -1,5 +1,5 @@
 // The GEMM tiles the bench's sweep compares (and the device parity check runs against the reference on the GPU).
-import { type GemmTile, type SubgroupMatrixShape, checkGemmTile, gemmThreads } from '../src/kernels/gemm.js';
+import { type GemmTile, type SubgroupMatrixShape, checkGemmTile, gemmThreads } from './kernels/gemm.js';
 
 /** Whether the kernel can be built with `t`. */
 const buildable = (t: GemmTile): boolean => {

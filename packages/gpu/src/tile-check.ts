@@ -2,9 +2,9 @@
 // wrong must never reach the steps or a tiles file): NN, NT and TN on a batch of two odd-sized matrices (edge tiles,
 // many K-slices) against gemmReference, once with K odd and once with rows of whole vec4s (where vec4-loading tiles
 // read vec4s). On a GPU a workgroup's threads really run concurrently, so a missing barrier shows here.
-import { type GemmTile, gemmReference } from '../src/kernels/gemm.js';
-import { randomArray, relError } from '../test/harness.js';
+import { type GemmTile, gemmReference } from './kernels/gemm.js';
 import { type BatchedGemm, runBatchedGemm } from './batched-gemm.js';
+import { randomArray, relError } from './compare.js';
 
 /** Largest max |error| / max |product| a correct f32 tile may show on these cases (float32 rounding). */
 export const TILE_CHECK_TOLERANCE = 1e-5;
