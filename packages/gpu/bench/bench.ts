@@ -99,13 +99,12 @@ const VIT_B = resolveAimConfig({
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
 
 /**
- * The time plan of a sweep (see bench/device/run.sh): every candidate at n^3 for SQUARE_SECONDS each, then only the
- * FINALISTS best of them on each of the step's GEMMs for SHAPE_SECONDS each (a GEMM's operands, hundreds of MB, are
- * uploaded once for all its candidates).
+ * The time plan of a sweep (see bench/device/run.sh): every candidate at n^3 for SQUARE_SECONDS each, then the step's
+ * GEMMs tuned as --gpu-tiles auto tunes them (tuneGemmTiles), each GEMM's operands uploaded once for all its
+ * candidates. SHAPE_SECONDS: each rate of the --matrix run's step GEMMs.
  */
 const SQUARE_SECONDS = 0.3;
 const SHAPE_SECONDS = 0.1;
-const FINALISTS = 10;
 /** The most time one variant's timed steps take (`timeSteps`). */
 const STEP_SECONDS = 10;
 
@@ -189,23 +188,18 @@ const shapesFor = (): string[] => (flags['shapes-for'] || `${flags.variants.spli
 const shapesVariant = (): string => shapesFor()[0];
 
 /**
- * The --shapes-for step's own GEMMs (its engine program's, by tile key) tuned with `tuneGemmTiles` among the n^3
- * sweep's finalists and `chosen`: prints each GEMM's best tile against `chosen` and returns them (key -> tile).
+ * The --shapes-for step's own GEMMs (its engine program's, by tile key): with --sweep tuned as --gpu-tiles auto tunes
+ * them (tuneGemmTiles over every candidate; the first three on a software adapter), else rated with `chosen`. Prints
+ * each GEMM's best tile against `chosen` and returns them (key -> tile).
  */
-async function stepShapes(device: GPUDevice, chosen: GemmTile, finalists: GemmTile[], peak: number, software: boolean): Promise<Map<string, GemmTile>> {
+async function stepShapes(device: GPUDevice, chosen: GemmTile, peak: number, software: boolean): Promise<Map<string, GemmTile>> {
   const [name, b] = shapesFor();
   const batch = b === 'max' || b === undefined ? Number(flags.batch) : Number(b);
-  const candidates = finalists.includes(chosen) ? finalists : [chosen, ...finalists];
+  const candidates = !flags.sweep ? [chosen] : software ? TILE_CANDIDATES.slice(0, 3) : TILE_CANDIDATES;
   const program = describeEngine(configOf(name), { batch, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
   const shapes = [...program.gemmShapes.values()];
   const t0 = performance.now();
-  const tuning = await tuneGemmTiles(device, shapes, {
-    candidates,
-    finalists: candidates.length,
-    largeTile: chosen,
-    seconds: SHAPE_SECONDS,
-    smallChecks: software,
-  });
+  const tuning = await tuneGemmTiles(device, shapes, { candidates, largeTile: chosen, smallChecks: software });
   console.log(`\n${shapes.length} GEMMs of the ${name} batch ${batch} step tuned in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`\n| ${name} batch ${batch} GEMM | M x N x K | best tile | TFLOP/s | of peak | with the step's tile |\n|---|---|---|---|---|---|`);
   for (const shape of shapes) {
@@ -534,7 +528,6 @@ async function main(): Promise<void> {
 
   // GEMM: 4096^3 and, with --sweep, every candidate tile (the best one runs the steps below).
   let tile: GemmTile = GEMM_TILES.large;
-  const square: [GemmTile, number][] = [];
   if (timed) {
     const n = Number(flags['gemm-n']);
     // A software adapter compiles each kernel for seconds: there the sweep is a rehearsal of its first three tiles.
@@ -560,10 +553,7 @@ async function main(): Promise<void> {
       const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t, SQUARE_SECONDS).catch(
         (e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN),
       );
-      if (Number.isFinite(rate)) {
-        square.push([t, rate]);
-        console.log(`| ${tileName(t)} | ${fmt(rate)} | ${fmt(rate / peak, 3)} |`);
-      }
+      if (Number.isFinite(rate)) console.log(`| ${tileName(t)} | ${fmt(rate)} | ${fmt(rate / peak, 3)} |`);
       rows.push({ kind: 'gemm', n, tile: tileName(t), tflops: rate });
       if (rate > best) [best, tile] = [rate, t];
     }
@@ -575,13 +565,7 @@ async function main(): Promise<void> {
   // Before the long rows, so that a run stopped by its time limit still has the comparison.
   if (timed && mode === 'both') await boundsCheckRows(opened, tile, peak);
   saveJson();
-  const finalists = flags.sweep
-    ? [...square]
-        .sort((x, y) => y[1] - x[1])
-        .slice(0, FINALISTS)
-        .map(([t]) => t)
-    : [];
-  const shapeTiles = timed ? await stepShapes(device, tile, finalists, peak, !hardware) : new Map<string, GemmTile>();
+  const shapeTiles = timed ? await stepShapes(device, tile, peak, !hardware) : new Map<string, GemmTile>();
   head.shapeTiles = Object.fromEntries([...shapeTiles].map(([key, t]) => [key, tileName(t)]));
   saveJson();
   if (flags['tiles-out'] && shapeTiles.size > 0) {

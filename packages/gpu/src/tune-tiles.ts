@@ -41,6 +41,7 @@ export function tileUnfit(device: GPUDevice, t: GemmTile): string | undefined {
 }
 
 const flopsOf = (s: GemmShape): number => s.m * s.n * s.k;
+const rate = (tflops: number): string => `${tflops >= 1 ? tflops.toFixed(2) : tflops.toPrecision(2)} TFLOP/s`;
 
 /** Tunes `shapes` (an engine program's `gemmShapes`) on `device`; see the top of this file. */
 export async function tuneGemmTiles(device: GPUDevice, shapes: Iterable<GemmShape>, options: TileTuningOptions = {}): Promise<TileTuning> {
@@ -86,9 +87,7 @@ export async function tuneGemmTiles(device: GPUDevice, shapes: Iterable<GemmShap
     if (ranked.length === 0) continue;
     tiles.set(key, ranked[0].tile);
     const base = got[set.indexOf(untuned)];
-    log(
-      `  ${key} (${shape.m} x ${shape.n} x ${shape.k}): ${tileName(ranked[0].tile)} ${ranked[0].tflops.toFixed(3)} TFLOP/s; untuned ${tileName(untuned)} ${base.toFixed(3)}`,
-    );
+    log(`  ${key} (${shape.m} x ${shape.n} x ${shape.k}): ${tileName(ranked[0].tile)} ${rate(ranked[0].tflops)}; untuned ${tileName(untuned)} ${rate(base)}`);
     // The largest GEMM ranks every candidate; the others time only its fastest few.
     if (i === 0) timed = ranked.slice(0, options.finalists ?? 8).map((r) => r.tile);
   }

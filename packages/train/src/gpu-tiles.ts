@@ -81,11 +81,14 @@ export function openGpuTiles(value: string | undefined, cacheDir: string, log: (
     };
   }
   let source = '';
+  let known = new Map<string, GemmTile>();
+  // Only this model's GEMMs reach its engine.
+  const pick = (shapes: ReadonlyMap<string, GemmShape>) => new Map([...shapes.keys()].filter((k) => known.has(k)).map((k) => [k, known.get(k)!]));
   return {
     tilesFor: async (on, shapes) => {
-      const { path, tiles } = await autoTiles(on, shapes, join(cacheDir, 'gpu-tiles'), log);
-      source = path;
-      return tiles;
+      // A command building several engines of one model (eval:probe: one per data set) reads the file once.
+      if ([...shapes.keys()].some((k) => !known.has(k))) ({ path: source, tiles: known } = await autoTiles(on, shapes, join(cacheDir, 'gpu-tiles'), log));
+      return pick(shapes);
     },
     unusedLine,
     usedLine: (engine) => `engine: GEMM tiles tuned on this device for ${engine.program.tunedTileKeys.size} of its GEMMs (--gpu-tiles auto, kept in ${source})`,
@@ -102,7 +105,7 @@ const fileNameOf = (adapter: string): string =>
   }.json`;
 
 /**
- * --gpu-tiles auto: the adapter's file of tuned tiles in `folder`, with `shapes` it lacks tuned on the device and
+ * --gpu-tiles auto: every tile of the adapter's file in `folder`, with `shapes` it lacks tuned on the device and
  * added (written atomically: concurrent runs, such as MPI ranks, each leave a whole file). An unreadable file is
  * tuned anew and replaced, saying why.
  */
@@ -111,7 +114,7 @@ async function autoTiles(
   shapes: ReadonlyMap<string, GemmShape>,
   folder: string,
   log: (line: string) => void,
-): Promise<{ path: string; tiles: ReadonlyMap<string, GemmTile> }> {
+): Promise<{ path: string; tiles: Map<string, GemmTile> }> {
   const path = join(folder, fileNameOf(on.adapter));
   let known = new Map<string, GemmTile>();
   try {
@@ -120,10 +123,9 @@ async function autoTiles(
     if (!/cannot read it \(ENOENT\)/.test((err as Error).message)) log(`--gpu-tiles auto: ${(err as Error).message}; tuning anew`);
   }
   const missing = [...shapes].filter(([key]) => !known.has(key)).map(([, shape]) => shape);
-  const mine = (tiles: ReadonlyMap<string, GemmTile>) => new Map([...shapes.keys()].filter((k) => tiles.has(k)).map((k) => [k, tiles.get(k)!]));
   if (missing.length === 0) {
     log(`--gpu-tiles auto: the ${shapes.size} GEMMs of this model were tuned on this adapter before (${path})`);
-    return { path, tiles: mine(known) };
+    return { path, tiles: known };
   }
   const candidates = on.software ? TILE_CANDIDATES.slice(0, SOFTWARE_CANDIDATES) : TILE_CANDIDATES;
   log(
@@ -136,5 +138,5 @@ async function autoTiles(
   mkdirSync(folder, { recursive: true });
   writeFileAtomicSync(path, `${JSON.stringify(gemmTilesFile(all, on.adapter), null, 2)}\n`);
   log(`--gpu-tiles auto: tuned in ${((performance.now() - t0) / 1000).toFixed(1)} s; kept in ${path} for the next run on this adapter`);
-  return { path, tiles: mine(all) };
+  return { path, tiles: all };
 }
