@@ -65,3 +65,21 @@ export async function tileError(device: GPUDevice, tile: GemmTile, cases: readon
   }
   return worst;
 }
+
+const casesBySize = new Map<boolean, TileCheckCase[]>();
+const checked = new WeakMap<GPUDevice, Map<string, Promise<{ error: number; on: string }>>>();
+
+/**
+ * tileError of `tile` on tileCheckCases(`small`), computed once per device: the bench's sweep and the tuning after it
+ * check a tile once (each check compiles three kernels, most of a check's time on a GPU).
+ */
+export function checkTile(device: GPUDevice, tile: GemmTile, small: boolean): Promise<{ error: number; on: string }> {
+  let cases = casesBySize.get(small);
+  if (!cases) casesBySize.set(small, (cases = tileCheckCases(small)));
+  let byTile = checked.get(device);
+  if (!byTile) checked.set(device, (byTile = new Map()));
+  const key = `${small} ${JSON.stringify(tile)}`;
+  let result = byTile.get(key);
+  if (!result) byTile.set(key, (result = tileError(device, tile, cases)));
+  return result;
+}

@@ -7,7 +7,7 @@
 import { type GemmShape, gemmRates } from './gemm-rate.js';
 import { GEMM_TILES, type GemmTile, defaultTile, gemmTileKey, gemmWorkgroupBytes } from './kernels/gemm.js';
 import { TILE_CANDIDATES, tileName } from './tile-candidates.js';
-import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from './tile-check.js';
+import { TILE_CHECK_TOLERANCE, checkTile } from './tile-check.js';
 
 export interface TileTuningOptions {
   /** The tiles to choose from (default TILE_CANDIDATES). */
@@ -49,7 +49,6 @@ export async function tuneGemmTiles(device: GPUDevice, shapes: Iterable<GemmShap
   const seconds = options.seconds ?? 0.05;
   const large = options.largeTile ?? GEMM_TILES.large;
   const rejected: { tile: GemmTile; why: string }[] = [];
-  const checks = tileCheckCases(options.smallChecks === true);
   const passed: GemmTile[] = [];
   for (const tile of options.candidates ?? TILE_CANDIDATES) {
     const unfit = tileUnfit(device, tile);
@@ -57,7 +56,7 @@ export async function tuneGemmTiles(device: GPUDevice, shapes: Iterable<GemmShap
       rejected.push({ tile, why: unfit });
       continue;
     }
-    const { error, on } = await tileError(device, tile, checks);
+    const { error, on } = await checkTile(device, tile, options.smallChecks === true);
     if (error <= TILE_CHECK_TOLERANCE) passed.push(tile);
     else rejected.push({ tile, why: `error ${error.toExponential(2)} on ${on} (allowed ${TILE_CHECK_TOLERANCE})` });
   }

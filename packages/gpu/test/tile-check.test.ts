@@ -2,7 +2,7 @@
 // differs from the reference is caught and named.
 import { describe, expect, it } from 'vitest';
 import { GEMM_TILES } from '../src/kernels/gemm.js';
-import { TILE_CHECK_TOLERANCE, tileCheckCases, tileError } from '../src/tile-check.js';
+import { TILE_CHECK_TOLERANCE, checkTile, tileCheckCases, tileError } from '../src/tile-check.js';
 import { gpuUnavailable, testDevice } from './device.js';
 
 describe.skipIf(gpuUnavailable !== undefined)('tileError', () => {
@@ -29,5 +29,12 @@ describe.skipIf(gpuUnavailable !== undefined)('tileError', () => {
     );
     expect(wrong.error).toBeGreaterThan(TILE_CHECK_TOLERANCE);
     expect(wrong.on).toBe('NT 2 x 72x60x44');
+  });
+
+  it('checkTile checks a tile once per device (the sweep and the tuning after it share the result)', async () => {
+    const device = await testDevice();
+    const first = checkTile(device, GEMM_TILES.medium, true);
+    expect(checkTile(device, { ...GEMM_TILES.medium }, true)).toBe(first);
+    expect((await first).error).toBeLessThanOrEqual(TILE_CHECK_TOLERANCE);
   });
 });

@@ -9,8 +9,8 @@
 # Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
 # run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 (after
 # their checks: 6 small GEMMs each; bench.ts SQUARE_SECONDS) plus aim-600M's 26 step GEMMs tuned as the trainer's
-# --gpu-tiles auto tunes them (the checks again, 44 rates on the largest GEMM and 9 on each other, ~0.1 s each: ~40 s,
-# its time printed), the bounds-check comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed steps
+# --gpu-tiles auto tunes them (the sweep's checks reused, 44 rates on the largest GEMM and 9 on each other, ~0.1 s
+# each: ~40 s, its time printed), the bounds-check comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed steps
 # per variant, bench.ts STEP_SECONDS) and PyTorch.
 # Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
 # measured. AIM_DEVICE_MATRIX_FOR (default vit-b=64) is the variant and batch of the matrix run's shapes and step.
