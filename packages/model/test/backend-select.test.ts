@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { BACKEND_CHOICES, BackendUnavailableError, SWIFTSHADER_ICD, selectBackend } from '../src/index.js';
+import { BACKEND_CHOICES, BackendUnavailableError, SWIFTSHADER_ICD, describeAdapter, selectBackend } from '../src/index.js';
 
 const haveSwiftShader = existsSync(SWIFTSHADER_ICD);
 const ci = process.env.CI === 'true';
@@ -100,4 +100,12 @@ describe('selectBackend', () => {
     }
     expect(worst).toBeLessThan(1e-5);
   });
+});
+
+it('describeAdapter names the GPU model with its vendor and driver (the file name of --gpu-tiles auto derives from it)', () => {
+  const h100 = { vendor: 'nvidia', architecture: '', device: 'NVIDIA H100 80GB HBM3', description: 'NVIDIA: 580.159.04', software: false };
+  expect(describeAdapter(h100)).toBe('nvidia / NVIDIA H100 80GB HBM3 / NVIDIA: 580.159.04');
+  expect(describeAdapter({ ...h100, device: 'NVIDIA H200' })).not.toBe(describeAdapter(h100));
+  const swiftShader = { vendor: 'google', architecture: 'swiftshader', device: 'swiftshader', description: '', software: true };
+  expect(describeAdapter(swiftShader)).toBe('google / swiftshader (software fallback adapter)');
 });

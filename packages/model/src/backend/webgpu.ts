@@ -100,8 +100,9 @@ function summarise(adapter: GPUAdapter): WebGpuAdapterSummary {
   return { vendor, architecture, device: info?.device ?? '', description: info?.description ?? '', software };
 }
 
+/** The adapter in one line: vendor, architecture, device (the GPU's model, e.g. "NVIDIA H100 80GB HBM3") and driver. */
 export function describeAdapter(a: WebGpuAdapterSummary): string {
-  const name = [a.vendor, a.architecture, a.description].filter((s) => s !== '').join(' / ') || 'unnamed adapter';
+  const name = [...new Set([a.vendor, a.architecture, a.device, a.description].filter((s) => s !== ''))].join(' / ') || 'unnamed adapter';
   return `${name}${a.software ? ' (software fallback adapter)' : ''}`;
 }
 
