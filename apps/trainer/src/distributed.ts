@@ -42,6 +42,22 @@ export function sharedGpuLine(d: Distributed | undefined, engineOnGpu: boolean):
   );
 }
 
+/**
+ * `work` on each machine's first rank, then on its other ranks (a barrier between, which every rank reaches once):
+ * what the first writes to the machine's cache folder, the others read. For --gpu-tiles auto, whose timings the
+ * ranks sharing one GPU would otherwise spoil for each other. A failure on a first rank aborts the job (abortJob),
+ * so the others do not wait at the barrier.
+ */
+export async function firstOnEachMachine<T>(d: Distributed, work: () => Promise<T>): Promise<T> {
+  if (d.mpi.localRank === 0) {
+    const result = await work();
+    d.mpi.barrier();
+    return result;
+  }
+  d.mpi.barrier();
+  return work();
+}
+
 /** Ends every rank of the job after printing what failed here (MPI_Abort); never returns. */
 export function abortJob(d: Distributed, err: unknown): never {
   const cause = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);

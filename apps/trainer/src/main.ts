@@ -5,6 +5,7 @@ import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
 import { AimEngine, describeEngine } from '@aim/gpu';
 import {
+  AUTO_GPU_TILES,
   ConfigError,
   createRunParts,
   engineDeviceOf,
@@ -19,7 +20,7 @@ import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
-import { abortJob, joinDistributed, sharedGpuLine, type Distributed } from './distributed.js';
+import { abortJob, firstOnEachMachine, joinDistributed, sharedGpuLine, type Distributed } from './distributed.js';
 
 // Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
 reserveDecodeThreads();
@@ -122,7 +123,8 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
     const options = { batch: config.batchSize, recompute: config.activations !== 'keep' };
     const shapes = describeEngine(m.config, { ...options, maxBindingBytes: onDevice.device.limits.maxStorageBufferBindingSize }).gemmShapes;
-    const gemmTiles = await gpuTiles?.tilesFor(onDevice, shapes);
+    const tilesFor = async () => gpuTiles?.tilesFor(onDevice, shapes);
+    const gemmTiles = dist && config.gpuTiles === AUTO_GPU_TILES ? await firstOnEachMachine(dist, tilesFor) : await tilesFor();
     const engine = await AimEngine.create(onDevice.device, m.config, { ...options, gemmTiles });
     if (gpuTiles) log(gpuTiles.usedLine(engine));
     parts = { ...hostParts, engine };

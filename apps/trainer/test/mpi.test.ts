@@ -2,7 +2,7 @@
 // rank, and the run resumes from its last checkpoint; a failure on every rank (a bad split) aborts with the cause;
 // --backend webgpu trains on 2 ranks (SwiftShader where there is no GPU).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -128,14 +128,18 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
   });
 
   it.skipIf(!probe.adapter)(
-    `--backend webgpu on 2 ranks trains, each rank on a WebGPU device of its own${probe.adapter ? '' : ` (skipped: ${probe.why})`}`,
+    `--backend webgpu on 2 ranks trains, each rank on a WebGPU device of its own, the first tuning the machine's GEMM tiles${probe.adapter ? '' : ` (skipped: ${probe.why})`}`,
     async () => {
       const out = join(dir, 'runs/gpu');
-      const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--steps', '2', '--out', out]);
+      const cacheDir = join(dir, 'cache-gpu');
+      const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--gpu-tiles', 'auto', '--cache-dir', cacheDir, '--steps', '2', '--out', out]);
       expect(r.code, r.output).toBe(0);
       expect(r.output).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
       expect(r.output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
       expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
+      // Rank 0 tuned (its lines are the ones shown) while rank 1 waited at the barrier, then read the file.
+      expect(r.output).toContain("--gpu-tiles auto: tuning 17 of this model's 17 GEMMs");
+      expect(readdirSync(join(cacheDir, 'gpu-tiles'))).toHaveLength(1);
     },
   );
 
