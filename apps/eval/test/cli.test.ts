@@ -53,7 +53,9 @@ describe('eval CLI', { timeout: 120_000 }, () => {
     expect(features.stderr).toMatch(new RegExp(`^eval:features: --gpu-tiles ${file}: not JSON \\(.*\\) \\(see --help\\)\n$`));
     const probe = await run('main-probe.ts', ['--checkpoint', 'x', '--gpu-tiles', join(dir, 'none.json')]);
     expect([probe.code, probe.stdout]).toEqual([2, '']);
-    expect(probe.stderr).toBe(`eval:probe: --gpu-tiles ${join(dir, 'none.json')}: cannot read it (ENOENT) (see --help)\n`);
+    expect(probe.stderr).toBe(
+      `eval:probe: --gpu-tiles ${join(dir, 'none.json')}: cannot read it (ENOENT): it takes 'auto' or a file of tuned tiles (see --help)\n`,
+    );
   });
 
   it('a failure: one line with the cause, exit 1; --verbose adds the stack', async () => {

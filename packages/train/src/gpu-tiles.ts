@@ -67,7 +67,14 @@ export function openGpuTiles(value: string | undefined, cacheDir: string, log: (
   if (!value) return undefined;
   const unusedLine = () => `--gpu-tiles ${value}: not used (the WebGPU engine is not computing)`;
   if (value !== AUTO_GPU_TILES) {
-    const file = readTilesFile(value, `--gpu-tiles ${value}`);
+    let file: TunedTiles;
+    try {
+      file = readTilesFile(value, `--gpu-tiles ${value}`);
+    } catch (err) {
+      // A missing file may be a mistyped 'auto'.
+      if (/\(ENOENT\)$/.test((err as Error).message)) throw new ConfigError(`${(err as Error).message}: it takes '${AUTO_GPU_TILES}' or a file of tuned tiles`);
+      throw err;
+    }
     return {
       tilesFor: async () => file.tiles,
       unusedLine,
