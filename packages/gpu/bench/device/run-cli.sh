@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in at most about 6 minutes:
+# Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in at most about 6 minutes
+# (after `AIM_DEVICE_BUDGET_S=400 bash packages/gpu/bench/device/run.sh`, both fit one session's 15 minutes):
 # the trainer and the eval app as a user runs them (stage-cli.sh's bundles), on the GPU:
 #   1. trainer:train, aim-dev-25M, 100 steps of 64 MNIST images at 64 px, --backend auto (which must pick the WebGPU
 #      engine on a GPU) and --gpu-tiles auto (which tunes the model's GEMMs there and keeps them);
@@ -47,11 +48,11 @@ else
   backend=auto
 fi
 data_flags=(--data "$data/train-000000.tar" --val-data "$data/val-000000.tar" --val-batches 1 --cache-dir "$work/cache")
-cli train-small 150 trainer.mjs "${small[@]}" "${data_flags[@]}" --backend "$backend" --gpu-tiles auto --out "$work/runs/small"
+cli train-small 120 trainer.mjs "${small[@]}" "${data_flags[@]}" --backend "$backend" --gpu-tiles auto --out "$work/runs/small"
 tiles=()
 [ -f "$results/gemm-tiles.json" ] && [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" != 1 ] && tiles=(--gpu-tiles "$results/gemm-tiles.json")
-cli train-large 180 trainer.mjs "${large[@]}" "${data_flags[@]}" --backend "$backend" ${tiles[@]+"${tiles[@]}"} --out "$work/runs/large"
-cli probe 90 probe.mjs --checkpoint "$work/runs/small" --train "$data/train-000000.tar" --test "$data/val-000000.tar" \
+cli train-large 150 trainer.mjs "${large[@]}" "${data_flags[@]}" --backend "$backend" ${tiles[@]+"${tiles[@]}"} --out "$work/runs/large"
+cli probe 60 probe.mjs --checkpoint "$work/runs/small" --train "$data/train-000000.tar" --test "$data/val-000000.tar" \
   --train-limit 1000 --test-limit 500 --no-sweep --no-baselines --backend "$backend" --gpu-tiles auto --cache-dir "$work/cache" --out "$work/probe"
 log "done (exit $status)"
 exit $status

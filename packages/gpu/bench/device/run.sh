@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in under 8 minutes:
-# engine parity on the hardware adapter, the GEMM tile sweep (each tile checked against the reference first), the
-# GEMM rate and aim-dev-25M's step without and with Dawn's bounds checks (disable_robustness), aim-1B feature extraction
-# at batch 64, the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-shaped AIM and aim-600M (largest
-# batch that fits), each step's time per kernel (GPU timestamps); then the f16 subgroup-matrix (tensor core) GEMM
-# path: what the adapter offers under Dawn's toggles, each f16 tile's error and rate, the step's shapes, a ViT-B
-# step with the f16 tiles against f32, and a short ViT-B training run with each (losses side by side).
-# Time plan (480 s): parity at most 100 s, then the bench gets what is left of 370 s (at most 330 s), then the matrix
-# run what is left of 470 s (at least 100 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3 (after
-# their checks: 6 small GEMMs each; bench.ts SQUARE_SECONDS) plus aim-600M's 26 step GEMMs tuned as the trainer's
-# --gpu-tiles auto tunes them (the sweep's checks reused, 44 rates on the largest GEMM and 9 on each other, ~0.1 s
-# each: ~40 s, its time printed), the bounds-check comparison ~10 s, features ~15 s, the rest steps (at most 10 s of timed steps
-# per variant, bench.ts STEP_SECONDS) and PyTorch.
+# Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, within AIM_DEVICE_BUDGET_S
+# (8 minutes by default): engine parity on the hardware adapter, the GEMM tile sweep (each tile checked against the
+# reference first), the GEMM rate and aim-dev-25M's step without and with Dawn's bounds checks (disable_robustness),
+# aim-1B feature extraction at batch 64, the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-
+# shaped AIM and aim-600M (largest batch that fits), each step's time per kernel (GPU timestamps); then the f16
+# subgroup-matrix (tensor core) GEMM path: what the adapter offers under Dawn's toggles, each f16 tile's error and
+# rate, the step's shapes, a ViT-B step with the f16 tiles against f32, and a short ViT-B training run with each
+# (losses side by side).
+# Time plan (AIM_DEVICE_BUDGET_S, default 480 s; 400 leaves time for run-cli.sh in one session): parity at most
+# 100 s, then the bench gets what is left of the budget less 110 s (at most 330 s), then the matrix run what is left
+# of the budget less 10 s (either skipped under 20 s). Of the bench, the sweep is ~44 candidates x ~0.7 s at 4096^3
+# (after their checks: 6 small GEMMs each; bench.ts SQUARE_SECONDS) plus aim-600M's 26 step GEMMs tuned as the
+# trainer's --gpu-tiles auto tunes them (the sweep's checks reused, 44 rates on the largest GEMM and 9 on each other,
+# ~0.1 s each: ~40 s, its time printed), the bounds-check comparison ~10 s, features ~15 s, the rest steps (at most
+# 10 s of timed steps per variant, bench.ts STEP_SECONDS) and PyTorch.
 # Rows print as they are measured and the JSON files are rewritten after each table, so a cut run keeps what it
 # measured. AIM_DEVICE_MATRIX_FOR (default vit-b=64) is the variant and batch of the matrix run's shapes and step.
 # Writes its tables to $OUT (default /tmp/aim-gpu-out). Env: AIM_DEVICE_ALLOW_SOFTWARE=1 rehearses on SwiftShader
@@ -71,9 +73,15 @@ run_bench() {
   [ "$rc" = 0 ] || status=1
 }
 
-left=$(( 370 - ($(date +%s) - start) ))
-[ "$left" -gt 330 ] && left=330
-run_bench bench "$left" "${bench_args[@]}"
-run_bench matrix $(( 470 - ($(date +%s) - start) )) "${matrix_args[@]}"
+budget=${AIM_DEVICE_BUDGET_S:-480}
+# run_within NAME UNTIL ARGS...: run_bench with what is left until UNTIL s (at most 330 s), or skipped under 20 s.
+run_within() {
+  local name=$1 left=$(( $2 - ($(date +%s) - start) ))
+  shift 2
+  [ "$left" -gt 330 ] && left=330
+  if [ "$left" -ge 20 ]; then run_bench "$name" "$left" "$@"; else log "$name: skipped ($left s left of the $budget s budget)"; fi
+}
+run_within bench $(( budget - 110 )) "${bench_args[@]}"
+run_within matrix $(( budget - 10 )) "${matrix_args[@]}"
 log "done (exit $status)"
 exit $status
