@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in at most about 6 minutes
+# Runs ON the GPU machine from the repo root with .device-gpu/ (from prepare.sh) carried, in at most about 5.5 minutes
 # (after `AIM_DEVICE_BUDGET_S=400 bash packages/gpu/bench/device/run.sh`, both fit one session's 15 minutes):
 # the trainer and the eval app as a user runs them (stage-cli.sh's bundles), on the GPU:
 #   1. trainer:train, aim-dev-25M, 100 steps of 64 MNIST images at 64 px, --backend auto (which must pick the WebGPU
