@@ -2,7 +2,7 @@
 // f16 tile's result is to the exact product.
 import { SUBGROUP_MATRIX_FEATURES, adapterSubgroupInfo } from '../src/device.js';
 import { type GemmTile, gemmReference } from '../src/kernels/gemm.js';
-import { randomArray } from '../test/harness.js';
+import { randomArray } from '../src/harness.js';
 import { runBatchedGemm } from '../src/batched-gemm.js';
 
 /**

@@ -4,7 +4,7 @@
 // may use them.
 import type { AimConfig } from '@aim/model/spec';
 import { type AdamWHyper, AimEngine, type GemmTile, type MicroBatch } from '../src/index.js';
-import { relError } from '../test/harness.js';
+import { relError } from '../src/harness.js';
 
 export interface TrainingRun {
   readonly gemmTiles?: ReadonlyMap<string, GemmTile>;

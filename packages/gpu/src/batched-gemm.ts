@@ -1,8 +1,7 @@
 // One batched GEMM on the device with a given tile, for the checks against gemmReference (the tile check, the bench's
 // --matrix).
 import { type GemmTile, gemm } from './kernels/gemm.js';
-import { type BufferDesc, type Op, ProgramBuilder } from './program.js';
-import { Runtime } from './runtime.js';
+import { harness } from './harness.js';
 
 export interface BatchedGemm {
   readonly m: number;
@@ -22,10 +21,9 @@ export interface BatchedGemm {
  */
 export async function runBatchedGemm(device: GPUDevice, tile: GemmTile, g: BatchedGemm): Promise<Float32Array> {
   const { m, n, k, batch, transA, transB } = g;
-  const pb = new ProgramBuilder();
-  const [A, B, C] = [pb.buffer('A', g.a.length, 'io'), pb.buffer('B', g.b.length, 'io'), pb.buffer('C', batch * m * n, 'io')];
-  const read: BufferDesc = pb.buffer('C readback', batch * m * n, 'readback');
-  gemm(pb, {
+  const h = harness(device);
+  const [A, B, C] = [h.input('A', g.a), h.input('B', g.b), h.input('C', new Float32Array(batch * m * n))];
+  gemm(h.pb, {
     m,
     n,
     k,
@@ -39,21 +37,10 @@ export async function runBatchedGemm(device: GPUDevice, tile: GemmTile, g: Batch
   });
   device.pushErrorScope('internal');
   device.pushErrorScope('validation');
-  let ran: Float32Array | Error;
-  try {
-    const rt = new Runtime(device, pb);
-    try {
-      rt.write(A, g.a);
-      rt.write(B, g.b);
-      const copy: Op = { kind: 'copy', src: C, srcOffset: 0, dst: read, dstOffset: 0, bytes: C.bytes };
-      rt.submit([...pb.dispatches, copy]);
-      ran = new Float32Array(await rt.read(read, C.bytes));
-    } finally {
-      rt.destroy();
-    }
-  } catch (e) {
-    ran = e as Error;
-  }
+  const ran = await h.run([C]).then(
+    ([c]) => c,
+    (e: Error) => e,
+  );
   const validation = await device.popErrorScope();
   const internal = await device.popErrorScope();
   const refused = validation ?? internal;

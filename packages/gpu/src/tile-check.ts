@@ -4,7 +4,7 @@
 // read vec4s). On a GPU a workgroup's threads really run concurrently, so a missing barrier shows here.
 import { type GemmTile, gemmReference } from './kernels/gemm.js';
 import { type BatchedGemm, runBatchedGemm } from './batched-gemm.js';
-import { randomArray, relError } from './compare.js';
+import { randomArray, relError } from './harness.js';
 
 /** Largest max |error| / max |product| a correct f32 tile may show on these cases (float32 rounding). */
 export const TILE_CHECK_TOLERANCE = 1e-5;

@@ -6,7 +6,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { type AimModel, createAim, selectBackend } from '@aim/model';
 import { AimEngine } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
-import { randomArray, relError } from './harness.js';
+import { randomArray, relError } from '../src/harness.js';
 
 beforeAll(async () => {
   await selectBackend('cpu');

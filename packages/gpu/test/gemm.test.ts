@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GEMM_TILES, type GemmTile, gemm, gemmKernel, gemmReference, gemmWorkgroupBytes, vec4LoadsFit } from '../src/kernels/gemm.js';
 import { gpuUnavailable, testDevice } from './device.js';
-import { harness, randomArray, relError } from './harness.js';
+import { harness, randomArray, relError } from '../src/harness.js';
 
 const tiles: GemmTile[] = [
   GEMM_TILES.small,

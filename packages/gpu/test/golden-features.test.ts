@@ -6,7 +6,7 @@ import { type AimModel, loadAimCheckpoint, prefixLengthsFromMask, resolveAimConf
 import { AimEngine } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
 import { goldenPath, readGoldenIo, tensor } from './golden.js';
-import { relError } from './harness.js';
+import { relError } from '../src/harness.js';
 
 const TOL = 1e-5;
 const io = await readGoldenIo('aim-golden-small.io.safetensors');

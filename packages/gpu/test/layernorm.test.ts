@@ -14,7 +14,7 @@ import {
 } from '../src/kernels/layernorm.js';
 import { colsum } from '../src/kernels/reduce.js';
 import { gpuUnavailable, testDevice } from './device.js';
-import { harness, randomArray, relError } from './harness.js';
+import { harness, randomArray, relError } from '../src/harness.js';
 
 const TOL = 1e-5;
 /** Widths 4..300 in steps of 4, with the ones around and above the 256-thread switch drawn often. */

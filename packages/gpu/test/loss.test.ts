@@ -8,7 +8,7 @@ import { STAT, STATS_FLOATS } from '../src/kernels/optimizer.js';
 import { sumIntoSlot } from '../src/kernels/reduce.js';
 import { gpuUnavailable, testDevice } from './device.js';
 import { readGoldenIo, tensor } from './golden.js';
-import { randomArray, relError } from './harness.js';
+import { randomArray, relError } from '../src/harness.js';
 import { Session, stepValues } from './session.js';
 
 const TOL = 1e-5;

@@ -7,7 +7,7 @@ import { STAT, STATS_FLOATS, SUMSQ_GROUPS, adamw, normClipGate, sumOfSquares } f
 import type { StepValues } from '../src/kernels/wgsl.js';
 import type { BufferDesc, Op } from '../src/program.js';
 import { gpuUnavailable, testDevice } from './device.js';
-import { randomArray, relError } from './harness.js';
+import { randomArray, relError } from '../src/harness.js';
 import { Session } from './session.js';
 
 const TOL = 1e-5;

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { softmaxBackward, softmaxForward, softmaxReference } from '../src/kernels/softmax.js';
 import { gpuUnavailable, testDevice } from './device.js';
-import { harness, randomArray, relError } from './harness.js';
+import { harness, randomArray, relError } from '../src/harness.js';
 
 const TOL = 1e-5;
 const keys = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(1, 2, 63, 64, 65, 70));
