@@ -70,8 +70,9 @@ export const PROBE_USAGE = `usage: npx nx run eval:probe -- (--checkpoint <run d
   (one per class, in label order; '@file' reads one per line) go into probe.safetensors for the browser page; on MNIST
   they default to the digits. --gpu-tiles, when the WebGPU engine extracts the features: auto tunes the engine's GEMM
   tiles on this GPU once (kept for the next run), <file> takes those the engine bench tuned
-  (\`npx nx run gpu:bench -- --sweep --tiles-out <file>\`); the same features either way. --gpu-bounds-checks on: the engine's device keeps Dawn's clamp of every
-  storage index (slower, the same features; off by default, as in the trainer).
+  (\`npx nx run gpu:bench -- --sweep --tiles-out <file>\`); the same features either way. --gpu-bounds-checks on:
+  the engine's device keeps Dawn's clamp of every storage index (slower, the same features; off by default, as in
+  the trainer).
   Progress goes to stderr, the result to stdout. Exit status: 0 done, 1 failed (--verbose: with the stack), 2 usage.`;
 
 export const FEATURES_USAGE = `usage: npx nx run eval:features -- --checkpoint <file> --input <safetensors with 'input' [B,3,H,W]> --out <file>

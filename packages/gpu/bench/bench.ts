@@ -32,6 +32,7 @@ import {
   dawnToggleFlags,
   f16MatrixShapes,
   TILE_CANDIDATES,
+  checkedTiles,
   describeEngine,
   gemmRate,
   gemmRates,
@@ -44,7 +45,6 @@ import {
 } from '../src/index.js';
 import { gemmTileKey } from '../src/kernels/gemm.js';
 import { matrixTileCandidates } from '../src/tile-candidates.js';
-import { TILE_CHECK_TOLERANCE, checkTile } from '../src/tile-check.js';
 import { profileTables, summariseProfile } from './profile.js';
 import { F16_PRODUCT_TOLERANCE, describeMatrixSupport, matrixTileError } from './matrix.js';
 import { tensorErrors, trainingDrift } from './training-drift.js';
@@ -532,26 +532,17 @@ async function main(): Promise<void> {
     const n = Number(flags['gemm-n']);
     // A software adapter compiles each kernel for seconds: there the sweep is a rehearsal of its first three tiles.
     const candidates = flags.sweep ? TILE_CANDIDATES.slice(0, hardware ? undefined : 3) : [GEMM_TILES.large];
-    // Each sweep candidate computes a product against the reference first: a wrong tile is never timed nor chosen.
-    let checkSeconds = 0;
+    // Each candidate computes a product against the reference first: a wrong tile is never timed nor chosen.
+    const t0 = performance.now();
+    const { passed, rejected } = await checkedTiles(device, candidates, !hardware);
+    const checkSeconds = (performance.now() - t0) / 1000;
     console.log(`\n| GEMM ${n}^3 tile | TFLOP/s | of fp32 peak |\n|---|---|---|`);
+    for (const { tile: t, why } of rejected) {
+      console.log(`| ${tileName(t)} | left out: ${why}; not timed | |`);
+      rows.push({ kind: 'gemm', n, tile: tileName(t), leftOut: why });
+    }
     let best = -1;
-    for (const t of candidates) {
-      const why = tileUnfit(device, t);
-      if (why) {
-        console.log(`| ${tileName(t)} | skipped: ${why} | |`);
-        continue;
-      }
-      if (flags.sweep) {
-        const t0 = performance.now();
-        const { error, on } = await checkTile(device, t, !hardware);
-        checkSeconds += (performance.now() - t0) / 1000;
-        if (!(error <= TILE_CHECK_TOLERANCE)) {
-          console.log(`| ${tileName(t)} | wrong: error ${error.toExponential(2)} on ${on} (allowed ${TILE_CHECK_TOLERANCE}); not timed | |`);
-          rows.push({ kind: 'gemm', n, tile: tileName(t), wrong: { error, on } });
-          continue;
-        }
-      }
+    for (const t of passed) {
       const rate = await gemmRate(device, { label: 'square', m: n, n, k: n }, t, SQUARE_SECONDS).catch(
         (e: Error) => (console.log(`| ${tileName(t)} | error: ${e.message} | |`), NaN),
       );
@@ -559,7 +550,7 @@ async function main(): Promise<void> {
       rows.push({ kind: 'gemm', n, tile: tileName(t), tflops: rate });
       if (rate > best) [best, tile] = [rate, t];
     }
-    if (flags.sweep) console.log(`checking the tiles against the reference took ${checkSeconds.toFixed(1)} s (the GEMMs tuned below reuse the checks)`);
+    console.log(`checking ${candidates.length} tile(s) against the reference took ${checkSeconds.toFixed(1)} s (the GEMMs tuned below reuse the checks)`);
     console.log(`the steps and features below run with ${tileName(tile)}${flags.sweep ? ` (the best at ${n}^3)` : ''}`);
   }
   head.tile = tile;

@@ -9,5 +9,5 @@ export { GEMM_TILES, type GemmTile, type SubgroupMatrixShape, gemm, gemmReferenc
 export { ProgramBuilder } from './program.js';
 export { Runtime, type GpuCounters } from './runtime.js';
 export { TILE_CANDIDATES, tileName } from './tile-candidates.js';
-export { type TileTuning, type TileTuningOptions, tileUnfit, tuneGemmTiles } from './tune-tiles.js';
+export { type TileTuning, type TileTuningOptions, checkedTiles, tileUnfit, tuneGemmTiles } from './tune-tiles.js';
 export { GEMM_TILES_FORMAT, type GemmTilesFile, gemmTilesFile, parseGemmTiles } from './tuned-tiles.js';

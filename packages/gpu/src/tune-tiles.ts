@@ -40,6 +40,27 @@ export function tileUnfit(device: GPUDevice, t: GemmTile): string | undefined {
   return bytes > limit ? `needs ${bytes} B of workgroup memory, the device allows ${limit}` : undefined;
 }
 
+/** `candidates` split into those that fit the device and pass the reference check (`checkTile`) and the others, with why. */
+export async function checkedTiles(
+  device: GPUDevice,
+  candidates: readonly GemmTile[],
+  smallChecks: boolean,
+): Promise<{ passed: GemmTile[]; rejected: { tile: GemmTile; why: string }[] }> {
+  const passed: GemmTile[] = [];
+  const rejected: { tile: GemmTile; why: string }[] = [];
+  for (const tile of candidates) {
+    const unfit = tileUnfit(device, tile);
+    if (unfit) {
+      rejected.push({ tile, why: unfit });
+      continue;
+    }
+    const { error, on } = await checkTile(device, tile, smallChecks);
+    if (error <= TILE_CHECK_TOLERANCE) passed.push(tile);
+    else rejected.push({ tile, why: `error ${error.toExponential(2)} on ${on} (allowed ${TILE_CHECK_TOLERANCE})` });
+  }
+  return { passed, rejected };
+}
+
 const flopsOf = (s: GemmShape): number => s.m * s.n * s.k;
 const rate = (tflops: number): string => `${tflops >= 1 ? tflops.toFixed(2) : tflops.toPrecision(2)} TFLOP/s`;
 
@@ -48,18 +69,7 @@ export async function tuneGemmTiles(device: GPUDevice, shapes: Iterable<GemmShap
   const log = options.log ?? (() => {});
   const seconds = options.seconds ?? 0.05;
   const large = options.largeTile ?? GEMM_TILES.large;
-  const rejected: { tile: GemmTile; why: string }[] = [];
-  const passed: GemmTile[] = [];
-  for (const tile of options.candidates ?? TILE_CANDIDATES) {
-    const unfit = tileUnfit(device, tile);
-    if (unfit) {
-      rejected.push({ tile, why: unfit });
-      continue;
-    }
-    const { error, on } = await checkTile(device, tile, options.smallChecks === true);
-    if (error <= TILE_CHECK_TOLERANCE) passed.push(tile);
-    else rejected.push({ tile, why: `error ${error.toExponential(2)} on ${on} (allowed ${TILE_CHECK_TOLERANCE})` });
-  }
+  const { passed, rejected } = await checkedTiles(device, options.candidates ?? TILE_CANDIDATES, options.smallChecks === true);
   for (const r of rejected) log(`  ${tileName(r.tile)}: left out: ${r.why}`);
 
   const byKey = new Map<string, GemmShape>();
