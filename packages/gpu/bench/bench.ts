@@ -23,6 +23,8 @@ import {
   vettedWebGpuAdapter,
 } from '@aim/model';
 import {
+  ACTIVATION_MODES,
+  type ActivationMode,
   AimEngine,
   GEMM_TILES,
   type GemmTile,
@@ -58,7 +60,7 @@ const { values: flags } = parseArgs({
     sweep: { type: 'boolean', default: false },
     'gemm-n': { type: 'string', default: '4096' },
     'peak-tflops': { type: 'string', default: '67' },
-    'keep-activations': { type: 'boolean', default: false },
+    activations: { type: 'string', default: 'recompute' },
     'shapes-for': { type: 'string', default: '' },
     'features-for': { type: 'string', default: '' },
     software: { type: 'boolean', default: false },
@@ -74,7 +76,7 @@ if (flags.help) {
   console.log(`gpu bench flags: --variants a,b (registry names or vit-b) --batch N --batch-for name=N|max,... --steps N
   --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant)
   --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
-  --keep-activations (no recompute) --software (time on SwiftShader too) --torch auto|off --json file
+  --activations recompute|selective|keep (what the backward keeps; default recompute, as the trainer) --software (time on SwiftShader too) --torch auto|off --json file
   --tiles-out file (with --sweep: each swept shape's best tile, the file the trainer's --gpu-tiles reads)
   --bounds-checks off|on|both (Dawn's clamp of every storage index; off, as the trainer runs: its toggle
     disable_robustness; both: everything without them, then the GEMM rate and the first variant's step without and with)
@@ -97,6 +99,11 @@ const VIT_B = resolveAimConfig({
   probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] },
 });
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
+const activations = flags.activations as ActivationMode;
+if (!ACTIVATION_MODES.includes(activations)) {
+  console.error(`--activations ${flags.activations}: takes one of ${ACTIVATION_MODES.join(', ')}`);
+  process.exit(2);
+}
 
 /**
  * The time plan of a sweep (see bench/device/run.sh): every candidate at n^3 for SQUARE_SECONDS each, then the step's
@@ -342,7 +349,7 @@ async function boundsCheckRows(off: Opened, tile: GemmTile, peak: number): Promi
       ['on', on],
     ] as const) {
       const rate = await gemmRate(opened.device, { label: 'square', m: n, n, k: n }, tile).catch(() => NaN);
-      const engine = await AimEngine.create(opened.device, config, { batch, recompute: !flags['keep-activations'], gemmTile: tile });
+      const engine = await AimEngine.create(opened.device, config, { batch, activations, gemmTile: tile });
       let stepMs = NaN;
       try {
         engine.setParameters(initialValues(config));
@@ -437,7 +444,7 @@ async function matrixMain(): Promise<void> {
     [tuned, 1],
     [tuned, F16_GRAD_SCALE],
   ] as const) {
-    const engine = await AimEngine.create(device, config, { batch, recompute: !flags['keep-activations'], gemmTiles });
+    const engine = await AimEngine.create(device, config, { batch, activations, gemmTiles });
     try {
       engine.setParameters(initialValues(config));
       const input = stepInput(config, batch);
@@ -579,8 +586,9 @@ async function main(): Promise<void> {
   const torchRows: string[] = [];
   const profileLines: string[] = [];
   const torchRuns = new Map<string, TorchStep>();
+  console.log(`\nsteps with activations '${activations}' (--activations)`);
   console.log(
-    '\n| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | host ms to submit it | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | host ms to submit it | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   // With --sweep, the variant whose shapes were swept runs a second time with each shape's best tile ("+ tuned").
   const sweptVariant = flags.sweep && shapeTiles.size > 0 ? shapesVariant() : undefined;
@@ -591,14 +599,13 @@ async function main(): Promise<void> {
     const config = configOf(name);
     const want = batchFor.get(name) ?? flags.batch;
     const candidates = want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
-    const recompute = !flags['keep-activations'];
     let engine: AimEngine | undefined;
     let batch = 0;
     const usedBefore = hardware ? gpuMemoryUsedGiB() : undefined;
     for (const b of candidates) {
       try {
-        planMemory(config, b, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
-        engine = await AimEngine.create(device, config, { batch: b, recompute, gemmTile: tile, gemmTiles });
+        planMemory(config, b, { activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
+        engine = await AimEngine.create(device, config, { batch: b, activations, gemmTile: tile, gemmTiles });
         batch = b;
         break;
       } catch (err) {
@@ -607,7 +614,7 @@ async function main(): Promise<void> {
       }
     }
     if (!engine) continue;
-    const plan = planMemory(config, batch, { recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
+    const plan = planMemory(config, batch, { activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
     let ours: number | undefined; // images/s of this row's step
     try {
       engine.setParameters(initialValues(config));
@@ -626,6 +633,7 @@ async function main(): Promise<void> {
         variant: name,
         ...(gemmTiles ? { tunedTiles: true } : {}),
         batch,
+        activations,
         plannedBytes: plan.totalBytes,
         allocatedBytes: engine.allocatedBytes,
         ...(measuredGiB === undefined ? {} : { nvidiaSmiGiB: measuredGiB }),

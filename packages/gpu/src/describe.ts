@@ -13,6 +13,7 @@ import {
 import { type ArenaLayout, layoutArena } from './arena.js';
 import type { GemmShape } from './gemm-rate.js';
 import { type GemmTile, gemm, gemmTileKey } from './kernels/gemm.js';
+import { geluForward } from './kernels/gelu.js';
 import { layerNormBackward, layerNormForward, layerNormPartialRows } from './kernels/layernorm.js';
 import { pixelLoss } from './kernels/loss.js';
 import { STATS_FLOATS, STAT, SUMSQ_GROUPS, adamw, normClipGate, sumOfSquares } from './kernels/optimizer.js';
@@ -20,14 +21,23 @@ import { colsum, sumIntoSlot } from './kernels/reduce.js';
 import { softmaxBackward, softmaxForward } from './kernels/softmax.js';
 import { type BufferDesc, type Op, ProgramBuilder } from './program.js';
 
+/**
+ * What the backward pass keeps of each block's forward and what it computes again.
+ * - 'recompute' (activation checkpointing at block boundaries): keeps each block's input and runs the block's forward
+ *   again inside the backward; the least memory, one more forward pass of GEMMs.
+ * - 'selective': keeps the GEMMs' outputs (qkv, attention context, residual, MLP pre-activation) and recomputes only
+ *   what is cheap to compute and large to keep: both LayerNorms' outputs, the attention probabilities (the scores'
+ *   batched GEMM and the softmax, B x H x K x K each) and the GELU. No dense GEMM runs twice.
+ * - 'keep': keeps everything; the most memory, nothing computed twice.
+ */
+export type ActivationMode = 'recompute' | 'selective' | 'keep';
+export const ACTIVATION_MODES: readonly ActivationMode[] = ['recompute', 'selective', 'keep'];
+
 export interface EngineOptions {
   /** Micro-batch size: every buffer is sized for it (smaller batches are padded). */
   readonly batch: number;
-  /**
-   * Activation checkpointing (default true): keep each block's input and recompute the block inside the backward
-   * pass. false keeps every block's activations (faster, for small models).
-   */
-  readonly recompute?: boolean;
+  /** What the backward keeps and recomputes (default 'recompute'; see `ActivationMode`). */
+  readonly activations?: ActivationMode;
   /** Build the pretraining head, loss and optimizer (default true); false: feature extraction only. */
   readonly pretrainHead?: boolean;
   /** Largest storage binding in bytes (the device's maxStorageBufferBindingSize; default 1 GiB). */
@@ -41,32 +51,49 @@ export interface EngineOptions {
   readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
 }
 
-interface TrunkWorkspace {
-  ln1: BufferDesc;
+/** A trunk block's activations that 'selective' keeps per block. */
+interface TrunkKept {
   st1: BufferDesc;
   qkv: BufferDesc;
-  probs: BufferDesc;
   ctx: BufferDesc;
   h: BufferDesc;
-  ln2: BufferDesc;
   st2: BufferDesc;
   pre: BufferDesc;
+}
+/** A trunk block's activations that 'selective' recomputes (one shared copy unless everything is kept). */
+interface TrunkCheap {
+  ln1: BufferDesc;
+  probs: BufferDesc;
+  ln2: BufferDesc;
   act: BufferDesc;
 }
+type TrunkWorkspace = TrunkKept & TrunkCheap;
 
-interface HeadWorkspace {
+interface HeadKept {
   y: BufferDesc;
   st1: BufferDesc;
-  ln2: BufferDesc;
   st2: BufferDesc;
   pre: BufferDesc;
+}
+interface HeadCheap {
+  ln2: BufferDesc;
   act: BufferDesc;
+}
+type HeadWorkspace = HeadKept & HeadCheap;
+
+/**
+ * Per-block copies of a workspace part: one per block when the backward keeps it, else one shared by every block
+ * (the forward and the backward's recomputation write it just before it is read). Feature extraction shares all.
+ */
+function perBlock<T>(blocks: number, kept: boolean, make: (i: number) => T): (i: number) => T {
+  const copies = Array.from({ length: kept ? blocks : 1 }, (_, i) => make(i));
+  return (i) => copies[kept ? i : 0];
 }
 
 export interface EngineProgram {
   readonly config: AimConfig;
   readonly batch: number;
-  readonly recompute: boolean;
+  readonly activations: ActivationMode;
   readonly pretrainHead: boolean;
   readonly pb: ProgramBuilder;
   readonly arena: ArenaLayout;
@@ -83,7 +110,7 @@ export interface EngineProgram {
   readonly stats: BufferDesc;
   readonly readbacks: readonly BufferDesc[];
   readonly staging: BufferDesc;
-  /** Dispatches one trunk block costs a training micro-batch: forward, recompute and backward together. */
+  /** Dispatches one trunk block costs a training micro-batch: forward, recomputation and backward together. */
   readonly dispatchesPerTrunkBlock: number;
   /** The keys of `EngineOptions.gemmTiles` some GEMM of this program runs on (a file tuned on another model may match none). */
   readonly tunedTileKeys: ReadonlySet<string>;
@@ -109,7 +136,10 @@ export const READBACK_SLOTS = 4;
 export function describeEngine(config: AimConfig, options: EngineOptions): EngineProgram {
   const batch = options.batch;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`engine: batch must be a positive integer, got ${batch}`);
-  const recompute = options.recompute ?? true;
+  const activations = options.activations ?? 'recompute';
+  if (!ACTIVATION_MODES.includes(activations)) {
+    throw new Error(`engine: activations must be one of ${ACTIVATION_MODES.join(', ')}, got '${activations}'`);
+  }
   const withHead = options.pretrainHead ?? true;
   const maxBinding = options.maxBindingBytes ?? 2 ** 30;
   const tile = options.gemmTile;
@@ -174,21 +204,23 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const embedded = buf('patch embedding', N * D, 'activations');
   const embedStats = buf('patch norm stats', 2 * N, 'activations');
   const blockInputs = Array.from({ length: config.depth + 1 }, (_, i) => buf(`block input ${i}`, N * D, 'activations'));
-  const trunkWorkspace = (i: number): TrunkWorkspace => ({
-    ln1: buf(`trunk ${i} ln1`, N * D, 'activations'),
+  const keepGemmOutputs = withHead && activations !== 'recompute';
+  const keepAll = withHead && activations === 'keep';
+  const trunkKept = perBlock(config.depth, keepGemmOutputs, (i): TrunkKept => ({
     st1: buf(`trunk ${i} ln1 stats`, 2 * N, 'activations'),
     qkv: buf(`trunk ${i} qkv`, N * 3 * D, 'activations'),
-    probs: buf(`trunk ${i} attention`, batch * H * K * K, 'activations'),
     ctx: buf(`trunk ${i} context`, N * D, 'activations'),
     h: buf(`trunk ${i} residual`, N * D, 'activations'),
-    ln2: buf(`trunk ${i} ln2`, N * D, 'activations'),
     st2: buf(`trunk ${i} ln2 stats`, 2 * N, 'activations'),
     pre: buf(`trunk ${i} mlp pre-activation`, N * M, 'activations'),
+  }));
+  const trunkCheap = perBlock(config.depth, keepAll, (i): TrunkCheap => ({
+    ln1: buf(`trunk ${i} ln1`, N * D, 'activations'),
+    probs: buf(`trunk ${i} attention`, batch * H * K * K, 'activations'),
+    ln2: buf(`trunk ${i} ln2`, N * D, 'activations'),
     act: buf(`trunk ${i} mlp activation`, N * M, 'activations'),
-  });
-  // Feature extraction runs the trunk only: one shared workspace whatever the mode.
-  const trunkWs = recompute || !withHead ? [trunkWorkspace(0)] : Array.from({ length: config.depth }, (_, i) => trunkWorkspace(i));
-  const wsOf = (i: number): TrunkWorkspace => trunkWs[trunkWs.length === 1 ? 0 : i];
+  }));
+  const wsOf = (i: number): TrunkWorkspace => ({ ...trunkKept(i), ...trunkCheap(i) });
 
   // ---- forward: patch embedding + LayerNorm + positions, then the blocks ----
   const embed: Op[] = [
@@ -199,42 +231,53 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const qkvHead = (which: 0 | 1 | 2) => ({ offset: which * D, ld: 3 * D, sOuter: K * 3 * D, sInner: hd });
   const tileOf = { ld: K, sOuter: H * K * K, sInner: K * K };
   const ctxHead = { ld: D, sOuter: K * D, sInner: hd };
-  const blocks = Array.from({ length: config.depth }, (_, i): Op[] => {
+  /** Block i's forward, one dispatch per entry, in order. */
+  const blockForward = (i: number) => {
     const b = `trunk.blocks.${i}`;
     const ws = wsOf(i);
-    return [
-      layerNormForward(pb, { rows: N, width: D, eps, mode: 'plain', x: blockInputs[i], ...norm(`${b}.norm_1`), out: ws.ln1, stats: ws.st1 }),
-      gm({ m: N, n: 3 * D, k: D, a: { buf: ws.ln1, ld: D }, b: weight(`${b}.attn.qkv.weight`, 3 * D), c: { buf: ws.qkv, ld: 3 * D } }),
-      gm({ m: K, n: K, k: hd, transB: true, alpha: 1 / Math.sqrt(hd), a: { buf: ws.qkv, ...qkvHead(0) }, b: { buf: ws.qkv, ...qkvHead(1) }, c: { buf: ws.probs, ...tileOf }, batch: heads }),
-      softmaxForward(pb, { batch, heads: H, k: K, scores: ws.probs, prefix }),
-      gm({ m: K, n: hd, k: K, a: { buf: ws.probs, ...tileOf }, b: { buf: ws.qkv, ...qkvHead(2) }, c: { buf: ws.ctx, ...ctxHead }, batch: heads }),
-      gm({ m: N, n: D, k: D, a: { buf: ws.ctx, ld: D }, b: weight(`${b}.attn.proj.weight`, D), c: { buf: ws.h, ld: D }, aux: 'add', auxRef: { buf: blockInputs[i], ld: D } }),
-      layerNormForward(pb, { rows: N, width: D, eps, mode: 'plain', x: ws.h, ...norm(`${b}.norm_2`), out: ws.ln2, stats: ws.st2 }),
-      gm({ m: N, n: M, k: D, a: { buf: ws.ln2, ld: D }, b: weight(`${b}.mlp.fc1.weight`, M), c: { buf: ws.act, ld: M }, aux: 'storePre', auxRef: { buf: ws.pre, ld: M }, gelu: true }),
-      gm({ m: N, n: D, k: M, a: { buf: ws.act, ld: M }, b: weight(`${b}.mlp.fc2.weight`, D), c: { buf: blockInputs[i + 1], ld: D }, aux: 'add', auxRef: { buf: ws.h, ld: D } }),
-    ];
-  });
+    return {
+      ln1: layerNormForward(pb, { rows: N, width: D, eps, mode: 'plain', x: blockInputs[i], ...norm(`${b}.norm_1`), out: ws.ln1, stats: ws.st1 }),
+      qkv: gm({ m: N, n: 3 * D, k: D, a: { buf: ws.ln1, ld: D }, b: weight(`${b}.attn.qkv.weight`, 3 * D), c: { buf: ws.qkv, ld: 3 * D } }),
+      scores: gm({ m: K, n: K, k: hd, transB: true, alpha: 1 / Math.sqrt(hd), a: { buf: ws.qkv, ...qkvHead(0) }, b: { buf: ws.qkv, ...qkvHead(1) }, c: { buf: ws.probs, ...tileOf }, batch: heads }),
+      softmax: softmaxForward(pb, { batch, heads: H, k: K, scores: ws.probs, prefix }),
+      context: gm({ m: K, n: hd, k: K, a: { buf: ws.probs, ...tileOf }, b: { buf: ws.qkv, ...qkvHead(2) }, c: { buf: ws.ctx, ...ctxHead }, batch: heads }),
+      proj: gm({ m: N, n: D, k: D, a: { buf: ws.ctx, ld: D }, b: weight(`${b}.attn.proj.weight`, D), c: { buf: ws.h, ld: D }, aux: 'add', auxRef: { buf: blockInputs[i], ld: D } }),
+      ln2: layerNormForward(pb, { rows: N, width: D, eps, mode: 'plain', x: ws.h, ...norm(`${b}.norm_2`), out: ws.ln2, stats: ws.st2 }),
+      fc1: gm({ m: N, n: M, k: D, a: { buf: ws.ln2, ld: D }, b: weight(`${b}.mlp.fc1.weight`, M), c: { buf: ws.act, ld: M }, aux: 'storePre', auxRef: { buf: ws.pre, ld: M }, gelu: true }),
+      fc2: gm({ m: N, n: D, k: M, a: { buf: ws.act, ld: M }, b: weight(`${b}.mlp.fc2.weight`, D), c: { buf: blockInputs[i + 1], ld: D }, aux: 'add', auxRef: { buf: ws.h, ld: D } }),
+    };
+  };
+  const forwards = Array.from({ length: config.depth }, (_, i) => blockForward(i));
+  const blocks = forwards.map((f): Op[] => Object.values(f));
+  /** What block i's backward runs first to have the activations its mode did not keep. */
+  const trunkRecompute = (i: number): Op[] => {
+    const f = forwards[i];
+    if (activations === 'recompute') return [f.ln1, f.qkv, f.scores, f.softmax, f.context, f.proj, f.ln2, f.fc1];
+    if (activations === 'selective') return [f.ln1, f.scores, f.softmax, f.ln2, geluForward(pb, { n: N * M, x: wsOf(i).pre, out: wsOf(i).act })];
+    return [];
+  };
 
   const emptyOps = { afterTrunk: [], startStep: [], optimizer: [], evalLoss: [] };
   if (!withHead) {
     const dispatchesPerTrunkBlock = blocks[0].length;
-    return { config, batch, recompute, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, tunedTileKeys, gemmShapes, ops: { embed, blocks, ...emptyOps } };
+    return { config, batch, activations, pretrainHead: false, pb, arena, params, grads, moments1, moments2, patches, prefix, trunkPositions, blockInputs, stats, readbacks, staging, dispatchesPerTrunkBlock, tunedTileKeys, gemmShapes, ops: { embed, blocks, ...emptyOps } };
   }
 
   // ---- the pretraining head and the loss ----
   const post = buf('post-trunk norm', N * D, 'activations');
   const postStats = buf('post-trunk norm stats', 2 * N, 'activations');
   const headInputs = Array.from({ length: config.headDepth + 1 }, (_, j) => buf(`head block input ${j}`, N * W, 'activations'));
-  const headWorkspace = (j: number): HeadWorkspace => ({
+  const headKept = perBlock(config.headDepth, keepGemmOutputs, (j): HeadKept => ({
     y: buf(`head ${j} x + ln1(x)`, N * W, 'activations'),
     st1: buf(`head ${j} ln1 stats`, 2 * N, 'activations'),
-    ln2: buf(`head ${j} ln2`, N * W, 'activations'),
     st2: buf(`head ${j} ln2 stats`, 2 * N, 'activations'),
     pre: buf(`head ${j} mlp pre-activation`, N * Mh, 'activations'),
+  }));
+  const headCheap = perBlock(config.headDepth, keepAll, (j): HeadCheap => ({
+    ln2: buf(`head ${j} ln2`, N * W, 'activations'),
     act: buf(`head ${j} mlp activation`, N * Mh, 'activations'),
-  });
-  const headWs = recompute ? [headWorkspace(0)] : Array.from({ length: config.headDepth }, (_, j) => headWorkspace(j));
-  const hwsOf = (j: number): HeadWorkspace => headWs[headWs.length === 1 ? 0 : j];
+  }));
+  const hwsOf = (j: number): HeadWorkspace => ({ ...headKept(j), ...headCheap(j) });
   const decoded = buf('decoder norm', N * W, 'activations');
   const decodedStats = buf('decoder norm stats', 2 * N, 'activations');
   const pred = buf('predictions', N * P, 'activations');
@@ -248,23 +291,29 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   const normPartials = buf('gradient norm partials', SUMSQ_GROUPS * arena.chunks.length, 'scratch');
 
   const h = 'pretrain_head.';
-  const headBlock = (j: number): Op[] => {
+  const headBlock = (j: number) => {
     const p = `${h}decoder_blocks.${j}`;
     const ws = hwsOf(j);
-    return [
-      layerNormForward(pb, { rows: N, width: W, eps, mode: 'residual', x: headInputs[j], ...norm(`${p}.norm_1`), out: ws.y, stats: ws.st1 }),
-      layerNormForward(pb, { rows: N, width: W, eps, mode: 'plain', x: ws.y, ...norm(`${p}.norm_2`), out: ws.ln2, stats: ws.st2 }),
-      gm({ m: N, n: Mh, k: W, a: { buf: ws.ln2, ld: W }, b: weight(`${p}.mlp.fc1.weight`, Mh), c: { buf: ws.act, ld: Mh }, aux: 'storePre', auxRef: { buf: ws.pre, ld: Mh }, gelu: true }),
-      gm({ m: N, n: W, k: Mh, a: { buf: ws.act, ld: Mh }, b: weight(`${p}.mlp.fc2.weight`, W), c: { buf: headInputs[j + 1], ld: W }, aux: 'add', auxRef: { buf: ws.y, ld: W } }),
-    ];
+    return {
+      ln1: layerNormForward(pb, { rows: N, width: W, eps, mode: 'residual', x: headInputs[j], ...norm(`${p}.norm_1`), out: ws.y, stats: ws.st1 }),
+      ln2: layerNormForward(pb, { rows: N, width: W, eps, mode: 'plain', x: ws.y, ...norm(`${p}.norm_2`), out: ws.ln2, stats: ws.st2 }),
+      fc1: gm({ m: N, n: Mh, k: W, a: { buf: ws.ln2, ld: W }, b: weight(`${p}.mlp.fc1.weight`, Mh), c: { buf: ws.act, ld: Mh }, aux: 'storePre', auxRef: { buf: ws.pre, ld: Mh }, gelu: true }),
+      fc2: gm({ m: N, n: W, k: Mh, a: { buf: ws.act, ld: Mh }, b: weight(`${p}.mlp.fc2.weight`, W), c: { buf: headInputs[j + 1], ld: W }, aux: 'add', auxRef: { buf: ws.y, ld: W } }),
+    };
   };
   const headForward: Op[] = [
     layerNormForward(pb, { rows: N, width: D, eps, mode: 'plain', x: blockInputs[config.depth], ...norm('trunk.post_trunk_norm'), out: post, stats: postStats }),
     gm({ m: N, n: W, k: D, a: { buf: post, ld: D }, b: weight(`${h}decoder_projection.weight`, W), c: { buf: headInputs[0], ld: W }, biasRef: bias(`${h}decoder_projection.bias`), aux: 'add', auxRef: { buf: headPositions!, ld: W, rows: K } }),
   ];
   const headBlocks = Array.from({ length: config.headDepth }, (_, j) => headBlock(j));
+  const headRecompute = (j: number): Op[] => {
+    const f = headBlocks[j];
+    if (activations === 'recompute') return [f.ln1, f.ln2, f.fc1];
+    if (activations === 'selective') return [f.ln2, geluForward(pb, { n: N * Mh, x: hwsOf(j).pre, out: hwsOf(j).act })];
+    return [];
+  };
   headForward.push(
-    ...headBlocks.flat(),
+    ...headBlocks.flatMap((f) => Object.values(f)),
     layerNormForward(pb, { rows: N, width: W, eps, mode: 'plain', x: headInputs[config.headDepth], ...norm(`${h}decoder_norm`), out: decoded, stats: decodedStats }),
     gm({ m: N, n: P, k: W, a: { buf: decoded, ld: W }, b: weight(`${h}decoder_pred.weight`, P), c: { buf: pred, ld: P }, biasRef: bias(`${h}decoder_pred.bias`) }),
   );
@@ -288,7 +337,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   for (let j = config.headDepth - 1; j >= 0; j--) {
     const p = `${h}decoder_blocks.${j}`;
     const ws = hwsOf(j);
-    if (recompute) backward.push(...headBlocks[j].slice(0, 3));
+    backward.push(...headRecompute(j));
     backward.push(
       gm({ m: Mh, n: W, k: N, transA: true, a: { buf: ws.act, ld: Mh }, b: { buf: gHead, ld: W }, c: grad(`${p}.mlp.fc2.weight`, W), accumulate: true }),
       gm({ m: N, n: Mh, k: W, transB: true, a: { buf: gHead, ld: W }, b: weight(`${p}.mlp.fc2.weight`, W), c: { buf: ws.act, ld: Mh }, aux: 'geluGrad', auxRef: { buf: ws.pre, ld: Mh } }),
@@ -313,7 +362,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   for (let i = config.depth - 1; i >= 0; i--) {
     const b = `trunk.blocks.${i}`;
     const ws = wsOf(i);
-    if (recompute) backward.push(...blocks[i].slice(0, 8));
+    backward.push(...trunkRecompute(i));
     backward.push(
       gm({ m: M, n: D, k: N, transA: true, a: { buf: ws.act, ld: M }, b: { buf: gTrunk, ld: D }, c: grad(`${b}.mlp.fc2.weight`, D), accumulate: true }),
       gm({ m: N, n: M, k: D, transB: true, a: { buf: gTrunk, ld: D }, b: weight(`${b}.mlp.fc2.weight`, D), c: { buf: ws.act, ld: M }, aux: 'geluGrad', auxRef: { buf: ws.pre, ld: M } }),
@@ -366,7 +415,7 @@ export function describeEngine(config: AimConfig, options: EngineOptions): Engin
   return {
     config,
     batch,
-    recompute,
+    activations,
     pretrainHead: true,
     pb,
     arena,

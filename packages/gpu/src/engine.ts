@@ -2,7 +2,7 @@
 // on one GPUDevice. A step uploads the micro-batches, submits one command buffer per micro-batch and one for the
 // update, and never waits: its loss, gradient norm and non-finite flag come back through a promise.
 import { type AimConfig, numPatches, patchDim, sinCosPositionEmbedding2d } from '@aim/model/spec';
-import { type EngineOptions, type EngineProgram, READBACK_SLOTS, describeEngine } from './describe.js';
+import { type EngineOptions, type EngineProgram, READBACK_SLOTS, describeEngine, planMemory } from './describe.js';
 import { STAT, STATS_FLOATS } from './kernels/optimizer.js';
 import { NEUTRAL_STEP, type StepValues } from './kernels/wgsl.js';
 import type { BufferDesc, Op } from './program.js';
@@ -114,7 +114,11 @@ export class AimEngine {
     if (oom || invalid) {
       await engine.destroy();
       const planned = `${(program.pb.totalBytes() / 2 ** 30).toFixed(2)} GiB planned (planMemory)`;
-      const hint = oom ? '; a smaller micro-batch with more accumulation keeps the global batch' : '';
+      const leaner =
+        program.activations === 'recompute'
+          ? ''
+          : ` or activations 'recompute' (${(planMemory(config, options.batch, { ...options, activations: 'recompute', maxBindingBytes: device.limits.maxStorageBufferBindingSize }).totalBytes / 2 ** 30).toFixed(2)} GiB)`;
+      const hint = oom ? `; a smaller micro-batch with more accumulation keeps the global batch${leaner}` : '';
       throw new Error(`engine: building ${config.name} at micro-batch ${options.batch} (${planned}) failed: ${(oom ?? invalid)!.message}${hint}`);
     }
     return engine;

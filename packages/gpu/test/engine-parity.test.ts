@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { type AimModel, createAim, selectBackend } from '@aim/model';
-import { AimEngine } from '../src/index.js';
+import { type ActivationMode, AimEngine } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
 import { randomArray, relError } from '../src/harness.js';
 
@@ -37,10 +37,11 @@ function batchOf(model: AimModel, size: number, seed: number) {
 }
 
 describe.skipIf(gpuUnavailable !== undefined).each([
-  { variant: 'aim-dev-nano', recompute: true },
-  { variant: 'aim-dev-nano', recompute: false },
-  { variant: 'aim-dev-tiny', recompute: true },
-])('engine vs tfjs: $variant (recompute $recompute)', ({ variant, recompute }) => {
+  { variant: 'aim-dev-nano', activations: 'recompute' },
+  { variant: 'aim-dev-nano', activations: 'keep' },
+  { variant: 'aim-dev-tiny', activations: 'recompute' },
+  { variant: 'aim-dev-tiny', activations: 'selective' },
+] as const)('engine vs tfjs: $variant (activations $activations)', ({ variant, activations }) => {
   it('loss and every gradient within 1e-4, prefix lengths 1 and K-1 included', async () => {
     const model = perturbedModel(variant, 3);
     const batch = batchOf(model, 3, 11);
@@ -49,7 +50,7 @@ describe.skipIf(gpuUnavailable !== undefined).each([
     const x = tf.tensor3d(batch.patches, [3, k, batch.patchDim]);
     const vars = model.parameters().map((p) => p.variable);
     const { value, grads } = tf.variableGrads(() => model.pretrainLoss(x, prefix), vars);
-    const engine = await AimEngine.create(await testDevice(), model.config, { batch: 4, recompute });
+    const engine = await AimEngine.create(await testDevice(), model.config, { batch: 4, activations });
     try {
       engine.setParameters(values(model));
       const stats = await engine.step([{ patches: batch.patches, prefixLengths: prefix }], {
@@ -71,6 +72,35 @@ describe.skipIf(gpuUnavailable !== undefined).each([
       x.dispose();
       value.dispose();
       Object.values(grads).forEach((g) => g.dispose());
+      model.dispose();
+    }
+  });
+});
+
+describe.skipIf(gpuUnavailable !== undefined)('what the backward keeps changes no result', () => {
+  it("'selective' and 'recompute' give the loss and every gradient of 'keep', bit for bit", async () => {
+    const model = perturbedModel('aim-dev-nano', 5);
+    const batch = batchOf(model, 3, 13);
+    const prefix = Int32Array.from([1, batch.numPatches - 1, 5]);
+    const hyper = { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, clipNorm: 0 };
+    const run = async (activations: ActivationMode) => {
+      const engine = await AimEngine.create(await testDevice(), model.config, { batch: 3, activations });
+      try {
+        engine.setParameters(values(model));
+        const { loss } = await engine.step([{ patches: batch.patches, prefixLengths: prefix }], hyper);
+        return { loss, grads: await engine.readGradients() };
+      } finally {
+        await engine.destroy();
+      }
+    };
+    try {
+      const keep = await run('keep');
+      for (const mode of ['selective', 'recompute'] as const) {
+        const other = await run(mode);
+        expect(other.loss, mode).toBe(keep.loss);
+        for (const [name, g] of keep.grads) expect.soft(Buffer.from(other.grads.get(name)!.buffer).equals(Buffer.from(g.buffer)), `${mode} ${name}`).toBe(true);
+      }
+    } finally {
       model.dispose();
     }
   });

@@ -1,71 +1,88 @@
 // What a step asks of the GPU, checked without timing: the engine allocates exactly what planMemory says, a trunk
-// block costs at most 40 dispatches per training micro-batch (forward, recompute and backward together), a step is a
+// block costs at most 40 dispatches per training micro-batch (forward, recomputation and backward together), a step is a
 // handful of command buffers and reads nothing from the GPU before it returns.
 import { describe, expect, it } from 'vitest';
 import { AIM_VARIANTS, resolveAimConfig } from '@aim/model';
-import { AimEngine, planMemory } from '../src/index.js';
+import { ACTIVATION_MODES, AimEngine, describeEngine, planMemory } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
 
 const DEV_VARIANTS = Object.keys(AIM_VARIANTS).filter((n) => n.startsWith('aim-dev-'));
 const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 1 };
 
 describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', () => {
-  it.each(
-    DEV_VARIANTS.flatMap(
-      (v) =>
-        [
-          [v, true],
-          [v, false],
-        ] as const,
-    ),
-  )('%s (recompute %s): allocation equals the plan', async (name, recompute) => {
-    const device = await testDevice();
-    const config = resolveAimConfig(name);
-    const options = { batch: 2, recompute, maxBindingBytes: device.limits.maxStorageBufferBindingSize };
-    const plan = planMemory(config, options.batch, options);
-    const engine = await AimEngine.create(device, config, options);
-    try {
-      expect(engine.allocatedBytes).toBe(plan.totalBytes);
-      expect(plan.parameterCount).toBe(engine.program.arena.parameterCount);
-    } finally {
-      await engine.destroy();
-    }
-  });
-
-  it('recomputing blocks keeps one block of activations: the plan grows with depth by block inputs only', () => {
-    const base = resolveAimConfig('aim-dev-tiny');
-    const deeper = { ...base, name: 'deeper', depth: base.depth + 4, probeBlocks: { last: [0], best: [0] } };
-    const bytes = (c: typeof base, recompute: boolean) => planMemory(c, 8, { recompute }).byRole.activations;
-    const perInput = 8 * 16 * base.width * 4;
-    expect(bytes(deeper, true) - bytes(base, true)).toBe(4 * perInput);
-    expect(bytes(deeper, false) - bytes(base, false)).toBeGreaterThan(4 * 10 * perInput);
-  });
-
-  it('a trunk block costs at most 40 dispatches per micro-batch; a step is 1 + micro-batches command buffers and no host read', async () => {
-    const device = await testDevice();
-    const counts: number[] = [];
-    for (const depth of [2, 3]) {
-      const config = { ...resolveAimConfig('aim-dev-nano'), name: `nano-${depth}`, depth, probeBlocks: { last: [0], best: [0] } };
-      const engine = await AimEngine.create(device, config, { batch: 2 });
+  it.each(DEV_VARIANTS.flatMap((v) => ACTIVATION_MODES.map((mode) => [v, mode] as const)))(
+    '%s (activations %s): allocation equals the plan',
+    async (name, activations) => {
+      const device = await testDevice();
+      const config = resolveAimConfig(name);
+      const options = { batch: 2, activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize };
+      const plan = planMemory(config, options.batch, options);
+      const engine = await AimEngine.create(device, config, options);
       try {
-        const patches = new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i));
-        const micro = { patches, prefixLengths: Int32Array.from([1, 15]) };
-        const before = engine.counters;
-        const pending = engine.step([micro, micro], hyper);
-        const after = engine.counters;
-        expect(after.hostReads - before.hostReads).toBe(0);
-        expect(after.commandBuffers - before.commandBuffers).toBe(3);
-        counts.push((after.dispatches - before.dispatches) / 2);
-        await pending;
-        expect(engine.counters.hostReads - after.hostReads).toBe(1); // the step's statistics, after it
-        expect(engine.program.dispatchesPerTrunkBlock).toBeLessThanOrEqual(40);
+        expect(engine.allocatedBytes).toBe(plan.totalBytes);
+        expect(plan.parameterCount).toBe(engine.program.arena.parameterCount);
       } finally {
         await engine.destroy();
       }
-    }
-    // The optimizer's dispatches are per step, not per micro-batch; per block they cancel out in the difference.
-    expect(counts[1] - counts[0]).toBeLessThanOrEqual(40);
+    },
+  );
+
+  it('what each block adds to the plan: its input (recompute), its GEMM outputs (selective), everything (keep)', () => {
+    const base = resolveAimConfig('aim-dev-tiny');
+    const deeper = { ...base, name: 'deeper', depth: base.depth + 4, probeBlocks: { last: [0], best: [0] } };
+    const perBlock = (activations: (typeof ACTIVATION_MODES)[number]) =>
+      (planMemory(deeper, 8, { activations }).byRole.activations - planMemory(base, 8, { activations }).byRole.activations) / 4 / 4;
+    const n = 8 * 16; // rows: batch x patches
+    const { width: d, mlpDim: m, heads } = base;
+    const input = n * d;
+    const gemmOutputs = 3 * n * d + n * d + n * d + n * m + 2 * 2 * n; // qkv, context, residual, MLP pre-activation, both norms' stats
+    const cheap = n * d + 8 * heads * 16 * 16 + n * d + n * m; // both norms' outputs, attention probabilities, GELU
+    expect(perBlock('recompute')).toBe(input);
+    expect(perBlock('selective')).toBe(input + gemmOutputs);
+    expect(perBlock('keep')).toBe(input + gemmOutputs + cheap);
   });
+
+  it('selective recomputation runs no dense GEMM twice: the backward recomputes norms, attention scores and GELU only', () => {
+    const config = resolveAimConfig('aim-dev-tiny');
+    const perBlock = Object.fromEntries(ACTIVATION_MODES.map((a) => [a, describeEngine(config, { batch: 2, activations: a }).dispatchesPerTrunkBlock]));
+    // 9 forward, 17 backward; recomputed: 'recompute' 8 (all but fc2), 'selective' 5 (2 norms, scores, softmax, GELU).
+    expect(perBlock).toEqual({ recompute: 34, selective: 31, keep: 26 });
+    const gemmsPerMicroBatch = (a: (typeof ACTIVATION_MODES)[number]) => {
+      const { ops } = describeEngine(config, { batch: 2, activations: a });
+      return [...ops.embed, ...ops.blocks.flat(), ...ops.afterTrunk].filter((op) => op.kind === 'dispatch' && op.kernel.name.startsWith('gemm')).length;
+    };
+    expect(gemmsPerMicroBatch('selective') - gemmsPerMicroBatch('keep')).toBe(config.depth); // each block's attention scores
+    expect(gemmsPerMicroBatch('recompute') - gemmsPerMicroBatch('keep')).toBe(5 * config.depth + config.headDepth); // qkv, scores, context, proj, fc1; the head's fc1
+  });
+
+  it.each(ACTIVATION_MODES)(
+    'a trunk block costs at most 40 dispatches per micro-batch; a step is 1 + micro-batches command buffers and no host read (activations %s)',
+    async (activations) => {
+      const device = await testDevice();
+      const counts: number[] = [];
+      for (const depth of [2, 3]) {
+        const config = { ...resolveAimConfig('aim-dev-nano'), name: `nano-${depth}`, depth, probeBlocks: { last: [0], best: [0] } };
+        const engine = await AimEngine.create(device, config, { batch: 2, activations });
+        try {
+          const patches = new Float32Array(2 * 16 * 48).map((_, i) => Math.sin(i));
+          const micro = { patches, prefixLengths: Int32Array.from([1, 15]) };
+          const before = engine.counters;
+          const pending = engine.step([micro, micro], hyper);
+          const after = engine.counters;
+          expect(after.hostReads - before.hostReads).toBe(0);
+          expect(after.commandBuffers - before.commandBuffers).toBe(3);
+          counts.push((after.dispatches - before.dispatches) / 2);
+          await pending;
+          expect(engine.counters.hostReads - after.hostReads).toBe(1); // the step's statistics, after it
+          expect(engine.program.dispatchesPerTrunkBlock).toBeLessThanOrEqual(40);
+        } finally {
+          await engine.destroy();
+        }
+      }
+      // The optimizer's dispatches are per step, not per micro-batch; per block they cancel out in the difference.
+      expect(counts[1] - counts[0]).toBe(describeEngine(resolveAimConfig('aim-dev-nano'), { batch: 2, activations }).dispatchesPerTrunkBlock);
+    },
+  );
 });
 
 describe.skipIf(gpuUnavailable !== undefined)('the non-finite gate', () => {

@@ -1,11 +1,10 @@
 // The training config's fields: each one's type, allowed values, default and one-line description. Everything that
 // reads, checks or prints a config (files, flags, help, checkpoints) works from this one table.
+import { ACTIVATION_MODES, type ActivationMode } from '@aim/gpu';
 import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import { PAPER_OPTIMISER, PRESETS } from './presets.js';
 
 export const AUGMENTATIONS = ['train', 'eval'] as const;
-/** What the WebGPU engine keeps for the backward pass: block inputs (recomputing each block) or everything. */
-export const ACTIVATIONS = ['recompute', 'keep'] as const;
 export const ON_OFF = ['off', 'on'] as const;
 
 export interface TrainConfig {
@@ -36,8 +35,8 @@ export interface TrainConfig {
   /** Global-norm gradient clipping threshold; 0 disables. */
   readonly clipNorm: number;
   readonly backend: BackendChoice;
-  /** WebGPU engine only: 'recompute' keeps each block's input and recomputes the block in the backward; 'keep' keeps all. */
-  readonly activations: (typeof ACTIVATIONS)[number];
+  /** WebGPU engine only: what the backward keeps of the forward and what it computes again (@aim/gpu's ActivationMode). */
+  readonly activations: ActivationMode;
   /** WebGPU engine only: a tuned-tiles file (`npx nx run gpu:bench -- --sweep --tiles-out <file>`); empty: defaults. */
   readonly gpuTiles: string;
   /** WebGPU engine only: 'on' keeps Dawn's clamp of every storage index (slower; the engine's kernels do not need it). */
@@ -100,7 +99,10 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   eps: [num(0, true), 'AdamW epsilon'],
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
   backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'compute backend (webgpu: the WebGPU engine; the others: tfjs)'],
-  activations: [{ kind: 'enum', values: ACTIVATIONS }, "webgpu: 'recompute' blocks in the backward (least memory) or 'keep' every activation (faster)"],
+  activations: [
+    { kind: 'enum', values: ACTIVATION_MODES },
+    "webgpu: 'recompute' each block in the backward (least memory), 'selective' (keep the GEMMs' outputs, recompute norms, attention probabilities and GELU: no GEMM twice) or 'keep' every activation (most memory)",
+  ],
   gpuTiles: [
     str,
     "webgpu: GEMM tiles: 'auto' (tuned on this GPU once, kept in <cache-dir>/gpu-tiles/) or a file from gpu:bench --sweep --tiles-out; the same results, bit for bit",

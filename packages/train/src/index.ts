@@ -24,7 +24,6 @@ export {
 export { writeFileAtomicSync as writeFileAtomic } from '@aim/base/atomic-file';
 export {
   AUGMENTATIONS,
-  ACTIVATIONS,
   ON_OFF,
   CONFIG_FIELDS,
   DEFAULT_CONFIG,
