@@ -110,7 +110,7 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(Math.abs(top1(probeGpu.stdout) - top1(probeCpu.stdout))).toBeLessThanOrEqual(100 / 16);
   });
 
-  it('--gpu-tiles (the bench sweep file) and --gpu-bounds-checks on: the same losses and features bit for bit', async () => {
+  it('--gpu-tiles (the bench sweep file), --activations selective and --gpu-bounds-checks on: the same losses and features bit for bit', async () => {
     const defaultRun = join(dir, 'gpu');
     expect(existsSync(join(defaultRun, 'metrics.jsonl')), 'compares with the run of the test above').toBe(true);
     // Not a tile the defaults pick for these small shapes, so the tuned run really runs other kernels.
@@ -118,8 +118,13 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     const keys = [...describeEngine(resolveAimConfig('aim-dev-nano'), { batch: 4 }).gemmShapes.keys()];
     const file = join(dir, 'gemm-tiles.json');
     writeFileSync(file, JSON.stringify(gemmTilesFile(new Map(keys.map((k) => [k, tile])), 'test')));
-    const tuned = await run(TRAIN, [...common, '--backend', 'webgpu', '--gpu-tiles', file, '--out', join(dir, 'gpu-tuned')]);
+    // With selective recomputation too: the backward recomputes less, and the run trains to the same bits.
+    const tuned = await run(TRAIN, [...common, '--backend', 'webgpu', '--gpu-tiles', file, '--activations', 'selective', '--out', join(dir, 'gpu-tuned')]);
     expect(tuned.code, tuned.stderr.slice(-2000)).toBe(0);
+    expect(tuned.stderr).toMatch(
+      /engine: [\d.]+ MiB on the GPU \(parameters, gradients, AdamW moments, the GEMMs' outputs; norms, attention probabilities and GELU recomputed/,
+    );
+    expect(tuned.stderr).toMatch(/engine: --activations at micro-batch 4: recompute [\d.]+ MiB, selective [\d.]+ MiB, keep [\d.]+ MiB/);
     const n = keys.length;
     expect(tuned.stderr).toContain(`engine: tuned tiles for ${n} GEMM shapes from ${file} (tuned on test); ${n} of them occur in this model\n`);
     expect(trainLosses(join(dir, 'gpu-tuned'))).toEqual(trainLosses(defaultRun));
