@@ -1,7 +1,7 @@
 // Engine parity on the GPU machine (outside vitest: the device has no node_modules). For aim-dev-nano and aim-dev-tiny,
-// the engine's loss and every gradient against the tfjs model on cpu (the reference), and the golden fixture's
-// features (apple/ml-aim) from the engine's trunk (the bench's sweep checks each GEMM tile it times: src/tile-check.ts),
-// on a device without Dawn's bounds checks, as the trainer runs it.
+// the engine's loss and every gradient against the tfjs model on cpu (the reference) and between the activation modes
+// (what the backward keeps); the golden fixture's features (apple/ml-aim) from the engine's trunk (the bench's sweep
+// checks each GEMM tile it times: src/tile-check.ts); on a device without Dawn's bounds checks, as the trainer runs it.
 // Prints one row per check; exits 1 when any exceeds its tolerance.
 // Usage: node parity.mjs --golden <dir with aim-golden-small.*.safetensors> [--software]
 import * as tf from '@tensorflow/tfjs-core';
@@ -17,7 +17,7 @@ import {
   selectBackend,
   vettedWebGpuAdapter,
 } from '@aim/model';
-import { AimEngine, boundsCheck, engineDawnFlags, requestEngineDevice } from '../../src/index.js';
+import { ACTIVATION_MODES, type ActivationMode, AimEngine, boundsCheck, engineDawnFlags, requestEngineDevice } from '../../src/index.js';
 
 const { values: flags } = parseArgs({ options: { golden: { type: 'string' }, software: { type: 'boolean', default: false } } });
 
@@ -74,22 +74,34 @@ async function main(): Promise<void> {
       () => model.pretrainLoss(x, prefix),
       model.parameters().map((p) => p.variable),
     );
-    const engine = await AimEngine.create(device, model.config, { batch: 4 });
-    engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
-    const stats = await engine.step([{ patches, prefixLengths: prefix }], {
-      lr: 0,
-      beta1: 0.9,
-      beta2: 0.95,
-      eps: 1e-8,
-      weightDecay: 0,
-      clipNorm: 0,
-    });
-    row(`${variant} loss`, relError([stats.loss], value.dataSync()), 1e-4);
-    const got = await engine.readGradients();
+    const byMode = new Map<ActivationMode, { loss: number; grads: Map<string, Float32Array> }>();
+    for (const activations of ACTIVATION_MODES) {
+      const engine = await AimEngine.create(device, model.config, { batch: 4, activations });
+      engine.setParameters(new Map(model.parameters().map((p) => [p.name, p.variable.dataSync() as Float32Array])));
+      const stats = await engine.step([{ patches, prefixLengths: prefix }], {
+        lr: 0,
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weightDecay: 0,
+        clipNorm: 0,
+      });
+      byMode.set(activations, { loss: stats.loss, grads: await engine.readGradients() });
+      await engine.destroy();
+    }
+    const { loss, grads: got } = byMode.get('recompute')!;
+    row(`${variant} loss`, relError([loss], value.dataSync()), 1e-4);
     let worst = 0;
     for (const p of model.parameters()) worst = Math.max(worst, relError(got.get(p.name)!, grads[p.variable.name].dataSync()));
     row(`${variant} every gradient (worst)`, worst, 1e-4);
-    await engine.destroy();
+    // What the backward keeps changes no result: on SwiftShader the same bits (the tests); here, how close.
+    const keep = byMode.get('keep')!;
+    for (const mode of ['recompute', 'selective'] as const) {
+      const other = byMode.get(mode)!;
+      let diff = relError([other.loss], [keep.loss]);
+      for (const [name, g] of keep.grads) diff = Math.max(diff, relError(other.grads.get(name)!, g));
+      row(`${variant} activations '${mode}' vs 'keep': loss and every gradient`, diff, 1e-6);
+    }
     model.dispose();
   }
 
