@@ -157,8 +157,9 @@ interface TorchStep {
  * an engine's creation and first step is what the engine really took from the GPU, Dawn's own allocations included,
  * to set beside the plan.
  */
-function gpuMemoryUsedGiB(): number | undefined {
-  const run = spawnSync('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits'], { encoding: 'utf8' });
+/** One memory figure of the first GPU from nvidia-smi ('memory.used', 'memory.free'), in GiB; undefined without it. */
+function gpuMemoryGiB(what: 'memory.used' | 'memory.free'): number | undefined {
+  const run = spawnSync('nvidia-smi', [`--query-gpu=${what}`, '--format=csv,noheader,nounits'], { encoding: 'utf8' });
   const mib = Number.parseFloat((run.stdout ?? '').split('\n')[0]);
   return run.status === 0 && Number.isFinite(mib) ? mib / 1024 : undefined;
 }
@@ -601,10 +602,17 @@ async function main(): Promise<void> {
     const candidates = want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
     let engine: AimEngine | undefined;
     let batch = 0;
-    const usedBefore = hardware ? gpuMemoryUsedGiB() : undefined;
+    const usedBefore = hardware ? gpuMemoryGiB('memory.used') : undefined;
+    // WebGPU does not say how much memory the GPU has; where nvidia-smi does, a batch planned past it is not tried
+    // (a failed engine's memory may come back to the device only later, and the next, smaller batch needs it).
+    const freeGiB = want === 'max' && hardware ? gpuMemoryGiB('memory.free') : undefined;
     for (const b of candidates) {
       try {
-        planMemory(config, b, { activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize });
+        const planGiB = planMemory(config, b, { activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize }).totalBytes / 2 ** 30;
+        if (freeGiB !== undefined && planGiB > freeGiB) {
+          console.log(`  ${name} batch ${b}: ${fmt(planGiB, 1)} GiB planned, ${fmt(freeGiB, 1)} GiB free on the GPU (nvidia-smi): not tried`);
+          continue;
+        }
         engine = await AimEngine.create(device, config, { batch: b, activations, gemmTile: tile, gemmTiles });
         batch = b;
         break;
@@ -623,7 +631,7 @@ async function main(): Promise<void> {
       const pending = engine.step([input], HYPER);
       const afterSubmit = engine.counters;
       const first = await pending;
-      const usedAfter = usedBefore === undefined ? undefined : gpuMemoryUsedGiB();
+      const usedAfter = usedBefore === undefined ? undefined : gpuMemoryGiB('memory.used');
       const measuredGiB = usedAfter === undefined || usedBefore === undefined ? undefined : usedAfter - usedBefore;
       const { stepMs, submitMs } = timed ? await timeSteps(engine, input) : { stepMs: NaN, submitMs: NaN };
       const flops = stepFlops(config, batch).total;
