@@ -153,11 +153,10 @@ interface TorchStep {
 }
 
 /**
- * GiB of GPU memory in use on the machine, by nvidia-smi (the first GPU); undefined without it. The difference across
- * an engine's creation and first step is what the engine really took from the GPU, Dawn's own allocations included,
- * to set beside the plan.
+ * GiB of GPU memory in use or free on the machine, by nvidia-smi (the first GPU); undefined without it. The difference
+ * in use across an engine's creation and first step is what the engine really took from the GPU, Dawn's own
+ * allocations included, to set beside the plan; what is free bounds the batches `--batch-for max` tries.
  */
-/** One memory figure of the first GPU from nvidia-smi ('memory.used', 'memory.free'), in GiB; undefined without it. */
 function gpuMemoryGiB(what: 'memory.used' | 'memory.free'): number | undefined {
   const run = spawnSync('nvidia-smi', [`--query-gpu=${what}`, '--format=csv,noheader,nounits'], { encoding: 'utf8' });
   const mib = Number.parseFloat((run.stdout ?? '').split('\n')[0]);
