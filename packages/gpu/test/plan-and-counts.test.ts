@@ -3,7 +3,7 @@
 // handful of command buffers and reads nothing from the GPU before it returns.
 import { describe, expect, it } from 'vitest';
 import { AIM_VARIANTS, resolveAimConfig } from '@aim/model';
-import { ACTIVATION_MODES, AimEngine, describeEngine, planMemory } from '../src/index.js';
+import { ACTIVATION_MODES, type ActivationMode, AimEngine, describeEngine, planMemory } from '../src/index.js';
 import { gpuUnavailable, testDevice } from './device.js';
 
 const DEV_VARIANTS = Object.keys(AIM_VARIANTS).filter((n) => n.startsWith('aim-dev-'));
@@ -30,7 +30,7 @@ describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', 
   it('what each block adds to the plan: its input (recompute), its GEMM outputs (selective), everything (keep)', () => {
     const base = resolveAimConfig('aim-dev-tiny');
     const deeper = { ...base, name: 'deeper', depth: base.depth + 4, probeBlocks: { last: [0], best: [0] } };
-    const perBlock = (activations: (typeof ACTIVATION_MODES)[number]) =>
+    const perBlock = (activations: ActivationMode) =>
       (planMemory(deeper, 8, { activations }).byRole.activations - planMemory(base, 8, { activations }).byRole.activations) / 4 / 4;
     const n = 8 * 16; // rows: batch x patches
     const { width: d, mlpDim: m, heads } = base;
@@ -47,7 +47,7 @@ describe.skipIf(gpuUnavailable !== undefined)('planMemory and dispatch counts', 
     const perBlock = Object.fromEntries(ACTIVATION_MODES.map((a) => [a, describeEngine(config, { batch: 2, activations: a }).dispatchesPerTrunkBlock]));
     // 9 forward, 17 backward; recomputed: 'recompute' 8 (all but fc2), 'selective' 5 (2 norms, scores, softmax, GELU).
     expect(perBlock).toEqual({ recompute: 34, selective: 31, keep: 26 });
-    const gemmsPerMicroBatch = (a: (typeof ACTIVATION_MODES)[number]) => {
+    const gemmsPerMicroBatch = (a: ActivationMode) => {
       const { ops } = describeEngine(config, { batch: 2, activations: a });
       return [...ops.embed, ...ops.blocks.flat(), ...ops.afterTrunk].filter((op) => op.kind === 'dispatch' && op.kernel.name.startsWith('gemm')).length;
     };
