@@ -76,7 +76,8 @@ if (flags.help) {
   console.log(`gpu bench flags: --variants a,b (registry names or vit-b) --batch N --batch-for name=N|max,... --steps N
   --sweep (GEMM tile sweep) --shapes-for name=batch (GEMM rates of that step's shapes; default: the last variant)
   --features-for name=batch,... (trunk forward for features, bidirectional, all blocks) --gemm-n N --peak-tflops T (fp32 peak of the GPU, default 67: H200/H100 SXM)
-  --activations recompute|selective|keep (what the backward keeps; default recompute, as the trainer) --software (time on SwiftShader too) --torch auto|off --json file
+  --activations mode[,mode...] (recompute|selective|keep: what the backward keeps; default recompute, as the trainer;
+    further modes: one more row each of the --shapes-for variant at its first row's batch) --software (time on SwiftShader too) --torch auto|off --json file
   --tiles-out file (with --sweep: each swept shape's best tile, the file the trainer's --gpu-tiles reads)
   --bounds-checks off|on|both (Dawn's clamp of every storage index; off, as the trainer runs: its toggle
     disable_robustness; both: everything without them, then the GEMM rate and the first variant's step without and with)
@@ -99,10 +100,15 @@ const VIT_B = resolveAimConfig({
   probeBlocks: { last: [6, 7, 8, 9, 10, 11], best: [6, 7, 8, 9, 10, 11] },
 });
 const configOf = (name: string): AimConfig => (name === 'vit-b' ? VIT_B : resolveAimConfig(name));
-const activations = flags.activations as ActivationMode;
-if (!ACTIVATION_MODES.includes(activations)) {
-  console.error(`--activations ${flags.activations}: takes one of ${ACTIVATION_MODES.join(', ')}`);
-  process.exit(2);
+// The first mode runs every step row; each further one adds a row of the --shapes-for variant at the batch its first
+// row ran (the same step with another trade of memory for recomputation, side by side).
+const activationModes = flags.activations.split(',') as ActivationMode[];
+const [activations, ...comparedModes] = activationModes;
+for (const mode of activationModes) {
+  if (!ACTIVATION_MODES.includes(mode)) {
+    console.error(`--activations ${flags.activations}: '${mode}' is not one of ${ACTIVATION_MODES.join(', ')}`);
+    process.exit(2);
+  }
 }
 
 /**
@@ -586,19 +592,33 @@ async function main(): Promise<void> {
   const torchRows: string[] = [];
   const profileLines: string[] = [];
   const torchRuns = new Map<string, TorchStep>();
-  console.log(`\nsteps with activations '${activations}' (--activations)`);
+  console.log(`\nsteps with activations '${activations}' (--activations)${comparedModes.length > 0 ? `; rows named with a mode ran in that mode` : ''}`);
   console.log(
     '| variant | batch | planned GiB | allocated GiB | GPU GiB (nvidia-smi) | dispatches/step | per trunk block | command buffers/step | host reads in step | step ms | host ms to submit it | img/s | model TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   // With --sweep, the variant whose shapes were swept runs a second time with each shape's best tile ("+ tuned").
   const sweptVariant = flags.sweep && shapeTiles.size > 0 ? shapesVariant() : undefined;
-  const runs = flags.variants.split(',').flatMap((name) => (name === sweptVariant ? [name, `${name} + tuned`] : [name]));
-  for (const run of runs) {
-    const name = run.replace(/ \+ tuned$/, '');
-    const gemmTiles = run === name ? undefined : shapeTiles;
+  interface StepRun {
+    readonly run: string;
+    readonly name: string;
+    readonly activations: ActivationMode;
+    readonly gemmTiles?: ReadonlyMap<string, GemmTile>;
+    /** At the batch this variant's first row ran. */
+    readonly sameBatch?: boolean;
+  }
+  const runs = flags.variants
+    .split(',')
+    .flatMap((name): StepRun[] => [
+      { run: name, name, activations },
+      ...(name === sweptVariant ? [{ run: `${name} + tuned`, name, activations, gemmTiles: shapeTiles }] : []),
+      ...(name === shapesVariant() ? comparedModes.map((mode) => ({ run: `${name}, ${mode}`, name, activations: mode, sameBatch: true })) : []),
+    ]);
+  const firstBatch = new Map<string, number>();
+  for (const { run, name, activations, gemmTiles, sameBatch } of runs) {
     const config = configOf(name);
     const want = batchFor.get(name) ?? flags.batch;
-    const candidates = want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
+    const first = firstBatch.get(name);
+    const candidates = sameBatch && first ? [first] : want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
     let engine: AimEngine | undefined;
     let batch = 0;
     const usedBefore = hardware ? gpuMemoryGiB('memory.used') : undefined;
@@ -621,6 +641,7 @@ async function main(): Promise<void> {
       }
     }
     if (!engine) continue;
+    if (!firstBatch.has(name)) firstBatch.set(name, batch);
     const plan = planMemory(config, batch, { activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize, gemmTile: tile });
     let ours: number | undefined; // images/s of this row's step
     try {
@@ -629,7 +650,7 @@ async function main(): Promise<void> {
       const before = engine.counters;
       const pending = engine.step([input], HYPER);
       const afterSubmit = engine.counters;
-      const first = await pending;
+      const stats = await pending;
       const usedAfter = usedBefore === undefined ? undefined : gpuMemoryGiB('memory.used');
       const measuredGiB = usedAfter === undefined || usedBefore === undefined ? undefined : usedAfter - usedBefore;
       const { stepMs, submitMs } = timed ? await timeSteps(engine, input) : { stepMs: NaN, submitMs: NaN };
@@ -652,7 +673,7 @@ async function main(): Promise<void> {
         submitMs,
         imagesPerSecond: (batch * 1000) / stepMs,
         tflops,
-        loss: first.loss,
+        loss: stats.loss,
       };
       rows.push(row);
       saveJson();
@@ -663,7 +684,7 @@ async function main(): Promise<void> {
       if (timed && device.features.has('timestamp-query')) {
         // One more step with every dispatch timed: where the time goes (the tables print after the step tables).
         const summary = summariseProfile(await engine.profileStep(input, HYPER));
-        rows.push({ kind: 'profile', variant: name, ...(gemmTiles ? { tunedTiles: true } : {}), batch, stepMs, ...summary });
+        rows.push({ kind: 'profile', variant: name, ...(gemmTiles ? { tunedTiles: true } : {}), batch, activations, stepMs, ...summary });
         saveJson();
         profileLines.push(...profileTables(`${run} batch ${batch}`, stepMs, summary, fmt));
       }

@@ -4,7 +4,7 @@
 # reference first), the GEMM rate and aim-dev-25M's step without and with Dawn's bounds checks (disable_robustness),
 # aim-1B feature extraction at batch 64, the step benchmark with its PyTorch reference for aim-dev-25M, a ViT-B-
 # shaped AIM and aim-600M (largest batch that fits), the steps with selective recomputation (no GEMM twice, as eager
-# PyTorch; run-cli.sh's aim-600M run trains with the trainer's default, 'recompute'), each step's time per kernel
+# PyTorch) and aim-600M's also with the trainer's default, 'recompute', at the same batch; each step's time per kernel
 # (GPU timestamps); then the f16
 # subgroup-matrix (tensor core) GEMM path: what the adapter offers under Dawn's toggles, each f16 tile's error and
 # rate, the step's shapes, a ViT-B step with the f16 tiles against f32, and a short ViT-B training run with each
@@ -51,11 +51,11 @@ sw=()
 if [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" = 1 ]; then
   sw=(--software)
   bench_args=(--variants aim-dev-nano --batch 2 --gemm-n 256 --steps 1 --sweep --shapes-for aim-dev-nano=2 --features-for aim-dev-tiny=4 --torch off
-              --bounds-checks both --activations selective --tiles-out "$results/gemm-tiles.json")
+              --bounds-checks both --activations selective,recompute --tiles-out "$results/gemm-tiles.json")
   matrix_args=(--matrix --gemm-n 256 --steps 1 --shapes-for aim-dev-nano=2)
 else
   bench_args=(--variants aim-dev-25M,vit-b,aim-600M --batch 32 --batch-for aim-600M=max --steps 3 --sweep
-              --shapes-for aim-600M=64 --features-for aim-1B=64 --bounds-checks both --activations selective --tiles-out "$results/gemm-tiles.json")
+              --shapes-for aim-600M=64 --features-for aim-1B=64 --bounds-checks both --activations selective,recompute --tiles-out "$results/gemm-tiles.json")
   matrix_args=(--matrix --steps 3 --shapes-for "${AIM_DEVICE_MATRIX_FOR:-vit-b=64}")
 fi
 
