@@ -3,11 +3,14 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
-import { ACTIVATION_MODES, type ActivationMode, AimEngine, describeEngine, planMemory } from '@aim/gpu';
+import { type ActivationMode, AimEngine, describeEngine } from '@aim/gpu';
 import {
   AUTO_GPU_TILES,
+  type ActivationPlans,
   ConfigError,
+  activationPlans,
   createRunParts,
+  decideActivations,
   engineDeviceOf,
   formatConfig,
   openGpuTiles,
@@ -17,7 +20,7 @@ import {
   type TrainConfig,
 } from '@aim/train';
 import { TRAIN_FLAGS, commandFromCli, usage } from './cli.js';
-import type { AimConfig } from '@aim/model';
+import { readGpuMemory } from '@aim/model';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
@@ -35,15 +38,9 @@ const KEPT_ACTIVATIONS: Record<ActivationMode, string> = {
 const mib = (bytes: number): string => (bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(2)} GiB`);
 
 /** What each --activations mode would allocate at this micro-batch: the choice between memory and recomputation. */
-function activationPlansLine(config: AimConfig, batch: number, maxBindingBytes: number): string {
-  const plans = ACTIVATION_MODES.map((activations) => {
-    try {
-      return `${activations} ${mib(planMemory(config, batch, { activations, maxBindingBytes }).totalBytes)}`;
-    } catch {
-      return `${activations} over the storage binding limit`;
-    }
-  });
-  return `engine: --activations at micro-batch ${batch}: ${plans.join(', ')} (least memory first; 'recompute' runs each block's forward GEMMs twice)`;
+function activationPlansLine(plans: ActivationPlans, batch: number): string {
+  const each = [...plans].map(([mode, bytes]) => `${mode} ${bytes === undefined ? 'over the storage binding limit' : mib(bytes)}`);
+  return `engine: --activations at micro-batch ${batch}: ${each.join(', ')} (least memory first; 'recompute' runs each block's forward GEMMs twice)`;
 }
 
 const timestamp = (): string => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -142,15 +139,20 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   const onDevice = engineDeviceOf(compute);
   if (onDevice) {
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
-    const options = { batch: config.batchSize, activations: config.activations };
-    const shapes = describeEngine(m.config, { ...options, maxBindingBytes: onDevice.device.limits.maxStorageBufferBindingSize }).gemmShapes;
+    const maxBindingBytes = onDevice.device.limits.maxStorageBufferBindingSize;
+    const plans = activationPlans(m.config, config.batchSize, maxBindingBytes);
+    const target = { software: onDevice.software, memory: readGpuMemory, ranksOnMachine: dist?.mpi.localSize ?? 1 };
+    const activations = decideActivations(config.activations, plans, target);
+    if (activations.why) log(`engine: --activations auto: ${activations.mode}, ${activations.why}`);
+    const options = { batch: config.batchSize, activations: activations.mode };
+    const shapes = describeEngine(m.config, { ...options, maxBindingBytes }).gemmShapes;
     const tilesFor = async () => gpuTiles?.tilesFor(onDevice, shapes);
     const gemmTiles = dist && config.gpuTiles === AUTO_GPU_TILES ? await firstOnEachMachine(dist, tilesFor) : await tilesFor();
     const engine = await AimEngine.create(onDevice.device, m.config, { ...options, gemmTiles });
     if (gpuTiles) log(gpuTiles.usedLine(engine));
     parts = { ...hostParts, engine };
-    log(`engine: ${mib(engine.allocatedBytes)} on the GPU (parameters, gradients, AdamW moments, ${KEPT_ACTIVATIONS[config.activations]})`);
-    log(activationPlansLine(m.config, options.batch, onDevice.device.limits.maxStorageBufferBindingSize));
+    log(`engine: ${mib(engine.allocatedBytes)} on the GPU (parameters, gradients, AdamW moments, ${KEPT_ACTIVATIONS[activations.mode]})`);
+    log(activationPlansLine(plans, options.batch));
   }
   log(
     `model: ${m.config.name}, ${(m.parameterCount() / 1e6).toFixed(2)}M parameters (trunk + pretraining head), ` +

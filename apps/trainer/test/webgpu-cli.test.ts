@@ -74,6 +74,8 @@ describe.skipIf(!probe.adapter)('trainer:train and eval:probe with --backend web
     expect(gpu.stderr).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
     // By default without Dawn's bounds checks: a read past a binding returns what lies there (or 0 from a driver's own check).
     expect(gpu.stderr).toMatch(/Dawn's bounds checks off \(a read past a binding: (unchecked|zero)\)/);
+    // The default --activations auto reads no GPU memory on a software adapter: the mode that needs least.
+    expect(gpu.stderr).toContain("engine: --activations auto: recompute, a software adapter, whose memory is the host's\n");
     const cpu = await run(TRAIN, [...common, '--backend', 'cpu', '--out', join(dir, 'cpu')]);
     expect(cpu.code, cpu.stderr.slice(-2000)).toBe(0);
     const [a, b] = [trainLosses(join(dir, 'gpu')), trainLosses(join(dir, 'cpu'))];

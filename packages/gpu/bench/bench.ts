@@ -18,6 +18,7 @@ import {
   numPatches,
   patchDim,
   probeWebGpu,
+  readGpuMemory,
   resolveAimConfig,
   stepFlops,
   vettedWebGpuAdapter,
@@ -159,14 +160,13 @@ interface TorchStep {
 }
 
 /**
- * GiB of GPU memory in use or free on the machine, by nvidia-smi (the first GPU); undefined without it. The difference
- * in use across an engine's creation and first step is what the engine really took from the GPU, Dawn's own
- * allocations included, to set beside the plan; what is free bounds the batches `--batch-for max` tries.
+ * GiB of GPU memory in use or free on the first GPU nvidia-smi lists; undefined without it. The difference in use
+ * across an engine's creation and first step is what the engine really took from the GPU, Dawn's own allocations
+ * included, to set beside the plan; what is free bounds the batches `--batch-for max` tries.
  */
-function gpuMemoryGiB(what: 'memory.used' | 'memory.free'): number | undefined {
-  const run = spawnSync('nvidia-smi', [`--query-gpu=${what}`, '--format=csv,noheader,nounits'], { encoding: 'utf8' });
-  const mib = Number.parseFloat((run.stdout ?? '').split('\n')[0]);
-  return run.status === 0 && Number.isFinite(mib) ? mib / 1024 : undefined;
+function gpuMemoryGiB(what: 'usedBytes' | 'freeBytes'): number | undefined {
+  const reading = readGpuMemory();
+  return 'gpus' in reading ? reading.gpus[0][what] / 2 ** 30 : undefined;
 }
 
 /** How the PyTorch step ran, for its table: eager, or checkpointed because eager did not fit (and at what). */
@@ -621,10 +621,10 @@ async function main(): Promise<void> {
     const candidates = sameBatch && first ? [first] : want === 'max' ? [128, 96, 64, 48, 32, 16] : [Number(want)];
     let engine: AimEngine | undefined;
     let batch = 0;
-    const usedBefore = hardware ? gpuMemoryGiB('memory.used') : undefined;
+    const usedBefore = hardware ? gpuMemoryGiB('usedBytes') : undefined;
     // WebGPU does not say how much memory the GPU has; where nvidia-smi does, a batch planned past it is not tried
     // (a failed engine's memory may come back to the device only later, and the next, smaller batch needs it).
-    const freeGiB = want === 'max' && hardware ? gpuMemoryGiB('memory.free') : undefined;
+    const freeGiB = want === 'max' && hardware ? gpuMemoryGiB('freeBytes') : undefined;
     for (const b of candidates) {
       try {
         const planGiB = planMemory(config, b, { activations, maxBindingBytes: device.limits.maxStorageBufferBindingSize }).totalBytes / 2 ** 30;
@@ -651,7 +651,7 @@ async function main(): Promise<void> {
       const pending = engine.step([input], HYPER);
       const afterSubmit = engine.counters;
       const stats = await pending;
-      const usedAfter = usedBefore === undefined ? undefined : gpuMemoryGiB('memory.used');
+      const usedAfter = usedBefore === undefined ? undefined : gpuMemoryGiB('usedBytes');
       const measuredGiB = usedAfter === undefined || usedBefore === undefined ? undefined : usedAfter - usedBefore;
       const { stepMs, submitMs } = timed ? await timeSteps(engine, input) : { stepMs: NaN, submitMs: NaN };
       const flops = stepFlops(config, batch).total;

@@ -1,7 +1,7 @@
 // The training config's fields: each one's type, allowed values, default and one-line description. Everything that
 // reads, checks or prints a config (files, flags, help, checkpoints) works from this one table.
-import { ACTIVATION_MODES, type ActivationMode } from '@aim/gpu';
 import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
+import { ACTIVATION_CHOICES, type ActivationChoice } from './activations.js';
 import { PAPER_OPTIMISER, PRESETS } from './presets.js';
 
 export const AUGMENTATIONS = ['train', 'eval'] as const;
@@ -35,8 +35,8 @@ export interface TrainConfig {
   /** Global-norm gradient clipping threshold; 0 disables. */
   readonly clipNorm: number;
   readonly backend: BackendChoice;
-  /** WebGPU engine only: what the backward keeps of the forward and what it computes again (@aim/gpu's ActivationMode). */
-  readonly activations: ActivationMode;
+  /** WebGPU engine only: what the backward keeps of the forward and what it computes again (@aim/gpu's ActivationMode), or 'auto'. */
+  readonly activations: ActivationChoice;
   /** WebGPU engine only: a tuned-tiles file (`npx nx run gpu:bench -- --sweep --tiles-out <file>`); empty: defaults. */
   readonly gpuTiles: string;
   /** WebGPU engine only: 'on' keeps Dawn's clamp of every storage index (slower; the engine's kernels do not need it). */
@@ -100,8 +100,8 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   clipNorm: [num(0), 'global gradient-norm clip (0: off)'],
   backend: [{ kind: 'enum', values: BACKEND_CHOICES }, 'compute backend (webgpu: the WebGPU engine; the others: tfjs)'],
   activations: [
-    { kind: 'enum', values: ACTIVATION_MODES },
-    "webgpu: 'recompute' each block in the backward (least memory), 'selective' (keep the GEMMs' outputs, recompute norms, attention probabilities and GELU: no GEMM twice) or 'keep' every activation (most memory)",
+    { kind: 'enum', values: ACTIVATION_CHOICES },
+    "webgpu: 'recompute' each block in the backward (least memory), 'selective' (keep the GEMMs' outputs, recompute norms, attention probabilities and GELU: no GEMM twice), 'keep' every activation (most memory), or 'auto': the least recomputation whose plan fits 90% of the GPU's free memory by nvidia-smi ('recompute' without a reading); the same results in every mode",
   ],
   gpuTiles: [
     str,
@@ -140,7 +140,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   accum: 1,
   ...PAPER_OPTIMISER,
   backend: 'auto',
-  activations: 'recompute',
+  activations: 'auto',
   gpuTiles: '',
   gpuBoundsChecks: 'off',
   workers: 2,

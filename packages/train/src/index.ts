@@ -61,6 +61,17 @@ export type { RunParts, TrainData, DataPosition, PositionedBatch } from './run-p
 export { resolveCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint-state.js';
 export { createRunParts, type CreateRunPartsOptions, type DataSpecs } from './wiring.js';
 export { type ComputeOptions, type ComputeSelection, type EngineDevice, engineDeviceOf, selectCompute } from './compute.js';
+export {
+  ACTIVATION_CHOICES,
+  AUTO_ACTIVATIONS,
+  AUTO_MEMORY_SHARE,
+  activationPlans,
+  decideActivations,
+  type ActivationChoice,
+  type ActivationDecision,
+  type ActivationPlans,
+  type ActivationTarget,
+} from './activations.js';
 export { AUTO_GPU_TILES, type GpuTiles, openGpuTiles } from './gpu-tiles.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';
 export { anyRank, broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';

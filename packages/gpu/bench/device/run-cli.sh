@@ -6,7 +6,8 @@
 #      engine on a GPU) and --gpu-tiles auto (which tunes the model's GEMMs there and keeps them);
 #   2. trainer:train, aim-600M, 12 steps at batch 64 and 224 px: the paper's smallest variant through the whole
 #      pipeline (shards, decoding and resizing in the worker pool, the engine, a 13 GB checkpoint), with the tiles of
-#      run.sh's sweep when that ran first ($OUT/gemm-tiles.json);
+#      run.sh's sweep when that ran first ($OUT/gemm-tiles.json) and the default --activations auto (nvidia-smi's
+#      free memory picks the mode: selective on an 80 GB GPU, keep on a 141 GB one);
 #   3. eval:probe on run 1 with --gpu-tiles auto (the trunk's GEMMs come from the file run 1 kept).
 # Each command's output goes to $OUT/cli-<name>.txt (default OUT /tmp/aim-gpu-out). AIM_DEVICE_ALLOW_SOFTWARE=1
 # rehearses it on SwiftShader with the development variants; AIM_DEVICE_SYSROOT as in run.sh.

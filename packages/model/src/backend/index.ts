@@ -9,6 +9,7 @@ export {
   type BackendSelection,
   type SelectBackendOptions,
 } from './select.js';
+export { type GpuMemory, type GpuMemoryReading, parseNvidiaSmiMemory, readGpuMemory } from './gpu-memory.js';
 export { ensureGradientsRegistered, gradientsRegistered } from './gradients.js';
 export {
   SWIFTSHADER_ICD,
