@@ -42,10 +42,12 @@ cli() {
 if [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" = 1 ]; then
   small=(--variant aim-dev-nano --batch-size 4 --steps 3 --save-every 3 --log-every 1)
   large=(--variant aim-dev-tiny --batch-size 4 --steps 2 --save-every 2 --log-every 1)
+  probe_limits=(--train-limit 200 --test-limit 100) # 1,000 + 500 photos passed the 60 s limit on a 2-core machine
   backend=webgpu # auto never picks a software adapter
 else
   small=(--variant aim-dev-25M --batch-size 64 --steps 100 --save-every 100 --log-every 20)
   large=(--variant aim-600M --batch-size 64 --steps 12 --save-every 12 --log-every 2)
+  probe_limits=(--train-limit 1000 --test-limit 500)
   backend=auto
 fi
 data_flags=(--data "$data/train-000000.tar" --val-data "$data/val-000000.tar" --val-batches 1 --cache-dir "$work/cache")
@@ -54,6 +56,6 @@ tiles=()
 [ -f "$results/gemm-tiles.json" ] && [ "${AIM_DEVICE_ALLOW_SOFTWARE:-0}" != 1 ] && tiles=(--gpu-tiles "$results/gemm-tiles.json")
 cli train-large 150 trainer.mjs "${large[@]}" "${data_flags[@]}" --backend "$backend" ${tiles[@]+"${tiles[@]}"} --out "$work/runs/large"
 cli probe 60 probe.mjs --checkpoint "$work/runs/small" --train "$data/train-000000.tar" --test "$data/val-000000.tar" \
-  --train-limit 1000 --test-limit 500 --no-sweep --no-baselines --backend "$backend" --gpu-tiles auto --cache-dir "$work/cache" --out "$work/probe"
+  "${probe_limits[@]}" --no-sweep --no-baselines --backend "$backend" --gpu-tiles auto --cache-dir "$work/cache" --out "$work/probe"
 log "done (exit $status)"
 exit $status
