@@ -8,6 +8,7 @@ import {
   AUTO_GPU_TILES,
   type ActivationPlans,
   ConfigError,
+  type DataSplit,
   activationPlans,
   createRunParts,
   decideActivations,
@@ -36,6 +37,12 @@ const KEPT_ACTIVATIONS: Record<ActivationMode, string> = {
 };
 
 const mib = (bytes: number): string => (bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(2)} GiB`);
+
+/** How the ranks divide the training data (--data-split). */
+const DATA_SPLIT_LINES: Record<DataSplit, string> = {
+  samples: 'every rank reads the whole stream and decodes only its share (--data-split samples)',
+  shards: 'each rank reads only its own shards, r, r+N, ... (--data-split shards)',
+};
 
 /** What each --activations mode would allocate at this micro-batch: the choice between memory and recomputation. */
 function activationPlansLine(plans: ActivationPlans, batch: number): string {
@@ -160,7 +167,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
       `global batch ${config.batchSize * config.accum} = ${config.batchSize} x ${config.accum}` +
       (worldSize > 1 ? ` (${worldSize} ranks x ${config.accum / worldSize} micro-batches each)` : ''),
   );
-  log(`data: train ${data.train}${data.val ? `; validation ${data.val}` : '; no validation'}`);
+  log(`data: train ${data.train}${data.val ? `; validation ${data.val}` : '; no validation'}${worldSize > 1 ? `; ${DATA_SPLIT_LINES[config.dataSplit]}` : ''}`);
   log(`run folder: ${runDir}`);
 
   let stopRequested = false;

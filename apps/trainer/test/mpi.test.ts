@@ -1,6 +1,7 @@
 // The trainer under mpirun -np 2 (cpu backend): a rank killed with SIGKILL ends the job within seconds naming the
 // rank, and the run resumes from its last checkpoint; a failure on every rank (a bad split) aborts with the cause;
-// --backend webgpu trains on 2 ranks (SwiftShader where there is no GPU).
+// --backend webgpu trains on 2 ranks (SwiftShader where there is no GPU); with --data-split shards each rank reads its
+// own shards and resumes exactly on as many ranks.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { probeWebGpu } from '@aim/model';
 import { mpiAvailable } from '@aim/mpi';
 import { prepareMnist } from '@aim/shards';
+import { ShardWriter, readSamples } from '@aim/webdataset';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -67,9 +69,10 @@ function mpirunTrainer(np: number, args: string[], onOutput?: (text: string) => 
 describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` (skipped: ${missing})` : ''}`, { timeout: 400_000 }, () => {
   let dir: string;
   let common: string[];
+  let shards: Awaited<ReturnType<typeof prepareMnist>>;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'aim-trainer-mpi-'));
-    const shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
+    shards = await prepareMnist(join(dir, 'cache'), () => {}, { limit: 64 });
     common = [
       '--preset',
       'smoke',
@@ -193,5 +196,45 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(resumed.stdout).toContain('(this process: 4 -> 6)');
     const model = (run: string) => readFileSync(join(dir, 'runs', run, 'checkpoints', 'step-00000006', 'model.safetensors'));
     expect(model('ws2').equals(model('ws1'))).toBe(true);
+  });
+
+  it('--data-split shards: each rank reads only its shards, and a run stopped at step 9 resumes on 2 ranks bit for bit; one process is refused', async () => {
+    // The 64 images in 4 shards of 16: each rank reads 2 shards, 32 images an epoch.
+    const writer = new ShardWriter({ pattern: join(dir, 'quarters-%02d.tar'), maxCount: 16, mtime: 0 });
+    for await (const sample of readSamples(shards.train)) await writer.write({ __key__: sample.__key__, png: sample.png, cls: sample.cls });
+    await writer.close();
+    const args = [...common, '--data', join(dir, 'quarters-{00..03}.tar'), '--data-split', 'shards', '--steps', '12', '--save-every', '3'];
+    const full = await mpirunTrainer(2, [...args, '--out', join(dir, 'runs/shards-full')]);
+    expect(full.code, full.output).toBe(0);
+    expect(full.output).toContain('each rank reads only its own shards, r, r+N, ... (--data-split shards)');
+
+    const runDir = join(dir, 'runs/shards');
+    const stopped = await mpirunTrainer(2, [...args, '--stop-at', '9', '--out', runDir]);
+    expect(stopped.code, stopped.output).toBe(0);
+    // 9 micro-batches of 4 per rank = 36 images: one epoch of the rank's 32, then 4. Reading every shard (the
+    // 'samples' split) the ranks would share one 64-image epoch and stand at 8 and 4 of its second.
+    const state = JSON.parse(readFileSync(join(runDir, 'checkpoints', 'step-00000009', 'state.json'), 'utf8'));
+    expect(state.dataPosition.ranks).toMatchObject({
+      dataSplit: 'shards',
+      loaders: [
+        { epoch: 1, samplesInEpoch: 4 },
+        { epoch: 1, samplesInEpoch: 4 },
+      ],
+    });
+
+    const alone = spawnSync(process.execPath, ['--conditions=@aim/source', '--import', TSX, MAIN, '--resume', runDir], {
+      cwd: CWD,
+      encoding: 'utf8',
+      timeout: 200_000,
+    });
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toContain(
+      "resume: this checkpoint's 2 ranks each read their own shards (--data-split shards), so it resumes only on 2 ranks with --data-split shards, not with one process",
+    );
+    const resumed = await mpirunTrainer(2, ['--resume', runDir]);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toContain('(this process: 9 -> 12)');
+    const model = (run: string) => readFileSync(join(dir, 'runs', run, 'checkpoints', 'step-00000012', 'model.safetensors'));
+    expect(model('shards').equals(model('shards-full'))).toBe(true);
   });
 });

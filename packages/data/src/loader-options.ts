@@ -1,5 +1,6 @@
 // createLoader's options checked and completed with their defaults, once, before anything is read.
 import { availableParallelism } from 'node:os';
+import { expandUrls } from '@aim/webdataset';
 import { AIM_CROP_SCALE, DEFAULT_CROP_RATIO, EVAL_CROP_FRACTION } from './crop.js';
 import { warnIfLibuvPoolIsSmall } from './decode-threads.js';
 import type { LoaderOptions, LoaderSource, SampleInfo } from './loader-types.js';
@@ -72,6 +73,20 @@ export function resolveLoaderOptions(options: LoaderOptions): ResolvedLoaderOpti
   const sources: LoaderSource[] = options.sources ? [...options.sources] : options.shards !== undefined ? [{ shards: options.shards }] : [];
   if (sources.length === 0) throw new TypeError('createLoader: give `shards` or a non-empty `sources` list');
   if (options.sources && options.shards !== undefined) throw new TypeError('createLoader: give either `shards` or `sources`, not both');
+  if (worldSize > 1 && !options.resampled) {
+    // Checked here rather than when reading starts: a rank left without shards would fail only once training runs.
+    sources.forEach((s, i) => {
+      const count = expandUrls(s.shards).length;
+      if (count < worldSize) {
+        const named = typeof s.shards === 'string' ? `'${s.shards}'` : 'the shard list';
+        const which = sources.length > 1 ? `source ${i} (${named})` : named;
+        throw new RangeError(
+          `createLoader: ${worldSize} ranks split the shards (rank r reads shards r, r+${worldSize}, ...), but ${which} has ${count} shard(s): ` +
+            'every rank needs at least one; use more (smaller) shards or fewer ranks',
+        );
+      }
+    });
+  }
   const weights = sources.map((s, i) => {
     const w = s.weight ?? 1;
     if (!(w > 0 && Number.isFinite(w))) throw new RangeError(`createLoader: sources[${i}].weight must be a positive number, got ${w}`);

@@ -261,6 +261,31 @@ describe('createLoader', () => {
     expect([...keysA, ...keysB].sort()).toHaveLength(14);
   });
 
+  it("resumes a rank's own shards exactly from its saved position (shards split by rank, shuffled per epoch)", async () => {
+    const base: LoaderOptions = { shards: photoShards.paths, batchSize: 2, ...small, workers: 1, seed: 9, epochs: 3, rank: 1, worldSize: 2 };
+    const loader = createLoader(base);
+    const all: PatchBatch[] = [];
+    let saved: ReturnType<typeof loader.position> | undefined;
+    for await (const batch of loader) {
+      all.push(batch);
+      if (all.length === 4) saved = loader.position();
+    }
+    expect(saved!.epoch).toBeGreaterThan(0); // rank 1 reads one shard (at most 5 samples, 3 batches) an epoch: the save falls inside epoch 1
+    const { batches } = await collect({ ...base, resume: saved });
+    expect(batches.map((b) => b.keys)).toEqual(all.slice(4).map((b) => b.keys));
+  });
+
+  it('refuses, before reading anything, more ranks than shards, naming the spec', () => {
+    const spec = photoShards.paths;
+    expect(() => createLoader({ shards: spec, batchSize: 2, ...small, rank: 0, worldSize: 4 })).toThrow(
+      'createLoader: 4 ranks split the shards (rank r reads shards r, r+4, ...), but the shard list has 3 shard(s): every rank needs at least one',
+    );
+    const pattern = join(photoShards.dir, 'shard-{0000..0002}.tar');
+    expect(() => createLoader({ shards: pattern, batchSize: 2, ...small, rank: 3, worldSize: 4 })).toThrow(`but '${pattern}' has 3 shard(s)`);
+    // Resampling draws shards instead of splitting them: any number of ranks.
+    expect(() => createLoader({ shards: spec, batchSize: 2, ...small, rank: 0, worldSize: 4, resampled: true, samplesPerEpoch: 4 })).not.toThrow();
+  });
+
   it('mixes sources by weight (DFN-2B+ style 0.8 / 0.2)', async () => {
     const a = await writeShards(
       Array.from({ length: 6 }, (_, i) => ({ __key__: `a${i}`, jpg: photoBytes[0] })),

@@ -2,6 +2,7 @@
 // reads, checks or prints a config (files, flags, help, checkpoints) works from this one table.
 import { BACKEND_CHOICES, type BackendChoice } from '@aim/model';
 import { ACTIVATION_CHOICES, type ActivationChoice } from './activations.js';
+import { DATA_SPLITS, type DataSplit } from './data-share.js';
 import { PAPER_OPTIMISER, PRESETS } from './presets.js';
 
 export const AUGMENTATIONS = ['train', 'eval'] as const;
@@ -24,6 +25,8 @@ export interface TrainConfig {
   readonly batchSize: number;
   /** Micro-batches accumulated per optimiser step: global batch = batchSize * accum. */
   readonly accum: number;
+  /** Data parallel: every rank reads the whole stream and decodes its share ('samples'), or reads only its own shards. */
+  readonly dataSplit: DataSplit;
   readonly lr: number;
   readonly warmupFraction: number;
   readonly warmupStartLr: number;
@@ -89,6 +92,10 @@ const SPECS: { readonly [K in keyof TrainConfig]: readonly [FieldSpec, string] }
   steps: [int(1), 'optimiser steps of the full schedule'],
   batchSize: [int(1), 'images per micro-batch'],
   accum: [int(1), 'micro-batches per optimiser step'],
+  dataSplit: [
+    { kind: 'enum', values: DATA_SPLITS },
+    "data parallel: 'samples' (every rank reads the whole stream and decodes only its share: together the one-process stream, resumable on any number of ranks) or 'shards' (rank r reads only shards r, r+N, ...: N times less reading, for web-scale data, and the paper presets' choice; resumes only on N ranks)",
+  ],
   lr: [num(0, true), 'peak learning rate'],
   warmupFraction: [num(0, false, 1), 'fraction of steps of linear warm-up'],
   warmupStartLr: [num(0), 'learning rate at step 0'],
@@ -138,6 +145,7 @@ export const DEFAULT_CONFIG: TrainConfig = Object.freeze({
   steps: 1000,
   batchSize: 32,
   accum: 1,
+  dataSplit: 'samples',
   ...PAPER_OPTIMISER,
   backend: 'auto',
   activations: 'auto',

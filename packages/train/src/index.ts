@@ -75,3 +75,4 @@ export {
 export { AUTO_GPU_TILES, type GpuTiles, openGpuTiles } from './gpu-tiles.js';
 export { engineRunner, tfjsRunner, type RunnerOptions, type StepRunner } from './step-runner.js';
 export { anyRank, broadcastParameters, microBatchesPerRank, type DataParallel } from './data-parallel.js';
+export { DATA_SPLITS, type DataSplit } from './data-share.js';

@@ -41,6 +41,8 @@ const paper = (name: string, steps: number, batchSize: number): Preset =>
       steps,
       batchSize,
       accum: 4096 / batchSize,
+      // Web-scale data under MPI: each rank reads only its own shards, not the whole stream.
+      dataSplit: 'shards',
       ...PAPER_OPTIMISER,
       workers: 16,
       prefetch: 8,

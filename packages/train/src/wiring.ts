@@ -47,8 +47,13 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
         dropLast: true,
         ordered: true,
         ...(resume ? { resume } : {}),
-        // Data parallel: this rank decodes only the blocks of samples that fill its micro-batch slots of each step.
-        ...(share ? { share: { rank: share.rank, size: share.size, batchesPerStep: config.accum } } : {}),
+        // Data parallel: this rank reads only its own shards, or decodes only the blocks of samples that fill its
+        // micro-batch slots of each step.
+        ...(share
+          ? config.dataSplit === 'shards'
+            ? { rank: share.rank, worldSize: share.size }
+            : { share: { rank: share.rank, size: share.size, batchesPerStep: config.accum } }
+          : {}),
       };
       // On its own thread: wasm/cpu steps block this one, and the loader must keep going during them.
       return openLoaderThread(loaderOptions, config.prefetch);

@@ -27,7 +27,7 @@ describe('resolveConfig', () => {
     expect(c.preset).toBe('smoke');
   });
 
-  it('paper presets use global batch 4096 through accumulation and require --data', () => {
+  it('paper presets use global batch 4096 through accumulation, split web-scale data by shards and require --data', () => {
     for (const name of ['aim-600M', 'aim-1B', 'aim-3B', 'aim-7B']) {
       expect(() => resolveConfig({ preset: name })).toThrow(/needs training data: pass --data/);
       const c = resolveConfig({ preset: name, flags: flagsToValues(new Map([['--data', '/d/{0..9}.tar']])) });
@@ -35,6 +35,7 @@ describe('resolveConfig', () => {
       expect(c.variant).toBe(name);
       expect(c.lr).toBe(1e-3);
       expect(c.steps).toBe(name === 'aim-600M' ? 500_000 : 1_200_000);
+      expect(c.dataSplit).toBe('shards');
     }
   });
 

@@ -67,7 +67,8 @@ const options = (shards: string): LoaderOptions => ({
   // In a fixed order, so that the broken sample (index 5: block 1) falls to rank 0 of 2; shuffling is the loader tests' business.
   shuffleShards: false,
 });
-const split = { accum: ACCUM, batchSize: BATCH };
+const split = { accum: ACCUM, batchSize: BATCH, dataSplit: 'samples' } as const;
+const shardSplit = { ...split, dataSplit: 'shards' } as const;
 
 /** Every rank's position after `steps` steps, merged as rank 0 records them in a checkpoint. */
 async function checkpointAfter(shards: string, size: number, steps: number, from?: { position: ReturnType<typeof combineRankPositions>; step: number }) {
@@ -118,9 +119,7 @@ describe('data-parallel positions', () => {
       /^resume: this checkpoint's 2 ranks stood at different places in the data .* only with 2 ranks, --batch-size 4 and --accum 4, not with 4 ranks, --batch-size 4 and --accum 4$/,
     );
     expect(() => oneProcessResumePosition(from)).toThrow(/only with 2 ranks, --batch-size 4 and --accum 4, not with one process$/);
-    expect(() => rankResumePosition(from, { rank: 0, size: 2, step: 3 }, { accum: 8, batchSize: BATCH })).toThrow(
-      /not with 2 ranks, --batch-size 4 and --accum 8$/,
-    );
+    expect(() => rankResumePosition(from, { rank: 0, size: 2, step: 3 }, { ...split, accum: 8 })).toThrow(/not with 2 ranks, --batch-size 4 and --accum 8$/);
   });
 
   it('a one-process checkpoint resumes on N ranks with its blocks labelled from the step', () => {
@@ -128,5 +127,48 @@ describe('data-parallel positions', () => {
     expect(rankResumePosition(from, { rank: 1, size: 2, step: 2 }, split)).toEqual({ epoch: 1, samplesInEpoch: 12, blockStart: 12, blockLabel: 8 });
     expect(rankResumePosition(undefined, { rank: 1, size: 2, step: 0 }, split)).toBeUndefined();
     expect(() => rankResumePosition({ microBatches: 8 }, { rank: 0, size: 2, step: 2 }, split)).toThrow(/has no loader position/);
+  });
+});
+
+describe('data-parallel positions with --data-split shards', () => {
+  it("records each rank's place in its own shards, which resumes that rank exactly; no other split or world size does", async () => {
+    const size = 2;
+    const steps = 3;
+    const perRank = ACCUM / size;
+    const sum = new Float64Array(size * 5);
+    const runs: Awaited<ReturnType<typeof read>>[] = [];
+    for (let rank = 0; rank < size; rank++) {
+      // Rank 1 reads one shard of 10 samples (2 batches an epoch), so its 6 batches span three epochs.
+      const r = await read({ ...options(clean), rank, worldSize: size }, (steps + 2) * perRank);
+      runs.push(r);
+      rankPositionSlot(r.positions[steps * perRank - 1], rank, size, steps, shardSplit).forEach((v, i) => (sum[i] += v));
+    }
+    expect(runs[0].keys.flat().filter((k) => runs[1].keys.flat().includes(k))).toEqual([]);
+    const merged = combineRankPositions(sum, shardSplit);
+    expect(merged.loader).toBeUndefined();
+    expect(merged.ranks).toEqual({ accum: ACCUM, batchSize: BATCH, dataSplit: 'shards', loaders: runs.map((r) => r.positions[steps * perRank - 1]) });
+    expect(merged.ranks!.loaders[1].epoch).toBe(2);
+
+    const from = { microBatches: steps * ACCUM, ...merged };
+    for (let rank = 0; rank < size; rank++) {
+      const resume = rankResumePosition(from, { rank, size, step: steps }, shardSplit);
+      const r = await read({ ...options(clean), rank, worldSize: size, resume }, 2 * perRank);
+      expect(r.keys).toEqual(runs[rank].keys.slice(steps * perRank));
+    }
+    const own = "resume: this checkpoint's 2 ranks each read their own shards (--data-split shards), so it resumes only on 2 ranks with --data-split shards";
+    expect(() => rankResumePosition(from, { rank: 0, size: 3, step: steps }, shardSplit)).toThrow(`${own}, not with 3 ranks`);
+    expect(() => rankResumePosition(from, { rank: 0, size: 2, step: steps }, split)).toThrow(`${own}, not with 2 ranks and --data-split samples`);
+    expect(() => oneProcessResumePosition(from)).toThrow(`${own}, not with one process`);
+  });
+
+  it('a checkpoint of one process or of --data-split samples does not resume with --data-split shards, saying how it does', () => {
+    const share = { rank: 0, size: 2, step: 2 };
+    expect(() => rankResumePosition({ microBatches: 8, loader: { epoch: 1, samplesInEpoch: 12 } }, share, shardSplit)).toThrow(
+      "resume: --data-split shards on 2 ranks resumes only a checkpoint that 2 ranks saved with --data-split shards (each rank's place in its own shards), " +
+        'and this one was saved by one process: resume it with --data-split samples, on any number of ranks',
+    );
+    const ranks = { accum: ACCUM, batchSize: BATCH, loaders: [0, 1].map((r) => ({ epoch: 0, samplesInEpoch: 8 + 4 * r, blockStart: 4 * r, blockLabel: r })) };
+    expect(() => rankResumePosition({ microBatches: 8, ranks }, share, shardSplit)).toThrow(/this one was saved by 2 ranks with --data-split samples: /);
+    expect(rankResumePosition(undefined, share, shardSplit)).toBeUndefined();
   });
 });
