@@ -25,7 +25,8 @@ import { readGpuMemory } from '@aim/model';
 import { prepareMnist } from '@aim/shards';
 import { ProgressLine, formatDuration } from './progress.js';
 import { RUNS_ROOT, planResume } from './resume.js';
-import { abortJob, firstOnEachMachine, joinDistributed, sharedGpuLine, type Distributed } from './distributed.js';
+import { abortJob, firstOnEachMachine, joinDistributed, rankGpus, showRankItsGpu, type Distributed } from './distributed.js';
+import { shownVulkanDevice } from '@aim/vulkan-device';
 
 // Before any asynchronous I/O: libuv sizes the thread pool sharp decodes on when it first starts.
 reserveDecodeThreads();
@@ -133,11 +134,12 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
   log(`AIM pretraining: preset ${config.preset}${resumeFrom ? `, resuming ${resumeFrom}` : ''}`);
   log(`config (saved to ${join(runDir, 'config.json')} and every checkpoint):\n${formatConfig(config)}`);
   const data = await dataSpecs(config, log);
+  const notShown = showRankItsGpu(dist, config.backend);
   const compute = await selectCompute(config.backend, { boundsChecks: config.gpuBoundsChecks === 'on' });
   log(`backend: ${compute.backend} (${compute.reason})`);
   for (const s of compute.skipped) log(`  skipped ${s.name}: ${s.why}`);
-  const shared = sharedGpuLine(dist, compute.hardwareAdapter === true);
-  if (shared) log(shared);
+  const gpus = rankGpus(dist, compute.hardwareAdapter === true, compute.device ? shownVulkanDevice() : undefined, notShown?.why);
+  if (gpus.line) log(gpus.line);
 
   if (gpuTiles && !compute.device) log(gpuTiles.unusedLine());
   const hostParts = createRunParts({ config, data, backend: compute.backend });
@@ -148,7 +150,7 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
     // Micro-batches are config.batchSize images; accumulation keeps the global batch.
     const maxBindingBytes = onDevice.device.limits.maxStorageBufferBindingSize;
     const plans = activationPlans(m.config, config.batchSize, maxBindingBytes);
-    const target = { software: onDevice.software, memory: readGpuMemory, ranksOnMachine: dist?.mpi.localSize ?? 1 };
+    const target = { software: onDevice.software, memory: readGpuMemory, ranksPerGpu: gpus.ranksPerGpu };
     const activations = decideActivations(config.activations, plans, target);
     if (activations.why) log(`engine: --activations auto: ${activations.mode}, ${activations.why}`);
     const options = { batch: config.batchSize, activations: activations.mode };

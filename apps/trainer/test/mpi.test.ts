@@ -3,9 +3,9 @@
 // --backend webgpu trains on 2 ranks (SwiftShader where there is no GPU); with --data-split shards each rank reads its
 // own shards and resumes exactly on as many ranks.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -131,14 +131,32 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
   });
 
   it.skipIf(!probe.adapter)(
-    `--backend webgpu on 2 ranks trains, each rank on a WebGPU device of its own, the first tuning the machine's GEMM tiles${probe.adapter ? '' : ` (skipped: ${probe.why})`}`,
+    `--backend webgpu on 2 ranks trains, each rank on a WebGPU device of its own (Vulkan device <local rank> where there are several), the first tuning the machine's GEMM tiles${probe.adapter ? '' : ` (skipped: ${probe.why})`}`,
     async () => {
       const out = join(dir, 'runs/gpu');
       const cacheDir = join(dir, 'cache-gpu');
-      const r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--gpu-tiles', 'auto', '--cache-dir', cacheDir, '--steps', '2', '--out', out]);
+      // On SwiftShader, a second manifest of the same driver (its library by absolute path) makes a second, identical
+      // device, as on a machine of two GPUs: each rank then trains on a device of its own.
+      const vk = process.env.VK_DRIVER_FILES;
+      const twin = vk?.endsWith('vk_swiftshader_icd.json') ? join(dir, 'swiftshader-twin.json') : undefined;
+      if (twin) {
+        const manifest = JSON.parse(readFileSync(vk!, 'utf8'));
+        manifest.ICD.library_path = join(dirname(vk!), manifest.ICD.library_path);
+        writeFileSync(twin, JSON.stringify(manifest));
+        process.env.VK_DRIVER_FILES = `${vk}:${twin}`;
+      }
+      let r: Result;
+      try {
+        r = await mpirunTrainer(2, [...common, '--backend', 'webgpu', '--gpu-tiles', 'auto', '--cache-dir', cacheDir, '--steps', '2', '--out', out]);
+      } finally {
+        process.env.VK_DRIVER_FILES = vk;
+      }
       expect(r.code, r.output).toBe(0);
       expect(r.output).toContain('backend: webgpu (webgpu asked for by name: the WebGPU engine');
       expect(r.output).toContain('global batch 8 = 4 x 2 (2 ranks x 1 micro-batches each)');
+      // Each rank asked the one-device layer for device <local rank>.
+      expect(r.output).toMatch(/engine: each of the 2 ranks on \S+ sees only Vulkan device <local rank> mod \d+ \(@aim\/vulkan-device's layer\)/);
+      if (twin) expect(r.output).toContain("sees only Vulkan device <local rank> mod 2 (@aim/vulkan-device's layer): a device each");
       expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toContain('"kind":"train","step":2');
       // Rank 0 tuned (its lines are the ones shown) while rank 1 waited at the barrier, then read the file.
       expect(r.output).toContain("--gpu-tiles auto: tuning 17 of this model's 17 GEMMs");

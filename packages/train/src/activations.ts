@@ -37,8 +37,8 @@ export interface ActivationTarget {
   readonly software: boolean;
   /** The machine's GPUs' memory (readGpuMemory); read only for a hardware adapter. */
   readonly memory: () => GpuMemoryReading;
-  /** Processes on this machine that each build an engine (MPI local ranks): they may share one GPU. */
-  readonly ranksOnMachine: number;
+  /** Processes that each build an engine on this GPU (MPI ranks of a machine with fewer GPUs than ranks). */
+  readonly ranksPerGpu: number;
 }
 
 export interface ActivationDecision {
@@ -57,12 +57,12 @@ export function decideActivations(choice: ActivationChoice, plans: ActivationPla
   if ('why' in reading) return { mode: 'recompute', why: `no reading of the GPU's memory (${reading.why})` };
   // The least free of the GPUs listed: Dawn's binding picks an adapter by name, so which of several it takes is unknown.
   const free = Math.min(...reading.gpus.map((g) => g.freeBytes));
-  const ranks = target.ranksOnMachine;
+  const ranks = target.ranksPerGpu;
   const budget = (free * AUTO_MEMORY_SHARE) / ranks;
   const where =
     `${Math.round(AUTO_MEMORY_SHARE * 100)}% of the ${gib(free)} free on the GPU (${reading.source}` +
     `${reading.gpus.length > 1 ? `; the least of ${reading.gpus.length} GPUs` : ''})` +
-    (ranks > 1 ? `, shared by the ${ranks} ranks on this machine` : '');
+    (ranks > 1 ? `, shared by the ${ranks} ranks on this GPU` : '');
   for (const mode of [...ACTIVATION_MODES].reverse()) {
     const bytes = plans.get(mode);
     if (bytes !== undefined && bytes <= budget) return { mode, why: `the least recomputation whose plan (${gib(bytes)}) fits ${where}` };

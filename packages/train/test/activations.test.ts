@@ -12,7 +12,7 @@ const gpus = (...freeMiB: number[]): GpuMemoryReading => ({
   gpus: freeMiB.map((free) => ({ totalBytes: 81_559 * MIB, usedBytes: (81_559 - free) * MIB, freeBytes: free * MIB })),
   source: 'nvidia-smi',
 });
-const onGpu = (reading: GpuMemoryReading, ranksOnMachine = 1): ActivationTarget => ({ software: false, memory: () => reading, ranksOnMachine });
+const onGpu = (reading: GpuMemoryReading, ranksPerGpu = 1): ActivationTarget => ({ software: false, memory: () => reading, ranksPerGpu });
 
 describe('decideActivations', () => {
   it('the plans it weighs are the engine plans of each mode, least memory first', () => {
@@ -26,7 +26,7 @@ describe('decideActivations', () => {
       memory: () => {
         throw new Error('read');
       },
-      ranksOnMachine: 1,
+      ranksPerGpu: 1,
     };
     for (const mode of ['recompute', 'selective', 'keep'] as const) expect(decideActivations(mode, plans, never)).toEqual({ mode });
   });
@@ -44,7 +44,7 @@ describe('decideActivations', () => {
   it('auto: ranks on one machine split its free memory; several GPUs count by the least free', () => {
     const shared = decideActivations('auto', plans, onGpu(gpus(81_079), 2));
     expect(shared.mode).toBe('recompute');
-    expect(shared.why).toContain('fits 90% of the 79.2 GiB free on the GPU (nvidia-smi), shared by the 2 ranks on this machine');
+    expect(shared.why).toContain('fits 90% of the 79.2 GiB free on the GPU (nvidia-smi), shared by the 2 ranks on this GPU');
     const busy = decideActivations('auto', plans, onGpu(gpus(143_000, 60_000)));
     expect(busy).toEqual({
       mode: 'selective',
@@ -57,7 +57,7 @@ describe('decideActivations', () => {
       mode: 'recompute',
       why: 'no plan fits 90% of the 19.5 GiB free on the GPU (nvidia-smi) (recompute needs 24.2 GiB)',
     });
-    expect(decideActivations('auto', plans, { software: true, memory: () => gpus(143_000), ranksOnMachine: 1 })).toEqual({
+    expect(decideActivations('auto', plans, { software: true, memory: () => gpus(143_000), ranksPerGpu: 1 })).toEqual({
       mode: 'recompute',
       why: "a software adapter, whose memory is the host's",
     });

@@ -8,7 +8,10 @@
 #      pipeline (shards, decoding and resizing in the worker pool, the engine, a 13 GB checkpoint), with the tiles of
 #      run.sh's sweep when that ran first ($OUT/gemm-tiles.json) and the default --activations auto (nvidia-smi's
 #      free memory picks the mode: selective on an 80 GB GPU, keep on a 141 GB one);
-#   3. eval:probe on run 1 with --gpu-tiles auto (the trunk's GEMMs come from the file run 1 kept).
+#   3. eval:probe on run 1 with --gpu-tiles auto (the trunk's GEMMs come from the file run 1 kept);
+#   4. one trainer step under @aim/vulkan-device's one-device layer, asked for device 1 as the second rank of a
+#      machine asks: on a one-GPU machine the layer must show it GPU 0 of 1 ($OUT/vulkan-device.txt: "0 1") and the
+#      engine must run there, as without the layer.
 # Each command's output goes to $OUT/cli-<name>.txt (default OUT /tmp/aim-gpu-out). AIM_DEVICE_ALLOW_SOFTWARE=1
 # rehearses it on SwiftShader with the development variants; AIM_DEVICE_SYSROOT as in run.sh.
 set -uo pipefail
@@ -57,5 +60,9 @@ tiles=()
 cli train-large 150 trainer.mjs "${large[@]}" "${data_flags[@]}" --backend "$backend" ${tiles[@]+"${tiles[@]}"} --out "$work/runs/large"
 cli probe 60 probe.mjs --checkpoint "$work/runs/small" --train "$data/train-000000.tar" --test "$data/val-000000.tar" \
   "${probe_limits[@]}" --no-sweep --no-baselines --backend "$backend" --gpu-tiles auto --cache-dir "$work/cache" --out "$work/probe"
+rm -f "$results/vulkan-device.txt"
+VK_ADD_LAYER_PATH="$work/cli/build" VK_INSTANCE_LAYERS=VK_LAYER_AIM_one_device AIM_VK_DEVICE_INDEX=1 AIM_VK_DEVICE_REPORT="$results/vulkan-device.txt" \
+  cli vulkan-device 60 trainer.mjs --preset smoke --variant aim-dev-nano --steps 1 --no-val "${data_flags[@]:0:2}" --backend "$backend" --out "$work/runs/layer"
+log "vulkan-device: the layer showed device (index count): $(cat "$results/vulkan-device.txt" 2>/dev/null || echo 'nothing: it did not run')"
 log "done (exit $status)"
 exit $status

@@ -1,0 +1,3 @@
+import { defineAimVitestConfig } from '../../vitest.shared.js';
+
+export default defineAimVitestConfig();
