@@ -5,6 +5,7 @@ import { main, type CommandDefinition, type CommandLine } from '@aim/cli';
 import { reserveDecodeThreads } from '@aim/data';
 import { type ActivationMode, AimEngine, describeEngine } from '@aim/gpu';
 import {
+  AUTO_ACTIVATIONS,
   AUTO_GPU_TILES,
   type ActivationPlans,
   ConfigError,
@@ -153,6 +154,9 @@ async function trainProcess(cli: CommandLine, dist?: Distributed): Promise<numbe
     const target = { software: onDevice.software, memory: readGpuMemory, ranksPerGpu: gpus.ranksPerGpu };
     const activations = decideActivations(config.activations, plans, target);
     if (activations.why) log(`engine: --activations auto: ${activations.mode}, ${activations.why}`);
+    // Every rank reads the GPUs' free memory before any rank allocates its engine there: a reading taken while another
+    // rank fills its GPU would count that rank's arena as taken and choose more recomputation than the GPU needs.
+    if (dist && config.activations === AUTO_ACTIVATIONS) dist.mpi.barrier();
     const options = { batch: config.batchSize, activations: activations.mode };
     const shapes = describeEngine(m.config, { ...options, maxBindingBytes }).gemmShapes;
     const tilesFor = async () => gpuTiles?.tilesFor(onDevice, shapes);

@@ -61,7 +61,8 @@ export function atStepBoundary(p: LoaderPosition, rank: number, size: number, st
 export function rankPositionSlot(reported: object | undefined, rank: number, size: number, step: number, split: Split): Float64Array {
   const own = reported as Partial<LoaderPosition> | undefined;
   const all = new Float64Array(size * FIELDS);
-  if (split.dataSplit === 'shards' && isLoaderPosition(own)) {
+  if (split.dataSplit === 'shards') {
+    if (!isLoaderPosition(own)) throw new Error('data parallel: the training stream reports no loader position {epoch, samplesInEpoch}');
     all.set([own.epoch, own.samplesInEpoch], rank * FIELDS);
     return all;
   }
