@@ -216,7 +216,7 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(model('ws2').equals(model('ws1'))).toBe(true);
   });
 
-  it('--data-split shards: each rank reads only its shards, and a run stopped at step 9 resumes on 2 ranks bit for bit; one process is refused', async () => {
+  it('--data-split shards: each rank reads only its shards, and a run stopped at step 9 resumes on 2 ranks bit for bit; one process is refused, writing nothing', async () => {
     // The 64 images in 4 shards of 16: each rank reads 2 shards, 32 images an epoch.
     const writer = new ShardWriter({ pattern: join(dir, 'quarters-%02d.tar'), maxCount: 16, mtime: 0 });
     for await (const sample of readSamples(shards.train)) await writer.write({ __key__: sample.__key__, png: sample.png, cls: sample.cls });
@@ -240,6 +240,7 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
       ],
     });
 
+    const metricsBefore = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8');
     const alone = spawnSync(process.execPath, ['--conditions=@aim/source', '--import', TSX, MAIN, '--resume', runDir], {
       cwd: CWD,
       encoding: 'utf8',
@@ -249,6 +250,8 @@ describe.skipIf(missing !== undefined)(`trainer under mpirun -np 2${missing ? ` 
     expect(alone.stderr).toContain(
       "resume: this checkpoint's 2 ranks each read their own shards (--data-split shards), so it resumes only on 2 ranks with --data-split shards, not with one process",
     );
+    // Refused before the run folder is written: no resume event in its metrics.
+    expect(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')).toBe(metricsBefore);
     const resumed = await mpirunTrainer(2, ['--resume', runDir]);
     expect(resumed.code, resumed.output).toBe(0);
     expect(resumed.output).toContain('(this process: 9 -> 12)');

@@ -39,6 +39,11 @@ export interface RunParts {
    * parallel, more than one rank) it yields only this rank's micro-batches of every step, `accum / size` of them.
    */
   openTrainData(from: DataPosition | undefined, share?: DataShare): Promise<TrainData>;
+  /**
+   * Throws the error `openTrainData` would throw for this position and share, without opening anything: the run calls
+   * it before it writes the run folder or loads the checkpoint's weights.
+   */
+  checkResume?(from: DataPosition | undefined, share?: DataShare): void;
   /** Opens the validation stream from its start (deterministic order, eval transform); undefined: no validation. */
   openValData?(): Promise<TrainData>;
   /** Short description of the compute backend, for logs. */

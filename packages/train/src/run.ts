@@ -90,11 +90,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const checkpointsRoot = join(runDir, 'checkpoints');
   const metricsPath = join(runDir, 'metrics.jsonl');
   const plotPath = join(runDir, 'loss-curve.svg');
-  if (writer) {
-    mkdirSync(runDir, { recursive: true });
-    writeFileAtomic(join(runDir, 'config.json'), formatConfig(config) + '\n');
-  }
-  const metrics: Pick<MetricsLog, 'append'> = writer ? new MetricsLog(metricsPath) : { append: () => {} };
 
   if (options.resumeFrom) {
     // Before anything is allocated: every file of the checkpoint against the SHA-256s in its state.json.
@@ -104,6 +99,15 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
   const resumeState = options.resumeFrom ? readCheckpointState(options.resumeFrom) : undefined;
   const resumePosition: DataPosition | undefined = resumeState?.dataPosition;
   const startStep = resumeState?.step ?? 0;
+  // Data parallel: this rank's loader yields only its micro-batches of each step (`perRank` of the step's `accum`).
+  const share: DataShare | undefined = parallel && parallel.size > 1 ? { rank: parallel.rank, size: parallel.size, step: startStep } : undefined;
+  // A data position this run cannot continue from is an error before the run folder is written or a weight loaded.
+  parts.checkResume?.(resumePosition, share);
+  if (writer) {
+    mkdirSync(runDir, { recursive: true });
+    writeFileAtomic(join(runDir, 'config.json'), formatConfig(config) + '\n');
+  }
+  const metrics: Pick<MetricsLog, 'append'> = writer ? new MetricsLog(metricsPath) : { append: () => {} };
   const runnerOptions = {
     model: parts.model,
     adamw: { beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay },
@@ -150,8 +154,6 @@ export async function runPretraining(options: RunOptions): Promise<RunSummary> {
 
   let microBatchesConsumed = resumePosition?.microBatches ?? 0;
   let loaderPosition = resumePosition?.loader;
-  // Data parallel: this rank's loader yields only its micro-batches of each step (`perRank` of the step's `accum`).
-  const share: DataShare | undefined = parallel && parallel.size > 1 ? { rank: parallel.rank, size: parallel.size, step: startStep } : undefined;
   const perRank = share ? microBatchesPerRank(config.accum, share.size) : config.accum;
   const data = share ? await parts.openTrainData(resumePosition, share) : await parts.openTrainData(resumePosition);
   const stream = new Prefetcher(data.batches, config.prefetch);

@@ -4,8 +4,8 @@ import type { LoaderOptions } from '@aim/data';
 import { openLoaderThread } from './loader-thread.js';
 import { createAim, samplePrefixLengths } from '@aim/model';
 import type { TrainConfig } from './config-fields.js';
-import { oneProcessResumePosition, rankResumePosition } from './data-share.js';
-import type { RunParts, TrainData } from './run-parts.js';
+import { type DataShare, oneProcessResumePosition, rankResumePosition } from './data-share.js';
+import type { DataPosition, RunParts, TrainData } from './run-parts.js';
 
 export interface DataSpecs {
   /** Training shard spec (WebDataset URLs / brace patterns). */
@@ -26,12 +26,15 @@ export function createRunParts(options: CreateRunPartsOptions): RunParts {
   const { config, data } = options;
   const model = createAim(config.variant, {}, { seed: config.seed });
   const { imageSize, patchSize } = model.config;
+  const resumePosition = (from: DataPosition | undefined, share?: DataShare) =>
+    share ? rankResumePosition(from, share, config) : oneProcessResumePosition(from);
   return {
     model,
     samplePrefixLengths,
     backend: options.backend,
+    checkResume: (from, share) => void resumePosition(from, share),
     openTrainData: async (from, share) => {
-      const resume = share ? rankResumePosition(from, share, config) : oneProcessResumePosition(from);
+      const resume = resumePosition(from, share);
       const loaderOptions: LoaderOptions = {
         shards: data.train,
         batchSize: config.batchSize,
