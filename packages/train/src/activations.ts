@@ -55,7 +55,8 @@ export function decideActivations(choice: ActivationChoice, plans: ActivationPla
   if (target.software) return { mode: 'recompute', why: "a software adapter, whose memory is the host's" };
   const reading = target.memory();
   if ('why' in reading) return { mode: 'recompute', why: `no reading of the GPU's memory (${reading.why})` };
-  // The least free of the GPUs listed: Dawn's binding picks an adapter by name, so which of several it takes is unknown.
+  // The least free of the GPUs listed: which of them is this process's adapter is unknown (Vulkan lists devices in an
+  // order of its own, which the one-device layer's index follows and nvidia-smi's need not).
   const free = Math.min(...reading.gpus.map((g) => g.freeBytes));
   const ranks = target.ranksPerGpu;
   const budget = (free * AUTO_MEMORY_SHARE) / ranks;
